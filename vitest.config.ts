@@ -9,13 +9,13 @@ export default defineConfig({
         test: {
           name: "unit",
           include: ["{engine,edge,backend,bench,scripts}/**/*.test.ts"],
-          exclude: ["**/node_modules/**", "backend/__tests__/**"],
+          exclude: ["**/node_modules/**", "**/__tests__/**"],
         },
       },
       {
         test: {
           name: "db",
-          include: ["db/__tests__/**/*.test.ts", "backend/__tests__/**/*.test.ts"],
+          include: ["{db,backend,scripts}/__tests__/**/*.test.ts"],
           globalSetup: ["db/__tests__/globalSetup.ts"],
           testTimeout: 30_000,
           hookTimeout: 60_000,

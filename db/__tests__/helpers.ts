@@ -1,0 +1,137 @@
+import { randomUUID } from "node:crypto";
+
+import pg from "pg";
+import { afterAll, inject } from "vitest";
+
+/** A client inside a transaction that is always rolled back. */
+export type TxClient = pg.PoolClient;
+
+let pool: pg.Pool | undefined;
+
+/** The owner pool of the migrated test database (one per test file). */
+export function ownerPool(): pg.Pool {
+  if (!pool) {
+    pool = new pg.Pool({ connectionString: inject("ownerUrl"), max: 4 });
+    afterAll(async () => {
+      await pool?.end();
+      pool = undefined;
+    });
+  }
+  return pool;
+}
+
+async function inRolledBackTransaction<T>(fn: (client: TxClient) => Promise<T>): Promise<T> {
+  const client = await ownerPool().connect();
+  try {
+    await client.query("begin");
+    return await fn(client);
+  } finally {
+    await client.query("rollback").catch(() => {});
+    client.release();
+  }
+}
+
+/** Runs `fn` as the owner (bypasses RLS): for setup and for peeking. */
+export function withRootDb<T>(fn: (client: TxClient) => Promise<T>): Promise<T> {
+  return inRolledBackTransaction(fn);
+}
+
+/** Switches the transaction to the visitor role, as an anonymous request. */
+export async function becomeAnonymous(client: TxClient): Promise<void> {
+  await client.query("select set_config('role', $1, true), set_config('jwt.claims.session_id', '', true)", [
+    inject("visitorRole"),
+  ]);
+}
+
+/**
+ * Switches the transaction to the visitor role with a fresh session of
+ * `userId`, exactly as the backend does for a request with a valid token.
+ */
+export async function becomeUser(client: TxClient, userId: string): Promise<void> {
+  await client.query("reset role");
+  const {
+    rows: [session],
+  } = await client.query<{ id: string }>(
+    "insert into app_private.sessions (user_id) values ($1) returning id",
+    [userId],
+  );
+  await client.query("select set_config('role', $1, true), set_config('jwt.claims.session_id', $2, true)", [
+    inject("visitorRole"),
+    session!.id,
+  ]);
+}
+
+/** Back to the owner within the same transaction (peek as root). */
+export async function becomeRoot(client: TxClient): Promise<void> {
+  await client.query("reset role; select set_config('jwt.claims.session_id', '', true)");
+}
+
+/** Runs `fn` as an anonymous visitor. */
+export function withAnonymousDb<T>(fn: (client: TxClient) => Promise<T>): Promise<T> {
+  return inRolledBackTransaction(async (client) => {
+    await becomeAnonymous(client);
+    return fn(client);
+  });
+}
+
+/** Runs `fn` as the visitor logged in as `userId`. */
+export function withUserDb<T>(userId: string, fn: (client: TxClient) => Promise<T>): Promise<T> {
+  return inRolledBackTransaction(async (client) => {
+    await becomeUser(client, userId);
+    return fn(client);
+  });
+}
+
+export interface NewUser {
+  id: string;
+  email: string;
+}
+
+/** Creates a user as root (call before switching role). */
+export async function createUser(
+  client: TxClient,
+  options: { isAdmin?: boolean; name?: string } = {},
+): Promise<NewUser> {
+  const email = `user-${randomUUID()}@example.com`;
+  const {
+    rows: [user],
+  } = await client.query<NewUser>(
+    "insert into app_public.users (email, name, is_admin) values ($1, $2, $3) returning id, email",
+    [email, options.name ?? "Test User", options.isAdmin ?? false],
+  );
+  return user!;
+}
+
+/** Creates a team as root, with the given members and roles. */
+export async function createTeam(
+  client: TxClient,
+  members: Array<[NewUser, string[]]> = [],
+): Promise<{ id: string; slug: string }> {
+  const slug = `team-${randomUUID().slice(0, 8)}`;
+  const {
+    rows: [team],
+  } = await client.query<{ id: string; slug: string }>(
+    "insert into app_public.teams (slug, name) values ($1, $1) returning id, slug",
+    [slug],
+  );
+  for (const [user, roles] of members) {
+    await client.query(
+      "insert into app_public.team_memberships (team_id, user_id, roles) values ($1, $2, $3::app_public.team_role[])",
+      [team!.id, user.id, roles],
+    );
+  }
+  return team!;
+}
+
+/** Runs `sql` and returns the SQLSTATE it fails with (or undefined). */
+export async function errorCode(client: TxClient, sql: string, values: unknown[] = []): Promise<string | undefined> {
+  await client.query("savepoint expect_error");
+  try {
+    await client.query(sql, values);
+    await client.query("release savepoint expect_error");
+    return undefined;
+  } catch (error) {
+    await client.query("rollback to savepoint expect_error");
+    return (error as { code?: string }).code;
+  }
+}

