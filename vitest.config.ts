@@ -15,6 +15,8 @@ export default defineConfig({
       {
         test: {
           name: "db",
+          // Tests run the API exactly as production does (masked errors).
+          env: { GRAPHILE_ENV: "production" },
           include: ["{db,backend,scripts}/__tests__/**/*.test.ts"],
           globalSetup: ["db/__tests__/globalSetup.ts"],
           testTimeout: 30_000,

@@ -38,9 +38,10 @@ export function withRootDb<T>(fn: (client: TxClient) => Promise<T>): Promise<T> 
 
 /** Switches the transaction to the visitor role, as an anonymous request. */
 export async function becomeAnonymous(client: TxClient): Promise<void> {
-  await client.query("select set_config('role', $1, true), set_config('jwt.claims.session_id', '', true)", [
-    inject("visitorRole"),
-  ]);
+  await client.query(
+    "select set_config('role', $1, true), set_config('jwt.claims.session_id', '', true)",
+    [inject("visitorRole")],
+  );
 }
 
 /**
@@ -55,10 +56,10 @@ export async function becomeUser(client: TxClient, userId: string): Promise<void
     "insert into app_private.sessions (user_id) values ($1) returning id",
     [userId],
   );
-  await client.query("select set_config('role', $1, true), set_config('jwt.claims.session_id', $2, true)", [
-    inject("visitorRole"),
-    session!.id,
-  ]);
+  await client.query(
+    "select set_config('role', $1, true), set_config('jwt.claims.session_id', $2, true)",
+    [inject("visitorRole"), session!.id],
+  );
 }
 
 /** Back to the owner within the same transaction (peek as root). */
@@ -124,7 +125,11 @@ export async function createTeam(
 }
 
 /** Runs `sql` and returns the SQLSTATE it fails with (or undefined). */
-export async function errorCode(client: TxClient, sql: string, values: unknown[] = []): Promise<string | undefined> {
+export async function errorCode(
+  client: TxClient,
+  sql: string,
+  values: unknown[] = [],
+): Promise<string | undefined> {
   await client.query("savepoint expect_error");
   try {
     await client.query(sql, values);

@@ -28,7 +28,7 @@ export interface LocalPostgres {
  */
 export async function startLocalPostgres(options: LocalPostgresOptions): Promise<LocalPostgres> {
   const { dataDir, port, password } = options;
-  await stopStalePostgres(dataDir, options.onLog);
+  await stopStalePostgres(dataDir);
   const isNew = !existsSync(`${dataDir}/PG_VERSION`);
   if (isNew) {
     rmSync(dataDir, { recursive: true, force: true });
@@ -78,10 +78,10 @@ export function postmasterPid(dataDir: string): number | undefined {
   return isAlive(pid) ? pid : undefined;
 }
 
-async function stopStalePostgres(dataDir: string, onLog?: (line: string) => void): Promise<void> {
+async function stopStalePostgres(dataDir: string): Promise<void> {
   const pid = postmasterPid(dataDir);
   if (pid === undefined) return;
-  onLog?.(`stopping a stale Postgres (pid ${pid}) left by an earlier run`);
+  console.log(`postgres: stopping a stale Postgres (pid ${pid}) left by an earlier run`);
   // SIGINT is Postgres' "fast" shutdown: roll back open transactions and exit.
   process.kill(pid, "SIGINT");
   for (let i = 0; i < 200 && isAlive(pid); i++) await sleep(50);

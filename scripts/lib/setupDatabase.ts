@@ -7,6 +7,8 @@ export interface DatabaseNames {
   authenticator: string;
   authenticatorPassword: string;
   visitor: string;
+  /** Also create a shadow database (for `graphile-migrate commit`). */
+  shadowDatabase?: string;
 }
 
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -18,7 +20,8 @@ const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
  * the visitor is the role of every GraphQL request.
  */
 export async function setupDatabase(rootUrl: string, names: DatabaseNames): Promise<void> {
-  for (const name of [names.database, names.owner, names.authenticator, names.visitor]) {
+  const databases = [names.database, ...(names.shadowDatabase ? [names.shadowDatabase] : [])];
+  for (const name of [...databases, names.owner, names.authenticator, names.visitor]) {
     if (!IDENTIFIER.test(name)) throw new Error(`invalid database or role name "${name}"`);
   }
   const client = new pg.Client({ connectionString: rootUrl });
@@ -35,13 +38,15 @@ export async function setupDatabase(rootUrl: string, names: DatabaseNames): Prom
     await client.query(`grant ${names.visitor} to ${names.authenticator}`);
     // The owner must be able to `set role` to the visitor in tests and seeds.
     await client.query(`grant ${names.visitor} to ${names.owner}`);
-    const { rowCount } = await client.query("select 1 from pg_database where datname = $1", [
-      names.database,
-    ]);
-    if (!rowCount) await client.query(`create database ${names.database} owner ${names.owner}`);
-    await client.query(`revoke all on database ${names.database} from public`);
-    await client.query(`grant connect on database ${names.database} to ${names.authenticator}`);
-    await client.query(`grant all on database ${names.database} to ${names.owner}`);
+    for (const database of databases) {
+      const { rowCount } = await client.query("select 1 from pg_database where datname = $1", [
+        database,
+      ]);
+      if (!rowCount) await client.query(`create database ${database} owner ${names.owner}`);
+      await client.query(`revoke all on database ${database} from public`);
+      await client.query(`grant connect on database ${database} to ${names.authenticator}`);
+      await client.query(`grant all on database ${database} to ${names.owner}`);
+    }
   } finally {
     await client.end();
   }

@@ -43,7 +43,12 @@ export async function startTestDatabase(): Promise<TestDatabase> {
   };
   try {
     await setupDatabase(postgres.rootUrl, names);
-    const ownerUrl = connectionString(postgres.rootUrl, names.owner, names.ownerPassword, names.database);
+    const ownerUrl = connectionString(
+      postgres.rootUrl,
+      names.owner,
+      names.ownerPassword,
+      names.database,
+    );
     await migrateDatabase({
       databaseUrl: ownerUrl,
       rootUrl: postgres.rootUrl,

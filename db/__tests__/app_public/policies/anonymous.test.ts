@@ -50,14 +50,20 @@ describe("anonymous visitor", () => {
   it("cannot create a team or a user (42501)", () =>
     withRootDb(async (client) => {
       await becomeAnonymous(client);
-      expect(await errorCode(client, "insert into app_public.teams (slug, name) values ('x', 'x')")).toBe("42501");
-      expect(await errorCode(client, "insert into app_public.users (email) values ('a@b.co')")).toBe("42501");
+      expect(
+        await errorCode(client, "insert into app_public.teams (slug, name) values ('x', 'x')"),
+      ).toBe("42501");
+      expect(
+        await errorCode(client, "insert into app_public.users (email) values ('a@b.co')"),
+      ).toBe("42501");
     }));
 
   it("has no identity", () =>
     withRootDb(async (client) => {
       await becomeAnonymous(client);
-      const { rows } = await client.query("select app_public.current_user_id() as id, app_public.current_user_is_admin() as admin");
+      const { rows } = await client.query(
+        "select app_public.current_user_id() as id, app_public.current_user_is_admin() as admin",
+      );
       expect(rows).toEqual([{ id: null, admin: false }]);
     }));
 });

@@ -1,6 +1,13 @@
 import { describe, expect, it } from "vitest";
 
-import { becomeRoot, becomeUser, createTeam, createUser, errorCode, withRootDb } from "../../helpers.ts";
+import {
+  becomeRoot,
+  becomeUser,
+  createTeam,
+  createUser,
+  errorCode,
+  withRootDb,
+} from "../../helpers.ts";
 
 describe("team isolation", () => {
   it("shows a member their own team, its memberships and fellow members, not another team's", () =>
@@ -45,7 +52,9 @@ describe("team isolation", () => {
       const team = await createTeam(client, [[viewer, ["viewer", "requester"]]]);
 
       await becomeUser(client, viewer.id);
-      const renamed = await client.query("update app_public.teams set name = 'x' where id = $1", [team.id]);
+      const renamed = await client.query("update app_public.teams set name = 'x' where id = $1", [
+        team.id,
+      ]);
       const promoted = await client.query(
         "update app_public.team_memberships set roles = '{team_admin}' where team_id = $1",
         [team.id],
@@ -61,7 +70,10 @@ describe("team isolation", () => {
       const team = await createTeam(client, [[admin, ["team_admin"]]]);
 
       await becomeUser(client, admin.id);
-      const renamed = await client.query("update app_public.teams set name = 'Renamed' where id = $1", [team.id]);
+      const renamed = await client.query(
+        "update app_public.teams set name = 'Renamed' where id = $1",
+        [team.id],
+      );
 
       expect(renamed.rowCount).toBe(1);
     }));
@@ -73,7 +85,9 @@ describe("team isolation", () => {
       const team = await createTeam(client, [[someone, ["viewer"]]]);
 
       await becomeUser(client, root.id);
-      const { rows } = await client.query("select id from app_public.teams where id = $1", [team.id]);
+      const { rows } = await client.query("select id from app_public.teams where id = $1", [
+        team.id,
+      ]);
 
       expect(rows).toHaveLength(1);
     }));
@@ -83,9 +97,15 @@ describe("team isolation", () => {
       const user = await createUser(client);
 
       await becomeUser(client, user.id);
-      const code = await errorCode(client, "update app_public.users set is_admin = true where id = $1", [user.id]);
+      const code = await errorCode(
+        client,
+        "update app_public.users set is_admin = true where id = $1",
+        [user.id],
+      );
       await becomeRoot(client);
-      const { rows } = await client.query("select is_admin from app_public.users where id = $1", [user.id]);
+      const { rows } = await client.query("select is_admin from app_public.users where id = $1", [
+        user.id,
+      ]);
 
       expect(code).toBe("DNIED");
       expect(rows).toEqual([{ is_admin: false }]);
@@ -98,8 +118,12 @@ describe("team isolation", () => {
       await becomeUser(client, user.id);
       const before = await client.query("select app_public.current_user_id() as id");
       await becomeRoot(client);
-      await client.query("update app_private.sessions set revoked_at = now() where user_id = $1", [user.id]);
-      const { rows: [session] } = await client.query("select id from app_private.sessions where user_id = $1", [user.id]);
+      await client.query("update app_private.sessions set revoked_at = now() where user_id = $1", [
+        user.id,
+      ]);
+      const {
+        rows: [session],
+      } = await client.query("select id from app_private.sessions where user_id = $1", [user.id]);
       await client.query("select set_config('jwt.claims.session_id', $1, true)", [session.id]);
       const after = await client.query("select app_public.current_user_id() as id");
 

@@ -1,0 +1,69 @@
+/** Backend settings, read once from the environment. */
+export interface BackendConfig {
+  /** Authenticator connection string: every GraphQL request uses it. */
+  authDatabaseUrl: string;
+  /** Owner connection string (LISTEN/NOTIFY for subscriptions, sessions). */
+  ownerDatabaseUrl: string;
+  /** Role every request switches to. */
+  visitorRole: string;
+  host: string;
+  port: number;
+  /** Origins allowed to call the API from a browser (CORS). */
+  corsOrigins: string[];
+  /** Largest request body accepted, in bytes. */
+  maxRequestBytes: number;
+  /** Where `npm run generate` writes the SDL; unset at run time. */
+  exportSchemaPath?: string;
+  /** `local` allows development conveniences (detailed errors). */
+  mode: "local" | "production";
+}
+
+/** Thrown for a missing or malformed setting, naming it. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+export function loadBackendConfig(env: NodeJS.ProcessEnv = process.env): BackendConfig {
+  const ownerDatabaseUrl = required(env, "DATABASE_URL");
+  const mode = env.FLUXGATE_MODE ?? "production";
+  if (mode !== "local" && mode !== "production") {
+    throw new ConfigError(`FLUXGATE_MODE must be "local" or "production", got "${mode}"`);
+  }
+  return {
+    ownerDatabaseUrl,
+    authDatabaseUrl: env.AUTH_DATABASE_URL || ownerDatabaseUrl,
+    visitorRole: env.DATABASE_VISITOR || "fluxgate_visitor",
+    host: env.BACKEND_HOST || "127.0.0.1",
+    port: port(env, "BACKEND_PORT", 8080),
+    corsOrigins: (
+      env.CORS_ORIGINS ?? (mode === "local" ? "http://127.0.0.1:3000,http://localhost:3000" : "")
+    )
+      .split(",")
+      .map((origin) => origin.trim())
+      .filter(Boolean),
+    maxRequestBytes: integer(env, "BACKEND_MAX_REQUEST_BYTES", 100_000),
+    mode,
+  };
+}
+
+function required(env: NodeJS.ProcessEnv, name: string): string {
+  const value = env[name];
+  if (!value) throw new ConfigError(`${name} is required`);
+  return value;
+}
+
+function integer(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value <= 0) {
+    throw new ConfigError(`${name} must be a positive integer, got "${raw}"`);
+  }
+  return value;
+}
+
+function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const value = integer(env, name, fallback);
+  if (value > 65535) throw new ConfigError(`${name} must be a TCP port (1-65535), got ${value}`);
+  return value;
+}

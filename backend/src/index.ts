@@ -1,0 +1,4 @@
+export { type BackendConfig, ConfigError, loadBackendConfig } from "./config.ts";
+export { makePreset } from "./makePreset.ts";
+export { releasePostGraphile } from "./releasePostGraphile.ts";
+export { type Backend, startBackend } from "./server.ts";

@@ -1,0 +1,203 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+import pg from "pg";
+import { afterEach, describe, expect, it } from "vitest";
+
+import { freePort } from "../lib/freePort.ts";
+import { postmasterPid, startLocalPostgres } from "../lib/localPostgres.ts";
+import { connectionString, setupDatabase } from "../lib/setupDatabase.ts";
+
+const START = new URL("../start.ts", import.meta.url).pathname;
+const children: ChildProcess[] = [];
+const dirs: string[] = [];
+
+afterEach(() => {
+  for (const child of children.splice(0)) child.kill("SIGKILL");
+});
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "fluxgate-start-"));
+  chmodSync(dir, 0o755);
+  dirs.push(dir);
+  return dir;
+}
+
+interface Running {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+/** Spawns `scripts/start.ts` and waits until it says it is running. */
+async function start(env: Record<string, string>): Promise<Running> {
+  const child = spawn(process.execPath, [START], {
+    env: { ...process.env, GRAPHILE_ENV: "production", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  children.push(child);
+  let output = "";
+  child.stdout!.on("data", (chunk) => (output += chunk));
+  child.stderr!.on("data", (chunk) => (output += chunk));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once("exit", (code) => resolve(code)),
+  );
+  const deadline = Date.now() + 40_000;
+  while (!output.includes("FluxGate is running")) {
+    if (child.exitCode !== null || Date.now() > deadline) {
+      throw new Error(`start.ts did not come up:\n${output}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return { child, output: () => output, exited };
+}
+
+async function query(url: string, sql: string, values: unknown[] = []) {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query(sql, values)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+async function graphqlTypename(port: number): Promise<unknown> {
+  const response = await fetch(`http://127.0.0.1:${port}/graphql`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ query: "{ __typename }" }),
+  });
+  return response.json();
+}
+
+describe("npm start (scripts/start.ts)", () => {
+  it("runs an embedded Postgres, keeps its data across restarts and stops it on SIGINT", async () => {
+    // Setup
+    const stateDir = tempDir();
+    const pgPort = await freePort();
+    const backendPort = await freePort();
+    const env = {
+      FLUXGATE_STATE_DIR: stateDir,
+      FLUXGATE_PG_PORT: String(pgPort),
+      BACKEND_PORT: String(backendPort),
+      DATABASE_URL: "",
+    };
+
+    // Action: first run, write a row, stop with Ctrl-C.
+    const first = await start(env);
+    const local = JSON.parse(readFileSync(join(stateDir, "local.json"), "utf8"));
+    const db = JSON.parse(readFileSync(join(stateDir, "db.json"), "utf8"));
+    expect(await graphqlTypename(backendPort)).toEqual({ data: { __typename: "Query" } });
+    await query(
+      db.DATABASE_URL,
+      "insert into app_public.teams (slug, name) values ('kept', 'Kept')",
+    );
+    first.child.kill("SIGINT");
+    const firstCode = await first.exited;
+
+    // Assertions: clean stop, nothing left running, files private.
+    expect(firstCode).toBe(0);
+    expect(postmasterPid(join(stateDir, "pg"))).toBeUndefined();
+    expect(local.urls.graphql).toBe(`http://127.0.0.1:${backendPort}/graphql`);
+    expect(statSync(join(stateDir, "local.json")).mode & 0o777).toBe(0o600);
+
+    // Action: second run reuses the data.
+    const second = await start(env);
+    const rows = await query(
+      db.DATABASE_URL,
+      "select name from app_public.teams where slug = 'kept'",
+    );
+    second.child.kill("SIGTERM");
+
+    expect(rows).toEqual([{ name: "Kept" }]);
+    expect(await second.exited).toBe(0);
+    expect(postmasterPid(join(stateDir, "pg"))).toBeUndefined();
+  });
+
+  it("stops a stale Postgres left by a killed run and starts normally", async () => {
+    const stateDir = tempDir();
+    const env = {
+      FLUXGATE_STATE_DIR: stateDir,
+      FLUXGATE_PG_PORT: String(await freePort()),
+      BACKEND_PORT: String(await freePort()),
+      DATABASE_URL: "",
+    };
+    const killed = await start(env);
+    killed.child.kill("SIGKILL");
+    await killed.exited;
+    const stale = postmasterPid(join(stateDir, "pg"));
+    expect(stale).toBeGreaterThan(0);
+
+    const next = await start(env);
+
+    expect(next.output()).toMatch(/stale Postgres/);
+    expect(postmasterPid(join(stateDir, "pg"))).not.toBe(stale);
+    next.child.kill("SIGTERM");
+    expect(await next.exited).toBe(0);
+    expect(postmasterPid(join(stateDir, "pg"))).toBeUndefined();
+  });
+
+  it("uses the Postgres that DATABASE_URL points at instead of starting one", async () => {
+    // Setup: another Postgres with FluxGate's roles (what `npm run setup` does).
+    const other = await startLocalPostgres({
+      dataDir: join(tempDir(), "pg"),
+      port: await freePort(),
+      password: randomBytes(12).toString("hex"),
+      ephemeral: true,
+    });
+    try {
+      const names = {
+        database: "flags_elsewhere",
+        owner: "fluxgate_owner",
+        ownerPassword: randomBytes(12).toString("hex"),
+        authenticator: "fluxgate_authenticator",
+        authenticatorPassword: randomBytes(12).toString("hex"),
+        visitor: "fluxgate_visitor",
+      };
+      await setupDatabase(other.rootUrl, names);
+      const ownerUrl = connectionString(
+        other.rootUrl,
+        names.owner,
+        names.ownerPassword,
+        names.database,
+      );
+      const stateDir = tempDir();
+      const backendPort = await freePort();
+
+      // Action
+      const running = await start({
+        FLUXGATE_STATE_DIR: stateDir,
+        DATABASE_URL: ownerUrl,
+        AUTH_DATABASE_URL: connectionString(
+          other.rootUrl,
+          names.authenticator,
+          names.authenticatorPassword,
+          names.database,
+        ),
+        BACKEND_PORT: String(backendPort),
+      });
+      const tables = await query(
+        ownerUrl,
+        "select count(*)::int as n from pg_tables where schemaname = 'app_public'",
+      );
+      const answer = await graphqlTypename(backendPort);
+      running.child.kill("SIGTERM");
+
+      // Assertions
+      expect(running.output()).not.toMatch(/embedded PostgreSQL/);
+      expect(tables[0].n).toBeGreaterThanOrEqual(3);
+      expect(answer).toEqual({ data: { __typename: "Query" } });
+      expect(await running.exited).toBe(0);
+    } finally {
+      await other.stop();
+    }
+  });
+});
+
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});

@@ -1,0 +1,138 @@
+/*
+ * `npm start`: the whole platform on one machine. Without DATABASE_URL it
+ * runs an embedded Postgres (data in .fluxgate/), applies migrations and
+ * starts the backend; Ctrl-C or SIGTERM stops everything, Postgres included.
+ */
+import { createHash } from "node:crypto";
+import { mkdirSync } from "node:fs";
+
+import { type Backend, loadBackendConfig, startBackend } from "../backend/src/index.ts";
+import {
+  isReachableByOthers,
+  type LocalPostgres,
+  startLocalPostgres,
+} from "./lib/localPostgres.ts";
+import {
+  ensureStateDir,
+  localSecrets,
+  PROJECT_ROOT,
+  STATE_DIR,
+  writeState,
+} from "./lib/localState.ts";
+import { migrateDatabase } from "./lib/migrateDatabase.ts";
+import { connectionString, type DatabaseNames, setupDatabase } from "./lib/setupDatabase.ts";
+
+const env = { ...process.env };
+const local = !env.DATABASE_URL;
+const names = {
+  database: "fluxgate",
+  owner: env.DATABASE_OWNER || "fluxgate_owner",
+  authenticator: env.DATABASE_AUTHENTICATOR || "fluxgate_authenticator",
+  visitor: env.DATABASE_VISITOR || "fluxgate_visitor",
+};
+
+let postgres: LocalPostgres | undefined;
+let backend: Backend | undefined;
+let stopping = false;
+
+async function stop(code: number): Promise<never> {
+  if (!stopping) {
+    stopping = true;
+    await backend?.close().catch((error) => console.error("backend: close failed", error));
+    await postgres?.stop().catch((error) => console.error("postgres: stop failed", error));
+  }
+  process.exit(code);
+}
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+  process.once(signal, () => {
+    console.log(`\n${signal}: stopping FluxGate`);
+    void stop(0);
+  });
+}
+
+try {
+  if (local) {
+    ensureStateDir();
+    const secrets = localSecrets();
+    const dataDir = localDataDir();
+    const port = Number(env.FLUXGATE_PG_PORT || 54329);
+    postgres = await startLocalPostgres({ dataDir, port, password: secrets.postgresPassword });
+    const all: DatabaseNames = {
+      ...names,
+      shadowDatabase: `${names.database}_shadow`,
+      ownerPassword: secrets.ownerPassword,
+      authenticatorPassword: secrets.authenticatorPassword,
+    };
+    await setupDatabase(postgres.rootUrl, all);
+    env.DATABASE_URL = connectionString(
+      postgres.rootUrl,
+      names.owner,
+      secrets.ownerPassword,
+      names.database,
+    );
+    env.AUTH_DATABASE_URL = connectionString(
+      postgres.rootUrl,
+      names.authenticator,
+      secrets.authenticatorPassword,
+      names.database,
+    );
+    env.ROOT_DATABASE_URL = postgres.rootUrl;
+    env.SHADOW_DATABASE_URL = connectionString(
+      postgres.rootUrl,
+      names.owner,
+      secrets.ownerPassword,
+      `${names.database}_shadow`,
+    );
+    // For `npm run db:*` (graphile-migrate) while this runs.
+    writeState("db.json", {
+      DATABASE_URL: env.DATABASE_URL,
+      SHADOW_DATABASE_URL: env.SHADOW_DATABASE_URL,
+      ROOT_DATABASE_URL: env.ROOT_DATABASE_URL,
+      DATABASE_AUTHENTICATOR: names.authenticator,
+      DATABASE_VISITOR: names.visitor,
+    });
+    env.FLUXGATE_MODE = "local";
+    console.log(`postgres: embedded PostgreSQL on 127.0.0.1:${port} (data ${dataDir})`);
+  }
+  await migrateDatabase({
+    databaseUrl: env.DATABASE_URL!,
+    rootUrl: env.ROOT_DATABASE_URL,
+    authenticator: names.authenticator,
+    visitor: names.visitor,
+    // A local checkout also runs the migration being written.
+    includeCurrent: local,
+    quiet: true,
+  });
+  console.log("postgres: migrations applied");
+
+  backend = await startBackend(loadBackendConfig(env));
+  const urls = {
+    graphql: `${backend.url}/graphql`,
+    health: `${backend.url}/health`,
+  };
+  const statePath = writeState("local.json", { mode: local ? "local" : "external", urls });
+  console.log(`
+FluxGate is running${local ? " (local mode)" : ""}:
+  GraphQL API and Ruru   ${urls.graphql}
+  Health                 ${urls.health}
+  Connection details     ${statePath}
+Press Ctrl-C to stop.`);
+} catch (error) {
+  console.error(
+    `\nFluxGate failed to start: ${error instanceof Error ? error.message : String(error)}`,
+  );
+  await stop(1);
+}
+
+/**
+ * `.fluxgate/pg`, unless Postgres (which runs as another user when we are
+ * root) cannot reach the checkout: then a directory under /var/tmp keyed by
+ * the checkout's path.
+ */
+function localDataDir(): string {
+  if (process.getuid?.() !== 0 || isReachableByOthers(STATE_DIR)) return `${STATE_DIR}/pg`;
+  const key = createHash("sha256").update(PROJECT_ROOT).digest("hex").slice(0, 12);
+  const dir = `/var/tmp/fluxgate-${key}`;
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  return `${dir}/pg`;
+}
