@@ -1,1 +1,36 @@
-export {};
+/**
+ * @fluxgate/engine: the pure evaluation library shared by backend and edge.
+ * Entry point: {@link compile}. Semantics: docs/evaluation.md.
+ */
+export { BUCKETS, rolloutBucket, ROLLOUT_SEED, SPLIT_SEED, splitBucket } from "./bucket.ts";
+export { compile } from "./compile.ts";
+export { CompileError, type CompileErrorCode } from "./CompileError.ts";
+export type {
+  AssignmentLookup,
+  ErrorCode,
+  EvaluationContext,
+  EvaluationMetadata,
+  EvaluationResult,
+  Reason,
+} from "./EvaluationResult.ts";
+export { type EvaluatorOptions, FlagEvaluator } from "./FlagEvaluator.ts";
+export { murmur3 } from "./murmur3.ts";
+export type {
+  AttributeCondition,
+  Condition,
+  ConditionValue,
+  CriterionDefinition,
+  FlagDefinition,
+  FlagKind,
+  JsonValue,
+  Operator,
+  PrerequisiteDefinition,
+  RuleGroup,
+  SegmentCondition,
+  SegmentDefinition,
+  Snapshot,
+  SplitAllocation,
+  StageDefinition,
+  StageStatus,
+  VariantDefinition,
+} from "./Snapshot.ts";

@@ -1,0 +1,422 @@
+import { CompileError } from "./CompileError.ts";
+import { parseDate } from "./parseDate.ts";
+import { parseNumber } from "./parseNumber.ts";
+import { compareSemver, parseSemver, type Semver } from "./semver.ts";
+import type { AttributeCondition, Condition, ConditionValue, Operator } from "./Snapshot.ts";
+
+/** A context as the compiled matchers read it. */
+export type Context = Readonly<Record<string, unknown>>;
+
+/** A compiled condition or rule set: pure, never throws on plain data. */
+export type Matcher = (context: Context) => boolean;
+
+/** Resolves a segment key to its compiled matcher (or throws CompileError). */
+export type SegmentResolver = (key: string, path: string) => Matcher;
+
+type Scalar = string | number | boolean;
+type Predicate = (value: Scalar) => boolean;
+
+const OPERATORS: ReadonlySet<string> = new Set<Operator>([
+  "EQUALS",
+  "NOT_EQUALS",
+  "IN",
+  "NOT_IN",
+  "CONTAINS",
+  "STARTS_WITH",
+  "ENDS_WITH",
+  "REGEX",
+  "GT",
+  "GTE",
+  "LT",
+  "LTE",
+  "SEMVER_EQ",
+  "SEMVER_GT",
+  "SEMVER_GTE",
+  "SEMVER_LT",
+  "SEMVER_LTE",
+  "DATE_BEFORE",
+  "DATE_AFTER",
+  "EXISTS",
+  "NOT_EXISTS",
+]);
+
+const MAX_REGEX_INPUT = 4096;
+
+/** Reads the targeting key (or its `bucketingKey` alias) of a context. */
+export function targetingKeyOf(context: Context): string | undefined {
+  let key = context.targetingKey;
+  if (typeof key === "string" && key !== "") return key;
+  if (typeof key === "number" && Number.isFinite(key)) return String(key);
+  key = context.bucketingKey;
+  if (typeof key === "string" && key !== "") return key;
+  if (typeof key === "number" && Number.isFinite(key)) return String(key);
+  return undefined;
+}
+
+/** The string form used by the equality and string operators. */
+function text(value: Scalar): string {
+  return typeof value === "string" ? value : String(value);
+}
+
+function values(
+  condition: AttributeCondition,
+  path: string,
+  arity: "none" | "one" | "many" | "list",
+): readonly ConditionValue[] {
+  const raw: unknown = condition.values;
+  if (raw === undefined && (arity === "none" || arity === "list")) return [];
+  if (!Array.isArray(raw)) {
+    throw new CompileError(
+      "INVALID_VALUE",
+      `${path}.values`,
+      `${condition.operator} needs a values array`,
+    );
+  }
+  raw.forEach((v: unknown, i) => {
+    const ok =
+      typeof v === "string" ||
+      typeof v === "boolean" ||
+      (typeof v === "number" && Number.isFinite(v));
+    if (!ok) {
+      throw new CompileError(
+        "INVALID_VALUE",
+        `${path}.values[${i}]`,
+        "values must be strings, finite numbers or booleans",
+      );
+    }
+  });
+  const count = raw.length;
+  const bad =
+    (arity === "none" && count !== 0) ||
+    (arity === "one" && count !== 1) ||
+    (arity === "many" && count === 0);
+  if (bad) {
+    const want = {
+      none: "no values",
+      one: "exactly one value",
+      many: "at least one value",
+      list: "a list",
+    }[arity];
+    throw new CompileError(
+      "INVALID_VALUE",
+      `${path}.values`,
+      `${condition.operator} takes ${want}, got ${count}`,
+    );
+  }
+  return raw as readonly ConditionValue[];
+}
+
+function equality(list: readonly ConditionValue[], fold: boolean): Predicate {
+  const norm = (v: Scalar) => (fold ? text(v).toLowerCase() : text(v));
+  if (list.length === 1) {
+    const target = norm(list[0]!);
+    return fold
+      ? (v) => text(v).toLowerCase() === target
+      : (v) => (typeof v === "string" ? v : String(v)) === target;
+  }
+  const set = new Set(list.map(norm));
+  return fold
+    ? (v) => set.has(text(v).toLowerCase())
+    : (v) => set.has(typeof v === "string" ? v : String(v));
+}
+
+function stringTest(
+  list: readonly ConditionValue[],
+  fold: boolean,
+  test: (subject: string, operand: string) => boolean,
+): Predicate {
+  const operands = list.map((v) => (fold ? text(v).toLowerCase() : text(v)));
+  if (operands.length === 1) {
+    const only = operands[0]!;
+    return fold ? (v) => test(text(v).toLowerCase(), only) : (v) => test(text(v), only);
+  }
+  return (v) => {
+    const subject = fold ? text(v).toLowerCase() : text(v);
+    for (let i = 0; i < operands.length; i++) {
+      if (test(subject, operands[i]!)) return true;
+    }
+    return false;
+  };
+}
+
+function regex(list: readonly ConditionValue[], fold: boolean, path: string): Predicate {
+  const patterns = list.map((v, i) => {
+    if (typeof v !== "string") {
+      throw new CompileError(
+        "INVALID_REGEX",
+        `${path}.values[${i}]`,
+        "a regular expression must be a string",
+      );
+    }
+    try {
+      return new RegExp(v, fold ? "iu" : "u");
+    } catch (error) {
+      throw new CompileError(
+        "INVALID_REGEX",
+        `${path}.values[${i}]`,
+        `invalid regular expression: ${(error as Error).message}`,
+      );
+    }
+  });
+  return (v) => {
+    const subject = text(v);
+    if (subject.length > MAX_REGEX_INPUT) return false;
+    for (let i = 0; i < patterns.length; i++) {
+      if (patterns[i]!.test(subject)) return true;
+    }
+    return false;
+  };
+}
+
+function numeric(
+  value: ConditionValue,
+  path: string,
+  compare: (a: number, b: number) => boolean,
+): Predicate {
+  const target = parseNumber(value);
+  if (Number.isNaN(target)) {
+    throw new CompileError(
+      "INVALID_VALUE",
+      `${path}.values[0]`,
+      `${JSON.stringify(value)} is not a number`,
+    );
+  }
+  return (v) => {
+    const n = typeof v === "number" ? v : parseNumber(v);
+    return compare(n, target); // NaN compares false
+  };
+}
+
+function semverTarget(value: ConditionValue, path: string): Semver {
+  const target = typeof value === "string" ? parseSemver(value) : null;
+  if (target === null) {
+    throw new CompileError(
+      "INVALID_VALUE",
+      `${path}.values[0]`,
+      `${JSON.stringify(value)} is not a semantic version`,
+    );
+  }
+  return target;
+}
+
+/** Semver comparison against `target`; NaN (not a version) compares false. */
+function semverTest(op: Operator, target: Semver): (s: string) => boolean {
+  switch (op) {
+    case "SEMVER_EQ":
+      return (s) => compareSemver(s, target) === 0;
+    case "SEMVER_GT":
+      return (s) => compareSemver(s, target) > 0;
+    case "SEMVER_GTE":
+      return (s) => compareSemver(s, target) >= 0;
+    case "SEMVER_LT":
+      return (s) => compareSemver(s, target) < 0;
+    default:
+      return (s) => compareSemver(s, target) <= 0;
+  }
+}
+
+function semver(condition: AttributeCondition, path: string): Predicate {
+  const target = semverTarget(values(condition, path, "one")[0]!, path);
+  const test = semverTest(condition.operator, target);
+  return (v) => typeof v !== "boolean" && test(typeof v === "string" ? v : String(v));
+}
+
+function date(value: ConditionValue, path: string, before: boolean): Predicate {
+  const target = parseDate(value);
+  if (Number.isNaN(target)) {
+    throw new CompileError(
+      "INVALID_VALUE",
+      `${path}.values[0]`,
+      `${JSON.stringify(value)} is not an ISO 8601 date or epoch milliseconds`,
+    );
+  }
+  return before ? (v) => parseDate(v) < target : (v) => parseDate(v) > target;
+}
+
+/** The positive predicate of an operator (NOT_* use their positive twin). */
+function predicate(condition: AttributeCondition, path: string): Predicate {
+  const fold = condition.caseInsensitive === true;
+  const op = condition.operator;
+  switch (op) {
+    case "EQUALS":
+    case "NOT_EQUALS":
+      return equality(values(condition, path, "one"), fold);
+    case "IN":
+    case "NOT_IN":
+      return equality(values(condition, path, "list"), fold);
+    case "CONTAINS":
+      return stringTest(values(condition, path, "many"), fold, (s, o) => s.includes(o));
+    case "STARTS_WITH":
+      return stringTest(values(condition, path, "many"), fold, (s, o) => s.startsWith(o));
+    case "ENDS_WITH":
+      return stringTest(values(condition, path, "many"), fold, (s, o) => s.endsWith(o));
+    case "REGEX":
+      return regex(values(condition, path, "many"), fold, path);
+    case "GT":
+      return numeric(values(condition, path, "one")[0]!, path, (a, b) => a > b);
+    case "GTE":
+      return numeric(values(condition, path, "one")[0]!, path, (a, b) => a >= b);
+    case "LT":
+      return numeric(values(condition, path, "one")[0]!, path, (a, b) => a < b);
+    case "LTE":
+      return numeric(values(condition, path, "one")[0]!, path, (a, b) => a <= b);
+    case "SEMVER_EQ":
+    case "SEMVER_GT":
+    case "SEMVER_GTE":
+    case "SEMVER_LT":
+    case "SEMVER_LTE":
+      return semver(condition, path);
+    case "DATE_BEFORE":
+      return date(values(condition, path, "one")[0]!, path, true);
+    case "DATE_AFTER":
+      return date(values(condition, path, "one")[0]!, path, false);
+    default:
+      throw new CompileError(
+        "UNKNOWN_OPERATOR",
+        `${path}.operator`,
+        `unknown operator ${JSON.stringify(op)}`,
+      );
+  }
+}
+
+function isScalar(v: unknown): v is Scalar {
+  return typeof v === "string" || typeof v === "boolean" || (typeof v === "number" && v === v);
+}
+
+/**
+ * Reads attribute `name` as a value the operators may compare, or undefined.
+ * Inherited properties (`constructor`, `__proto__`, ...) are not attributes.
+ */
+function present(context: Context, name: string, value: unknown): boolean {
+  if (value === undefined || value === null) return false;
+  const t = typeof value;
+  if (t === "object" || t === "function") return Object.hasOwn(context, name);
+  return true;
+}
+
+/** Array attributes: any element may match (NOT_*: none may). */
+function anyElement(list: readonly unknown[], test: Predicate): boolean {
+  for (let i = 0; i < list.length; i++) {
+    const e = list[i];
+    if (isScalar(e) && test(e)) return true;
+  }
+  return false;
+}
+
+/**
+ * Hand-specialised string tests for the most common operators, so a string
+ * attribute costs one closure call instead of two (the bench's hot path).
+ * Validation already happened in predicate().
+ */
+function fastString(condition: AttributeCondition): ((s: string) => boolean) | null {
+  if (condition.caseInsensitive === true) return null;
+  const list = condition.values ?? [];
+  switch (condition.operator) {
+    case "EQUALS": {
+      const t = text(list[0]!);
+      return (s) => s === t;
+    }
+    case "NOT_EQUALS": {
+      const t = text(list[0]!);
+      return (s) => s !== t;
+    }
+    case "IN":
+    case "NOT_IN": {
+      const negated = condition.operator === "NOT_IN";
+      if (list.length === 1) {
+        const t = text(list[0]!);
+        return negated ? (s) => s !== t : (s) => s === t;
+      }
+      const set = new Set(list.map(text));
+      return negated ? (s) => !set.has(s) : (s) => set.has(s);
+    }
+    case "SEMVER_EQ":
+    case "SEMVER_GT":
+    case "SEMVER_GTE":
+    case "SEMVER_LT":
+    case "SEMVER_LTE":
+      return semverTest(condition.operator, semverTarget(list[0]!, "values[0]"));
+    default:
+      return null;
+  }
+}
+
+function attributeMatcher(condition: AttributeCondition, path: string): Matcher {
+  const name: unknown = condition.attribute;
+  if (typeof name !== "string" || name === "") {
+    throw new CompileError(
+      "INVALID_VALUE",
+      `${path}.attribute`,
+      "attribute must be a non-empty string",
+    );
+  }
+  const op = condition.operator;
+  if (typeof op !== "string" || !OPERATORS.has(op)) {
+    throw new CompileError(
+      "UNKNOWN_OPERATOR",
+      `${path}.operator`,
+      `unknown operator ${JSON.stringify(op)}`,
+    );
+  }
+  const isKey = name === "targetingKey";
+  if (op === "EXISTS" || op === "NOT_EXISTS") {
+    values(condition, path, "none");
+    const want = op === "EXISTS";
+    if (isKey) return (ctx) => (targetingKeyOf(ctx) !== undefined) === want;
+    return (ctx) => present(ctx, name, ctx[name]) === want;
+  }
+  const test = predicate(condition, path);
+  const negated = op === "NOT_EQUALS" || op === "NOT_IN";
+  // Non-string attributes take the slow path; a missing attribute never
+  // matches, not even a negated operator.
+  const slow = (ctx: Context, v: unknown): boolean => {
+    if (isScalar(v)) return test(v) !== negated;
+    if (Array.isArray(v) && Object.hasOwn(ctx, name)) {
+      return anyElement(v, test) !== negated;
+    }
+    return false;
+  };
+  if (isKey) {
+    return (ctx) => {
+      const key = targetingKeyOf(ctx);
+      return key !== undefined && test(key) !== negated;
+    };
+  }
+  const fast = fastString(condition);
+  if (fast !== null) {
+    return (ctx) => {
+      const v = ctx[name];
+      return typeof v === "string" ? fast(v) : slow(ctx, v);
+    };
+  }
+  if (negated) {
+    return (ctx) => {
+      const v = ctx[name];
+      return typeof v === "string" ? !test(v) : slow(ctx, v);
+    };
+  }
+  return (ctx) => {
+    const v = ctx[name];
+    return typeof v === "string" ? test(v) : slow(ctx, v);
+  };
+}
+
+/** Compiles one condition (attribute test or segment reference). */
+export function compileCondition(
+  condition: Condition,
+  path: string,
+  resolveSegment: SegmentResolver,
+): Matcher {
+  if (typeof condition !== "object" || condition === null) {
+    throw new CompileError("INVALID_VALUE", path, "condition must be an object");
+  }
+  if ("segment" in condition) {
+    const key: unknown = condition.segment;
+    if (typeof key !== "string") {
+      throw new CompileError("UNKNOWN_SEGMENT", `${path}.segment`, "segment must be a segment key");
+    }
+    const inner = resolveSegment(key, `${path}.segment`);
+    return condition.negate === true ? (ctx) => !inner(ctx) : inner;
+  }
+  return attributeMatcher(condition, path);
+}

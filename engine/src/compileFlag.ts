@@ -1,0 +1,405 @@
+import { CompileError } from "./CompileError.ts";
+import type { Matcher, SegmentResolver } from "./compileCondition.ts";
+import { compileRules } from "./compileRules.ts";
+import type {
+  ErrorCode,
+  EvaluationMetadata,
+  EvaluationResult,
+  Reason,
+} from "./EvaluationResult.ts";
+import { type Murmur3Prefix, murmur3Prefix } from "./murmur3.ts";
+import type {
+  CriterionDefinition,
+  FlagDefinition,
+  FlagKind,
+  JsonValue,
+  VariantDefinition,
+} from "./Snapshot.ts";
+
+/** A prerequisite resolved to the index of its flag. */
+export interface CompiledPrerequisite {
+  readonly index: number;
+  readonly key: string;
+  readonly variant: string | null;
+  /** Served when this prerequisite fails. */
+  readonly blocked: EvaluationResult;
+}
+
+/** A criterion reduced to what the hot path reads. */
+export interface CompiledCriterion {
+  /** Conditions; `null` when the criterion has none (matches everyone). */
+  readonly match: Matcher | null;
+  /** Rollout in basis points, `1..10000`. */
+  readonly rollout: number;
+  /** Rollout < 100% or a split: needs the targeting key. */
+  readonly needsKey: boolean;
+  /** Result when one variant is served; `null` for a split. */
+  readonly result: EvaluationResult | null;
+  /** Exclusive upper bounds of the split slices, cumulative. */
+  readonly ends: readonly number[];
+  /** Result of each slice (sticky flags: marked `assignment: "new"`). */
+  readonly sliceResults: readonly EvaluationResult[];
+  /** Sticky flags: results for a stored variant, by variant key. */
+  readonly storedResults: ReadonlyMap<string, EvaluationResult> | null;
+}
+
+/** A flag with everything the hot path needs precomputed. */
+export interface CompiledFlag {
+  readonly key: string;
+  readonly offVariant: string;
+  /** Set when the flag is killed or not deployed: the only answer. */
+  readonly fixed: EvaluationResult | null;
+  readonly prerequisites: readonly CompiledPrerequisite[];
+  readonly criteria: readonly CompiledCriterion[];
+  readonly sticky: boolean;
+  /** No criteria at all: the on variant is served (`STATIC`). */
+  readonly staticOnly: boolean;
+  readonly staticResult: EvaluationResult;
+  readonly defaultResult: EvaluationResult;
+  readonly missingKeyResult: EvaluationResult;
+  readonly invalidContextResult: EvaluationResult;
+  readonly generalErrorResult: EvaluationResult;
+  readonly rolloutPrefix: Murmur3Prefix;
+  readonly splitPrefix: Murmur3Prefix;
+  /** Segment keys this flag's rules use, directly or through segments. */
+  readonly segments: ReadonlySet<string>;
+  /** The definition it was compiled from. */
+  readonly definition: FlagDefinition;
+}
+
+const BOOLEAN_VARIANTS: readonly VariantDefinition[] = [
+  { key: "on", value: true },
+  { key: "off", value: false },
+];
+
+/** Builds a frozen result; every result has the same shape. */
+export function makeResult(
+  flagKey: string,
+  value: JsonValue,
+  variant: string | null,
+  reason: Reason,
+  errorCode?: ErrorCode,
+  metadata?: EvaluationMetadata,
+): EvaluationResult {
+  return Object.freeze({
+    flagKey,
+    value,
+    variant,
+    reason,
+    errorCode,
+    metadata: metadata === undefined ? undefined : Object.freeze(metadata),
+  });
+}
+
+function checkJson(value: unknown, path: string, depth: number): JsonValue {
+  const fail = (why: string): never => {
+    throw new CompileError("INVALID_VARIANT_VALUE", path, why);
+  };
+  if (depth > 64) fail("value nests deeper than 64 levels");
+  if (value === null || typeof value === "string" || typeof value === "boolean") return value;
+  if (typeof value === "number") {
+    if (!Number.isFinite(value)) fail("numbers must be finite");
+    return value;
+  }
+  if (Array.isArray(value)) {
+    value.forEach((v, i) => checkJson(v, `${path}[${i}]`, depth + 1));
+    return Object.freeze(value) as JsonValue;
+  }
+  if (typeof value === "object") {
+    const proto: unknown = Object.getPrototypeOf(value);
+    if (proto !== Object.prototype && proto !== null) fail("not plain JSON");
+    for (const [k, v] of Object.entries(value)) {
+      checkJson(v, `${path}.${k}`, depth + 1);
+    }
+    return Object.freeze(value) as JsonValue;
+  }
+  return fail(`${typeof value} is not a JSON value`);
+}
+
+function checkKind(kind: FlagKind, value: unknown, path: string): JsonValue {
+  const ok =
+    kind === "json" ||
+    (kind === "boolean" && typeof value === "boolean") ||
+    (kind === "string" && typeof value === "string") ||
+    (kind === "number" && typeof value === "number");
+  if (!ok) {
+    throw new CompileError(
+      "INVALID_VARIANT_VALUE",
+      path,
+      `a ${kind} flag cannot serve ${JSON.stringify(value)}`,
+    );
+  }
+  return checkJson(value, path, 0);
+}
+
+function integerIn(value: unknown, min: number, max: number): value is number {
+  return Number.isInteger(value) && (value as number) >= min && (value as number) <= max;
+}
+
+/** What compileFlag needs from its surroundings. */
+export interface FlagScope {
+  /** Index of a flag key in the evaluator, or undefined when unknown. */
+  readonly indexOf: (key: string) => number | undefined;
+  /** Segment resolver that also records the segments used. */
+  readonly resolveSegment: SegmentResolver;
+  /** Filled with the segment keys the flag uses. */
+  readonly usedSegments: Set<string>;
+}
+
+/**
+ * Validates one flag definition and precomputes its results, matchers and
+ * hash prefixes. Throws {@link CompileError} with a path under `path`.
+ */
+export function compileFlag(def: FlagDefinition, path: string, scope: FlagScope): CompiledFlag {
+  if (typeof def !== "object" || def === null) {
+    throw new CompileError("INVALID_FLAG", path, "flag must be an object");
+  }
+  const key: unknown = def.key;
+  if (typeof key !== "string" || key === "") {
+    throw new CompileError("INVALID_FLAG", `${path}.key`, "key must be a non-empty string");
+  }
+  const kind = def.kind ?? "boolean";
+  if (!["boolean", "string", "number", "json"].includes(kind)) {
+    throw new CompileError("INVALID_FLAG", `${path}.kind`, `unknown kind ${JSON.stringify(kind)}`);
+  }
+  const variantDefs = def.variants ?? (kind === "boolean" ? BOOLEAN_VARIANTS : undefined);
+  if (!Array.isArray(variantDefs) || variantDefs.length === 0) {
+    throw new CompileError(
+      "INVALID_FLAG",
+      `${path}.variants`,
+      "variants must be a non-empty array",
+    );
+  }
+  const variants = new Map<string, JsonValue>();
+  variantDefs.forEach((v: VariantDefinition, i) => {
+    const vPath = `${path}.variants[${i}]`;
+    if (typeof v !== "object" || v === null || typeof v.key !== "string" || v.key === "") {
+      throw new CompileError(
+        "INVALID_FLAG",
+        `${vPath}.key`,
+        "variant key must be a non-empty string",
+      );
+    }
+    if (variants.has(v.key)) {
+      throw new CompileError(
+        "DUPLICATE_KEY",
+        `${vPath}.key`,
+        `duplicate variant ${JSON.stringify(v.key)}`,
+      );
+    }
+    variants.set(v.key, checkKind(kind, v.value, `${vPath}.value`));
+  });
+  const variant = (name: unknown, where: string): string => {
+    if (typeof name !== "string" || !variants.has(name)) {
+      throw new CompileError("UNKNOWN_VARIANT", where, `unknown variant ${JSON.stringify(name)}`);
+    }
+    return name;
+  };
+  const valueOf = (name: string): JsonValue => variants.get(name)!;
+
+  const offVariant = variant(def.offVariant ?? "off", `${path}.offVariant`);
+  const stage = def.stage ?? null;
+  if (stage !== null && (typeof stage !== "object" || typeof stage.status !== "string")) {
+    throw new CompileError(
+      "INVALID_FLAG",
+      `${path}.stage`,
+      "stage must be an object with a status",
+    );
+  }
+  const criteriaDefs: unknown = stage?.criteria ?? [];
+  if (!Array.isArray(criteriaDefs)) {
+    throw new CompileError("INVALID_FLAG", `${path}.stage.criteria`, "criteria must be an array");
+  }
+  const onVariant =
+    def.onVariant !== undefined || criteriaDefs.length === 0
+      ? variant(def.onVariant ?? "on", `${path}.onVariant`)
+      : offVariant;
+  const defaultVariant = variant(
+    stage?.defaultVariant ?? offVariant,
+    `${path}.stage.defaultVariant`,
+  );
+
+  const off = makeResult(key, valueOf(offVariant), offVariant, "DISABLED");
+  const served = def.killSwitch !== true && stage !== null && stage.status === "DEPLOYED";
+
+  const prereqDefs: unknown = def.prerequisites ?? [];
+  if (!Array.isArray(prereqDefs)) {
+    throw new CompileError(
+      "INVALID_FLAG",
+      `${path}.prerequisites`,
+      "prerequisites must be an array",
+    );
+  }
+  const prerequisites = prereqDefs.map((p: unknown, i): CompiledPrerequisite => {
+    const pPath = `${path}.prerequisites[${i}]`;
+    const pKey = (p as { flagKey?: unknown } | null)?.flagKey;
+    if (typeof pKey !== "string") {
+      throw new CompileError(
+        "UNKNOWN_PREREQUISITE",
+        `${pPath}.flagKey`,
+        "flagKey must be a string",
+      );
+    }
+    if (pKey === key) {
+      throw new CompileError(
+        "PREREQUISITE_CYCLE",
+        `${pPath}.flagKey`,
+        `${key} cannot depend on itself`,
+      );
+    }
+    const index = scope.indexOf(pKey);
+    if (index === undefined) {
+      throw new CompileError(
+        "UNKNOWN_PREREQUISITE",
+        `${pPath}.flagKey`,
+        `unknown flag ${JSON.stringify(pKey)}`,
+      );
+    }
+    const required = (p as { variant?: unknown }).variant;
+    if (required !== undefined && (typeof required !== "string" || required === "")) {
+      throw new CompileError(
+        "UNKNOWN_VARIANT",
+        `${pPath}.variant`,
+        "variant must be a variant key",
+      );
+    }
+    return {
+      index,
+      key: pKey,
+      variant: required ?? null,
+      blocked: makeResult(key, valueOf(offVariant), offVariant, "DISABLED", undefined, {
+        blockedBy: pKey,
+      }),
+    };
+  });
+
+  const sticky = def.sticky === true;
+  const ordered = criteriaDefs
+    .map((c: CriterionDefinition, i) => ({ c, i }))
+    .sort((a, b) => (a.c?.priority ?? a.i) - (b.c?.priority ?? b.i) || a.i - b.i);
+  const criteria: CompiledCriterion[] = [];
+  for (const { c, i } of ordered) {
+    const cPath = `${path}.stage.criteria[${i}]`;
+    if (typeof c !== "object" || c === null) {
+      throw new CompileError("INVALID_FLAG", cPath, "criterion must be an object");
+    }
+    if (c.priority !== undefined && !Number.isFinite(c.priority)) {
+      throw new CompileError(
+        "INVALID_FLAG",
+        `${cPath}.priority`,
+        "priority must be a finite number",
+      );
+    }
+    const match = compileRules(c.rules, `${cPath}.rules`, scope.resolveSegment, true);
+    const rollout = c.rolloutBasisPoints ?? 10000;
+    if (!integerIn(rollout, 0, 10000)) {
+      throw new CompileError(
+        "INVALID_ROLLOUT",
+        `${cPath}.rolloutBasisPoints`,
+        "rollout must be an integer 0..10000",
+      );
+    }
+    const hasSplit = c.split !== undefined;
+    if (hasSplit === (c.variant !== undefined)) {
+      throw new CompileError("INVALID_SPLIT", cPath, "set exactly one of variant and split");
+    }
+    let result: EvaluationResult | null = null;
+    const ends: number[] = [];
+    const sliceResults: EvaluationResult[] = [];
+    let storedResults: Map<string, EvaluationResult> | null = null;
+    if (!hasSplit) {
+      const v = variant(c.variant, `${cPath}.variant`);
+      result = makeResult(key, valueOf(v), v, rollout < 10000 ? "SPLIT" : "TARGETING_MATCH");
+    } else {
+      const split: unknown = c.split;
+      if (!Array.isArray(split) || split.length === 0) {
+        throw new CompileError(
+          "INVALID_SPLIT",
+          `${cPath}.split`,
+          "split must be a non-empty array",
+        );
+      }
+      let total = 0;
+      split.forEach((a: { variant?: unknown; weight?: unknown } | null, j) => {
+        const v = variant(a?.variant, `${cPath}.split[${j}].variant`);
+        if (!integerIn(a?.weight, 0, 10000)) {
+          throw new CompileError(
+            "INVALID_SPLIT",
+            `${cPath}.split[${j}].weight`,
+            "weight must be an integer 0..10000",
+          );
+        }
+        total += a!.weight as number;
+        ends.push(total);
+        sliceResults.push(
+          makeResult(
+            key,
+            valueOf(v),
+            v,
+            "SPLIT",
+            undefined,
+            sticky ? { assignment: "new" } : undefined,
+          ),
+        );
+        if (sticky) {
+          storedResults ??= new Map();
+          storedResults.set(
+            v,
+            makeResult(key, valueOf(v), v, "SPLIT", undefined, {
+              assignment: "stored",
+            }),
+          );
+        }
+      });
+      if (total !== 10000) {
+        throw new CompileError(
+          "INVALID_SPLIT",
+          `${cPath}.split`,
+          `weights sum to ${total}, not 10000`,
+        );
+      }
+    }
+    if (rollout === 0) continue; // can never include anyone
+    criteria.push({
+      match,
+      rollout,
+      needsKey: rollout < 10000 || hasSplit,
+      result,
+      ends,
+      sliceResults,
+      storedResults,
+    });
+  }
+
+  const defaultValue = valueOf(defaultVariant);
+  return {
+    key,
+    offVariant,
+    fixed: served ? null : off,
+    prerequisites,
+    criteria,
+    sticky,
+    staticOnly: criteriaDefs.length === 0,
+    staticResult: makeResult(key, valueOf(onVariant), onVariant, "STATIC"),
+    defaultResult: makeResult(key, defaultValue, defaultVariant, "DEFAULT"),
+    missingKeyResult: makeResult(
+      key,
+      defaultValue,
+      defaultVariant,
+      "ERROR",
+      "TARGETING_KEY_MISSING",
+    ),
+    invalidContextResult: makeResult(
+      key,
+      valueOf(offVariant),
+      offVariant,
+      "ERROR",
+      "INVALID_CONTEXT",
+    ),
+    generalErrorResult: makeResult(key, valueOf(offVariant), offVariant, "ERROR", "GENERAL"),
+    rolloutPrefix: murmur3Prefix(`${key}:`, 0),
+    splitPrefix: murmur3Prefix(`${key}:`, 1),
+    segments: new Set(scope.usedSegments),
+    definition: def,
+  };
+}
