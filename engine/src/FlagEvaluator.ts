@@ -1,11 +1,11 @@
 import { bucketAfter } from "./bucket.ts";
-import { CompileError } from "./CompileError.ts";
 import {
   type Context,
   type Matcher,
   type SegmentResolver,
   targetingKeyOf,
 } from "./compileCondition.ts";
+import { CompileError } from "./CompileError.ts";
 import { type CompiledFlag, compileFlag } from "./compileFlag.ts";
 import { compileRules } from "./compileRules.ts";
 import type { AssignmentLookup, EvaluationContext, EvaluationResult } from "./EvaluationResult.ts";

@@ -1,4 +1,4 @@
-import { type Murmur3Prefix, murmur3, murmur3Resume } from "./murmur3.ts";
+import { murmur3, type Murmur3Prefix, murmur3Resume } from "./murmur3.ts";
 
 /** Number of buckets: one per basis point. */
 export const BUCKETS = 10000;

@@ -1,5 +1,5 @@
-import { CompileError } from "./CompileError.ts";
 import type { Matcher, SegmentResolver } from "./compileCondition.ts";
+import { CompileError } from "./CompileError.ts";
 import { compileRules } from "./compileRules.ts";
 import type {
   ErrorCode,

@@ -1,5 +1,5 @@
-import { CompileError } from "./CompileError.ts";
 import { compileCondition, type Matcher, type SegmentResolver } from "./compileCondition.ts";
+import { CompileError } from "./CompileError.ts";
 import type { RuleGroup } from "./Snapshot.ts";
 
 const ALWAYS: Matcher = () => true;

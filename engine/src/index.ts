@@ -2,7 +2,7 @@
  * @fluxgate/engine: the pure evaluation library shared by backend and edge.
  * Entry point: {@link compile}. Semantics: docs/evaluation.md.
  */
-export { BUCKETS, rolloutBucket, ROLLOUT_SEED, SPLIT_SEED, splitBucket } from "./bucket.ts";
+export { BUCKETS, ROLLOUT_SEED, rolloutBucket, SPLIT_SEED, splitBucket } from "./bucket.ts";
 export { compile } from "./compile.ts";
 export { CompileError, type CompileErrorCode } from "./CompileError.ts";
 export type {

@@ -3,8 +3,8 @@ import { join } from "node:path";
 
 import { describe, expect, it } from "vitest";
 
-import { compile } from "../src/index.ts";
 import type { AttributeCondition, EvaluationContext } from "../src/index.ts";
+import { compile } from "../src/index.ts";
 
 interface OperatorCase {
   readonly it: string;

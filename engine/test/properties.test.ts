@@ -4,8 +4,6 @@ import { describe, expect, it } from "vitest";
 import {
   compile,
   CompileError,
-  type CriterionDefinition,
-  type FlagDefinition,
   type Operator,
   rolloutBucket,
   type Snapshot,
