@@ -18,6 +18,8 @@ export default tseslint.config(
       ],
       // Tests and glue use `any` for JSON bodies; production code avoids it.
       "@typescript-eslint/no-explicit-any": "off",
+      // `declare global { namespace Grafast ... }` extends library types.
+      "@typescript-eslint/no-namespace": ["error", { allowDeclarations: true }],
       "no-restricted-syntax": [
         "error",
         { selector: "CallExpression[callee.property.name='only']", message: "No focused tests." },

@@ -1,5 +1,9 @@
+import { randomUUID } from "node:crypto";
+
+import pg from "pg";
 import { afterAll, beforeAll, inject } from "vitest";
 
+import { hashPassword } from "../src/auth/passwords.ts";
 import { type Backend, startBackend } from "../src/index.ts";
 
 /** Starts a real backend (port chosen by the kernel) for this test file. */
@@ -12,7 +16,7 @@ export interface TestBackend {
   ): Promise<GraphQLResponse<T>>;
 }
 
-export function useBackend(): TestBackend {
+export function useBackend(): TestBackend & { readonly backend: Backend } {
   let backend: Backend | undefined;
   beforeAll(async () => {
     backend = await startBackend({
@@ -30,6 +34,10 @@ export function useBackend(): TestBackend {
     await backend?.close();
   });
   return {
+    get backend() {
+      if (!backend) throw new Error("backend not started");
+      return backend;
+    },
     get url() {
       if (!backend) throw new Error("backend not started");
       return backend.url;
@@ -59,4 +67,77 @@ export async function graphql<T = Record<string, any>>(
     body: JSON.stringify({ query, variables }),
   });
   return { status: response.status, body: (await response.json()) as GraphQLResponse<T>["body"] };
+}
+
+let ownerPool: pg.Pool | undefined;
+
+/** The owner pool (bypasses RLS) for test setup; ended after the file. */
+export function owner(): pg.Pool {
+  if (!ownerPool) {
+    ownerPool = new pg.Pool({ connectionString: inject("ownerUrl"), max: 3 });
+    afterAll(async () => {
+      await ownerPool?.end();
+      ownerPool = undefined;
+    });
+  }
+  return ownerPool;
+}
+
+export interface TestUser {
+  id: string;
+  email: string;
+  password: string;
+}
+
+/** Creates a user with a password (committed: tests use unique emails). */
+export async function createUserWithPassword(
+  options: { isAdmin?: boolean; mustResetPassword?: boolean; password?: string } = {},
+): Promise<TestUser> {
+  const email = `u-${randomUUID()}@example.com`;
+  const password = options.password ?? `pw-${randomUUID()}`;
+  const {
+    rows: [user],
+  } = await owner().query<{ id: string }>(
+    "insert into app_public.users (email, name, is_admin, must_reset_password) values ($1, 'Test', $2, $3) returning id",
+    [email, options.isAdmin ?? false, options.mustResetPassword ?? false],
+  );
+  await owner().query("insert into app_private.user_secrets (user_id, password_hash) values ($1, $2)", [
+    user!.id,
+    await hashPassword(password),
+  ]);
+  return { id: user!.id, email, password };
+}
+
+/** Creates a team (committed) with members and roles. */
+export async function createTeamWith(members: Array<[TestUser, string[]]>): Promise<{ id: string; slug: string }> {
+  const slug = `t-${randomUUID().slice(0, 8)}`;
+  const {
+    rows: [team],
+  } = await owner().query<{ id: string; slug: string }>(
+    "insert into app_public.teams (slug, name) values ($1, $1) returning id, slug",
+    [slug],
+  );
+  for (const [user, roles] of members) {
+    await owner().query(
+      "insert into app_public.team_memberships (team_id, user_id, roles) values ($1, $2, $3::app_public.team_role[])",
+      [team!.id, user.id, roles],
+    );
+  }
+  return team!;
+}
+
+export const LOGIN = `mutation Login($email: String!, $password: String!) {
+  login(input: { email: $email, password: $password }) {
+    accessToken refreshToken expiresIn userId mustResetPassword
+  }
+}`;
+
+/** Logs in through GraphQL and returns the tokens (fails the test otherwise). */
+export async function login(
+  backend: TestBackend,
+  user: { email: string; password: string },
+): Promise<{ accessToken: string; refreshToken: string; mustResetPassword: boolean; userId: string }> {
+  const { body } = await backend.graphql(LOGIN, { email: user.email, password: user.password });
+  if (!body.data?.login) throw new Error(`login failed: ${JSON.stringify(body.errors)}`);
+  return body.data.login;
 }

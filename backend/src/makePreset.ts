@@ -1,12 +1,28 @@
+import type { IncomingMessage } from "node:http";
+
 import { makePgService } from "postgraphile/adaptors/pg";
+import { defaultMaskError } from "postgraphile/grafserv";
 import { PostGraphileAmberPreset } from "postgraphile/presets/amber";
 
+import type { AuthService, Identity } from "./auth/AuthService.ts";
 import type { BackendConfig } from "./config.ts";
+import { maskError } from "./errors/maskError.ts";
+import { AuthPlugin } from "./plugins/AuthPlugin.ts";
+import { makeQueryLimitsPlugin } from "./plugins/QueryLimitsPlugin.ts";
+
+/** The request, once the HTTP layer has authenticated it. */
+export type AuthenticatedRequest = IncomingMessage & { fluxgateIdentity?: Identity };
 
 /** The PostGraphile preset for `config`: the whole GraphQL admin API. */
-export function makePreset(config: BackendConfig): GraphileConfig.Preset {
+export function makePreset(config: BackendConfig, auth?: AuthService): GraphileConfig.Preset {
   return {
     extends: [PostGraphileAmberPreset],
+    plugins: [
+      // login/refresh/logout/passwords: argon2id and JWTs live in Node.
+      AuthPlugin,
+      // depth and size limits on every document.
+      makeQueryLimitsPlugin(),
+    ],
     pgServices: [
       makePgService({
         connectionString: config.authDatabaseUrl,
@@ -27,13 +43,31 @@ export function makePreset(config: BackendConfig): GraphileConfig.Preset {
       websockets: true,
       // Bodies past this are refused with 413 before parsing.
       maxRequestLength: config.maxRequestBytes,
+      // Client errors (custom SQLSTATEs, constraints) keep their message and code.
+      maskError: (error) => maskError(error, defaultMaskError),
     },
     grafast: {
-      context() {
+      async context(requestContext) {
+        if (!auth) throw new Error("the backend was built without an AuthService");
+        const req = requestContext.node?.req as AuthenticatedRequest | undefined;
+        let identity = req?.fluxgateIdentity;
+        if (!identity) {
+          // Websocket subscriptions authenticate through connection params.
+          const header = requestContext.ws?.normalizedConnectionParams?.authorization;
+          identity = await auth.authenticate(typeof header === "string" ? header : undefined);
+        }
+        const pgSettings: Record<string, string> = {
+          role: config.visitorRole,
+          // No single statement may hold a connection for long.
+          statement_timeout: "10s",
+        };
+        if (identity.kind === "session") pgSettings["jwt.claims.session_id"] = identity.sessionId;
+        if (identity.kind === "apiToken") pgSettings["jwt.claims.api_token_id"] = identity.tokenId;
         return {
-          pgSettings: {
-            role: config.visitorRole,
-          },
+          pgSettings,
+          auth,
+          identity,
+          clientAddress: (req ?? requestContext.ws?.request)?.socket.remoteAddress ?? "unknown",
         };
       },
     },

@@ -1,23 +1,31 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 
+import pg from "pg";
 import { postgraphile } from "postgraphile";
 import { grafserv } from "postgraphile/grafserv/node";
 
+import { AuthService, UnauthenticatedError } from "./auth/AuthService.ts";
 import type { BackendConfig } from "./config.ts";
-import { makePreset } from "./makePreset.ts";
+import { type AuthenticatedRequest, makePreset } from "./makePreset.ts";
 import { releasePostGraphile } from "./releasePostGraphile.ts";
 
 export interface Backend {
   /** Base URL, e.g. http://127.0.0.1:8080 */
   url: string;
   server: Server;
+  auth: AuthService;
   close(): Promise<void>;
 }
 
 /** Starts the GraphQL admin API and `/health` on one `node:http` server. */
 export async function startBackend(config: BackendConfig): Promise<Backend> {
-  const pgl = postgraphile(makePreset(config));
+  const ownerPool = new pg.Pool({ connectionString: config.ownerDatabaseUrl, max: 10 });
+  ownerPool.on("error", (error) =>
+    console.error("backend: idle owner connection failed", error.message),
+  );
+  const auth = new AuthService(ownerPool);
+  const pgl = postgraphile(makePreset(config, auth));
   const serv = pgl.createServ(grafserv);
   const graphqlHandler = serv.createHandler();
   const upgradeHandler = await serv.getUpgradeHandler();
@@ -29,16 +37,18 @@ export async function startBackend(config: BackendConfig): Promise<Backend> {
       sendJson(res, 200, { status: "ok" });
       return;
     }
-    graphqlHandler(req, res, (error?: Error) => {
-      if (error) {
-        console.error("backend: unhandled request error", error);
-        sendJson(res, 500, { errors: [{ message: "internal error" }] });
-      } else {
-        sendJson(res, 404, {
-          errors: [{ message: `no route for ${req.method} ${path}; GraphQL is at /graphql` }],
-        });
-      }
-    });
+    void authenticateThen(auth, req as AuthenticatedRequest, res, () =>
+      graphqlHandler(req, res, (error?: Error) => {
+        if (error) {
+          console.error("backend: unhandled request error", error);
+          sendJson(res, 500, { errors: [{ message: "internal error" }] });
+        } else {
+          sendJson(res, 404, {
+            errors: [{ message: `no route for ${req.method} ${path}; GraphQL is at /graphql` }],
+          });
+        }
+      }),
+    );
   });
   if (upgradeHandler) {
     server.on("upgrade", (req, socket, head) => {
@@ -62,15 +72,44 @@ export async function startBackend(config: BackendConfig): Promise<Backend> {
   return {
     url: `http://${config.host}:${port}`,
     server,
+    auth,
     close() {
       closing ??= (async () => {
         server.closeAllConnections();
         await new Promise<void>((resolve) => server.close(() => resolve()));
         await releasePostGraphile(pgl);
+        await ownerPool.end();
       })();
       return closing;
     },
   };
+}
+
+/**
+ * Resolves the `Authorization` header before GraphQL runs, so a bad
+ * credential gets a 401 (never an anonymous answer that looks empty).
+ */
+async function authenticateThen(
+  auth: AuthService,
+  req: AuthenticatedRequest,
+  res: ServerResponse,
+  next: () => void,
+): Promise<void> {
+  try {
+    req.fluxgateIdentity = await auth.authenticate(req.headers.authorization);
+  } catch (error) {
+    if (error instanceof UnauthenticatedError) {
+      res.setHeader("WWW-Authenticate", 'Bearer realm="fluxgate"');
+      sendJson(res, 401, {
+        errors: [{ message: error.message, extensions: { code: "UNAUTHENTICATED" } }],
+      });
+    } else {
+      console.error("backend: authentication failed", error);
+      sendJson(res, 503, { errors: [{ message: "authentication is unavailable; try again" }] });
+    }
+    return;
+  }
+  next();
 }
 
 /** Answers preflights; returns true when the response is complete. */

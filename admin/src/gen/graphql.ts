@@ -22,6 +22,169 @@ export type Scalars = {
   UUID: { input: string; output: string; }
 };
 
+/** A credential for machine access to the admin API, scoped to one team. The secret is shown once, at creation; only its hash is stored. */
+export type ApiToken = Node & {
+  __typename?: 'ApiToken';
+  /** When the token was created. */
+  createdAt: Scalars['Datetime']['output'];
+  /** Who created the token. */
+  createdBy?: Maybe<Scalars['UUID']['output']>;
+  /** When the token stops working (null: never). */
+  expiresAt?: Maybe<Scalars['Datetime']['output']>;
+  /** A globally unique identifier. Can be used in various places throughout the system to identify this single value. */
+  id: Scalars['ID']['output'];
+  /** When the token was last used (updated at most once a minute). */
+  lastUsedAt?: Maybe<Scalars['Datetime']['output']>;
+  /** What the token is for. */
+  name: Scalars['String']['output'];
+  /** When the token was revoked; a revoked token never works again. */
+  revokedAt?: Maybe<Scalars['Datetime']['output']>;
+  /** Unique identifier of the token. */
+  rowId: Scalars['UUID']['output'];
+  /** What the token may do. */
+  scopes: Array<Maybe<ApiTokenScope>>;
+  /** Reads a single `Team` that is related to this `ApiToken`. */
+  teamByTeamId?: Maybe<Team>;
+  /** The team the token acts in. */
+  teamId: Scalars['UUID']['output'];
+  /** The first characters of the secret, to recognise it. */
+  tokenPrefix: Scalars['String']['output'];
+  /** When the token was last changed. */
+  updatedAt: Scalars['Datetime']['output'];
+  /** Reads a single `User` that is related to this `ApiToken`. */
+  userByCreatedBy?: Maybe<User>;
+};
+
+/**
+ * A condition to be used against `ApiToken` object types. All fields are tested
+ * for equality and combined with a logical ‘and.’
+ */
+export type ApiTokenCondition = {
+  /** Checks for equality with the object’s `createdBy` field. */
+  createdBy?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `rowId` field. */
+  rowId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `teamId` field. */
+  teamId?: InputMaybe<Scalars['UUID']['input']>;
+};
+
+/** A connection to a list of `ApiToken` values. */
+export type ApiTokenConnection = {
+  __typename?: 'ApiTokenConnection';
+  /** A list of edges which contains the `ApiToken` and cursor to aid in pagination. */
+  edges: Array<Maybe<ApiTokenEdge>>;
+  /** A list of `ApiToken` objects. */
+  nodes: Array<Maybe<ApiToken>>;
+  /** Information to aid in pagination. */
+  pageInfo: PageInfo;
+  /** The count of *all* `ApiToken` you could get from the connection. */
+  totalCount: Scalars['Int']['output'];
+};
+
+/** A `ApiToken` edge in the connection. */
+export type ApiTokenEdge = {
+  __typename?: 'ApiTokenEdge';
+  /** A cursor for use in pagination. */
+  cursor?: Maybe<Scalars['Cursor']['output']>;
+  /** The `ApiToken` at the end of the edge. */
+  node?: Maybe<ApiToken>;
+};
+
+/** Methods to use when ordering `ApiToken`. */
+export type ApiTokenOrderBy =
+  | 'CREATED_BY_ASC'
+  | 'CREATED_BY_DESC'
+  | 'NATURAL'
+  | 'PRIMARY_KEY_ASC'
+  | 'PRIMARY_KEY_DESC'
+  | 'ROW_ID_ASC'
+  | 'ROW_ID_DESC'
+  | 'TEAM_ID_ASC'
+  | 'TEAM_ID_DESC';
+
+/** Represents an update to a `ApiToken`. Fields that are set will be updated. */
+export type ApiTokenPatch = {
+  /** When the token was revoked; a revoked token never works again. */
+  revokedAt?: InputMaybe<Scalars['Datetime']['input']>;
+};
+
+/**
+ * What an API token may do: read the team's data; write flags (edit flags and
+ * request stage changes, implies read); evaluate flags; ingest metrics.
+ */
+export type ApiTokenScope =
+  | 'evaluate'
+  | 'ingest_metrics'
+  | 'read'
+  | 'write_flags';
+
+/** A newly created API token and its secret: the only time the secret is shown. */
+export type ApiTokenWithSecret = {
+  __typename?: 'ApiTokenWithSecret';
+  /** The secret to present as `Authorization: Bearer <secret>`; store it now, it is not shown again. */
+  secret?: Maybe<Scalars['String']['output']>;
+  /** The token. */
+  token?: Maybe<ApiToken>;
+};
+
+/**
+ * Tokens for an authenticated session. Send the access token as
+ * `Authorization: Bearer <accessToken>`; before it expires, exchange the
+ * refresh token for new tokens with `refreshToken`.
+ */
+export type AuthTokens = {
+  __typename?: 'AuthTokens';
+  /** Short-lived JWT (see expiresIn). */
+  accessToken: Scalars['String']['output'];
+  /** Seconds until the access token expires. */
+  expiresIn: Scalars['Int']['output'];
+  /** The password is temporary: call changePassword before anything else. */
+  mustResetPassword: Scalars['Boolean']['output'];
+  /** Long-lived, single-use token for refreshToken. */
+  refreshToken: Scalars['String']['output'];
+  /** The logged-in user's id. */
+  userId: Scalars['UUID']['output'];
+};
+
+export type ChangePasswordInput = {
+  /** The password in use now (the temporary one after a reset). */
+  currentPassword: Scalars['String']['input'];
+  /** The new password: at least 12 characters, not containing the email. */
+  newPassword: Scalars['String']['input'];
+};
+
+export type ChangePasswordPayload = {
+  __typename?: 'ChangePasswordPayload';
+  /** Whether the password was changed. */
+  success: Scalars['Boolean']['output'];
+};
+
+/** All input for the `createApiToken` mutation. */
+export type CreateApiTokenInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  expiresAt?: InputMaybe<Scalars['Datetime']['input']>;
+  name?: InputMaybe<Scalars['String']['input']>;
+  scopes?: InputMaybe<Array<InputMaybe<ApiTokenScope>>>;
+  teamId?: InputMaybe<Scalars['UUID']['input']>;
+};
+
+/** The output of our `createApiToken` mutation. */
+export type CreateApiTokenPayload = {
+  __typename?: 'CreateApiTokenPayload';
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+  result?: Maybe<ApiTokenWithSecret>;
+};
+
 /** All input for the create `Team` mutation. */
 export type CreateTeamInput = {
   /**
@@ -86,6 +249,60 @@ export type CreateTeamPayload = {
 /** The output of our create `Team` mutation. */
 export type CreateTeamPayloadTeamEdgeArgs = {
   orderBy?: Array<TeamOrderBy>;
+};
+
+export type CreateUserInput = {
+  /** Login email address (unique, case-insensitive). */
+  email: Scalars['String']['input'];
+  /** Make the user a system administrator. */
+  isAdmin?: InputMaybe<Scalars['Boolean']['input']>;
+  /** Display name. */
+  name?: InputMaybe<Scalars['String']['input']>;
+};
+
+/** All input for the `deleteApiTokenByRowId` mutation. */
+export type DeleteApiTokenByRowIdInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** Unique identifier of the token. */
+  rowId: Scalars['UUID']['input'];
+};
+
+/** All input for the `deleteApiToken` mutation. */
+export type DeleteApiTokenInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** The globally unique `ID` which will identify a single `ApiToken` to be deleted. */
+  id: Scalars['ID']['input'];
+};
+
+/** The output of our delete `ApiToken` mutation. */
+export type DeleteApiTokenPayload = {
+  __typename?: 'DeleteApiTokenPayload';
+  /** The `ApiToken` that was deleted by this mutation. */
+  apiToken?: Maybe<ApiToken>;
+  /** An edge for our `ApiToken`. May be used by Relay 1. */
+  apiTokenEdge?: Maybe<ApiTokenEdge>;
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  deletedApiTokenId?: Maybe<Scalars['ID']['output']>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+};
+
+
+/** The output of our delete `ApiToken` mutation. */
+export type DeleteApiTokenPayloadApiTokenEdgeArgs = {
+  orderBy?: Array<ApiTokenOrderBy>;
 };
 
 /** All input for the `deleteTeamByRowId` mutation. */
@@ -247,13 +464,36 @@ export type DeleteUserPayloadUserEdgeArgs = {
   orderBy?: Array<UserOrderBy>;
 };
 
+export type LoginInput = {
+  /** Login email address. */
+  email: Scalars['String']['input'];
+  /** Password. */
+  password: Scalars['String']['input'];
+};
+
+export type LogoutPayload = {
+  __typename?: 'LogoutPayload';
+  /** Number of sessions ended. */
+  sessionsEnded: Scalars['Int']['output'];
+};
+
 /** The root mutation type which contains root level fields which mutate data. */
 export type Mutation = {
   __typename?: 'Mutation';
+  /** Changes the current user's password (required after a temporary password); ends other sessions. */
+  changePassword: ChangePasswordPayload;
+  /** Creates an API token for a team (team admins). Returns its secret, once. */
+  createApiToken?: Maybe<CreateApiTokenPayload>;
   /** Creates a single `Team`. */
   createTeam?: Maybe<CreateTeamPayload>;
   /** Creates a single `TeamMembership`. */
   createTeamMembership?: Maybe<CreateTeamMembershipPayload>;
+  /** Creates a user with a temporary password (system administrators). */
+  createUser: UserWithTemporaryPassword;
+  /** Deletes a single `ApiToken` using its globally unique id. */
+  deleteApiToken?: Maybe<DeleteApiTokenPayload>;
+  /** Deletes a single `ApiToken` using a unique key. */
+  deleteApiTokenByRowId?: Maybe<DeleteApiTokenPayload>;
   /** Deletes a single `Team` using its globally unique id. */
   deleteTeam?: Maybe<DeleteTeamPayload>;
   /** Deletes a single `Team` using a unique key. */
@@ -270,6 +510,24 @@ export type Mutation = {
   deleteUser?: Maybe<DeleteUserPayload>;
   /** Deletes a single `User` using a unique key. */
   deleteUserByRowId?: Maybe<DeleteUserPayload>;
+  /** Logs in with email and password (rate-limited per account and address). */
+  login: AuthTokens;
+  /** Ends the current session: its access and refresh tokens stop working. */
+  logout: LogoutPayload;
+  /** Ends every session of the current user. */
+  logoutEverywhere: LogoutPayload;
+  /** Exchanges a refresh token for new tokens; a reused refresh token ends its session. */
+  refreshToken: AuthTokens;
+  /** Gives a user a new temporary password and ends their sessions (system administrators). */
+  resetUserPassword: UserWithTemporaryPassword;
+  /** Revokes an API token (team admins); it never works again. */
+  revokeApiToken?: Maybe<RevokeApiTokenPayload>;
+  /** Starts signing with a new key; the previous key verifies until existing tokens expire (system administrators). */
+  rotateSigningKey: RotateSigningKeyPayload;
+  /** Updates a single `ApiToken` using its globally unique id and a patch. */
+  updateApiToken?: Maybe<UpdateApiTokenPayload>;
+  /** Updates a single `ApiToken` using a unique key and a patch. */
+  updateApiTokenByRowId?: Maybe<UpdateApiTokenPayload>;
   /** Updates a single `Team` using its globally unique id and a patch. */
   updateTeam?: Maybe<UpdateTeamPayload>;
   /** Updates a single `Team` using a unique key and a patch. */
@@ -290,6 +548,18 @@ export type Mutation = {
 
 
 /** The root mutation type which contains root level fields which mutate data. */
+export type MutationChangePasswordArgs = {
+  input: ChangePasswordInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationCreateApiTokenArgs = {
+  input: CreateApiTokenInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
 export type MutationCreateTeamArgs = {
   input: CreateTeamInput;
 };
@@ -298,6 +568,24 @@ export type MutationCreateTeamArgs = {
 /** The root mutation type which contains root level fields which mutate data. */
 export type MutationCreateTeamMembershipArgs = {
   input: CreateTeamMembershipInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationCreateUserArgs = {
+  input: CreateUserInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationDeleteApiTokenArgs = {
+  input: DeleteApiTokenInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationDeleteApiTokenByRowIdArgs = {
+  input: DeleteApiTokenByRowIdInput;
 };
 
 
@@ -346,6 +634,42 @@ export type MutationDeleteUserArgs = {
 /** The root mutation type which contains root level fields which mutate data. */
 export type MutationDeleteUserByRowIdArgs = {
   input: DeleteUserByRowIdInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationLoginArgs = {
+  input: LoginInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationRefreshTokenArgs = {
+  input: RefreshTokenInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationResetUserPasswordArgs = {
+  input: ResetUserPasswordInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationRevokeApiTokenArgs = {
+  input: RevokeApiTokenInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationUpdateApiTokenArgs = {
+  input: UpdateApiTokenInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationUpdateApiTokenByRowIdArgs = {
+  input: UpdateApiTokenByRowIdInput;
 };
 
 
@@ -418,12 +742,18 @@ export type PageInfo = {
 /** The root query type which gives access points into the data universe. */
 export type Query = Node & {
   __typename?: 'Query';
+  /** Reads and enables pagination through a set of `ApiToken`. */
+  allApiTokens?: Maybe<ApiTokenConnection>;
   /** Reads and enables pagination through a set of `TeamMembership`. */
   allTeamMemberships?: Maybe<TeamMembershipConnection>;
   /** Reads and enables pagination through a set of `Team`. */
   allTeams?: Maybe<TeamConnection>;
   /** Reads and enables pagination through a set of `User`. */
   allUsers?: Maybe<UserConnection>;
+  /** Reads a single `ApiToken` using its globally unique `ID`. */
+  apiToken?: Maybe<ApiToken>;
+  /** Get a single `ApiToken`. */
+  apiTokenByRowId?: Maybe<ApiToken>;
   /** The logged-in user, or null when the request is anonymous. */
   currentUser?: Maybe<User>;
   /** The root query type must be a `Node` to work well with Relay 1 mutations. This just resolves to `query`. */
@@ -451,6 +781,18 @@ export type Query = Node & {
   user?: Maybe<User>;
   /** Get a single `User`. */
   userByRowId?: Maybe<User>;
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryAllApiTokensArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<ApiTokenCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<ApiTokenOrderBy>>;
 };
 
 
@@ -487,6 +829,18 @@ export type QueryAllUsersArgs = {
   last?: InputMaybe<Scalars['Int']['input']>;
   offset?: InputMaybe<Scalars['Int']['input']>;
   orderBy?: InputMaybe<Array<UserOrderBy>>;
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryApiTokenArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryApiTokenByRowIdArgs = {
+  rowId: Scalars['UUID']['input'];
 };
 
 
@@ -544,9 +898,58 @@ export type QueryUserByRowIdArgs = {
   rowId: Scalars['UUID']['input'];
 };
 
+export type RefreshTokenInput = {
+  /** A refresh token from login or an earlier refresh; each works once. */
+  refreshToken: Scalars['String']['input'];
+};
+
+export type ResetUserPasswordInput = {
+  /** The user whose password to reset. */
+  userId: Scalars['UUID']['input'];
+};
+
+/** All input for the `revokeApiToken` mutation. */
+export type RevokeApiTokenInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  id?: InputMaybe<Scalars['UUID']['input']>;
+};
+
+/** The output of our `revokeApiToken` mutation. */
+export type RevokeApiTokenPayload = {
+  __typename?: 'RevokeApiTokenPayload';
+  /** An edge for our `ApiToken`. May be used by Relay 1. */
+  apiTokenEdge?: Maybe<ApiTokenEdge>;
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+  result?: Maybe<ApiToken>;
+};
+
+
+/** The output of our `revokeApiToken` mutation. */
+export type RevokeApiTokenPayloadApiTokenEdgeArgs = {
+  orderBy?: Array<ApiTokenOrderBy>;
+};
+
+export type RotateSigningKeyPayload = {
+  __typename?: 'RotateSigningKeyPayload';
+  /** Key id (kid) of the new signing key. */
+  kid: Scalars['String']['output'];
+};
+
 /** A tenant: every flag, environment, client and policy belongs to one team. */
 export type Team = Node & {
   __typename?: 'Team';
+  /** Reads and enables pagination through a set of `ApiToken`. */
+  apiTokensByTeamId: ApiTokenConnection;
   /** When the team was created. */
   createdAt: Scalars['Datetime']['output'];
   /** A globally unique identifier. Can be used in various places throughout the system to identify this single value. */
@@ -561,6 +964,18 @@ export type Team = Node & {
   teamMembershipsByTeamId: TeamMembershipConnection;
   /** When the team was last changed. */
   updatedAt: Scalars['Datetime']['output'];
+};
+
+
+/** A tenant: every flag, environment, client and policy belongs to one team. */
+export type TeamApiTokensByTeamIdArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<ApiTokenCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<ApiTokenOrderBy>>;
 };
 
 
@@ -725,6 +1140,54 @@ export type TeamRole =
   | 'requester'
   | 'team_admin'
   | 'viewer';
+
+/** All input for the `updateApiTokenByRowId` mutation. */
+export type UpdateApiTokenByRowIdInput = {
+  /** An object where the defined keys will be set on the `ApiToken` being updated. */
+  apiTokenPatch: ApiTokenPatch;
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** Unique identifier of the token. */
+  rowId: Scalars['UUID']['input'];
+};
+
+/** All input for the `updateApiToken` mutation. */
+export type UpdateApiTokenInput = {
+  /** An object where the defined keys will be set on the `ApiToken` being updated. */
+  apiTokenPatch: ApiTokenPatch;
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** The globally unique `ID` which will identify a single `ApiToken` to be updated. */
+  id: Scalars['ID']['input'];
+};
+
+/** The output of our update `ApiToken` mutation. */
+export type UpdateApiTokenPayload = {
+  __typename?: 'UpdateApiTokenPayload';
+  /** The `ApiToken` that was updated by this mutation. */
+  apiToken?: Maybe<ApiToken>;
+  /** An edge for our `ApiToken`. May be used by Relay 1. */
+  apiTokenEdge?: Maybe<ApiTokenEdge>;
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+};
+
+
+/** The output of our update `ApiToken` mutation. */
+export type UpdateApiTokenPayloadApiTokenEdgeArgs = {
+  orderBy?: Array<ApiTokenOrderBy>;
+};
 
 /** All input for the `updateTeamByRowId` mutation. */
 export type UpdateTeamByRowIdInput = {
@@ -901,6 +1364,8 @@ export type UpdateUserPayloadUserEdgeArgs = {
 /** A person who can log in to FluxGate. */
 export type User = Node & {
   __typename?: 'User';
+  /** Reads and enables pagination through a set of `ApiToken`. */
+  apiTokensByCreatedBy: ApiTokenConnection;
   /** When the user was created. */
   createdAt: Scalars['Datetime']['output'];
   /** Login email address (unique, case-insensitive). */
@@ -921,6 +1386,18 @@ export type User = Node & {
   teamMembershipsByUserId: TeamMembershipConnection;
   /** When the user was last changed. */
   updatedAt: Scalars['Datetime']['output'];
+};
+
+
+/** A person who can log in to FluxGate. */
+export type UserApiTokensByCreatedByArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<ApiTokenCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<ApiTokenOrderBy>>;
 };
 
 
@@ -979,4 +1456,12 @@ export type UserPatch = {
   isEnabled?: InputMaybe<Scalars['Boolean']['input']>;
   /** Display name. */
   name?: InputMaybe<Scalars['String']['input']>;
+};
+
+export type UserWithTemporaryPassword = {
+  __typename?: 'UserWithTemporaryPassword';
+  /** A temporary password, shown once; the user must replace it at first login. */
+  temporaryPassword: Scalars['String']['output'];
+  /** The user. */
+  user?: Maybe<User>;
 };

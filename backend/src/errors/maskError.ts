@@ -1,0 +1,66 @@
+import { GraphQLError } from "postgraphile/graphql";
+
+/*
+ * SQLSTATEs that describe the caller's input or permissions, never the
+ * server's state: their messages are safe to show. Custom codes (db/ERRORS.md)
+ * are five characters starting with a letter outside F, H, P and X.
+ */
+const CLIENT_SQLSTATE_CLASSES = new Set(["22", "23"]);
+const CLIENT_SQLSTATES = new Set(["42501", "P0002"]);
+const CUSTOM_SQLSTATE = /^[A-EG-OQ-WYZ][A-Z0-9][A-OQ-Z1-9][A-Z][A-Z0-9]$/;
+
+const FRIENDLY: Record<string, string> = {
+  "23505": "already exists",
+  "23503": "refers to something that does not exist (or is still referenced)",
+  "23514": "violates a rule",
+  "23502": "is missing a required value",
+  "42501": "permission denied",
+};
+
+interface PgError {
+  code?: string;
+  message?: string;
+  detail?: string;
+  constraint?: string;
+  table?: string;
+  column?: string;
+}
+
+/**
+ * Grafserv's error mask: shows client errors (custom SQLSTATEs, constraint
+ * and data errors, permission denied) with their code, and masks the rest
+ * (logged with an id) as the default mask does.
+ */
+export function maskError(
+  error: GraphQLError,
+  fallback: (error: GraphQLError) => GraphQLError,
+): GraphQLError {
+  const original = error.originalError as (Error & PgError) | undefined;
+  const code = original?.code;
+  if (
+    typeof code === "string" &&
+    (CUSTOM_SQLSTATE.test(code) ||
+      CLIENT_SQLSTATES.has(code) ||
+      CLIENT_SQLSTATE_CLASSES.has(code.slice(0, 2)))
+  ) {
+    const what = original?.constraint ? ` (${original.constraint})` : "";
+    const friendly = FRIENDLY[code];
+    const message =
+      friendly && !CUSTOM_SQLSTATE.test(code)
+        ? `${friendly}${what}: ${original!.message}`
+        : original!.message!;
+    return new GraphQLError(message, {
+      nodes: error.nodes,
+      source: error.source,
+      positions: error.positions,
+      path: error.path,
+      originalError: original,
+      extensions: {
+        code,
+        ...(original?.constraint ? { constraint: original.constraint } : {}),
+        ...(original?.column ? { column: original.column } : {}),
+      },
+    });
+  }
+  return fallback(error);
+}
