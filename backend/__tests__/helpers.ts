@@ -101,15 +101,17 @@ export async function createUserWithPassword(
     "insert into app_public.users (email, name, is_admin, must_reset_password) values ($1, 'Test', $2, $3) returning id",
     [email, options.isAdmin ?? false, options.mustResetPassword ?? false],
   );
-  await owner().query("insert into app_private.user_secrets (user_id, password_hash) values ($1, $2)", [
-    user!.id,
-    await hashPassword(password),
-  ]);
+  await owner().query(
+    "insert into app_private.user_secrets (user_id, password_hash) values ($1, $2)",
+    [user!.id, await hashPassword(password)],
+  );
   return { id: user!.id, email, password };
 }
 
 /** Creates a team (committed) with members and roles. */
-export async function createTeamWith(members: Array<[TestUser, string[]]>): Promise<{ id: string; slug: string }> {
+export async function createTeamWith(
+  members: Array<[TestUser, string[]]>,
+): Promise<{ id: string; slug: string }> {
   const slug = `t-${randomUUID().slice(0, 8)}`;
   const {
     rows: [team],
@@ -136,7 +138,12 @@ export const LOGIN = `mutation Login($email: String!, $password: String!) {
 export async function login(
   backend: TestBackend,
   user: { email: string; password: string },
-): Promise<{ accessToken: string; refreshToken: string; mustResetPassword: boolean; userId: string }> {
+): Promise<{
+  accessToken: string;
+  refreshToken: string;
+  mustResetPassword: boolean;
+  userId: string;
+}> {
   const { body } = await backend.graphql(LOGIN, { email: user.email, password: user.password });
   if (!body.data?.login) throw new Error(`login failed: ${JSON.stringify(body.errors)}`);
   return body.data.login;

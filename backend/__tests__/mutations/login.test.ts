@@ -33,11 +33,20 @@ describe("login", () => {
     const user = await createUserWithPassword();
 
     const wrong = await api.graphql(LOGIN, { email: user.email, password: "not-the-password" });
-    const unknown = await api.graphql(LOGIN, { email: "nobody@example.com", password: "whatever-password" });
+    const unknown = await api.graphql(LOGIN, {
+      email: "nobody@example.com",
+      password: "whatever-password",
+    });
 
     expect(wrong.body.data).toBeNull();
-    expect(wrong.body.errors?.[0]).toMatchObject({ message: "invalid email or password", extensions: { code: "CREDS" } });
-    expect(unknown.body.errors?.[0]).toMatchObject({ message: "invalid email or password", extensions: { code: "CREDS" } });
+    expect(wrong.body.errors?.[0]).toMatchObject({
+      message: "invalid email or password",
+      extensions: { code: "CREDS" },
+    });
+    expect(unknown.body.errors?.[0]).toMatchObject({
+      message: "invalid email or password",
+      extensions: { code: "CREDS" },
+    });
   });
 
   it("rejects a disabled user (CREDS)", async () => {
@@ -63,7 +72,9 @@ describe("login", () => {
   });
 
   it("rejects a missing argument with a validation error naming it", async () => {
-    const { status, body } = await api.graphql("mutation { login(input: { email: \"a@b.co\" }) { accessToken } }");
+    const { status, body } = await api.graphql(
+      'mutation { login(input: { email: "a@b.co" }) { accessToken } }',
+    );
     expect(status).toBe(400);
     expect(body.errors?.[0]?.message).toMatch(/password/);
   });

@@ -84,6 +84,11 @@ export class SigningKeys {
     return kid;
   }
 
+  /** Re-reads the key set (done every minute anyway). */
+  reload(): Promise<void> {
+    return this.#load();
+  }
+
   async #activeKey(): Promise<LoadedKey> {
     if (this.#keys.size === 0 || Date.now() - this.#loadedAt > 60_000) await this.#load();
     let active = [...this.#keys.values()].find((key) => !key.retired);
@@ -98,6 +103,7 @@ export class SigningKeys {
 
   async #keyFor(kid: string | undefined): Promise<LoadedKey | undefined> {
     if (!kid) return undefined;
+    if (Date.now() - this.#loadedAt > 60_000) await this.#load();
     let key = this.#keys.get(kid);
     // An unknown kid may come from a key another instance just added; reload
     // at most once a second so garbage kids cannot hammer the database.
