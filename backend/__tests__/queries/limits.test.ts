@@ -1,0 +1,45 @@
+import { describe, expect, it } from "vitest";
+
+import { useBackend } from "../helpers.ts";
+
+const api = useBackend();
+
+describe("query limits", () => {
+  it("rejects a query nested deeper than the limit with a 4xx naming the problem", async () => {
+    // Setup: team -> memberships -> user -> memberships -> team ... (cyclic schema)
+    let selection = "rowId";
+    for (let i = 0; i < 8; i++) {
+      selection = `teamMembershipsByUserId { nodes { teamByTeamId { teamMembershipsByTeamId { nodes { userByUserId { ${selection} } } } } } }`;
+    }
+
+    // Action
+    const { status, body } = await api.graphql(`{ currentUser { ${selection} } }`);
+
+    // Assertions
+    expect(status).toBe(400);
+    expect(body.errors?.[0]?.message).toMatch(/depth|nested/i);
+  });
+
+  it("rejects a document with too many aliases (QUERY_TOO_LARGE)", async () => {
+    const aliases = Array.from({ length: 60 }, (_, i) => `a${i}: currentUser { rowId }`).join(" ");
+    const { status, body } = await api.graphql(`{ ${aliases} }`);
+    expect(status).toBe(400);
+    expect(body.errors?.[0]).toMatchObject({ extensions: { code: "QUERY_TOO_LARGE" } });
+  });
+
+  it("rejects a document that selects too many fields through fragments (QUERY_TOO_LARGE)", async () => {
+    const fields = Array.from({ length: 40 }, () => "__typename").join(" ");
+    const spreads = Array.from({ length: 40 }, () => "...F").join(" ");
+    const { status, body } = await api.graphql(
+      `query { currentUser { ...G } } fragment F on User { ${fields} } fragment G on User { ${spreads} }`,
+    );
+    expect(status).toBe(400);
+    expect(body.errors?.[0]?.extensions?.code).toBe("QUERY_TOO_LARGE");
+  });
+
+  it("still answers an ordinary query", async () => {
+    const { status, body } = await api.graphql("{ allTeams(first: 5) { totalCount nodes { rowId name } } }");
+    expect(status).toBe(200);
+    expect(body.data?.allTeams.nodes).toEqual([]);
+  });
+});
