@@ -27,7 +27,7 @@ export async function auditEntriesFor(client: TxClient, rowId: string): Promise<
 
 /** The chain status as the owner computes it (no admin session needed). */
 export async function chainStatus(
-  client: TxClient,
+  client: pg.ClientBase,
 ): Promise<{ ok: boolean; checked: string; first_bad_id: string | null }> {
   const {
     rows: [status],
