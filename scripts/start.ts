@@ -3,7 +3,7 @@
  * runs an embedded Postgres (data in .fluxgate/), applies migrations and
  * starts the backend; Ctrl-C or SIGTERM stops everything, Postgres included.
  */
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
 
 import { type Backend, loadBackendConfig, startBackend } from "../backend/src/index.ts";
@@ -16,6 +16,7 @@ import {
   ensureStateDir,
   localSecrets,
   PROJECT_ROOT,
+  readState,
   STATE_DIR,
   writeState,
 } from "./lib/localState.ts";
@@ -106,15 +107,25 @@ try {
   console.log("postgres: migrations applied");
 
   backend = await startBackend(loadBackendConfig(env));
+  const admin = await ensureAdmin(backend);
   const urls = {
     graphql: `${backend.url}/graphql`,
     health: `${backend.url}/health`,
   };
-  const statePath = writeState("local.json", { mode: local ? "local" : "external", urls });
+  const statePath = writeState("local.json", {
+    mode: local ? "local" : "external",
+    urls,
+    ...(admin ? { admin } : {}),
+  });
   console.log(`
 FluxGate is running${local ? " (local mode)" : ""}:
   GraphQL API and Ruru   ${urls.graphql}
-  Health                 ${urls.health}
+  Health                 ${urls.health}${
+    admin
+      ? `
+  Admin login            ${admin.email} / ${admin.password ?? "(password from FLUXGATE_ADMIN_PASSWORD)"}`
+      : ""
+  }
   Connection details     ${statePath}
 Press Ctrl-C to stop.`);
 } catch (error) {
@@ -122,6 +133,33 @@ Press Ctrl-C to stop.`);
     `\nFluxGate failed to start: ${error instanceof Error ? error.message : String(error)}`,
   );
   await stop(1);
+}
+
+/**
+ * The first system administrator. Local mode: FLUXGATE_ADMIN_EMAIL /
+ * FLUXGATE_ADMIN_PASSWORD, or admin@fluxgate.local with a generated password
+ * (kept in local.json so later starts can print it). Otherwise only when both
+ * variables are set: there are no default credentials outside local mode.
+ */
+async function ensureAdmin(
+  running: Backend,
+): Promise<{ email: string; password?: string } | undefined> {
+  const previous = readState<{ admin?: { email: string; password?: string } }>("local.json")?.admin;
+  const email =
+    env.FLUXGATE_ADMIN_EMAIL || (local ? (previous?.email ?? "admin@fluxgate.local") : undefined);
+  const fromEnv = env.FLUXGATE_ADMIN_PASSWORD;
+  if (!email || (!local && !fromEnv)) return undefined;
+  const password = fromEnv || previous?.password || randomBytes(12).toString("base64url");
+  try {
+    await running.auth.bootstrapAdmin(email, "Administrator", password);
+    console.log(`auth: created the first administrator ${email}`);
+  } catch (error) {
+    if ((error as { code?: string }).code !== "BOOTX") throw error;
+    // An administrator exists: keep what we know of the local login.
+    if (!local) return undefined;
+    return previous ?? { email };
+  }
+  return { email, ...(fromEnv ? {} : { password }) };
 }
 
 /**

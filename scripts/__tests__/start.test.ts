@@ -99,8 +99,11 @@ describe("npm start (scripts/start.ts)", () => {
     first.child.kill("SIGINT");
     const firstCode = await first.exited;
 
-    // Assertions: clean stop, nothing left running, files private.
+    // Assertions: clean stop, nothing left running, files private, admin login.
     expect(firstCode).toBe(0);
+    expect(local.admin.email).toBe("admin@fluxgate.local");
+    expect(local.admin.password).toEqual(expect.any(String));
+    expect(first.output()).toContain(`admin@fluxgate.local / ${local.admin.password}`);
     expect(postmasterPid(join(stateDir, "pg"))).toBeUndefined();
     expect(local.urls.graphql).toBe(`http://127.0.0.1:${backendPort}/graphql`);
     expect(statSync(join(stateDir, "local.json")).mode & 0o777).toBe(0o600);
@@ -187,8 +190,9 @@ describe("npm start (scripts/start.ts)", () => {
       const answer = await graphqlTypename(backendPort);
       running.child.kill("SIGTERM");
 
-      // Assertions
+      // Assertions: no embedded Postgres, no default admin outside local mode.
       expect(running.output()).not.toMatch(/embedded PostgreSQL/);
+      expect(running.output()).not.toMatch(/Admin login/);
       expect(tables[0].n).toBeGreaterThanOrEqual(3);
       expect(answer).toEqual({ data: { __typename: "Query" } });
       expect(await running.exited).toBe(0);

@@ -38,7 +38,9 @@ describe("query limits", () => {
   });
 
   it("still answers an ordinary query", async () => {
-    const { status, body } = await api.graphql("{ allTeams(first: 5) { totalCount nodes { rowId name } } }");
+    const { status, body } = await api.graphql(
+      "{ allTeams(first: 5) { totalCount nodes { rowId name } } }",
+    );
     expect(status).toBe(200);
     expect(body.data?.allTeams.nodes).toEqual([]);
   });

@@ -256,6 +256,7 @@ $$ language sql volatile security definer set search_path to pg_catalog, public,
  */
 create function app_private.bootstrap_admin(email text, name text, password_hash text)
 returns uuid as $$
+#variable_conflict use_column
 declare
   v_id uuid;
 begin
