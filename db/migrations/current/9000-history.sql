@@ -535,7 +535,7 @@ comment on function app_public.feature_version_diff(uuid, int, int) is
 /*
  * One version per feature per transaction: the first change creates it, and
  * later changes in the same transaction refresh its snapshot, so it always
- * shows the state at commit. A change that leaves the snapshot as the
+ * shows the state at commit. A transaction that leaves the snapshot as the
  * previous version had it makes no version; nor does deleting the feature
  * (its versions go with it).
  */
@@ -570,8 +570,16 @@ begin
   select * into v_latest from app_public.feature_versions
     where feature_id = v_feature_id order by version desc limit 1;
   if v_latest.xact_id = v_xact_id then
-    update app_public.feature_versions set snapshot = v_snapshot
-      where id = v_latest.id and snapshot <> v_snapshot;
+    -- A transaction that put everything back leaves no version behind.
+    delete from app_public.feature_versions
+      where id = v_latest.id and exists (
+        select 1 from app_public.feature_versions previous
+        where previous.feature_id = v_feature_id and previous.version = v_latest.version - 1
+          and previous.snapshot = v_snapshot);
+    if not found then
+      update app_public.feature_versions set snapshot = v_snapshot
+        where id = v_latest.id and snapshot <> v_snapshot;
+    end if;
   elsif v_latest.snapshot is distinct from v_snapshot then
     insert into app_public.feature_versions (team_id, feature_id, version, snapshot, actor_id, xact_id)
     values (v_team_id, v_feature_id, coalesce(v_latest.version, 0) + 1, v_snapshot,

@@ -3,7 +3,15 @@ import { randomUUID } from "node:crypto";
 import type pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 
-import { chainStatus, nextNotification, ownerClient } from "./fixtures.ts";
+import {
+  chainStatus,
+  createEnvironment,
+  createFeature,
+  createStage,
+  domainTablesExist,
+  nextNotification,
+  ownerClient,
+} from "./fixtures.ts";
 
 /*
  * NOTIFY is only delivered, and concurrent writers only contend, on commit:
@@ -131,5 +139,77 @@ describe("concurrent writers", () => {
 
     expect(code).toBe("40001");
     expect(status).toMatchObject({ ok: true });
+  });
+});
+
+describe.skipIf(!(await domainTablesExist()))("change feed notifications and versions", () => {
+  it("notifies fluxgate_changes and postgraphile:features:<team_id> when a change commits", async () => {
+    // Setup
+    const listener = await connect();
+    const writer = await connect();
+    const team = newTeam();
+    await writer.query(insertTeam, [team.id, team.slug]);
+    const environment = await createEnvironment(writer, team.id);
+    await listener.query(`listen fluxgate_changes; listen "postgraphile:features:${team.id}"`);
+    const changed = nextNotification(
+      listener,
+      "fluxgate_changes",
+      (p) => p.entity === "feature_stages" && p.teamId === team.id,
+    );
+    const featureChanged = nextNotification(
+      listener,
+      `postgraphile:features:${team.id}`,
+      (p) => p.op === "insert",
+    );
+
+    // Action
+    await writer.query("begin");
+    const feature = await createFeature(writer, team.id);
+    const stage = await createStage(writer, team.id, feature, environment);
+    await writer.query("commit");
+    const { rows } = await writer.query(
+      "select revision from app_public.change_feed where entity_id = $1",
+      [stage],
+    );
+
+    // Assertions
+    expect(await changed).toEqual({
+      revision: Number(rows[0].revision),
+      teamId: team.id,
+      environmentId: environment,
+      entity: "feature_stages",
+      entityId: stage,
+      op: "insert",
+      featureId: feature,
+    });
+    expect(await featureChanged).toMatchObject({
+      featureId: feature,
+      op: "insert",
+      entity: "features",
+    });
+  });
+
+  it("writes version 1, 2, 3 for three committed changes to a feature", async () => {
+    const writer = await connect();
+    const team = newTeam();
+    await writer.query(insertTeam, [team.id, team.slug]);
+    const environment = await createEnvironment(writer, team.id);
+
+    const feature = await createFeature(writer, team.id);
+    await writer.query("update app_public.features set key = 'second' where id = $1", [feature]);
+    await writer.query("begin");
+    await createStage(writer, team.id, feature, environment);
+    await writer.query("update app_public.features set key = 'third' where id = $1", [feature]);
+    await writer.query("commit");
+    const { rows } = await writer.query(
+      "select version, snapshot -> 'feature' ->> 'key' as key, jsonb_array_length(snapshot -> 'stages') as stages from app_public.feature_versions where feature_id = $1 order by version",
+      [feature],
+    );
+
+    expect(rows).toEqual([
+      { version: 1, key: "dark-mode", stages: 0 },
+      { version: 2, key: "second", stages: 0 },
+      { version: 3, key: "third", stages: 1 },
+    ]);
   });
 });

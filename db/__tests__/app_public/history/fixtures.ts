@@ -88,3 +88,114 @@ export function nextNotification(
     client.on("notification", onNotification);
   });
 }
+
+/*
+ * Domain rows with the fewest columns the domain tables need; the one place
+ * to adapt when their required columns change.
+ */
+export async function createEnvironment(
+  client: pg.ClientBase,
+  teamId: string,
+  name = "development",
+): Promise<string> {
+  const { rows } = await client.query(
+    "insert into app_public.environments (team_id, name) values ($1, $2) returning id",
+    [teamId, name],
+  );
+  return rows[0].id as string;
+}
+
+export async function createFeature(
+  client: pg.ClientBase,
+  teamId: string,
+  key = "dark-mode",
+): Promise<string> {
+  const { rows } = await client.query(
+    "insert into app_public.features (team_id, key) values ($1, $2) returning id",
+    [teamId, key],
+  );
+  return rows[0].id as string;
+}
+
+export async function createStage(
+  client: pg.ClientBase,
+  teamId: string,
+  featureId: string,
+  environmentId: string,
+): Promise<string> {
+  const { rows } = await client.query(
+    "insert into app_public.feature_stages (team_id, feature_id, environment_id) values ($1, $2, $3) returning id",
+    [teamId, featureId, environmentId],
+  );
+  return rows[0].id as string;
+}
+
+export async function createCriterion(
+  client: pg.ClientBase,
+  teamId: string,
+  stageId: string,
+  priority = 1,
+): Promise<string> {
+  const { rows } = await client.query(
+    "insert into app_public.stage_criteria (team_id, feature_stage_id, priority) values ($1, $2, $3) returning id",
+    [teamId, stageId, priority],
+  );
+  return rows[0].id as string;
+}
+
+export async function createDependency(
+  client: pg.ClientBase,
+  teamId: string,
+  featureId: string,
+  dependsOnId: string,
+): Promise<string> {
+  const { rows } = await client.query(
+    "insert into app_public.feature_dependencies (team_id, feature_id, depends_on_feature_id) values ($1, $2, $3) returning id",
+    [teamId, featureId, dependsOnId],
+  );
+  return rows[0].id as string;
+}
+
+export async function createClient(
+  client: pg.ClientBase,
+  teamId: string,
+  environmentId: string,
+): Promise<string> {
+  const { rows } = await client.query(
+    "insert into app_public.clients (team_id, environment_id, name) values ($1, $2, 'backend') returning id",
+    [teamId, environmentId],
+  );
+  return rows[0].id as string;
+}
+
+/** Whether every domain table the feed and version tests use exists. */
+export async function domainTablesExist(): Promise<boolean> {
+  const names = [
+    "environments",
+    "features",
+    "feature_dependencies",
+    "feature_stages",
+    "stage_criteria",
+    "clients",
+  ];
+  const found = await Promise.all(names.map((name) => tableExists(`app_public.${name}`)));
+  return found.every(Boolean);
+}
+
+/**
+ * Test transactions are rolled back, so every change in a test shares one
+ * transaction and makes one version. This marks the versions written so far
+ * as made by an earlier transaction, so the next change starts a new one.
+ */
+export async function sealVersions(client: pg.ClientBase): Promise<void> {
+  const {
+    rows: [state],
+  } = await client.query("select current_setting('role') as role");
+  await client.query("reset role");
+  await client.query(
+    "update app_public.feature_versions set xact_id = 0 where xact_id = pg_current_xact_id()::text::bigint",
+  );
+  if (state.role !== "none") {
+    await client.query("select set_config('role', $1, true)", [state.role]);
+  }
+}

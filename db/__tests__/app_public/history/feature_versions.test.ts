@@ -1,0 +1,174 @@
+import { describe, expect, it } from "vitest";
+
+import { becomeAnonymous, becomeUser, createTeam, createUser, withRootDb } from "../../helpers.ts";
+import {
+  createCriterion,
+  createDependency,
+  createEnvironment,
+  createFeature,
+  createStage,
+  domainTablesExist,
+  sealVersions,
+} from "./fixtures.ts";
+
+interface Version {
+  version: number;
+  actor_id: string | null;
+  snapshot: {
+    feature: Record<string, unknown>;
+    dependencies: Array<Record<string, unknown>>;
+    stages: Array<Record<string, unknown>>;
+    criteria: Array<Record<string, unknown>>;
+  };
+}
+
+async function versionsOf(client: Parameters<typeof createTeam>[0], featureId: string) {
+  const { rows } = await client.query<Version>(
+    "select version, actor_id, snapshot from app_public.feature_versions where feature_id = $1 order by version",
+    [featureId],
+  );
+  return rows;
+}
+
+describe.skipIf(!(await domainTablesExist()))("feature versions", () => {
+  it("snapshots the feature with its dependencies, stages and criteria, once per transaction", () =>
+    withRootDb(async (client) => {
+      // Setup
+      const team = await createTeam(client);
+      const environment = await createEnvironment(client, team.id);
+
+      // Action
+      const prerequisite = await createFeature(client, team.id, "prerequisite");
+      const feature = await createFeature(client, team.id, "new-checkout");
+      const dependency = await createDependency(client, team.id, feature, prerequisite);
+      const stage = await createStage(client, team.id, feature, environment);
+      const criterion = await createCriterion(client, team.id, stage);
+      await client.query("update app_public.features set key = 'checkout' where id = $1", [
+        feature,
+      ]);
+      const versions = await versionsOf(client, feature);
+
+      // Assertions
+      expect(versions).toHaveLength(1);
+      const [{ version, snapshot }] = versions as [Version];
+      expect(version).toBe(1);
+      expect(snapshot.feature).toMatchObject({ id: feature, key: "checkout" });
+      expect(snapshot.feature).not.toHaveProperty("updated_at");
+      expect(snapshot.dependencies.map((row) => row.id)).toEqual([dependency]);
+      expect(snapshot.stages.map((row) => row.id)).toEqual([stage]);
+      expect(snapshot.criteria.map((row) => row.id)).toEqual([criterion]);
+    }));
+
+  it("numbers versions 1, 2, 3 per feature, one per changing transaction, with the actor", () =>
+    withRootDb(async (client) => {
+      const user = await createUser(client);
+      const team = await createTeam(client, [[user, ["requester"]]]);
+      const environment = await createEnvironment(client, team.id);
+      const feature = await createFeature(client, team.id);
+      const other = await createFeature(client, team.id, "other");
+      await sealVersions(client);
+
+      await becomeUser(client, user.id);
+      const stage = await createStage(client, team.id, feature, environment);
+      await sealVersions(client);
+      await createCriterion(client, team.id, stage);
+      await sealVersions(client);
+      const versions = await versionsOf(client, feature);
+      const others = await versionsOf(client, other);
+
+      expect(versions.map((row) => [row.version, row.actor_id])).toEqual([
+        [1, null],
+        [2, user.id],
+        [3, user.id],
+      ]);
+      expect(versions.map((row) => row.snapshot.criteria.length)).toEqual([0, 0, 1]);
+      expect(others.map((row) => row.version)).toEqual([1]);
+    }));
+
+  it("makes no version for a transaction that leaves the snapshot as it was", () =>
+    withRootDb(async (client) => {
+      const team = await createTeam(client);
+      const feature = await createFeature(client, team.id);
+      await sealVersions(client);
+
+      await client.query("update app_public.features set key = 'temporary' where id = $1", [
+        feature,
+      ]);
+      await client.query("update app_public.features set key = 'dark-mode' where id = $1", [
+        feature,
+      ]);
+      await sealVersions(client);
+      await client.query("update app_public.features set key = key where id = $1", [feature]);
+      const versions = await versionsOf(client, feature);
+
+      expect(versions.map((row) => [row.version, row.snapshot.feature.key])).toEqual([
+        [1, "dark-mode"],
+      ]);
+    }));
+
+  it("deletes a feature's versions with the feature, writing none for the deletion", () =>
+    withRootDb(async (client) => {
+      const team = await createTeam(client);
+      const environment = await createEnvironment(client, team.id);
+      const feature = await createFeature(client, team.id);
+      const stage = await createStage(client, team.id, feature, environment);
+      await createCriterion(client, team.id, stage);
+      await sealVersions(client);
+
+      await client.query("delete from app_public.features where id = $1", [feature]);
+      const versions = await versionsOf(client, feature);
+
+      expect(versions).toEqual([]);
+    }));
+
+  it("diffs two versions field by field and row by row", () =>
+    withRootDb(async (client) => {
+      // Setup
+      const team = await createTeam(client);
+      const environment = await createEnvironment(client, team.id);
+      const feature = await createFeature(client, team.id, "before");
+      await sealVersions(client);
+      await client.query("update app_public.features set key = 'after' where id = $1", [feature]);
+      const stage = await createStage(client, team.id, feature, environment);
+
+      // Action
+      const {
+        rows: [{ diff }],
+      } = await client.query("select app_public.feature_version_diff($1, 1, 2) as diff", [feature]);
+      const {
+        rows: [{ missing }],
+      } = await client.query("select app_public.feature_version_diff($1, 1, 9) as missing", [
+        feature,
+      ]);
+
+      // Assertions
+      expect(diff).toMatchObject({
+        fromVersion: 1,
+        toVersion: 2,
+        changes: {
+          feature: { key: { before: "before", after: "after" } },
+          stages: { added: [expect.objectContaining({ id: stage })], removed: [], changed: [] },
+        },
+      });
+      expect(Object.keys(diff.changes).sort()).toEqual(["feature", "stages"]);
+      expect(missing).toBeNull();
+    }));
+
+  it("shows versions to the feature's team only", () =>
+    withRootDb(async (client) => {
+      const alice = await createUser(client);
+      const bob = await createUser(client);
+      const teamA = await createTeam(client, [[alice, ["viewer"]]]);
+      await createTeam(client, [[bob, ["viewer"]]]);
+      const feature = await createFeature(client, teamA.id);
+
+      await becomeUser(client, alice.id);
+      const asAlice = await versionsOf(client, feature);
+      await becomeUser(client, bob.id);
+      const asBob = await versionsOf(client, feature);
+      await becomeAnonymous(client);
+      const asAnonymous = await versionsOf(client, feature);
+
+      expect([asAlice.length, asBob.length, asAnonymous.length]).toEqual([1, 0, 0]);
+    }));
+});
