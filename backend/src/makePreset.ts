@@ -3,12 +3,16 @@ import type { IncomingMessage } from "node:http";
 import { makePgService } from "postgraphile/adaptors/pg";
 import { defaultMaskError } from "postgraphile/grafserv";
 import { PostGraphileAmberPreset } from "postgraphile/presets/amber";
+import { makePgSmartTagsFromFilePlugin } from "postgraphile/utils";
 
 import type { AuthService, Identity } from "./auth/AuthService.ts";
 import type { BackendConfig } from "./config.ts";
 import { maskError } from "./errors/maskError.ts";
 import { AuthPlugin } from "./plugins/AuthPlugin.ts";
 import { makeQueryLimitsPlugin } from "./plugins/QueryLimitsPlugin.ts";
+import { SubscriptionsPlugin } from "./plugins/SubscriptionsPlugin.ts";
+
+const TAGS_FILE = new URL("../postgraphile.tags.json5", import.meta.url).pathname;
 
 /** The request, once the HTTP layer has authenticated it. */
 export type AuthenticatedRequest = IncomingMessage & { fluxgateIdentity?: Identity };
@@ -18,10 +22,14 @@ export function makePreset(config: BackendConfig, auth?: AuthService): GraphileC
   return {
     extends: [PostGraphileAmberPreset],
     plugins: [
+      // backend/postgraphile.tags.json5: names and shapes, not permissions.
+      makePgSmartTagsFromFilePlugin(TAGS_FILE),
       // login/refresh/logout/passwords: argon2id and JWTs live in Node.
       AuthPlugin,
       // depth and size limits on every document.
       makeQueryLimitsPlugin(),
+      // featureChanged / auditEntryAdded over LISTEN/NOTIFY, checked per team.
+      SubscriptionsPlugin,
     ],
     pgServices: [
       makePgService({
