@@ -3,9 +3,11 @@
  * app_public; a version snapshot of every feature change; a global revision
  * and a change feed (with NOTIFY) for every change to what edges serve.
  *
- * This file runs after every other file of the migration. The DO block at the
- * end attaches the triggers to the app_public tables that exist by then, so a
- * table added by another file is audited without being named here.
+ * This file runs after every other file of the migration. At the end,
+ * app_private.attach_history_triggers() attaches the triggers to the
+ * app_public tables that exist by then, so a table added by another file is
+ * audited without being named here (a later migration adding a table calls
+ * it again; a test fails for any table left unaudited).
  *
  * Ordering. Every history write first takes one transaction-level advisory
  * lock (app_private.lock_history()), held until commit. Audit ids, chain
@@ -18,6 +20,7 @@
  * trigger functions drops the triggers on every table).
  */
 
+drop function if exists app_private.attach_history_triggers();
 drop function if exists app_private.tg__feature_version() cascade;
 drop function if exists app_private.tg__change_feed() cascade;
 drop function if exists app_private.tg__audit() cascade;
@@ -122,7 +125,7 @@ create index idx_audit_log_actor_id on app_public.audit_log (actor_id);
 alter table app_public.audit_log enable row level security;
 
 comment on table app_public.audit_log is
-  E'@omit create,update,delete\nThe audit log: one entry per change to any row of the admin API (who, what, before and after). Append-only and hash-chained: each entry carries the hash of the previous one, so altering or removing an entry is detectable (see verifyAuditChain).';
+  E'The audit log: one entry per change to any row of the admin API (who, what, before and after). Append-only and hash-chained: each entry carries the hash of the previous one, so altering or removing an entry is detectable (see verifyAuditChain).';
 comment on column app_public.audit_log.id is E'Position of the entry in the log (strictly increasing in commit order).';
 comment on column app_public.audit_log.team_id is E'The team the changed row belongs to (the team itself for teams); null for rows outside any team (users).';
 comment on column app_public.audit_log.actor_id is E'The user who made the change; null for changes made by the system or by an API token.';
@@ -323,7 +326,7 @@ create index idx_change_feed_team_id on app_public.change_feed (team_id, revisio
 alter table app_public.change_feed enable row level security;
 
 comment on table app_public.change_feed is
-  E'@omit create,update,delete\nThe change feed: one entry per change to what edges serve (environments, contexts, segments, features, their dependencies, stages and criteria, clients), in revision order. Edges catch up from the last revision they applied.';
+  E'The change feed: one entry per change to what edges serve (environments, contexts, segments, features, their dependencies, stages and criteria, clients), in revision order. Edges catch up from the last revision they applied.';
 comment on column app_public.change_feed.revision is E'The global revision this change produced (strictly increasing in commit order).';
 comment on column app_public.change_feed.team_id is E'The team whose data changed.';
 comment on column app_public.change_feed.environment_id is E'The one environment the change affects; null when it affects every environment of the team.';
@@ -421,7 +424,7 @@ create index idx_feature_versions_team_id on app_public.feature_versions (team_i
 alter table app_public.feature_versions enable row level security;
 
 comment on table app_public.feature_versions is
-  E'@omit create,update,delete\nA snapshot of a feature (with its dependencies, stages and criteria) after each transaction that changed it: version 1, 2, 3... per feature. Compare two with featureVersionDiff.';
+  E'A snapshot of a feature (with its dependencies, stages and criteria) after each transaction that changed it: version 1, 2, 3... per feature. Compare two with featureVersionDiff.';
 comment on column app_public.feature_versions.id is E'Unique identifier of the version.';
 comment on column app_public.feature_versions.team_id is E'The team of the feature.';
 comment on column app_public.feature_versions.feature_id is E'The feature.';
@@ -594,11 +597,12 @@ comment on function app_private.tg__feature_version() is
 /* ---------------------------------------------------------------- attach */
 
 /*
- * Audit every app_public table but the history ones; feed and version the
- * served and feature tables that exist. Triggers fire in name order: audit
+ * Audits every app_public table but the history ones; feeds and versions
+ * the served and feature tables that exist. Idempotent: a later migration
+ * that adds a table calls it again. Triggers fire in name order: audit
  * (_900), change feed (_910), version (_920).
  */
-do $$
+create function app_private.attach_history_triggers() returns void as $$
 declare
   v_table record;
   v_pk text;
@@ -610,33 +614,41 @@ begin
       and c.relname not in ('audit_log', 'change_feed', 'feature_versions')
     order by c.relname
   loop
+    v_pk := null;
     select a.attname into v_pk
     from pg_index i join pg_attribute a on a.attrelid = i.indrelid and a.attnum = i.indkey[0]
     where i.indrelid = v_table.oid and i.indisprimary and i.indnatts = 1
       and a.atttypid = 'uuid'::regtype;
     execute format(
-      'create trigger _900_audit after insert or update or delete on app_public.%I
+      'create or replace trigger _900_audit after insert or update or delete on app_public.%I
          for each row execute function app_private.tg__audit(%L)',
       v_table.relname, coalesce(v_pk, ''));
     if v_table.relname = any (array['environments', 'segments', 'contexts', 'features',
         'feature_dependencies', 'feature_stages', 'stage_criteria', 'clients']) then
       execute format(
-        'create trigger _910_change_feed after insert or update or delete on app_public.%I
+        'create or replace trigger _910_change_feed after insert or update or delete on app_public.%I
            for each row execute function app_private.tg__change_feed(%L)',
         v_table.relname, coalesce(v_pk, ''));
     end if;
     if v_table.relname = any (array['features', 'feature_dependencies', 'feature_stages',
         'stage_criteria']) then
       execute format(
-        'create trigger _920_feature_version after insert or update or delete on app_public.%I
+        'create or replace trigger _920_feature_version after insert or update or delete on app_public.%I
            for each row execute function app_private.tg__feature_version()',
         v_table.relname);
     end if;
   end loop;
 
-  if to_regclass('app_public.features') is not null then
+  if to_regclass('app_public.features') is not null and not exists (
+    select 1 from pg_constraint
+    where conrelid = 'app_public.feature_versions'::regclass and conname = 'feature_versions_feature_id_fkey'
+  ) then
     alter table app_public.feature_versions add constraint feature_versions_feature_id_fkey
       foreign key (feature_id) references app_public.features on delete cascade;
   end if;
 end;
-$$;
+$$ language plpgsql volatile set search_path to pg_catalog, public, pg_temp;
+comment on function app_private.attach_history_triggers() is
+  E'Attaches the audit, change-feed and version triggers to the app_public tables that exist (idempotent; call again after adding a table).';
+
+select app_private.attach_history_triggers();

@@ -352,3 +352,28 @@ describe("audit log visibility", () => {
       expect(rows).toEqual([]);
     }));
 });
+
+describe("audit coverage", () => {
+  it("audits every app_public table but the history tables themselves", () =>
+    withRootDb(async (client) => {
+      // Setup
+      await client.query("select app_private.attach_history_triggers()");
+
+      // Action
+      const { rows } = await client.query<{ table: string; audited: boolean }>(`
+        select c.relname as table, exists (
+          select 1 from pg_trigger t
+          where t.tgrelid = c.oid and t.tgname = '_900_audit' and t.tgenabled <> 'D'
+        ) as audited
+        from pg_class c join pg_namespace n on n.oid = c.relnamespace
+        where n.nspname = 'app_public' and c.relkind in ('r', 'p') and not c.relispartition
+        order by 1`);
+
+      // Assertions
+      const unaudited = rows.filter((row) => !row.audited).map((row) => row.table);
+      expect(unaudited).toEqual(["audit_log", "change_feed", "feature_versions"]);
+      expect(rows.map((row) => row.table)).toEqual(
+        expect.arrayContaining(["users", "teams", "team_memberships"]),
+      );
+    }));
+});
