@@ -6,7 +6,7 @@ import {
   targetingKeyOf,
 } from "./compileCondition.ts";
 import { CompileError } from "./CompileError.ts";
-import { type CompiledFlag, compileFlag } from "./compileFlag.ts";
+import { type CompiledFlag, compileFlag, makeResult } from "./compileFlag.ts";
 import { compileRules } from "./compileRules.ts";
 import type { AssignmentLookup, EvaluationContext, EvaluationResult } from "./EvaluationResult.ts";
 import type { FlagDefinition, SegmentDefinition, Snapshot } from "./Snapshot.ts";
@@ -44,6 +44,37 @@ function notFound(flagKey: unknown): EvaluationResult {
     errorCode: "FLAG_NOT_FOUND",
     metadata: undefined,
   };
+}
+
+function invalidContext(flag: CompiledFlag): EvaluationResult {
+  return (flag.invalidContextResult ??= makeResult(
+    flag.key,
+    flag.offValue,
+    flag.offVariant,
+    "ERROR",
+    "INVALID_CONTEXT",
+  ));
+}
+
+function generalError(flag: CompiledFlag): EvaluationResult {
+  return (flag.generalErrorResult ??= makeResult(
+    flag.key,
+    flag.offValue,
+    flag.offVariant,
+    "ERROR",
+    "GENERAL",
+  ));
+}
+
+function missingKey(flag: CompiledFlag): EvaluationResult {
+  const d = flag.defaultResult;
+  return (flag.missingKeyResult ??= makeResult(
+    flag.key,
+    d.value,
+    d.variant,
+    "ERROR",
+    "TARGETING_KEY_MISSING",
+  ));
 }
 
 /**
@@ -159,17 +190,17 @@ export class FlagEvaluator {
     if (flag === undefined) return notFound(flagKey);
     let ctx: Context;
     if (typeof context === "object" && context !== null) {
-      if (Array.isArray(context)) return flag.invalidContextResult;
+      if (Array.isArray(context)) return invalidContext(flag);
       ctx = context;
     } else if (context === undefined || context === null) {
       ctx = EMPTY_CONTEXT;
     } else {
-      return flag.invalidContextResult;
+      return invalidContext(flag);
     }
     try {
       return this.#run(flag, ctx, false);
     } catch {
-      return flag.generalErrorResult;
+      return generalError(flag);
     }
   }
 
@@ -189,7 +220,7 @@ export class FlagEvaluator {
       const flag = flags[i];
       if (flag === undefined) continue;
       if (invalid) {
-        out.push(flag.invalidContextResult);
+        out.push(invalidContext(flag));
         continue;
       }
       let r: EvaluationResult;
@@ -199,7 +230,7 @@ export class FlagEvaluator {
         try {
           r = this.#run(flag, ctx, true);
         } catch {
-          r = flag.generalErrorResult;
+          r = generalError(flag);
         }
         memo[i] = r;
         memoGen[i] = gen;
@@ -316,7 +347,7 @@ export class FlagEvaluator {
         (p.variant !== null ? r.variant === p.variant : r.variant !== dep.offVariant);
       if (!ok) return p.blocked;
     }
-    if (flag.staticOnly) return flag.staticResult;
+    if (flag.staticOnly) return flag.staticResult!;
     const criteria = flag.criteria;
     let key: string | undefined;
     let keyRead = false;
@@ -352,7 +383,7 @@ export class FlagEvaluator {
         if (b < ends[j]!) return c.sliceResults[j]!;
       }
     }
-    return missing ? flag.missingKeyResult : flag.defaultResult;
+    return missing ? missingKey(flag) : flag.defaultResult;
   }
 
   #lookup(flagKey: string, targetingKey: string): string | undefined {

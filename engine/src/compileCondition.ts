@@ -58,6 +58,15 @@ function text(value: Scalar): string {
   return typeof value === "string" ? value : String(value);
 }
 
+/**
+ * Returns `s` as an internalized (unique) string: V8 internalizes property
+ * keys. Context values parsed from JSON are internalized too, so `===`
+ * between them becomes a pointer comparison instead of a character loop.
+ */
+function intern(s: string): string {
+  return Object.keys({ [s]: 0 })[0] ?? s;
+}
+
 function values(
   condition: AttributeCondition,
   path: string,
@@ -304,41 +313,136 @@ function anyElement(list: readonly unknown[], test: Predicate): boolean {
 }
 
 /**
- * Hand-specialised string tests for the most common operators, so a string
- * attribute costs one closure call instead of two (the bench's hot path).
- * Validation already happened in predicate().
+ * Hand-specialised matchers for the common case-sensitive operators: one
+ * closure per condition, the string (or number) test inlined, everything
+ * else delegated to `slow`. Validation already happened in predicate().
  */
-function fastString(condition: AttributeCondition): ((s: string) => boolean) | null {
+function specialised(
+  condition: AttributeCondition,
+  name: string,
+  slow: (ctx: Context, v: unknown) => boolean,
+): Matcher | null {
   if (condition.caseInsensitive === true) return null;
   const list = condition.values ?? [];
-  switch (condition.operator) {
-    case "EQUALS": {
-      const t = text(list[0]!);
-      return (s) => s === t;
+  const op = condition.operator;
+  if (list.length === 1 && typeof list[0] === "string") {
+    const t = intern(list[0]);
+    switch (op) {
+      case "EQUALS":
+      case "IN":
+        return (ctx) => {
+          const v = ctx[name];
+          return typeof v === "string" ? v === t : slow(ctx, v);
+        };
+      case "NOT_EQUALS":
+      case "NOT_IN":
+        return (ctx) => {
+          const v = ctx[name];
+          return typeof v === "string" ? v !== t : slow(ctx, v);
+        };
+      case "CONTAINS":
+        return (ctx) => {
+          const v = ctx[name];
+          return typeof v === "string" ? v.includes(t) : slow(ctx, v);
+        };
+      case "STARTS_WITH":
+        return (ctx) => {
+          const v = ctx[name];
+          return typeof v === "string" ? v.startsWith(t) : slow(ctx, v);
+        };
+      case "ENDS_WITH":
+        return (ctx) => {
+          const v = ctx[name];
+          return typeof v === "string" ? v.endsWith(t) : slow(ctx, v);
+        };
     }
-    case "NOT_EQUALS": {
-      const t = text(list[0]!);
-      return (s) => s !== t;
-    }
-    case "IN":
-    case "NOT_IN": {
-      const negated = condition.operator === "NOT_IN";
-      if (list.length === 1) {
-        const t = text(list[0]!);
-        return negated ? (s) => s !== t : (s) => s === t;
-      }
-      const set = new Set(list.map(text));
-      return negated ? (s) => !set.has(s) : (s) => set.has(s);
-    }
-    case "SEMVER_EQ":
-    case "SEMVER_GT":
-    case "SEMVER_GTE":
-    case "SEMVER_LT":
-    case "SEMVER_LTE":
-      return semverTest(condition.operator, semverTarget(list[0]!, "values[0]"));
-    default:
-      return null;
   }
+  if ((op === "IN" || op === "NOT_IN") && list.length > 1 && list.length <= 4) {
+    // Short lists: comparisons beat a Set lookup (no hashing, no builtin call).
+    const [a, b, c = a, d = a] = list.map((v) => intern(text(v))) as [
+      string,
+      string,
+      string?,
+      string?,
+    ];
+    return op === "IN"
+      ? (ctx) => {
+          const v = ctx[name];
+          return typeof v === "string" ? v === a || v === b || v === c || v === d : slow(ctx, v);
+        }
+      : (ctx) => {
+          const v = ctx[name];
+          return typeof v === "string" ? v !== a && v !== b && v !== c && v !== d : slow(ctx, v);
+        };
+  }
+  if ((op === "IN" || op === "NOT_IN") && list.length > 1) {
+    const set = new Set(list.map((v) => intern(text(v))));
+    return op === "IN"
+      ? (ctx) => {
+          const v = ctx[name];
+          return typeof v === "string" ? set.has(v) : slow(ctx, v);
+        }
+      : (ctx) => {
+          const v = ctx[name];
+          return typeof v === "string" ? !set.has(v) : slow(ctx, v);
+        };
+  }
+  if (op === "GT" || op === "GTE" || op === "LT" || op === "LTE") {
+    const t = parseNumber(list[0]);
+    switch (op) {
+      case "GT":
+        return (ctx) => {
+          const v = ctx[name];
+          return typeof v === "number" ? v > t : slow(ctx, v);
+        };
+      case "GTE":
+        return (ctx) => {
+          const v = ctx[name];
+          return typeof v === "number" ? v >= t : slow(ctx, v);
+        };
+      case "LT":
+        return (ctx) => {
+          const v = ctx[name];
+          return typeof v === "number" ? v < t : slow(ctx, v);
+        };
+      default:
+        return (ctx) => {
+          const v = ctx[name];
+          return typeof v === "number" ? v <= t : slow(ctx, v);
+        };
+    }
+  }
+  if (op.startsWith("SEMVER_")) {
+    const t = semverTarget(list[0]!, "values[0]");
+    switch (op) {
+      case "SEMVER_EQ":
+        return (ctx) => {
+          const v = ctx[name];
+          return typeof v === "string" ? compareSemver(v, t) === 0 : slow(ctx, v);
+        };
+      case "SEMVER_GT":
+        return (ctx) => {
+          const v = ctx[name];
+          return typeof v === "string" ? compareSemver(v, t) > 0 : slow(ctx, v);
+        };
+      case "SEMVER_GTE":
+        return (ctx) => {
+          const v = ctx[name];
+          return typeof v === "string" ? compareSemver(v, t) >= 0 : slow(ctx, v);
+        };
+      case "SEMVER_LT":
+        return (ctx) => {
+          const v = ctx[name];
+          return typeof v === "string" ? compareSemver(v, t) < 0 : slow(ctx, v);
+        };
+      default:
+        return (ctx) => {
+          const v = ctx[name];
+          return typeof v === "string" ? compareSemver(v, t) <= 0 : slow(ctx, v);
+        };
+    }
+  }
+  return null;
 }
 
 function attributeMatcher(condition: AttributeCondition, path: string): Matcher {
@@ -382,13 +486,8 @@ function attributeMatcher(condition: AttributeCondition, path: string): Matcher 
       return key !== undefined && test(key) !== negated;
     };
   }
-  const fast = fastString(condition);
-  if (fast !== null) {
-    return (ctx) => {
-      const v = ctx[name];
-      return typeof v === "string" ? fast(v) : slow(ctx, v);
-    };
-  }
+  const fast = specialised(condition, name, slow);
+  if (fast !== null) return fast;
   if (negated) {
     return (ctx) => {
       const v = ctx[name];

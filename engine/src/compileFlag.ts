@@ -54,11 +54,15 @@ export interface CompiledFlag {
   readonly sticky: boolean;
   /** No criteria at all: the on variant is served (`STATIC`). */
   readonly staticOnly: boolean;
-  readonly staticResult: EvaluationResult;
+  /** Set when `staticOnly`. */
+  readonly staticResult: EvaluationResult | null;
   readonly defaultResult: EvaluationResult;
-  readonly missingKeyResult: EvaluationResult;
-  readonly invalidContextResult: EvaluationResult;
-  readonly generalErrorResult: EvaluationResult;
+  /** Value of the off variant (error results serve it). */
+  readonly offValue: JsonValue;
+  // Error results are rare: built on first use by the evaluator.
+  missingKeyResult: EvaluationResult | null;
+  invalidContextResult: EvaluationResult | null;
+  generalErrorResult: EvaluationResult | null;
   readonly rolloutPrefix: Murmur3Prefix;
   readonly splitPrefix: Murmur3Prefix;
   /** Segment keys this flag's rules use, directly or through segments. */
@@ -66,6 +70,10 @@ export interface CompiledFlag {
   /** The definition it was compiled from. */
   readonly definition: FlagDefinition;
 }
+
+const NO_SEGMENTS: ReadonlySet<string> = new Set();
+const NO_RESULTS: readonly EvaluationResult[] = [];
+const NO_ENDS: readonly number[] = [];
 
 const BOOLEAN_VARIANTS: readonly VariantDefinition[] = [
   { key: "on", value: true },
@@ -219,7 +227,6 @@ export function compileFlag(def: FlagDefinition, path: string, scope: FlagScope)
     `${path}.stage.defaultVariant`,
   );
 
-  const off = makeResult(key, valueOf(offVariant), offVariant, "DISABLED");
   const served = def.killSwitch !== true && stage !== null && stage.status === "DEPLOYED";
 
   const prereqDefs: unknown = def.prerequisites ?? [];
@@ -274,9 +281,10 @@ export function compileFlag(def: FlagDefinition, path: string, scope: FlagScope)
   });
 
   const sticky = def.sticky === true;
-  const ordered = criteriaDefs
-    .map((c: CriterionDefinition, i) => ({ c, i }))
-    .sort((a, b) => (a.c?.priority ?? a.i) - (b.c?.priority ?? b.i) || a.i - b.i);
+  const ordered = criteriaDefs.map((c: CriterionDefinition, i) => ({ c, i }));
+  if (ordered.some(({ c }) => c?.priority !== undefined)) {
+    ordered.sort((a, b) => (a.c?.priority ?? a.i) - (b.c?.priority ?? b.i) || a.i - b.i);
+  }
   const criteria: CompiledCriterion[] = [];
   for (const { c, i } of ordered) {
     const cPath = `${path}.stage.criteria[${i}]`;
@@ -365,8 +373,8 @@ export function compileFlag(def: FlagDefinition, path: string, scope: FlagScope)
       rollout,
       needsKey: rollout < 10000 || hasSplit,
       result,
-      ends,
-      sliceResults,
+      ends: hasSplit ? ends : NO_ENDS,
+      sliceResults: hasSplit ? sliceResults : NO_RESULTS,
       storedResults,
     });
   }
@@ -375,31 +383,21 @@ export function compileFlag(def: FlagDefinition, path: string, scope: FlagScope)
   return {
     key,
     offVariant,
-    fixed: served ? null : off,
+    fixed: served ? null : makeResult(key, valueOf(offVariant), offVariant, "DISABLED"),
     prerequisites,
     criteria,
     sticky,
     staticOnly: criteriaDefs.length === 0,
-    staticResult: makeResult(key, valueOf(onVariant), onVariant, "STATIC"),
+    staticResult:
+      criteriaDefs.length === 0 ? makeResult(key, valueOf(onVariant), onVariant, "STATIC") : null,
     defaultResult: makeResult(key, defaultValue, defaultVariant, "DEFAULT"),
-    missingKeyResult: makeResult(
-      key,
-      defaultValue,
-      defaultVariant,
-      "ERROR",
-      "TARGETING_KEY_MISSING",
-    ),
-    invalidContextResult: makeResult(
-      key,
-      valueOf(offVariant),
-      offVariant,
-      "ERROR",
-      "INVALID_CONTEXT",
-    ),
-    generalErrorResult: makeResult(key, valueOf(offVariant), offVariant, "ERROR", "GENERAL"),
+    offValue: valueOf(offVariant),
+    missingKeyResult: null,
+    invalidContextResult: null,
+    generalErrorResult: null,
     rolloutPrefix: murmur3Prefix(`${key}:`, 0),
     splitPrefix: murmur3Prefix(`${key}:`, 1),
-    segments: new Set(scope.usedSegments),
+    segments: scope.usedSegments.size === 0 ? NO_SEGMENTS : new Set(scope.usedSegments),
     definition: def,
   };
 }

@@ -60,8 +60,23 @@ export function murmur3Resume(prefix: Murmur3Prefix, input: string): number {
   let n = prefix.tailLength;
   let length = prefix.length;
   const len = input.length;
-  for (let i = 0; i < len; i++) {
-    let c = input.charCodeAt(i);
+  let i = 0;
+  for (;;) {
+    // Fast path: four ASCII characters make one aligned block.
+    if (n === 0) {
+      while (i + 4 <= len) {
+        const c0 = input.charCodeAt(i);
+        const c1 = input.charCodeAt(i + 1);
+        const c2 = input.charCodeAt(i + 2);
+        const c3 = input.charCodeAt(i + 3);
+        if ((c0 | c1 | c2 | c3) >= 0x80) break;
+        h = mixBlock(h, c0 | (c1 << 8) | (c2 << 16) | (c3 << 24));
+        i += 4;
+        length += 4;
+      }
+    }
+    if (i >= len) break;
+    let c = input.charCodeAt(i++);
     if (c < 0x80) {
       k |= c << (n << 3);
       if (++n === 4) {
@@ -80,7 +95,7 @@ export function murmur3Resume(prefix: Murmur3Prefix, input: string): number {
       count = 2;
     } else {
       if (c >= 0xd800 && c <= 0xdfff) {
-        const next = i + 1 < len ? input.charCodeAt(i + 1) : 0;
+        const next = i < len ? input.charCodeAt(i) : 0;
         if (c <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
           c = 0x10000 + ((c - 0xd800) << 10) + (next - 0xdc00);
           i++;
@@ -137,8 +152,15 @@ function absorb(bytes: Uint8Array, seed: number): Murmur3Prefix {
  * state, so that hashing `prefix + suffix` later only touches the suffix.
  */
 export function murmur3Prefix(prefix: string, seed: number): Murmur3Prefix {
-  return absorb(new TextEncoder().encode(prefix), seed);
+  let ascii = true;
+  for (let i = 0; i < prefix.length && ascii; i++) ascii = prefix.charCodeAt(i) < 0x80;
+  if (!ascii) return absorb(ENCODER.encode(prefix), seed);
+  const bytes = new Uint8Array(prefix.length);
+  for (let i = 0; i < prefix.length; i++) bytes[i] = prefix.charCodeAt(i);
+  return absorb(bytes, seed);
 }
+
+const ENCODER = new TextEncoder();
 
 /** MurmurHash3 x86_32 of the UTF-8 bytes of `input`, as an unsigned integer. */
 export function murmur3(input: string, seed: number): number {
