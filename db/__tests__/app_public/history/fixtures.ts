@@ -99,7 +99,7 @@ export async function createEnvironment(
   name = "development",
 ): Promise<string> {
   const { rows } = await client.query(
-    "insert into app_public.environments (team_id, name) values ($1, $2) returning id",
+    "insert into app_public.environments (team_id, key, name) values ($1, $2, $2) returning id",
     [teamId, name],
   );
   return rows[0].id as string;
@@ -111,7 +111,7 @@ export async function createFeature(
   key = "dark-mode",
 ): Promise<string> {
   const { rows } = await client.query(
-    "insert into app_public.features (team_id, key) values ($1, $2) returning id",
+    "insert into app_public.features (team_id, key, name) values ($1, $2, $2) returning id",
     [teamId, key],
   );
   return rows[0].id as string;
@@ -150,7 +150,7 @@ export async function createDependency(
   dependsOnId: string,
 ): Promise<string> {
   const { rows } = await client.query(
-    "insert into app_public.feature_dependencies (team_id, feature_id, depends_on_feature_id) values ($1, $2, $3) returning id",
+    "insert into app_public.feature_dependencies (team_id, feature_id, depends_on_id) values ($1, $2, $3) returning id",
     [teamId, featureId, dependsOnId],
   );
   return rows[0].id as string;
@@ -162,7 +162,7 @@ export async function createClient(
   environmentId: string,
 ): Promise<string> {
   const { rows } = await client.query(
-    "insert into app_public.clients (team_id, environment_id, name) values ($1, $2, 'backend') returning id",
+    "insert into app_public.clients (team_id, environment_id, name, kind, key_prefix) values ($1, $2, 'backend', 'backend', 'fg_test') returning id",
     [teamId, environmentId],
   );
   return rows[0].id as string;
