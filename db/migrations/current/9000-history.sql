@@ -350,7 +350,8 @@ comment on function app_public.current_revision() is
 
 /*
  * Bumps the revision, appends to the feed and notifies, for each changed
- * row of a served table. The environment and feature come from the row
+ * row of a served table (bookkeeping-only updates, like a client's
+ * last_used_at, are not changes). The environment and feature come from the row
  * (environment_id, feature_id columns; the row itself for environments and
  * features) or, for criteria, from their feature stage.
  */
@@ -366,7 +367,8 @@ declare
   v_stage jsonb;
   v_revision bigint;
 begin
-  if TG_OP = 'UPDATE' and v_old - 'updated_at' = v_new - 'updated_at' then
+  if TG_OP = 'UPDATE'
+    and v_old - '{updated_at,last_used_at}'::text[] = v_new - '{updated_at,last_used_at}'::text[] then
     return null;
   end if;
   v_environment_id := case when TG_TABLE_NAME = 'environments' then (v_row ->> 'id')::uuid
@@ -442,7 +444,8 @@ grant select on app_public.feature_versions to :DATABASE_VISITOR;
 
 /*
  * Each section only if its table exists (this file may run before the
- * domain files exist); sections are ordered by id so snapshots compare.
+ * domain files exist). Rows are in a stable order (stages by position,
+ * criteria by stage and priority, otherwise by id) so snapshots compare.
  */
 create function app_hidden.feature_snapshot(feature_id uuid) returns jsonb as $$
 declare
@@ -467,13 +470,13 @@ begin
     v_snapshot := v_snapshot || jsonb_build_object('dependencies', v_section);
   end if;
   if to_regclass('app_public.feature_stages') is not null then
-    execute 'select coalesce(jsonb_agg(r order by r ->> ''id'', r::text), ''[]'')
+    execute 'select coalesce(jsonb_agg(r order by r -> ''position'', r ->> ''id''), ''[]'')
       from (select to_jsonb(s) - ''updated_at'' as r
             from app_public.feature_stages s where s.feature_id = $1) x'
       into v_section using feature_id;
     v_snapshot := v_snapshot || jsonb_build_object('stages', v_section);
     if to_regclass('app_public.stage_criteria') is not null then
-      execute 'select coalesce(jsonb_agg(r order by r ->> ''id'', r::text), ''[]'')
+      execute 'select coalesce(jsonb_agg(r order by r ->> ''feature_stage_id'', r -> ''priority'', r ->> ''id''), ''[]'')
         from (select to_jsonb(c) - ''updated_at'' as r
               from app_public.stage_criteria c
               join app_public.feature_stages s on s.id = c.feature_stage_id

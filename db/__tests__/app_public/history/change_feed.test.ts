@@ -181,4 +181,26 @@ describe.skipIf(!(await domainTablesExist()))("change feed", () => {
 
       expect(codes).toEqual(["42501", "42501", "42501"]);
     }));
+
+  it("ignores a client's last_used_at bookkeeping, in the feed and the audit log", () =>
+    withRootDb(async (client) => {
+      const team = await createTeam(client);
+      const environment = await createEnvironment(client, team.id);
+      const sdkClient = await createClient(client, team.id, environment);
+
+      await client.query("update app_public.clients set last_used_at = now() where id = $1", [
+        sdkClient,
+      ]);
+      const feed = await feedFor(client, team.id);
+      const { rows: audited } = await client.query(
+        "select action from app_public.audit_log where row_id = $1 order by id",
+        [sdkClient],
+      );
+
+      expect(feed.map((entry) => [entry.entity, entry.op])).toEqual([
+        ["environments", "insert"],
+        ["clients", "insert"],
+      ]);
+      expect(audited).toEqual([{ action: "insert" }]);
+    }));
 });

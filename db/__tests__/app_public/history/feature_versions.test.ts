@@ -1,6 +1,13 @@
 import { describe, expect, it } from "vitest";
 
-import { becomeAnonymous, becomeUser, createTeam, createUser, withRootDb } from "../../helpers.ts";
+import {
+  becomeAnonymous,
+  becomeUser,
+  createTeam,
+  createUser,
+  errorCode,
+  withRootDb,
+} from "../../helpers.ts";
 import {
   createCriterion,
   createDependency,
@@ -170,5 +177,68 @@ describe.skipIf(!(await domainTablesExist()))("feature versions", () => {
       const asAnonymous = await versionsOf(client, feature);
 
       expect([asAlice.length, asBob.length, asAnonymous.length]).toEqual([1, 0, 0]);
+    }));
+
+  it("lets a team with features, stages and criteria be deleted, recording every deletion", () =>
+    withRootDb(async (client) => {
+      // Setup
+      const team = await createTeam(client);
+      const environment = await createEnvironment(client, team.id);
+      const prerequisite = await createFeature(client, team.id, "prerequisite");
+      const feature = await createFeature(client, team.id);
+      await createDependency(client, team.id, feature, prerequisite);
+      const stage = await createStage(client, team.id, feature, environment);
+      await createCriterion(client, team.id, stage);
+
+      // Action
+      const code = await errorCode(client, "delete from app_public.teams where id = $1", [team.id]);
+      const versions = await client.query(
+        "select 1 from app_public.feature_versions where team_id = $1",
+        [team.id],
+      );
+      const { rows: deleted } = await client.query(
+        `select table_name, count(*)::int as count from app_public.audit_log
+         where team_id = $1 and action = 'delete' group by 1 order by 1`,
+        [team.id],
+      );
+
+      // Assertions
+      expect(code).toBeUndefined();
+      expect(versions.rows).toEqual([]);
+      expect(deleted).toEqual([
+        { table_name: "environments", count: 1 },
+        { table_name: "feature_dependencies", count: 1 },
+        { table_name: "feature_stages", count: 1 },
+        { table_name: "features", count: 2 },
+        { table_name: "stage_criteria", count: 1 },
+        { table_name: "teams", count: 1 },
+      ]);
+    }));
+
+  it("makes one version when a requester replaces a stage's criteria at once", () =>
+    withRootDb(async (client) => {
+      const requester = await createUser(client);
+      const team = await createTeam(client, [[requester, ["requester"]]]);
+      const environment = await createEnvironment(client, team.id);
+      const feature = await createFeature(client, team.id);
+      const stage = await createStage(client, team.id, feature, environment);
+      await createCriterion(client, team.id, stage);
+      await sealVersions(client);
+
+      await becomeUser(client, requester.id);
+      await client.query("select app_public.set_stage_criteria($1, $2)", [
+        stage,
+        JSON.stringify([
+          { priority: 0, rolloutBp: 5000 },
+          { priority: 1, rolloutBp: 10000 },
+        ]),
+      ]);
+      const versions = await versionsOf(client, feature);
+
+      expect(versions.map((row) => [row.version, row.actor_id])).toEqual([
+        [1, null],
+        [2, requester.id],
+      ]);
+      expect(versions[1]!.snapshot.criteria.map((row) => row.rollout_bp)).toEqual([5000, 10000]);
     }));
 });
