@@ -21,6 +21,7 @@ import {
   writeState,
 } from "./lib/localState.ts";
 import { migrateDatabase } from "./lib/migrateDatabase.ts";
+import { seedDemo } from "./lib/seedDemo.ts";
 import { connectionString, type DatabaseNames, setupDatabase } from "./lib/setupDatabase.ts";
 
 const env = { ...process.env };
@@ -108,6 +109,12 @@ try {
 
   backend = await startBackend(loadBackendConfig(env));
   const admin = await ensureAdmin(backend);
+  const previousState = readState<{ demoClient?: { id: string; secret: string } }>("local.json");
+  const demo =
+    local && admin
+      ? await seedDemo(env.DATABASE_URL!, names.visitor, admin.email, previousState?.demoClient)
+      : undefined;
+  if (demo) console.log("seed: demo team, environments, flags and client are in place");
   const urls = {
     graphql: `${backend.url}/graphql`,
     health: `${backend.url}/health`,
@@ -116,6 +123,7 @@ try {
     mode: local ? "local" : "external",
     urls,
     ...(admin ? { admin } : {}),
+    ...(demo ? { demoClient: demo.client } : {}),
   });
   console.log(`
 FluxGate is running${local ? " (local mode)" : ""}:
@@ -126,6 +134,12 @@ FluxGate is running${local ? " (local mode)" : ""}:
   Admin login            ${admin.email} / ${admin.password ?? "(password from FLUXGATE_ADMIN_PASSWORD)"}`
       : ""
   }
+${
+  demo
+    ? `
+  Demo client key        ${demo.client.secret} (development)`
+    : ""
+}
   Connection details     ${statePath}
 Press Ctrl-C to stop.`);
 } catch (error) {

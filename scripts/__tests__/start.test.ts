@@ -45,7 +45,7 @@ async function start(env: Record<string, string>): Promise<Running> {
   const exited = new Promise<number | null>((resolve) =>
     child.once("exit", (code) => resolve(code)),
   );
-  const deadline = Date.now() + 40_000;
+  const deadline = Date.now() + 60_000;
   while (!output.includes("FluxGate is running")) {
     if (child.exitCode !== null || Date.now() > deadline) {
       throw new Error(`start.ts did not come up:\n${output}`);
@@ -74,7 +74,9 @@ async function graphqlTypename(port: number): Promise<unknown> {
   return response.json();
 }
 
-describe("npm start (scripts/start.ts)", () => {
+// Each test starts the whole platform (twice in some): give them room on a
+// busy machine.
+describe("npm start (scripts/start.ts)", { timeout: 120_000 }, () => {
   it("runs an embedded Postgres, keeps its data across restarts and stops it on SIGINT", async () => {
     // Setup
     const stateDir = tempDir();
@@ -114,9 +116,23 @@ describe("npm start (scripts/start.ts)", () => {
       db.DATABASE_URL,
       "select name from app_public.teams where slug = 'kept'",
     );
+    const secondLocal = JSON.parse(readFileSync(join(stateDir, "local.json"), "utf8"));
+    const demo = await query(
+      db.DATABASE_URL,
+      `select (select count(*)::int from app_public.features f join app_public.teams t on t.id = f.team_id
+                where t.slug = 'demo') as features,
+              (select environment_id from app_private.verify_client_secret($1)) as environment,
+              (select id from app_public.environments e where e.key = 'development'
+                and e.team_id = (select id from app_public.teams where slug = 'demo')) as development`,
+      [local.demoClient.secret],
+    );
     second.child.kill("SIGTERM");
 
     expect(rows).toEqual([{ name: "Kept" }]);
+    // The demo seed is idempotent and its client key keeps working.
+    expect(secondLocal.demoClient).toEqual(local.demoClient);
+    expect(demo[0].features).toBe(2);
+    expect(demo[0].environment).toBe(demo[0].development);
     expect(await second.exited).toBe(0);
     expect(postmasterPid(join(stateDir, "pg"))).toBeUndefined();
   });
