@@ -197,6 +197,7 @@ export class FlagEvaluator {
     } else {
       return invalidContext(flag);
     }
+    if (flag.constant !== null) return flag.constant;
     try {
       return this.#run(flag, ctx, false);
     } catch {

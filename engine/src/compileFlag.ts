@@ -1,6 +1,6 @@
 import type { Matcher, SegmentResolver } from "./compileCondition.ts";
 import { CompileError } from "./CompileError.ts";
-import { compileRules } from "./compileRules.ts";
+import { any, compileRules } from "./compileRules.ts";
 import type {
   ErrorCode,
   EvaluationMetadata,
@@ -49,6 +49,8 @@ export interface CompiledFlag {
   readonly offVariant: string;
   /** Set when the flag is killed or not deployed: the only answer. */
   readonly fixed: EvaluationResult | null;
+  /** Set when the answer never depends on the context (fixed, or static without prerequisites). */
+  readonly constant: EvaluationResult | null;
   readonly prerequisites: readonly CompiledPrerequisite[];
   readonly criteria: readonly CompiledCriterion[];
   readonly sticky: boolean;
@@ -142,6 +144,40 @@ function checkKind(kind: FlagKind, value: unknown, path: string): JsonValue {
 
 function integerIn(value: unknown, min: number, max: number): value is number {
   return Number.isInteger(value) && (value as number) >= min && (value as number) <= max;
+}
+
+/**
+ * Merges runs of adjacent criteria that need no targeting key and serve the
+ * same variant into one criterion whose rules are OR'ed: the first of them
+ * that matches would win with the same result, so the answer is unchanged and
+ * the hot loop does one iteration instead of many.
+ */
+function mergeCriteria(criteria: readonly CompiledCriterion[]): CompiledCriterion[] {
+  const merged: CompiledCriterion[] = [];
+  let run: CompiledCriterion[] = [];
+  const flush = () => {
+    if (run.length === 1) merged.push(run[0]!);
+    else if (run.length > 1) {
+      const matchers = run.map((c) => c.match);
+      // A criterion without rules matches every context: so does the run.
+      const match = matchers.includes(null) ? null : any(matchers as Matcher[]);
+      merged.push({ ...run[0]!, match });
+    }
+    run = [];
+  };
+  for (const c of criteria) {
+    const prev = run[0];
+    const joinable = !c.needsKey && c.result !== null;
+    if (joinable && prev !== undefined && prev.result!.variant === c.result!.variant) {
+      run.push(c);
+      continue;
+    }
+    flush();
+    if (joinable) run.push(c);
+    else merged.push(c);
+  }
+  flush();
+  return merged;
 }
 
 /** What compileFlag needs from its surroundings. */
@@ -380,16 +416,19 @@ export function compileFlag(def: FlagDefinition, path: string, scope: FlagScope)
   }
 
   const defaultValue = valueOf(defaultVariant);
+  const staticResult =
+    criteriaDefs.length === 0 ? makeResult(key, valueOf(onVariant), onVariant, "STATIC") : null;
+  const fixed = served ? null : makeResult(key, valueOf(offVariant), offVariant, "DISABLED");
   return {
     key,
     offVariant,
-    fixed: served ? null : makeResult(key, valueOf(offVariant), offVariant, "DISABLED"),
+    fixed,
+    constant: fixed ?? (prerequisites.length === 0 ? staticResult : null),
     prerequisites,
-    criteria,
+    criteria: mergeCriteria(criteria),
     sticky,
     staticOnly: criteriaDefs.length === 0,
-    staticResult:
-      criteriaDefs.length === 0 ? makeResult(key, valueOf(onVariant), onVariant, "STATIC") : null,
+    staticResult,
     defaultResult: makeResult(key, defaultValue, defaultVariant, "DEFAULT"),
     offValue: valueOf(offVariant),
     missingKeyResult: null,

@@ -27,7 +27,8 @@ function all(ms: readonly Matcher[]): Matcher {
   }
 }
 
-function any(ms: readonly Matcher[]): Matcher {
+/** OR of matchers, specialised for small counts. */
+export function any(ms: readonly Matcher[]): Matcher {
   switch (ms.length) {
     case 0:
       return NEVER;

@@ -37,6 +37,65 @@ describe("properties", () => {
     });
   });
 
+  describe("criteria order", () => {
+    it("should serve the first matching criterion by priority, like a naive reference", () => {
+      // Criteria with only EQUALS conditions on `a`/`b` and no rollout, so a
+      // few lines of reference code can say which one wins.
+      const cond = fc.record({
+        attribute: fc.constantFrom("a", "b"),
+        value: fc.constantFrom("1", "2"),
+      });
+      const crit = fc.record({
+        groups: fc.array(fc.array(cond, { maxLength: 2 }), { maxLength: 2 }),
+        variant: fc.constantFrom("on", "off", "x"),
+        priority: fc.option(fc.integer({ min: 0, max: 3 }), { nil: undefined }),
+      });
+      fc.assert(
+        fc.property(
+          fc.array(crit, { maxLength: 8 }),
+          fc.record({ a: fc.constantFrom("1", "2"), b: fc.constantFrom("1", "2") }),
+          (criteria, ctx) => {
+            const ev = compile(
+              snapshot([
+                {
+                  key: "f",
+                  kind: "string",
+                  variants: ["on", "off", "x"].map((k) => ({ key: k, value: k })),
+                  stage: {
+                    status: "DEPLOYED",
+                    criteria: criteria.map((c) => ({
+                      ...(c.priority === undefined ? {} : { priority: c.priority }),
+                      rules: c.groups.map((g) => ({
+                        conditions: g.map((x) => ({
+                          attribute: x.attribute,
+                          operator: "EQUALS" as const,
+                          values: [x.value],
+                        })),
+                      })),
+                      variant: c.variant,
+                    })),
+                  },
+                },
+              ]),
+            );
+            const ordered = criteria
+              .map((c, i) => ({ c, i }))
+              .sort((x, y) => (x.c.priority ?? x.i) - (y.c.priority ?? y.i) || x.i - y.i);
+            const winner = ordered.find(
+              ({ c }) =>
+                c.groups.length === 0 ||
+                c.groups.some((g) => g.every((x) => ctx[x.attribute as "a" | "b"] === x.value)),
+            );
+            const expected =
+              criteria.length === 0 ? "on" : winner === undefined ? "off" : winner.c.variant;
+            expect(ev.evaluate("f", ctx).variant).toBe(expected);
+          },
+        ),
+        { seed: SEED, numRuns: 2000 },
+      );
+    });
+  });
+
   describe("rollout", () => {
     it("should include 10/50/90% of 100k keys within ±0.5 points", () => {
       fc.assert(
