@@ -153,7 +153,7 @@ create function app_private.tg_features__guard_kill_switch() returns trigger as 
 begin
   if NEW.kill_switch is distinct from (case when TG_OP = 'INSERT' then false else OLD.kill_switch end)
     and current_user <> ':DATABASE_OWNER'
-    and not app_hidden.current_user_has_role(NEW.team_id, 'team_admin') then
+    and app_hidden.current_user_has_role(NEW.team_id, 'team_admin') is not true then
     raise exception 'only team admins may flip the kill switch' using errcode = 'DNIED';
   end if;
   return NEW;

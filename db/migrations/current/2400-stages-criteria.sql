@@ -381,7 +381,7 @@ begin
   if v_feature.team_id <> v_pipeline.team_id then
     raise exception 'the pipeline belongs to another team' using errcode = 'TEAMX';
   end if;
-  if not app_hidden.current_user_has_role(v_feature.team_id, 'requester') then
+  if app_hidden.current_user_has_role(v_feature.team_id, 'requester') is not true then
     raise exception 'requesters add features to pipelines' using errcode = '42501';
   end if;
 
@@ -424,7 +424,7 @@ declare
   v_target app_public.stage_status;
 begin
   select * into v_stage from app_public.feature_stages s where s.id = request_stage_change.stage_id for update;
-  if v_stage.id is null or not app_hidden.current_user_has_role(v_stage.team_id, 'requester') then
+  if v_stage.id is null or app_hidden.current_user_has_role(v_stage.team_id, 'requester') is not true then
     raise exception 'requesters of the feature''s team request stage changes' using errcode = '42501';
   end if;
   v_target := case action
@@ -458,7 +458,7 @@ declare
   v_rollout numeric;
 begin
   select s.team_id into v_team_id from app_public.feature_stages s where s.id = set_stage_criteria.stage_id;
-  if v_team_id is null or not app_hidden.current_user_has_role(v_team_id, 'requester') then
+  if v_team_id is null or app_hidden.current_user_has_role(v_team_id, 'requester') is not true then
     raise exception 'requesters of the feature''s team set criteria' using errcode = '42501';
   end if;
   if jsonb_typeof(criteria) is distinct from 'array' or jsonb_array_length(criteria) > 200 then

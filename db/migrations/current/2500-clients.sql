@@ -144,7 +144,7 @@ declare
   v_client app_public.clients;
 begin
   select e.team_id into v_team_id from app_public.environments e where e.id = create_client.environment_id;
-  if v_team_id is null or not app_hidden.current_user_has_role(v_team_id, 'team_admin') then
+  if v_team_id is null or app_hidden.current_user_has_role(v_team_id, 'team_admin') is not true then
     raise exception 'team admins of the environment''s team create clients' using errcode = '42501';
   end if;
   insert into app_public.clients (team_id, environment_id, name, kind, allowed_origins, key_prefix)
@@ -166,7 +166,7 @@ declare
   v_secret text := app_private.new_client_secret();
 begin
   select * into v_client from app_public.clients c where c.id = rotate_client_secret.client_id for update;
-  if v_client.id is null or not app_hidden.current_user_has_role(v_client.team_id, 'team_admin') then
+  if v_client.id is null or app_hidden.current_user_has_role(v_client.team_id, 'team_admin') is not true then
     raise exception 'team admins of the client''s team rotate its secret' using errcode = '42501';
   end if;
   update app_private.client_secrets s set secret_hash = sha256(convert_to(v_secret, 'UTF8'))
