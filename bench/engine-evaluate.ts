@@ -25,7 +25,7 @@ import { flagdAdapter } from "./engine/adapters/flagdAdapter.ts";
 import { toFluxGateSnapshot } from "./engine/adapters/fluxgateAdapter.ts";
 import { formatShare, maxShareDiff, onShare } from "./engine/onShare.ts";
 import { makeContexts, type Scenario, SCENARIOS, tenThousandFlags } from "./engine/scenarios.ts";
-import { updateResults } from "./engine/updateResults.ts";
+import { formatFile, updateResults } from "./engine/updateResults.ts";
 
 // Pin to one core (the brief's "one process, one thread"): re-run under
 // taskset once. GrowthBook logs in development mode, so run as production.
@@ -281,6 +281,7 @@ if (!QUICK) {
     join(dir, "results", "engine-evaluate.json"),
     `${JSON.stringify({ date: new Date().toISOString(), node: process.version, evalsPerSec: json, onShare: Object.fromEntries(results.map((r) => [r.scenario.name, r.onShare])), compile10k: { fluxgateMs: c.fluxgateMs, fluxgateHeapMB: c.fluxgateHeapMB, flagdMs: flagdC.ms, flagdHeapMB: flagdC.heapMB }, steadyState: steady }, null, 2)}\n`,
   );
+  formatFile(join(dir, "results", "engine-evaluate.json"));
 }
 if (mismatch)
   process.stderr.write(

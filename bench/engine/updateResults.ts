@@ -1,4 +1,6 @@
+import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 
 const HEADER = `# Benchmark results
 
@@ -24,4 +26,20 @@ export function updateResults(file: string, name: string, body: string): void {
       ? current.slice(0, from) + section + current.slice(to + end.length)
       : `${current.trimEnd()}\n\n${section}\n`;
   writeFileSync(file, next);
+  formatFile(file);
+}
+
+/**
+ * Formats a written results file with the repository's Prettier config, so
+ * `npm run lint` stays green after a benchmark run. Synchronous (a child
+ * process) so callers need not await; skipped if Prettier is not installed.
+ */
+export function formatFile(file: string): void {
+  let bin: string;
+  try {
+    bin = createRequire(import.meta.url).resolve("prettier/bin/prettier.cjs");
+  } catch {
+    return;
+  }
+  spawnSync(process.execPath, [bin, "--write", "--log-level", "warn", file], { stdio: "inherit" });
 }
