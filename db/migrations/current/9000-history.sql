@@ -20,7 +20,7 @@
  * trigger functions drops the triggers on every table).
  */
 
-drop function if exists app_private.attach_history_triggers();
+drop function if exists app_private.attach_history_triggers(regclass);
 drop function if exists app_private.tg__feature_version() cascade;
 drop function if exists app_private.tg__change_feed() cascade;
 drop function if exists app_private.tg__audit() cascade;
@@ -40,7 +40,7 @@ drop function if exists app_private.audit_entry_hash(app_public.audit_log);
 drop table if exists app_private.audit_chain_head;
 drop table if exists app_public.audit_log cascade;
 drop type if exists app_public.audit_chain_status;
-drop function if exists app_private.audit_redact(jsonb);
+drop function if exists app_private.audit_redact(jsonb, text[]);
 drop function if exists app_private.current_actor_api_token_id();
 drop function if exists app_private.lock_history();
 
@@ -81,23 +81,17 @@ comment on function app_private.current_actor_api_token_id() is
 /*
  * Defence in depth: app_public tables hold no secrets (they live in
  * app_private), but should a column named like one ever appear, the audit
- * log records that it changed, never its value.
+ * log records that it changed, never its value. The columns are found once,
+ * when the trigger is attached (see attach_history_triggers()).
  */
-create function app_private.audit_redact(row_data jsonb) returns jsonb as $$
-  select case
-    when not exists (
-      select 1 from pg_catalog.jsonb_object_keys(row_data) k
-      where k ~ '(secret|password|hash|salt|private_key)')
-    then row_data
-    else (
-      select pg_catalog.jsonb_object_agg(key, case
-        when key ~ '(secret|password|hash|salt|private_key)' and value <> 'null'::jsonb
-        then '"[redacted]"'::jsonb else value end)
-      from pg_catalog.jsonb_each(row_data))
-  end;
+create function app_private.audit_redact(row_data jsonb, keys text[]) returns jsonb as $$
+  select row_data || coalesce((
+    select jsonb_object_agg(k, '"[redacted]"'::jsonb)
+    from unnest(keys) k
+    where row_data ? k and row_data -> k <> 'null'::jsonb), '{}');
 $$ language sql immutable strict set search_path to pg_catalog, public, pg_temp;
-comment on function app_private.audit_redact(jsonb) is
-  E'Replaces the values of secret-looking keys (secret, password, hash, salt, private_key) with "[redacted]".';
+comment on function app_private.audit_redact(jsonb, text[]) is
+  E'Replaces the non-null values of the given keys with "[redacted]".';
 
 /* ---------------------------------------------------------------- audit log */
 
@@ -266,14 +260,15 @@ comment on function app_public.verify_audit_chain() is
 
 /*
  * The generic audit trigger, attached to every app_public table below.
- * TG_ARGV[0] names the table's single uuid primary key column ('' if none).
+ * TG_ARGV[0] names the table's single uuid primary key column ('' if none);
+ * further arguments name columns to redact.
  * Updates that change nothing but bookkeeping columns (updated_at, and the
  * once-a-minute last_used_at of API tokens) are not changes.
  */
 create function app_private.tg__audit() returns trigger as $$
 declare
-  v_before jsonb := case when TG_OP <> 'INSERT' then app_private.audit_redact(to_jsonb(OLD)) end;
-  v_after jsonb := case when TG_OP <> 'DELETE' then app_private.audit_redact(to_jsonb(NEW)) end;
+  v_before jsonb := case when TG_OP <> 'INSERT' then to_jsonb(OLD) end;
+  v_after jsonb := case when TG_OP <> 'DELETE' then to_jsonb(NEW) end;
   v_row jsonb := coalesce(v_after, v_before);
   v_team_id uuid;
   v_id bigint;
@@ -281,6 +276,10 @@ begin
   if TG_OP = 'UPDATE'
     and v_before - '{updated_at,last_used_at}'::text[] = v_after - '{updated_at,last_used_at}'::text[] then
     return null;
+  end if;
+  if TG_NARGS > 1 then
+    v_before := app_private.audit_redact(v_before, TG_ARGV[1:TG_NARGS - 1]);
+    v_after := app_private.audit_redact(v_after, TG_ARGV[1:TG_NARGS - 1]);
   end if;
   v_team_id := case when TG_TABLE_NAME = 'teams' then (v_row ->> 'id')::uuid
     else (v_row ->> 'team_id')::uuid end;
@@ -364,7 +363,8 @@ declare
   v_environment_id uuid;
   v_feature_id uuid;
   v_entity_id uuid;
-  v_stage jsonb;
+  v_stage_environment_id uuid;
+  v_stage_feature_id uuid;
   v_revision bigint;
 begin
   if TG_OP = 'UPDATE'
@@ -375,11 +375,12 @@ begin
     else (v_row ->> 'environment_id')::uuid end;
   v_feature_id := case when TG_TABLE_NAME = 'features' then (v_row ->> 'id')::uuid
     else (v_row ->> 'feature_id')::uuid end;
-  if v_row ? 'feature_stage_id' and to_regclass('app_public.feature_stages') is not null then
-    execute 'select to_jsonb(s) from app_public.feature_stages s where s.id = $1'
-      into v_stage using (v_row ->> 'feature_stage_id')::uuid;
-    v_environment_id := coalesce(v_environment_id, (v_stage ->> 'environment_id')::uuid);
-    v_feature_id := coalesce(v_feature_id, (v_stage ->> 'feature_id')::uuid);
+  if v_row ? 'feature_stage_id' then
+    -- only attached once feature_stages exists (stage_criteria references it)
+    select s.environment_id, s.feature_id into v_stage_environment_id, v_stage_feature_id
+    from app_public.feature_stages s where s.id = (v_row ->> 'feature_stage_id')::uuid;
+    v_environment_id := coalesce(v_environment_id, v_stage_environment_id);
+    v_feature_id := coalesce(v_feature_id, v_stage_feature_id);
   end if;
   v_entity_id := case when TG_ARGV[0] <> '' then (v_row ->> TG_ARGV[0])::uuid end;
 
@@ -443,48 +444,42 @@ grant select on app_public.feature_versions to :DATABASE_VISITOR;
 -- trigger (as the owner) only.
 
 /*
- * Each section only if its table exists (this file may run before the
- * domain files exist). Rows are in a stable order (stages by position,
- * criteria by stage and priority, otherwise by id) so snapshots compare.
+ * One statement (its plan cached) once the domain tables exist; until then
+ * (this file is written to apply on a partial schema) just the feature, or
+ * null. Rows are in a stable order (stages by position, criteria by stage
+ * position and priority, dependencies by id) so snapshots compare.
  */
 create function app_hidden.feature_snapshot(feature_id uuid) returns jsonb as $$
 declare
-  v_feature jsonb;
   v_snapshot jsonb;
-  v_section jsonb;
 begin
   if to_regclass('app_public.features') is null then
     return null;
   end if;
-  execute 'select to_jsonb(f) - ''updated_at'' from app_public.features f where f.id = $1'
-    into v_feature using feature_id;
-  if v_feature is null then
-    return null;
+  if to_regclass('app_public.feature_dependencies') is null
+    or to_regclass('app_public.feature_stages') is null
+    or to_regclass('app_public.stage_criteria') is null then
+    execute 'select jsonb_build_object(''feature'', to_jsonb(f) - ''updated_at'')
+             from app_public.features f where f.id = $1'
+      into v_snapshot using feature_id;
+    return v_snapshot;
   end if;
-  v_snapshot := jsonb_build_object('feature', v_feature);
-  if to_regclass('app_public.feature_dependencies') is not null then
-    execute 'select coalesce(jsonb_agg(r order by r ->> ''id'', r::text), ''[]'')
-      from (select to_jsonb(d) - ''updated_at'' as r
-            from app_public.feature_dependencies d where d.feature_id = $1) x'
-      into v_section using feature_id;
-    v_snapshot := v_snapshot || jsonb_build_object('dependencies', v_section);
-  end if;
-  if to_regclass('app_public.feature_stages') is not null then
-    execute 'select coalesce(jsonb_agg(r order by r -> ''position'', r ->> ''id''), ''[]'')
-      from (select to_jsonb(s) - ''updated_at'' as r
-            from app_public.feature_stages s where s.feature_id = $1) x'
-      into v_section using feature_id;
-    v_snapshot := v_snapshot || jsonb_build_object('stages', v_section);
-    if to_regclass('app_public.stage_criteria') is not null then
-      execute 'select coalesce(jsonb_agg(r order by r ->> ''feature_stage_id'', r -> ''priority'', r ->> ''id''), ''[]'')
-        from (select to_jsonb(c) - ''updated_at'' as r
-              from app_public.stage_criteria c
-              join app_public.feature_stages s on s.id = c.feature_stage_id
-              where s.feature_id = $1) x'
-        into v_section using feature_id;
-      v_snapshot := v_snapshot || jsonb_build_object('criteria', v_section);
-    end if;
-  end if;
+  select jsonb_build_object(
+    'feature', to_jsonb(f) - 'updated_at',
+    'dependencies', (
+      select coalesce(jsonb_agg(to_jsonb(d) - 'updated_at' order by d.id), '[]')
+      from app_public.feature_dependencies d where d.feature_id = f.id),
+    'stages', (
+      select coalesce(jsonb_agg(to_jsonb(s) - 'updated_at' order by s.position, s.id), '[]')
+      from app_public.feature_stages s where s.feature_id = f.id),
+    'criteria', (
+      select coalesce(jsonb_agg(to_jsonb(c) - 'updated_at' order by s.position, s.id, c.priority, c.id), '[]')
+      from app_public.stage_criteria c
+      join app_public.feature_stages s on s.id = c.feature_stage_id
+      where s.feature_id = f.id))
+  into v_snapshot
+  from app_public.features f
+  where f.id = feature_snapshot.feature_id;
   return v_snapshot;
 end;
 $$ language plpgsql stable set search_path to pg_catalog, public, pg_temp;
@@ -542,8 +537,8 @@ comment on function app_public.feature_version_diff(uuid, int, int) is
  * One version per feature per transaction: the first change creates it, and
  * later changes in the same transaction refresh its snapshot, so it always
  * shows the state at commit. A transaction that leaves the snapshot as the
- * previous version had it makes no version; nor does deleting the feature
- * (its versions go with it).
+ * previous version had it makes no version (updates that change nothing
+ * never get here); nor does deleting the feature (its versions go with it).
  */
 create function app_private.tg__feature_version() returns trigger as $$
 declare
@@ -552,7 +547,9 @@ declare
   v_feature_id uuid;
   v_team_id uuid;
   v_snapshot jsonb;
-  v_latest app_public.feature_versions;
+  v_latest_id uuid;
+  v_latest_version int;
+  v_latest_xact_id bigint;
 begin
   if TG_OP = 'UPDATE' and to_jsonb(OLD) - 'updated_at' = to_jsonb(NEW) - 'updated_at' then
     return null;
@@ -560,35 +557,36 @@ begin
   v_feature_id := case when TG_TABLE_NAME = 'features' then (v_row ->> 'id')::uuid
     else (v_row ->> 'feature_id')::uuid end;
   if v_feature_id is null and v_row ? 'feature_stage_id' then
-    execute 'select feature_id from app_public.feature_stages where id = $1'
-      into v_feature_id using (v_row ->> 'feature_stage_id')::uuid;
+    select s.feature_id into v_feature_id
+    from app_public.feature_stages s where s.id = (v_row ->> 'feature_stage_id')::uuid;
   end if;
   if v_feature_id is null then
     return null;
   end if;
-  execute 'select team_id from app_public.features where id = $1' into v_team_id using v_feature_id;
+  select f.team_id into v_team_id from app_public.features f where f.id = v_feature_id;
   if v_team_id is null then
     return null;
   end if;
 
   perform app_private.lock_history();
   v_snapshot := app_hidden.feature_snapshot(v_feature_id);
-  select * into v_latest from app_public.feature_versions
-    where feature_id = v_feature_id order by version desc limit 1;
-  if v_latest.xact_id = v_xact_id then
+  -- not select *: the latest snapshot itself is only read when needed
+  select v.id, v.version, v.xact_id into v_latest_id, v_latest_version, v_latest_xact_id
+  from app_public.feature_versions v
+  where v.feature_id = v_feature_id order by v.version desc limit 1;
+  if v_latest_xact_id = v_xact_id then
     -- A transaction that put everything back leaves no version behind.
     delete from app_public.feature_versions
-      where id = v_latest.id and exists (
+      where id = v_latest_id and exists (
         select 1 from app_public.feature_versions previous
-        where previous.feature_id = v_feature_id and previous.version = v_latest.version - 1
+        where previous.feature_id = v_feature_id and previous.version = v_latest_version - 1
           and previous.snapshot = v_snapshot);
     if not found then
-      update app_public.feature_versions set snapshot = v_snapshot
-        where id = v_latest.id and snapshot <> v_snapshot;
+      update app_public.feature_versions set snapshot = v_snapshot where id = v_latest_id;
     end if;
-  elsif v_latest.snapshot is distinct from v_snapshot then
+  else
     insert into app_public.feature_versions (team_id, feature_id, version, snapshot, actor_id, xact_id)
-    values (v_team_id, v_feature_id, coalesce(v_latest.version, 0) + 1, v_snapshot,
+    values (v_team_id, v_feature_id, coalesce(v_latest_version, 0) + 1, v_snapshot,
       app_public.current_user_id(), v_xact_id);
   end if;
   return null;
@@ -605,16 +603,18 @@ comment on function app_private.tg__feature_version() is
  * that adds a table calls it again. Triggers fire in name order: audit
  * (_900), change feed (_910), version (_920).
  */
-create function app_private.attach_history_triggers() returns void as $$
+create function app_private.attach_history_triggers(only_table regclass default null) returns void as $$
 declare
   v_table record;
   v_pk text;
+  v_redact text;
 begin
   for v_table in
     select c.oid, c.relname
     from pg_class c join pg_namespace n on n.oid = c.relnamespace
     where n.nspname = 'app_public' and c.relkind in ('r', 'p') and not c.relispartition
       and c.relname not in ('audit_log', 'change_feed', 'feature_versions')
+      and (only_table is null or c.oid = only_table)
     order by c.relname
   loop
     v_pk := null;
@@ -622,10 +622,14 @@ begin
     from pg_index i join pg_attribute a on a.attrelid = i.indrelid and a.attnum = i.indkey[0]
     where i.indrelid = v_table.oid and i.indisprimary and i.indnatts = 1
       and a.atttypid = 'uuid'::regtype;
+    select coalesce(string_agg(format(', %L', a.attname), '' order by a.attnum), '') into v_redact
+    from pg_attribute a
+    where a.attrelid = v_table.oid and a.attnum > 0 and not a.attisdropped
+      and a.attname ~ '(secret|password|hash|salt|private_key)';
     execute format(
       'create or replace trigger _900_audit after insert or update or delete on app_public.%I
-         for each row execute function app_private.tg__audit(%L)',
-      v_table.relname, coalesce(v_pk, ''));
+         for each row execute function app_private.tg__audit(%L%s)',
+      v_table.relname, coalesce(v_pk, ''), v_redact);
     if v_table.relname = any (array['environments', 'segments', 'contexts', 'features',
         'feature_dependencies', 'feature_stages', 'stage_criteria', 'clients']) then
       execute format(
@@ -651,7 +655,7 @@ begin
   end if;
 end;
 $$ language plpgsql volatile set search_path to pg_catalog, public, pg_temp;
-comment on function app_private.attach_history_triggers() is
-  E'Attaches the audit, change-feed and version triggers to the app_public tables that exist (idempotent; call again after adding a table).';
+comment on function app_private.attach_history_triggers(regclass) is
+  E'Attaches the audit, change-feed and version triggers to the app_public tables that exist, or only to only_table (idempotent; call again after adding a table).';
 
 select app_private.attach_history_triggers();

@@ -127,7 +127,7 @@ describe("audit log entries", () => {
       const {
         rows: [{ redacted }],
       } = await client.query(
-        `select app_private.audit_redact('{"name": "n", "secret_hash": "abc", "password": null}') as redacted`,
+        `select app_private.audit_redact('{"name": "n", "secret_hash": "abc", "password": null}', '{secret_hash,password}') as redacted`,
       );
 
       expect(redacted).toEqual({ name: "n", secret_hash: "[redacted]", password: null });
@@ -356,9 +356,6 @@ describe("audit log visibility", () => {
 describe("audit coverage", () => {
   it("audits every app_public table but the history tables themselves", () =>
     withRootDb(async (client) => {
-      // Setup
-      await client.query("select app_private.attach_history_triggers()");
-
       // Action
       const { rows } = await client.query<{ table: string; audited: boolean }>(`
         select c.relname as table, exists (
@@ -375,5 +372,35 @@ describe("audit coverage", () => {
       expect(rows.map((row) => row.table)).toEqual(
         expect.arrayContaining(["users", "teams", "team_memberships"]),
       );
+    }));
+
+  it("attaches to a new table on request, redacting its secret-looking columns", () =>
+    withRootDb(async (client) => {
+      // Setup: a table only this transaction sees.
+      await client.query(`
+        create table app_public.history_probes (
+          id uuid primary key default gen_random_uuid(),
+          team_id uuid,
+          name text,
+          secret_hash text
+        )`);
+      await client.query("select app_private.attach_history_triggers('app_public.history_probes')");
+
+      // Action
+      const {
+        rows: [probe],
+      } = await client.query(
+        "insert into app_public.history_probes (name, secret_hash) values ('probe', 'abc') returning id",
+      );
+      const entries = await auditEntriesFor(client, probe.id);
+
+      // Assertions
+      expect(entries.map((entry) => [entry.table_name, entry.action, entry.after])).toEqual([
+        [
+          "history_probes",
+          "insert",
+          { id: probe.id, team_id: null, name: "probe", secret_hash: "[redacted]" },
+        ],
+      ]);
     }));
 });
