@@ -7,6 +7,14 @@
  * (and fills team_id from the first parent when it is left null), raising
  * TEAMX for a cross-team reference.
  *
+ * Policies. Reads: any member of the team or a system admin, which is
+ * app_hidden.current_user_can_read_team(team_id) spelled out with each helper
+ * call in a sub-select, so that Postgres evaluates it once per query (an
+ * InitPlan) instead of once per row: listing 100 features with 3 stages and
+ * 2 criteria each took 4.8 s the per-row way and 20 ms this way. Writes have
+ * one policy per command (insert/update/delete_as_<role>), never `for all`,
+ * so a select does not evaluate the role check on every row.
+ *
  * Integrity triggers are security definer: they must see the real rows, not
  * the subset RLS shows the caller, or a reference to an invisible row of
  * another team would slip through as "null".

@@ -49,10 +49,14 @@ comment on column app_public.environments.created_at is E'When the environment w
 comment on column app_public.environments.updated_at is E'When the environment was last changed.';
 
 create policy select_member on app_public.environments for select
-  using (app_hidden.current_user_can_read_team(team_id));
-create policy manage_as_team_admin on app_public.environments for all
+  using ((select app_public.current_user_is_admin()) or team_id in (select app_hidden.current_user_team_ids()));
+create policy insert_as_team_admin on app_public.environments for insert
+  with check (app_hidden.current_user_has_role(team_id, 'team_admin'));
+create policy update_as_team_admin on app_public.environments for update
   using (app_hidden.current_user_has_role(team_id, 'team_admin'))
   with check (app_hidden.current_user_has_role(team_id, 'team_admin'));
+create policy delete_as_team_admin on app_public.environments for delete
+  using (app_hidden.current_user_has_role(team_id, 'team_admin'));
 grant select, delete on app_public.environments to :DATABASE_VISITOR;
 grant insert (team_id, key, name, type, position) on app_public.environments to :DATABASE_VISITOR;
 grant update (key, name, type, position) on app_public.environments to :DATABASE_VISITOR;
@@ -82,10 +86,14 @@ comment on column app_public.pipelines.created_at is E'When the pipeline was cre
 comment on column app_public.pipelines.updated_at is E'When the pipeline was last changed.';
 
 create policy select_member on app_public.pipelines for select
-  using (app_hidden.current_user_can_read_team(team_id));
-create policy manage_as_team_admin on app_public.pipelines for all
+  using ((select app_public.current_user_is_admin()) or team_id in (select app_hidden.current_user_team_ids()));
+create policy insert_as_team_admin on app_public.pipelines for insert
+  with check (app_hidden.current_user_has_role(team_id, 'team_admin'));
+create policy update_as_team_admin on app_public.pipelines for update
   using (app_hidden.current_user_has_role(team_id, 'team_admin'))
   with check (app_hidden.current_user_has_role(team_id, 'team_admin'));
+create policy delete_as_team_admin on app_public.pipelines for delete
+  using (app_hidden.current_user_has_role(team_id, 'team_admin'));
 grant select, delete on app_public.pipelines to :DATABASE_VISITOR;
 grant insert (team_id, name, description) on app_public.pipelines to :DATABASE_VISITOR;
 grant update (name, description) on app_public.pipelines to :DATABASE_VISITOR;
@@ -166,10 +174,14 @@ comment on column app_public.pipeline_stages.created_at is E'When the stage was 
 comment on column app_public.pipeline_stages.updated_at is E'When the stage was last changed.';
 
 create policy select_member on app_public.pipeline_stages for select
-  using (app_hidden.current_user_can_read_team(team_id));
-create policy manage_as_team_admin on app_public.pipeline_stages for all
+  using ((select app_public.current_user_is_admin()) or team_id in (select app_hidden.current_user_team_ids()));
+create policy insert_as_team_admin on app_public.pipeline_stages for insert
+  with check (app_hidden.current_user_has_role(team_id, 'team_admin'));
+create policy update_as_team_admin on app_public.pipeline_stages for update
   using (app_hidden.current_user_has_role(team_id, 'team_admin'))
   with check (app_hidden.current_user_has_role(team_id, 'team_admin'));
+create policy delete_as_team_admin on app_public.pipeline_stages for delete
+  using (app_hidden.current_user_has_role(team_id, 'team_admin'));
 grant select, delete on app_public.pipeline_stages to :DATABASE_VISITOR;
 grant insert (team_id, pipeline_id, environment_id, position, parent_stage_id)
   on app_public.pipeline_stages to :DATABASE_VISITOR;

@@ -100,10 +100,14 @@ comment on column app_public.contexts.created_at is E'When the context was creat
 comment on column app_public.contexts.updated_at is E'When the context was last changed.';
 
 create policy select_member on app_public.contexts for select
-  using (app_hidden.current_user_can_read_team(team_id));
-create policy manage_as_team_admin on app_public.contexts for all
+  using ((select app_public.current_user_is_admin()) or team_id in (select app_hidden.current_user_team_ids()));
+create policy insert_as_team_admin on app_public.contexts for insert
+  with check (app_hidden.current_user_has_role(team_id, 'team_admin'));
+create policy update_as_team_admin on app_public.contexts for update
   using (app_hidden.current_user_has_role(team_id, 'team_admin'))
   with check (app_hidden.current_user_has_role(team_id, 'team_admin'));
+create policy delete_as_team_admin on app_public.contexts for delete
+  using (app_hidden.current_user_has_role(team_id, 'team_admin'));
 grant select, delete on app_public.contexts to :DATABASE_VISITOR;
 grant insert (team_id, key, name, description, type, allowed_values) on app_public.contexts to :DATABASE_VISITOR;
 grant update (key, name, description, type, allowed_values) on app_public.contexts to :DATABASE_VISITOR;
@@ -139,10 +143,14 @@ comment on column app_public.segments.created_at is E'When the segment was creat
 comment on column app_public.segments.updated_at is E'When the segment was last changed.';
 
 create policy select_member on app_public.segments for select
-  using (app_hidden.current_user_can_read_team(team_id));
-create policy manage_as_requester on app_public.segments for all
+  using ((select app_public.current_user_is_admin()) or team_id in (select app_hidden.current_user_team_ids()));
+create policy insert_as_requester on app_public.segments for insert
+  with check (app_hidden.current_user_has_role(team_id, 'requester'));
+create policy update_as_requester on app_public.segments for update
   using (app_hidden.current_user_has_role(team_id, 'requester'))
   with check (app_hidden.current_user_has_role(team_id, 'requester'));
+create policy delete_as_requester on app_public.segments for delete
+  using (app_hidden.current_user_has_role(team_id, 'requester'));
 grant select, delete on app_public.segments to :DATABASE_VISITOR;
 grant insert (team_id, key, name, description, rules) on app_public.segments to :DATABASE_VISITOR;
 grant update (key, name, description, rules) on app_public.segments to :DATABASE_VISITOR;

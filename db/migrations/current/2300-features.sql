@@ -187,10 +187,14 @@ comment on column app_public.features.created_at is E'When the feature was creat
 comment on column app_public.features.updated_at is E'When the feature was last changed.';
 
 create policy select_member on app_public.features for select
-  using (app_hidden.current_user_can_read_team(team_id));
-create policy manage_as_requester on app_public.features for all
+  using ((select app_public.current_user_is_admin()) or team_id in (select app_hidden.current_user_team_ids()));
+create policy insert_as_requester on app_public.features for insert
+  with check (app_hidden.current_user_has_role(team_id, 'requester'));
+create policy update_as_requester on app_public.features for update
   using (app_hidden.current_user_has_role(team_id, 'requester'))
   with check (app_hidden.current_user_has_role(team_id, 'requester'));
+create policy delete_as_requester on app_public.features for delete
+  using (app_hidden.current_user_has_role(team_id, 'requester'));
 grant select, delete on app_public.features to :DATABASE_VISITOR;
 grant insert (team_id, key, name, description, kind, value_type, variants, off_variant, tags, owner_id,
   purpose, reference_url, lifecycle, expires_at, sticky, kill_switch) on app_public.features to :DATABASE_VISITOR;
@@ -285,10 +289,14 @@ comment on column app_public.feature_dependencies.created_at is E'When the depen
 comment on column app_public.feature_dependencies.updated_at is E'When the dependency was last changed.';
 
 create policy select_member on app_public.feature_dependencies for select
-  using (app_hidden.current_user_can_read_team(team_id));
-create policy manage_as_requester on app_public.feature_dependencies for all
+  using ((select app_public.current_user_is_admin()) or team_id in (select app_hidden.current_user_team_ids()));
+create policy insert_as_requester on app_public.feature_dependencies for insert
+  with check (app_hidden.current_user_has_role(team_id, 'requester'));
+create policy update_as_requester on app_public.feature_dependencies for update
   using (app_hidden.current_user_has_role(team_id, 'requester'))
   with check (app_hidden.current_user_has_role(team_id, 'requester'));
+create policy delete_as_requester on app_public.feature_dependencies for delete
+  using (app_hidden.current_user_has_role(team_id, 'requester'));
 grant select, delete on app_public.feature_dependencies to :DATABASE_VISITOR;
 grant insert (team_id, feature_id, depends_on_id, required_variant) on app_public.feature_dependencies to :DATABASE_VISITOR;
 grant update (required_variant) on app_public.feature_dependencies to :DATABASE_VISITOR;

@@ -173,10 +173,14 @@ comment on column app_public.feature_stages.created_at is E'When the stage was c
 comment on column app_public.feature_stages.updated_at is E'When the stage was last changed.';
 
 create policy select_member on app_public.feature_stages for select
-  using (app_hidden.current_user_can_read_team(team_id));
-create policy manage_as_requester on app_public.feature_stages for all
+  using ((select app_public.current_user_is_admin()) or team_id in (select app_hidden.current_user_team_ids()));
+create policy insert_as_requester on app_public.feature_stages for insert
+  with check (app_hidden.current_user_has_role(team_id, 'requester'));
+create policy update_as_requester on app_public.feature_stages for update
   using (app_hidden.current_user_has_role(team_id, 'requester'))
   with check (app_hidden.current_user_has_role(team_id, 'requester'));
+create policy delete_as_requester on app_public.feature_stages for delete
+  using (app_hidden.current_user_has_role(team_id, 'requester'));
 grant select, delete on app_public.feature_stages to :DATABASE_VISITOR;
 grant insert (team_id, feature_id, environment_id, position, parent_stage_id, default_variant)
   on app_public.feature_stages to :DATABASE_VISITOR;
@@ -310,10 +314,14 @@ comment on column app_public.stage_criteria.created_at is E'When the criterion w
 comment on column app_public.stage_criteria.updated_at is E'When the criterion was last changed.';
 
 create policy select_member on app_public.stage_criteria for select
-  using (app_hidden.current_user_can_read_team(team_id));
-create policy manage_as_requester on app_public.stage_criteria for all
+  using ((select app_public.current_user_is_admin()) or team_id in (select app_hidden.current_user_team_ids()));
+create policy insert_as_requester on app_public.stage_criteria for insert
+  with check (app_hidden.current_user_has_role(team_id, 'requester'));
+create policy update_as_requester on app_public.stage_criteria for update
   using (app_hidden.current_user_has_role(team_id, 'requester'))
   with check (app_hidden.current_user_has_role(team_id, 'requester'));
+create policy delete_as_requester on app_public.stage_criteria for delete
+  using (app_hidden.current_user_has_role(team_id, 'requester'));
 grant select, delete on app_public.stage_criteria to :DATABASE_VISITOR;
 grant insert (team_id, feature_stage_id, priority, name, rules, rollout_bp, variant, split)
   on app_public.stage_criteria to :DATABASE_VISITOR;

@@ -95,10 +95,14 @@ comment on column app_public.clients.created_at is E'When the client was created
 comment on column app_public.clients.updated_at is E'When the client was last changed.';
 
 create policy select_member on app_public.clients for select
-  using (app_hidden.current_user_can_read_team(team_id));
-create policy manage_as_team_admin on app_public.clients for all
+  using ((select app_public.current_user_is_admin()) or team_id in (select app_hidden.current_user_team_ids()));
+create policy insert_as_team_admin on app_public.clients for insert
+  with check (app_hidden.current_user_has_role(team_id, 'team_admin'));
+create policy update_as_team_admin on app_public.clients for update
   using (app_hidden.current_user_has_role(team_id, 'team_admin'))
   with check (app_hidden.current_user_has_role(team_id, 'team_admin'));
+create policy delete_as_team_admin on app_public.clients for delete
+  using (app_hidden.current_user_has_role(team_id, 'team_admin'));
 grant select, delete on app_public.clients to :DATABASE_VISITOR;
 -- NOTE: no insert grant: create_client() creates the client and its secret together.
 grant update (name, allowed_origins, enabled) on app_public.clients to :DATABASE_VISITOR;

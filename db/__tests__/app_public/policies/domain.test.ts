@@ -265,6 +265,28 @@ describe.each(tables)("$table access", (spec) => {
     }));
 });
 
+describe("read policies", () => {
+  it.each(tables.map((spec) => [spec.table]))(
+    "%s: checks membership once per query, not once per row",
+    (table) =>
+      withRootDb(async (client) => {
+        // Setup
+        const teams = await createTwoTeams(client);
+        await becomeUser(client, teams.users.viewer.id);
+
+        // Action
+        const { rows } = await client.query<{ "QUERY PLAN": string }>(
+          `explain (costs off) select id from app_public.${table}`,
+        );
+        const filter = rows.map((row) => row["QUERY PLAN"]).find((line) => /Filter:/.test(line));
+
+        // Assertions: helpers run in an InitPlan/hashed SubPlan, not per row
+        expect(filter).toMatch(/InitPlan/);
+        expect(filter).not.toMatch(/current_user|app_hidden\./);
+      }),
+  );
+});
+
 describe("domain columns the visitor never writes", () => {
   it("refuses a direct status change of a stage (42501)", () =>
     withRootDb(async (client) => {
