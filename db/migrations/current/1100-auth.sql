@@ -324,3 +324,25 @@ end;
 $$ language plpgsql volatile security definer set search_path to pg_catalog, public, pg_temp;
 comment on function app_hidden.set_password(uuid, text, boolean) is
   E'Resets a user''s password (system admins); ends their sessions.';
+
+/* ---------------------------------------------------------------- policy performance */
+
+/*
+ * Every team-scoped read policy calls current_user_can_read_team(team_id)
+ * once per row. This form is an inlinable SQL function whose only function
+ * call is an uncorrelated scalar subquery: Postgres runs it once per query
+ * (an InitPlan), not once per row of every nested collection.
+ */
+drop function if exists app_hidden.current_user_readable_team_ids();
+create function app_hidden.current_user_readable_team_ids() returns uuid[] as $$
+  select case
+    when app_public.current_user_is_admin() then array(select id from app_public.teams)
+    else array(select app_hidden.current_user_team_ids())
+  end;
+$$ language sql stable security definer set search_path to pg_catalog, public, pg_temp;
+comment on function app_hidden.current_user_readable_team_ids() is
+  E'Ids of the teams whose data the current user or API token may read (all teams for system admins).';
+
+create or replace function app_hidden.current_user_can_read_team(team_id uuid) returns boolean as $$
+  select current_user_can_read_team.team_id = any ((select app_hidden.current_user_readable_team_ids())::uuid[]);
+$$ language sql stable;

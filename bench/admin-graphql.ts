@@ -1,0 +1,329 @@
+/*
+ * `npm run bench:admin`: the admin API under load, against a local stack it
+ * starts itself (a throw-away `npm start` with its own data directory):
+ *   login                      (argon2id-bound by design)
+ *   list 100 features with their stages and criteria, vs a bare node:http +
+ *     one SQL query (the baseline), and at a fixed 100 req/s
+ *   update one criterion: the write, its audit entry, version and change-feed
+ *     row, at a fixed rate
+ * The stack is pinned to CPU 0 and the load generator to CPU 1 (2 cores).
+ * Writes bench/RESULTS.md (section "admin") and results/admin.json; the last
+ * stdout line is one JSON object of the figures.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+import autocannon from "autocannon";
+
+import { freePort } from "../scripts/lib/freePort.ts";
+import { updateResults } from "./engine/updateResults.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const DURATION = Number(process.env.BENCH_DURATION ?? 10);
+const children: ChildProcess[] = [];
+
+function pinned(cpu: number, args: string[], env: NodeJS.ProcessEnv): ChildProcess {
+  const child = spawn("taskset", ["-c", String(cpu), process.execPath, ...args], {
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  children.push(child);
+  return child;
+}
+
+async function waitForOutput(child: ChildProcess, text: string): Promise<string> {
+  let output = "";
+  return new Promise((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      output += chunk;
+      if (output.includes(text)) resolve(output);
+    };
+    child.stdout!.on("data", onData);
+    child.stderr!.on("data", onData);
+    child.once("exit", (code) =>
+      reject(new Error(`exited with ${code} before "${text}":\n${output}`)),
+    );
+  });
+}
+
+async function gql(
+  url: string,
+  query: string,
+  variables: Record<string, unknown> = {},
+  token?: string,
+) {
+  const response = await fetch(`${url}/graphql`, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = (await response.json()) as { data?: any; errors?: Array<{ message: string }> };
+  if (body.errors) throw new Error(`${query.slice(0, 60)}…: ${body.errors[0]!.message}`);
+  return body.data;
+}
+
+interface Figures {
+  requestsPerSecond: number;
+  p50: number;
+  p99: number;
+  requests: number;
+  errors: number;
+}
+
+async function load(options: autocannon.Options): Promise<Figures> {
+  const result = await autocannon({ duration: DURATION, ...options });
+  return {
+    requestsPerSecond: Math.round(result.requests.average),
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    requests: result.requests.total,
+    errors: result.errors + result.non2xx + result.timeouts,
+  };
+}
+
+const stateDir = mkdtempSync(join(tmpdir(), "fluxgate-bench-"));
+chmodSync(stateDir, 0o755);
+try {
+  // The stack: embedded Postgres + migrations + backend, on CPU 0.
+  const backendPort = await freePort();
+  const stack = pinned(0, [join(ROOT, "scripts/start.ts")], {
+    ...process.env,
+    GRAPHILE_ENV: "production",
+    DATABASE_URL: "",
+    FLUXGATE_STATE_DIR: stateDir,
+    FLUXGATE_PG_PORT: String(await freePort()),
+    BACKEND_PORT: String(backendPort),
+  });
+  await waitForOutput(stack, "FluxGate is running");
+  const url = `http://127.0.0.1:${backendPort}`;
+  const local = JSON.parse(readFileSync(join(stateDir, "local.json"), "utf8"));
+  const db = JSON.parse(readFileSync(join(stateDir, "db.json"), "utf8"));
+  const { accessToken: token } = (
+    await gql(
+      url,
+      `mutation($e: String!, $p: String!) { login(input: { email: $e, password: $p }) { accessToken } }`,
+      {
+        e: local.admin.email,
+        p: local.admin.password,
+      },
+    )
+  ).login;
+
+  // Data: a team with 100 features, each with a stage and 3 criteria.
+  const teamId = (
+    await gql(
+      url,
+      `mutation { createTeam(input: { team: { slug: "bench", name: "Bench" } }) { team { rowId } } }`,
+      {},
+      token,
+    )
+  ).createTeam.team.rowId;
+  const environmentId = (
+    await gql(
+      url,
+      `mutation($t: UUID!) { createEnvironment(input: { environment: { teamId: $t, key: "production", name: "Production", type: production } }) { environment { rowId } } }`,
+      { t: teamId },
+      token,
+    )
+  ).createEnvironment.environment.rowId;
+  for (const key of ["country", "plan"]) {
+    await gql(
+      url,
+      `mutation($t: UUID!, $k: String!) { createContext(input: { context: { teamId: $t, key: $k, name: $k } }) { clientMutationId } }`,
+      { t: teamId, k: key },
+      token,
+    );
+  }
+  let criterionId = "";
+  for (let i = 0; i < 100; i++) {
+    const featureId = (
+      await gql(
+        url,
+        `mutation($t: UUID!, $k: String!) { createFeature(input: { feature: { teamId: $t, key: $k, name: $k } }) { feature { rowId } } }`,
+        { t: teamId, k: `flag-${String(i).padStart(3, "0")}` },
+        token,
+      )
+    ).createFeature.feature.rowId;
+    const stageId = (
+      await gql(
+        url,
+        `mutation($t: UUID!, $f: UUID!, $e: UUID!) { createFeatureStage(input: { featureStage: { teamId: $t, featureId: $f, environmentId: $e } }) { featureStage { rowId } } }`,
+        { t: teamId, f: featureId, e: environmentId },
+        token,
+      )
+    ).createFeatureStage.featureStage.rowId;
+    await gql(
+      url,
+      `mutation($s: UUID!, $c: JSON!) { setStageCriteria(input: { stageId: $s, criteria: $c }) { clientMutationId } }`,
+      {
+        s: stageId,
+        c: [
+          {
+            name: "markets",
+            rules: {
+              groups: [
+                {
+                  op: "and",
+                  conditions: [
+                    { contextKey: "country", operator: "IN", values: ["NZ", "AU", "GB"] },
+                    { contextKey: "plan", operator: "EQUALS", value: "pro" },
+                  ],
+                },
+              ],
+            },
+          },
+          {
+            name: "beta",
+            rules: {
+              groups: [
+                {
+                  op: "or",
+                  conditions: [{ contextKey: "plan", operator: "EQUALS", value: "beta" }],
+                },
+              ],
+            },
+            rolloutBp: 3000,
+          },
+          { name: "everyone", rules: { groups: [] }, rolloutBp: 1000 },
+        ],
+      },
+      token,
+    );
+    if (i === 0) {
+      criterionId = (
+        await gql(
+          url,
+          `query($s: UUID!) { featureStageByRowId(rowId: $s) { stageCriteriaByFeatureStageId(orderBy: PRIORITY_ASC) { nodes { rowId } } } }`,
+          { s: stageId },
+          token,
+        )
+      ).featureStageByRowId.stageCriteriaByFeatureStageId.nodes[2].rowId;
+    }
+  }
+
+  // The baseline server, on CPU 0 like the backend (the stack is idle now).
+  const baselinePort = await freePort();
+  const baseline = pinned(
+    0,
+    [join(ROOT, "bench/admin/baselineServer.ts"), db.DATABASE_URL, String(baselinePort), teamId],
+    process.env,
+  );
+  await waitForOutput(baseline, "listening");
+
+  const auth = { "content-type": "application/json", authorization: `Bearer ${token}` };
+  const LIST = `query($t: UUID!) { allFeatures(condition: { teamId: $t }, first: 100, orderBy: KEY_ASC) { nodes { key name featureStagesByFeatureId { nodes { status stageCriteriaByFeatureStageId(orderBy: PRIORITY_ASC) { nodes { priority name rolloutBp variant split rules } } } } } } }`;
+  const listBody = JSON.stringify({ query: LIST, variables: { t: teamId } });
+  const check = await gql(url, LIST, { t: teamId }, token);
+  if (check.allFeatures.nodes.length !== 100) throw new Error("expected 100 features in the list");
+
+  const figures: Record<string, Figures> = {};
+  figures.login = await load({
+    url: `${url}/graphql`,
+    method: "POST",
+    connections: 4,
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({
+      query: `mutation($e: String!, $p: String!) { login(input: { email: $e, password: $p }) { accessToken } }`,
+      variables: { e: local.admin.email, p: local.admin.password },
+    }),
+  });
+  figures.listMax = await load({
+    url: `${url}/graphql`,
+    method: "POST",
+    connections: 10,
+    headers: auth,
+    body: listBody,
+  });
+  figures.listBaseline = await load({
+    url: `http://127.0.0.1:${baselinePort}/`,
+    method: "POST",
+    connections: 10,
+    body: "{}",
+  });
+  figures.listAt100 = await load({
+    url: `${url}/graphql`,
+    method: "POST",
+    connections: 10,
+    overallRate: 100,
+    headers: auth,
+    body: listBody,
+  });
+
+  const counts = async () =>
+    await gql(
+      url,
+      `query($t: UUID!) { allAuditLogs(condition: { teamId: $t }) { totalCount } allChangeFeeds(condition: { teamId: $t }) { totalCount } allFeatureVersions(condition: { teamId: $t }) { totalCount } }`,
+      { t: teamId },
+      token,
+    );
+  const before = await counts();
+  let flip = 0;
+  figures.updateAt50 = await load({
+    url: `${url}/graphql`,
+    method: "POST",
+    connections: 4,
+    overallRate: 50,
+    headers: auth,
+    requests: [
+      {
+        setupRequest(request) {
+          request.body = JSON.stringify({
+            query: `mutation($id: UUID!, $r: Int!) { updateStageCriterionByRowId(input: { rowId: $id, stageCriterionPatch: { rolloutBp: $r } }) { stageCriterion { rolloutBp } } }`,
+            variables: { id: criterionId, r: 1000 + (flip++ % 2) },
+          });
+          return request;
+        },
+      },
+    ],
+  });
+  const after = await counts();
+  const written = {
+    audit: after.allAuditLogs.totalCount - before.allAuditLogs.totalCount,
+    changeFeed: after.allChangeFeeds.totalCount - before.allChangeFeeds.totalCount,
+    versions: after.allFeatureVersions.totalCount - before.allFeatureVersions.totalCount,
+  };
+
+  baseline.kill("SIGTERM");
+  stack.kill("SIGTERM");
+  await new Promise((resolve) => stack.once("exit", resolve));
+
+  const ratio = figures.listMax!.requestsPerSecond / figures.listBaseline!.requestsPerSecond;
+  const row = (name: string, f: Figures) =>
+    `| ${name} | ${f.requestsPerSecond} | ${f.p50} | ${f.p99} | ${f.requests} | ${f.errors} |`;
+  const table = `## Admin API (bench/admin-graphql.ts)
+
+Run on ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${DURATION} s per row; stack
+(embedded Postgres + backend) pinned to CPU 0, autocannon to CPU 1. The list is
+100 features, each with a stage and 3 criteria, as an admin with a JWT (RLS on).
+
+| Scenario | req/s | p50 ms | p99 ms | requests | errors |
+| --- | ---: | ---: | ---: | ---: | ---: |
+${row("login (argon2id, 4 connections)", figures.login!)}
+${row("list 100 features, max rate (10 conns)", figures.listMax!)}
+${row("baseline: node:http + 1 SQL, max rate", figures.listBaseline!)}
+${row("list 100 features at 100 req/s", figures.listAt100!)}
+${row("update one criterion at 50 req/s", figures.updateAt50!)}
+
+GraphQL list vs bare baseline: ${ratio.toFixed(2)}× its throughput. Targets: list at
+100 req/s with p99 ≤ 30 ms; update p99 ≤ 20 ms. Each update wrote, in the same
+transaction: ${written.audit} audit entries, ${written.changeFeed} change-feed rows and
+${written.versions} feature versions for ${figures.updateAt50!.requests} updates.
+`;
+  updateResults(join(ROOT, "bench/RESULTS.md"), "admin", table);
+  mkdirSync(join(ROOT, "bench/results"), { recursive: true });
+  writeFileSync(
+    join(ROOT, "bench/results/admin.json"),
+    `${JSON.stringify({ figures, written, ratio }, null, 2)}\n`,
+  );
+  console.log(table);
+  console.log(JSON.stringify({ ...figures, written, listVsBaseline: Number(ratio.toFixed(3)) }));
+} finally {
+  for (const child of children) child.kill("SIGKILL");
+  rmSync(stateDir, { recursive: true, force: true });
+}
+process.exit(0);
