@@ -93,6 +93,39 @@ describe("audit log entries", () => {
       expect(entries[1]!.after).toMatchObject({ name: "New" });
     }));
 
+  it("records the API token behind a machine's change, while the token is live", () =>
+    withRootDb(async (client) => {
+      // Setup
+      const team = await createTeam(client);
+      const {
+        rows: [token],
+      } = await client.query(
+        `insert into app_public.api_tokens (team_id, name, scopes, token_prefix)
+         values ($1, 'ci', '{write_flags}', 'fgt_test') returning id`,
+        [team.id],
+      );
+
+      // Action
+      await client.query("select set_config('jwt.claims.api_token_id', $1, true)", [token.id]);
+      await client.query("update app_public.teams set name = 'By token' where id = $1", [team.id]);
+      await client.query("update app_public.api_tokens set revoked_at = now() where id = $1", [
+        token.id,
+      ]);
+      await client.query("update app_public.teams set name = 'After revocation' where id = $1", [
+        team.id,
+      ]);
+      const { rows } = await client.query(
+        "select actor_id, actor_api_token_id from app_public.audit_log where row_id = $1 and action = 'update' order by id",
+        [team.id],
+      );
+
+      // Assertions
+      expect(rows).toEqual([
+        { actor_id: null, actor_api_token_id: token.id },
+        { actor_id: null, actor_api_token_id: null },
+      ]);
+    }));
+
   it("writes no entry for an update that changes nothing but updated_at", () =>
     withRootDb(async (client) => {
       const team = await createTeam(client);

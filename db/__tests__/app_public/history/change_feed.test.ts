@@ -99,6 +99,37 @@ describe.skipIf(!(await domainTablesExist()))("change feed", () => {
       ]);
     }));
 
+  it("feeds contexts and segments as changes to every environment of the team", () =>
+    withRootDb(async (client) => {
+      const team = await createTeam(client);
+
+      const {
+        rows: [context],
+      } = await client.query(
+        "insert into app_public.contexts (team_id, key, name) values ($1, 'country', 'Country') returning id",
+        [team.id],
+      );
+      const {
+        rows: [segment],
+      } = await client.query(
+        "insert into app_public.segments (team_id, key, name) values ($1, 'beta', 'Beta') returning id",
+        [team.id],
+      );
+      const feed = await feedFor(client, team.id);
+
+      expect(
+        feed.map((entry) => [
+          entry.entity,
+          entry.entity_id,
+          entry.environment_id,
+          entry.feature_id,
+        ]),
+      ).toEqual([
+        ["contexts", context.id, null, null],
+        ["segments", segment.id, null, null],
+      ]);
+    }));
+
   it("gives each change a strictly greater revision, which current_revision() reports", () =>
     withRootDb(async (client) => {
       const team = await createTeam(client);
