@@ -256,14 +256,14 @@ begin
 end;
 $$ language plpgsql stable security definer set search_path to pg_catalog, public, pg_temp;
 comment on function app_public.verify_audit_chain() is
-  E'Verifies the whole audit log: recomputes every entry''s hash and checks each links to its predecessor. System administrators only (DNIED otherwise).';
+  E'Verifies the whole audit log: recomputes every entry''s hash and checks that each links to its predecessor and the last one to the chain head. System administrators only (DNIED otherwise).';
 
 /*
  * The generic audit trigger, attached to every app_public table below.
  * TG_ARGV[0] names the table's single uuid primary key column ('' if none);
  * further arguments name columns to redact.
  * Updates that change nothing but bookkeeping columns (updated_at, and the
- * once-a-minute last_used_at of API tokens) are not changes.
+ * last_used_at of API tokens and clients) are not changes.
  */
 create function app_private.tg__audit() returns trigger as $$
 declare
@@ -350,9 +350,9 @@ comment on function app_public.current_revision() is
 /*
  * Bumps the revision, appends to the feed and notifies, for each changed
  * row of a served table (bookkeeping-only updates, like a client's
- * last_used_at, are not changes). The environment and feature come from the row
- * (environment_id, feature_id columns; the row itself for environments and
- * features) or, for criteria, from their feature stage.
+ * last_used_at, are not changes). The environment and feature come from
+ * the row (environment_id, feature_id columns; the row itself for
+ * environments and features) or, for criteria, from their feature stage.
  */
 create function app_private.tg__change_feed() returns trigger as $$
 declare
