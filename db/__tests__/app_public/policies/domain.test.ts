@@ -347,7 +347,8 @@ describe("team deletion", () => {
       const left: Record<string, number> = {};
       for (const spec of tables) {
         const { rows } = await client.query<{ team_id: string }>(
-          `select team_id from app_public.${spec.table}`,
+          `select team_id from app_public.${spec.table} where team_id = any ($1)`,
+          [[teams.a.teamId, teams.b.teamId]],
         );
         expect(rows.every((row) => row.team_id === teams.b.teamId)).toBe(true);
         left[spec.table] = rows.length;

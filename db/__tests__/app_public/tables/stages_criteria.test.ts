@@ -21,7 +21,7 @@ async function setup(client: TxClient) {
   const stage = await createStage(client, contextual, environment);
   const simpleStage = await createStage(client, simple, environment);
   await becomeUser(client, user.id);
-  return { teamId, environment, contextual, simple, stage, simpleStage };
+  return { user, teamId, environment, contextual, simple, stage, simpleStage };
 }
 
 describe("feature stages", () => {
@@ -51,6 +51,27 @@ describe("feature stages", () => {
       );
 
       expect(code).toBe("TEAMX");
+    }));
+
+  it("follows a parent stage of the same feature only, without cycles (BADPA, CYCLE)", () =>
+    withRootDb(async (client) => {
+      // Setup
+      const { user, teamId, contextual, stage, simpleStage } = await setup(client);
+      await client.query("reset role");
+      const staging = await createEnvironment(client, teamId, "staging", "staging");
+      const later = await createStage(client, contextual, staging);
+      await becomeUser(client, user.id);
+      const parent = "update app_public.feature_stages set parent_stage_id = $2 where id = $1";
+
+      // Action
+      const forked = await errorCode(client, parent, [later, stage]);
+      const otherFeature = await errorCode(client, parent, [simpleStage, stage]);
+      const loop = await errorCode(client, parent, [stage, later]);
+
+      // Assertions
+      expect(forked).toBeUndefined();
+      expect(otherFeature).toBe("BADPA");
+      expect(loop).toBe("CYCLE");
     }));
 
   it("accepts a default variant of the feature only (NOVAR)", () =>
