@@ -8,6 +8,14 @@ export type Scalars = {
   Boolean: { input: boolean; output: boolean; }
   Int: { input: number; output: number; }
   Float: { input: number; output: number; }
+  /** Binary data encoded using Base64 */
+  Base64EncodedBinary: { input: unknown; output: unknown; }
+  /**
+   * A signed eight-byte integer. The upper big integer values are greater than the
+   * max value for a JavaScript number. Therefore all big integers will be output as
+   * strings and not numbers.
+   */
+  BigInt: { input: string; output: string; }
   /** A location in a connection that can be used for resuming pagination. */
   Cursor: { input: string; output: string; }
   /**
@@ -18,8 +26,34 @@ export type Scalars = {
    * to unexpected results.
    */
   Datetime: { input: string; output: string; }
+  /** Represents JSON values as specified by [ECMA-404](http://www.ecma-international.org/publications/files/ECMA-ST/ECMA-404.pdf). */
+  JSON: { input: unknown; output: unknown; }
   /** A universally unique identifier as defined by [RFC 4122](https://tools.ietf.org/html/rfc4122). */
   UUID: { input: string; output: string; }
+};
+
+/** All input for the `addFeatureToPipeline` mutation. */
+export type AddFeatureToPipelineInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  featureId?: InputMaybe<Scalars['UUID']['input']>;
+  pipelineId?: InputMaybe<Scalars['UUID']['input']>;
+};
+
+/** The output of our `addFeatureToPipeline` mutation. */
+export type AddFeatureToPipelinePayload = {
+  __typename?: 'AddFeatureToPipelinePayload';
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+  result?: Maybe<Array<Maybe<FeatureStage>>>;
 };
 
 /** A credential for machine access to the admin API, scoped to one team. The secret is shown once, at creation; only its hash is stored. */
@@ -127,6 +161,112 @@ export type ApiTokenWithSecret = {
   token?: Maybe<ApiToken>;
 };
 
+/** The result of verifying the audit log's hash chain. */
+export type AuditChainStatus = {
+  __typename?: 'AuditChainStatus';
+  /** How many entries were checked. */
+  checked?: Maybe<Scalars['BigInt']['output']>;
+  /** The first entry whose hash or link does not match (for a removed tail, the id of the missing last entry); null when ok. */
+  firstBadId?: Maybe<Scalars['BigInt']['output']>;
+  /** Whether every entry is intact and linked to its predecessor. */
+  ok?: Maybe<Scalars['Boolean']['output']>;
+};
+
+/** A new entry in a team's audit log. */
+export type AuditEntryAddedEvent = {
+  __typename?: 'AuditEntryAddedEvent';
+  /** The entry. */
+  auditLogEntry?: Maybe<AuditLog>;
+  /** Id of the new audit entry. */
+  auditLogId: Scalars['BigInt']['output'];
+};
+
+/** The audit log: one entry per change to any row of the admin API (who, what, before and after). Append-only and hash-chained: each entry carries the hash of the previous one, so altering or removing an entry is detectable (see verifyAuditChain). */
+export type AuditLog = Node & {
+  __typename?: 'AuditLog';
+  /** What happened to the row: insert, update or delete. */
+  action: Scalars['String']['output'];
+  /** The API token that made the change, when a machine made it. */
+  actorApiTokenId?: Maybe<Scalars['UUID']['output']>;
+  /** The user who made the change; null for changes made by the system or by an API token. */
+  actorId?: Maybe<Scalars['UUID']['output']>;
+  /** The row after the change (null for a delete). Secret-looking columns are redacted. */
+  after?: Maybe<Scalars['JSON']['output']>;
+  /** The row before the change (null for an insert). Secret-looking columns are redacted. */
+  before?: Maybe<Scalars['JSON']['output']>;
+  /** When the entry was written. */
+  createdAt: Scalars['Datetime']['output'];
+  /** SHA-256 of prev_hash followed by the UTF-8 text of the jsonb array [id, team_id, actor_id, actor_api_token_id, action, table_name, row_id, before, after, created_at as YYYY-MM-DDTHH:MI:SS.USZ in UTC]. */
+  hash: Scalars['Base64EncodedBinary']['output'];
+  /** A globally unique identifier. Can be used in various places throughout the system to identify this single value. */
+  id: Scalars['ID']['output'];
+  /** The hash of the previous entry (null for the first entry). */
+  prevHash?: Maybe<Scalars['Base64EncodedBinary']['output']>;
+  /** The primary key of the changed row (null for tables without a single uuid key). */
+  recordId?: Maybe<Scalars['UUID']['output']>;
+  /** Position of the entry in the log (strictly increasing in commit order). */
+  rowId: Scalars['BigInt']['output'];
+  /** The table of the changed row (e.g. features, team_memberships). */
+  tableName: Scalars['String']['output'];
+  /** The team the changed row belongs to (the team itself for teams); null for rows outside any team (users). */
+  teamId?: Maybe<Scalars['UUID']['output']>;
+};
+
+/**
+ * A condition to be used against `AuditLog` object types. All fields are tested
+ * for equality and combined with a logical ‘and.’
+ */
+export type AuditLogCondition = {
+  /** Checks for equality with the object’s `actorId` field. */
+  actorId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `recordId` field. */
+  recordId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `rowId` field. */
+  rowId?: InputMaybe<Scalars['BigInt']['input']>;
+  /** Checks for equality with the object’s `tableName` field. */
+  tableName?: InputMaybe<Scalars['String']['input']>;
+  /** Checks for equality with the object’s `teamId` field. */
+  teamId?: InputMaybe<Scalars['UUID']['input']>;
+};
+
+/** A connection to a list of `AuditLog` values. */
+export type AuditLogConnection = {
+  __typename?: 'AuditLogConnection';
+  /** A list of edges which contains the `AuditLog` and cursor to aid in pagination. */
+  edges: Array<Maybe<AuditLogEdge>>;
+  /** A list of `AuditLog` objects. */
+  nodes: Array<Maybe<AuditLog>>;
+  /** Information to aid in pagination. */
+  pageInfo: PageInfo;
+  /** The count of *all* `AuditLog` you could get from the connection. */
+  totalCount: Scalars['Int']['output'];
+};
+
+/** A `AuditLog` edge in the connection. */
+export type AuditLogEdge = {
+  __typename?: 'AuditLogEdge';
+  /** A cursor for use in pagination. */
+  cursor?: Maybe<Scalars['Cursor']['output']>;
+  /** The `AuditLog` at the end of the edge. */
+  node?: Maybe<AuditLog>;
+};
+
+/** Methods to use when ordering `AuditLog`. */
+export type AuditLogOrderBy =
+  | 'ACTOR_ID_ASC'
+  | 'ACTOR_ID_DESC'
+  | 'NATURAL'
+  | 'PRIMARY_KEY_ASC'
+  | 'PRIMARY_KEY_DESC'
+  | 'RECORD_ID_ASC'
+  | 'RECORD_ID_DESC'
+  | 'ROW_ID_ASC'
+  | 'ROW_ID_DESC'
+  | 'TABLE_NAME_ASC'
+  | 'TABLE_NAME_DESC'
+  | 'TEAM_ID_ASC'
+  | 'TEAM_ID_DESC';
+
 /**
  * Tokens for an authenticated session. Send the access token as
  * `Authorization: Bearer <accessToken>`; before it expires, exchange the
@@ -146,6 +286,72 @@ export type AuthTokens = {
   userId: Scalars['UUID']['output'];
 };
 
+/** The change feed: one entry per change to what edges serve (environments, contexts, segments, features, their dependencies, stages and criteria, clients), in revision order. Edges catch up from the last revision they applied. */
+export type ChangeFeed = Node & {
+  __typename?: 'ChangeFeed';
+  /** When the change was recorded. */
+  createdAt: Scalars['Datetime']['output'];
+  /** The table of the changed row (e.g. features, stage_criteria). */
+  entity: Scalars['String']['output'];
+  /** The primary key of the changed row. */
+  entityId?: Maybe<Scalars['UUID']['output']>;
+  /** The one environment the change affects; null when it affects every environment of the team. */
+  environmentId?: Maybe<Scalars['UUID']['output']>;
+  /** The feature the change belongs to, when it belongs to one. */
+  featureId?: Maybe<Scalars['UUID']['output']>;
+  /** A globally unique identifier. Can be used in various places throughout the system to identify this single value. */
+  id: Scalars['ID']['output'];
+  /** What happened to the row: insert, update or delete. */
+  op: Scalars['String']['output'];
+  /** The global revision this change produced (strictly increasing in commit order). */
+  revision: Scalars['BigInt']['output'];
+  /** The team whose data changed. */
+  teamId: Scalars['UUID']['output'];
+};
+
+/**
+ * A condition to be used against `ChangeFeed` object types. All fields are tested
+ * for equality and combined with a logical ‘and.’
+ */
+export type ChangeFeedCondition = {
+  /** Checks for equality with the object’s `revision` field. */
+  revision?: InputMaybe<Scalars['BigInt']['input']>;
+  /** Checks for equality with the object’s `teamId` field. */
+  teamId?: InputMaybe<Scalars['UUID']['input']>;
+};
+
+/** A connection to a list of `ChangeFeed` values. */
+export type ChangeFeedConnection = {
+  __typename?: 'ChangeFeedConnection';
+  /** A list of edges which contains the `ChangeFeed` and cursor to aid in pagination. */
+  edges: Array<Maybe<ChangeFeedEdge>>;
+  /** A list of `ChangeFeed` objects. */
+  nodes: Array<Maybe<ChangeFeed>>;
+  /** Information to aid in pagination. */
+  pageInfo: PageInfo;
+  /** The count of *all* `ChangeFeed` you could get from the connection. */
+  totalCount: Scalars['Int']['output'];
+};
+
+/** A `ChangeFeed` edge in the connection. */
+export type ChangeFeedEdge = {
+  __typename?: 'ChangeFeedEdge';
+  /** A cursor for use in pagination. */
+  cursor?: Maybe<Scalars['Cursor']['output']>;
+  /** The `ChangeFeed` at the end of the edge. */
+  node?: Maybe<ChangeFeed>;
+};
+
+/** Methods to use when ordering `ChangeFeed`. */
+export type ChangeFeedOrderBy =
+  | 'NATURAL'
+  | 'PRIMARY_KEY_ASC'
+  | 'PRIMARY_KEY_DESC'
+  | 'REVISION_ASC'
+  | 'REVISION_DESC'
+  | 'TEAM_ID_ASC'
+  | 'TEAM_ID_DESC';
+
 export type ChangePasswordInput = {
   /** The password in use now (the temporary one after a reset). */
   currentPassword: Scalars['String']['input'];
@@ -158,6 +364,218 @@ export type ChangePasswordPayload = {
   /** Whether the password was changed. */
   success: Scalars['Boolean']['output'];
 };
+
+/** An SDK or edge credential bound to one environment. Created by createClient, which shows the secret once; only its hash is stored. */
+export type Client = Node & {
+  __typename?: 'Client';
+  /** Web clients: the origins (scheme://host[:port]) browsers may call from; empty for backend clients. */
+  allowedOrigins: Array<Maybe<Scalars['String']['output']>>;
+  /** When the client was created. */
+  createdAt: Scalars['Datetime']['output'];
+  /** A disabled client's secret is refused. */
+  enabled: Scalars['Boolean']['output'];
+  /** Reads a single `Environment` that is related to this `Client`. */
+  environmentByEnvironmentId?: Maybe<Environment>;
+  /** The environment whose flags the client evaluates. */
+  environmentId: Scalars['UUID']['output'];
+  /** A globally unique identifier. Can be used in various places throughout the system to identify this single value. */
+  id: Scalars['ID']['output'];
+  /** The first characters of the secret, to recognise it. */
+  keyPrefix: Scalars['String']['output'];
+  /** Backend or web. */
+  kind: ClientKind;
+  /** When the secret was last verified (updated at most once a minute). */
+  lastUsedAt?: Maybe<Scalars['Datetime']['output']>;
+  /** What the client is (e.g. "checkout service"). */
+  name: Scalars['String']['output'];
+  /** When the secret was last rotated (null: never). */
+  rotatedAt?: Maybe<Scalars['Datetime']['output']>;
+  /** Unique identifier of the client. */
+  rowId: Scalars['UUID']['output'];
+  /** Reads a single `Team` that is related to this `Client`. */
+  teamByTeamId?: Maybe<Team>;
+  /** The team owning the client. */
+  teamId: Scalars['UUID']['output'];
+  /** When the client was last changed. */
+  updatedAt: Scalars['Datetime']['output'];
+};
+
+/** A condition to be used against `Client` object types. All fields are tested for equality and combined with a logical ‘and.’ */
+export type ClientCondition = {
+  /** Checks for equality with the object’s `environmentId` field. */
+  environmentId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `rowId` field. */
+  rowId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `teamId` field. */
+  teamId?: InputMaybe<Scalars['UUID']['input']>;
+};
+
+/** A connection to a list of `Client` values. */
+export type ClientConnection = {
+  __typename?: 'ClientConnection';
+  /** A list of edges which contains the `Client` and cursor to aid in pagination. */
+  edges: Array<Maybe<ClientEdge>>;
+  /** A list of `Client` objects. */
+  nodes: Array<Maybe<Client>>;
+  /** Information to aid in pagination. */
+  pageInfo: PageInfo;
+  /** The count of *all* `Client` you could get from the connection. */
+  totalCount: Scalars['Int']['output'];
+};
+
+/** A `Client` edge in the connection. */
+export type ClientEdge = {
+  __typename?: 'ClientEdge';
+  /** A cursor for use in pagination. */
+  cursor?: Maybe<Scalars['Cursor']['output']>;
+  /** The `Client` at the end of the edge. */
+  node?: Maybe<Client>;
+};
+
+/** Backend: server-side SDKs and edges (the secret stays on a server). Web: browser SDKs, restricted to allowed origins. */
+export type ClientKind =
+  | 'backend'
+  | 'web';
+
+/** Methods to use when ordering `Client`. */
+export type ClientOrderBy =
+  | 'ENVIRONMENT_ID_ASC'
+  | 'ENVIRONMENT_ID_DESC'
+  | 'NATURAL'
+  | 'PRIMARY_KEY_ASC'
+  | 'PRIMARY_KEY_DESC'
+  | 'ROW_ID_ASC'
+  | 'ROW_ID_DESC'
+  | 'TEAM_ID_ASC'
+  | 'TEAM_ID_DESC';
+
+/** Represents an update to a `Client`. Fields that are set will be updated. */
+export type ClientPatch = {
+  /** Web clients: the origins (scheme://host[:port]) browsers may call from; empty for backend clients. */
+  allowedOrigins?: InputMaybe<Array<InputMaybe<Scalars['String']['input']>>>;
+  /** A disabled client's secret is refused. */
+  enabled?: InputMaybe<Scalars['Boolean']['input']>;
+  /** What the client is (e.g. "checkout service"). */
+  name?: InputMaybe<Scalars['String']['input']>;
+};
+
+/** A client and its new secret: the only time the secret is shown. */
+export type ClientWithSecret = {
+  __typename?: 'ClientWithSecret';
+  /** The client. */
+  client?: Maybe<Client>;
+  /** The secret to configure in the SDK or edge; store it now, it is not shown again. */
+  secret?: Maybe<Scalars['String']['output']>;
+};
+
+/** The definition of an evaluation-context attribute (e.g. country, plan, appVersion): its type and optional allowed values. Rules may only use defined contexts (and the built-in targetingKey). */
+export type Context = Node & {
+  __typename?: 'Context';
+  /** Null (any value) or a JSON array of the only values rules may compare the attribute with, each of the context's type. */
+  allowedValues?: Maybe<Scalars['JSON']['output']>;
+  /** When the context was created. */
+  createdAt: Scalars['Datetime']['output'];
+  /** What the attribute means and where it comes from. */
+  description: Scalars['String']['output'];
+  /** A globally unique identifier. Can be used in various places throughout the system to identify this single value. */
+  id: Scalars['ID']['output'];
+  /** Attribute name as applications send it, unique within the team (targetingKey and bucketingKey are built in). */
+  key: Scalars['String']['output'];
+  /** Display name. */
+  name: Scalars['String']['output'];
+  /** Unique identifier of the context. */
+  rowId: Scalars['UUID']['output'];
+  /** Reads a single `Team` that is related to this `Context`. */
+  teamByTeamId?: Maybe<Team>;
+  /** The team owning the context. */
+  teamId: Scalars['UUID']['output'];
+  /** Type of the attribute: string, number, boolean, semver or date. */
+  type: ContextType;
+  /** When the context was last changed. */
+  updatedAt: Scalars['Datetime']['output'];
+};
+
+/** A condition to be used against `Context` object types. All fields are tested for equality and combined with a logical ‘and.’ */
+export type ContextCondition = {
+  /** Checks for equality with the object’s `key` field. */
+  key?: InputMaybe<Scalars['String']['input']>;
+  /** Checks for equality with the object’s `rowId` field. */
+  rowId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `teamId` field. */
+  teamId?: InputMaybe<Scalars['UUID']['input']>;
+};
+
+/** A connection to a list of `Context` values. */
+export type ContextConnection = {
+  __typename?: 'ContextConnection';
+  /** A list of edges which contains the `Context` and cursor to aid in pagination. */
+  edges: Array<Maybe<ContextEdge>>;
+  /** A list of `Context` objects. */
+  nodes: Array<Maybe<Context>>;
+  /** Information to aid in pagination. */
+  pageInfo: PageInfo;
+  /** The count of *all* `Context` you could get from the connection. */
+  totalCount: Scalars['Int']['output'];
+};
+
+/** A `Context` edge in the connection. */
+export type ContextEdge = {
+  __typename?: 'ContextEdge';
+  /** A cursor for use in pagination. */
+  cursor?: Maybe<Scalars['Cursor']['output']>;
+  /** The `Context` at the end of the edge. */
+  node?: Maybe<Context>;
+};
+
+/** An input for mutations affecting `Context` */
+export type ContextInput = {
+  /** Null (any value) or a JSON array of the only values rules may compare the attribute with, each of the context's type. */
+  allowedValues?: InputMaybe<Scalars['JSON']['input']>;
+  /** What the attribute means and where it comes from. */
+  description?: InputMaybe<Scalars['String']['input']>;
+  /** Attribute name as applications send it, unique within the team (targetingKey and bucketingKey are built in). */
+  key: Scalars['String']['input'];
+  /** Display name. */
+  name: Scalars['String']['input'];
+  /** The team owning the context. */
+  teamId: Scalars['UUID']['input'];
+  /** Type of the attribute: string, number, boolean, semver or date. */
+  type?: InputMaybe<ContextType>;
+};
+
+/** Methods to use when ordering `Context`. */
+export type ContextOrderBy =
+  | 'KEY_ASC'
+  | 'KEY_DESC'
+  | 'NATURAL'
+  | 'PRIMARY_KEY_ASC'
+  | 'PRIMARY_KEY_DESC'
+  | 'ROW_ID_ASC'
+  | 'ROW_ID_DESC'
+  | 'TEAM_ID_ASC'
+  | 'TEAM_ID_DESC';
+
+/** Represents an update to a `Context`. Fields that are set will be updated. */
+export type ContextPatch = {
+  /** Null (any value) or a JSON array of the only values rules may compare the attribute with, each of the context's type. */
+  allowedValues?: InputMaybe<Scalars['JSON']['input']>;
+  /** What the attribute means and where it comes from. */
+  description?: InputMaybe<Scalars['String']['input']>;
+  /** Attribute name as applications send it, unique within the team (targetingKey and bucketingKey are built in). */
+  key?: InputMaybe<Scalars['String']['input']>;
+  /** Display name. */
+  name?: InputMaybe<Scalars['String']['input']>;
+  /** Type of the attribute: string, number, boolean, semver or date. */
+  type?: InputMaybe<ContextType>;
+};
+
+/** The type of a context attribute: decides which operators and values rules may use with it. */
+export type ContextType =
+  | 'boolean'
+  | 'date'
+  | 'number'
+  | 'semver'
+  | 'string';
 
 /** All input for the `createApiToken` mutation. */
 export type CreateApiTokenInput = {
@@ -183,6 +601,329 @@ export type CreateApiTokenPayload = {
   /** Our root query field type. Allows us to run any query from our mutation payload. */
   query?: Maybe<Query>;
   result?: Maybe<ApiTokenWithSecret>;
+};
+
+/** All input for the `createClient` mutation. */
+export type CreateClientInput = {
+  allowedOrigins?: InputMaybe<Array<InputMaybe<Scalars['String']['input']>>>;
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  environmentId?: InputMaybe<Scalars['UUID']['input']>;
+  kind?: InputMaybe<ClientKind>;
+  name?: InputMaybe<Scalars['String']['input']>;
+};
+
+/** The output of our `createClient` mutation. */
+export type CreateClientPayload = {
+  __typename?: 'CreateClientPayload';
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+  result?: Maybe<ClientWithSecret>;
+};
+
+/** All input for the create `Context` mutation. */
+export type CreateContextInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** The `Context` to be created by this mutation. */
+  context: ContextInput;
+};
+
+/** The output of our create `Context` mutation. */
+export type CreateContextPayload = {
+  __typename?: 'CreateContextPayload';
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  /** The `Context` that was created by this mutation. */
+  context?: Maybe<Context>;
+  /** An edge for our `Context`. May be used by Relay 1. */
+  contextEdge?: Maybe<ContextEdge>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+};
+
+
+/** The output of our create `Context` mutation. */
+export type CreateContextPayloadContextEdgeArgs = {
+  orderBy?: Array<ContextOrderBy>;
+};
+
+/** All input for the create `Environment` mutation. */
+export type CreateEnvironmentInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** The `Environment` to be created by this mutation. */
+  environment: EnvironmentInput;
+};
+
+/** The output of our create `Environment` mutation. */
+export type CreateEnvironmentPayload = {
+  __typename?: 'CreateEnvironmentPayload';
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  /** The `Environment` that was created by this mutation. */
+  environment?: Maybe<Environment>;
+  /** An edge for our `Environment`. May be used by Relay 1. */
+  environmentEdge?: Maybe<EnvironmentEdge>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+};
+
+
+/** The output of our create `Environment` mutation. */
+export type CreateEnvironmentPayloadEnvironmentEdgeArgs = {
+  orderBy?: Array<EnvironmentOrderBy>;
+};
+
+/** All input for the create `FeatureDependency` mutation. */
+export type CreateFeatureDependencyInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** The `FeatureDependency` to be created by this mutation. */
+  featureDependency: FeatureDependencyInput;
+};
+
+/** The output of our create `FeatureDependency` mutation. */
+export type CreateFeatureDependencyPayload = {
+  __typename?: 'CreateFeatureDependencyPayload';
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  /** The `FeatureDependency` that was created by this mutation. */
+  featureDependency?: Maybe<FeatureDependency>;
+  /** An edge for our `FeatureDependency`. May be used by Relay 1. */
+  featureDependencyEdge?: Maybe<FeatureDependencyEdge>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+};
+
+
+/** The output of our create `FeatureDependency` mutation. */
+export type CreateFeatureDependencyPayloadFeatureDependencyEdgeArgs = {
+  orderBy?: Array<FeatureDependencyOrderBy>;
+};
+
+/** All input for the create `Feature` mutation. */
+export type CreateFeatureInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** The `Feature` to be created by this mutation. */
+  feature: FeatureInput;
+};
+
+/** The output of our create `Feature` mutation. */
+export type CreateFeaturePayload = {
+  __typename?: 'CreateFeaturePayload';
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  /** The `Feature` that was created by this mutation. */
+  feature?: Maybe<Feature>;
+  /** An edge for our `Feature`. May be used by Relay 1. */
+  featureEdge?: Maybe<FeatureEdge>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+};
+
+
+/** The output of our create `Feature` mutation. */
+export type CreateFeaturePayloadFeatureEdgeArgs = {
+  orderBy?: Array<FeatureOrderBy>;
+};
+
+/** All input for the create `FeatureStage` mutation. */
+export type CreateFeatureStageInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** The `FeatureStage` to be created by this mutation. */
+  featureStage: FeatureStageInput;
+};
+
+/** The output of our create `FeatureStage` mutation. */
+export type CreateFeatureStagePayload = {
+  __typename?: 'CreateFeatureStagePayload';
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  /** The `FeatureStage` that was created by this mutation. */
+  featureStage?: Maybe<FeatureStage>;
+  /** An edge for our `FeatureStage`. May be used by Relay 1. */
+  featureStageEdge?: Maybe<FeatureStageEdge>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+};
+
+
+/** The output of our create `FeatureStage` mutation. */
+export type CreateFeatureStagePayloadFeatureStageEdgeArgs = {
+  orderBy?: Array<FeatureStageOrderBy>;
+};
+
+/** All input for the create `Pipeline` mutation. */
+export type CreatePipelineInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** The `Pipeline` to be created by this mutation. */
+  pipeline: PipelineInput;
+};
+
+/** The output of our create `Pipeline` mutation. */
+export type CreatePipelinePayload = {
+  __typename?: 'CreatePipelinePayload';
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  /** The `Pipeline` that was created by this mutation. */
+  pipeline?: Maybe<Pipeline>;
+  /** An edge for our `Pipeline`. May be used by Relay 1. */
+  pipelineEdge?: Maybe<PipelineEdge>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+};
+
+
+/** The output of our create `Pipeline` mutation. */
+export type CreatePipelinePayloadPipelineEdgeArgs = {
+  orderBy?: Array<PipelineOrderBy>;
+};
+
+/** All input for the create `PipelineStage` mutation. */
+export type CreatePipelineStageInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** The `PipelineStage` to be created by this mutation. */
+  pipelineStage: PipelineStageInput;
+};
+
+/** The output of our create `PipelineStage` mutation. */
+export type CreatePipelineStagePayload = {
+  __typename?: 'CreatePipelineStagePayload';
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  /** The `PipelineStage` that was created by this mutation. */
+  pipelineStage?: Maybe<PipelineStage>;
+  /** An edge for our `PipelineStage`. May be used by Relay 1. */
+  pipelineStageEdge?: Maybe<PipelineStageEdge>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+};
+
+
+/** The output of our create `PipelineStage` mutation. */
+export type CreatePipelineStagePayloadPipelineStageEdgeArgs = {
+  orderBy?: Array<PipelineStageOrderBy>;
+};
+
+/** All input for the create `Segment` mutation. */
+export type CreateSegmentInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** The `Segment` to be created by this mutation. */
+  segment: SegmentInput;
+};
+
+/** The output of our create `Segment` mutation. */
+export type CreateSegmentPayload = {
+  __typename?: 'CreateSegmentPayload';
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+  /** The `Segment` that was created by this mutation. */
+  segment?: Maybe<Segment>;
+  /** An edge for our `Segment`. May be used by Relay 1. */
+  segmentEdge?: Maybe<SegmentEdge>;
+};
+
+
+/** The output of our create `Segment` mutation. */
+export type CreateSegmentPayloadSegmentEdgeArgs = {
+  orderBy?: Array<SegmentOrderBy>;
+};
+
+/** All input for the create `StageCriterion` mutation. */
+export type CreateStageCriterionInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** The `StageCriterion` to be created by this mutation. */
+  stageCriterion: StageCriterionInput;
+};
+
+/** The output of our create `StageCriterion` mutation. */
+export type CreateStageCriterionPayload = {
+  __typename?: 'CreateStageCriterionPayload';
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+  /** The `StageCriterion` that was created by this mutation. */
+  stageCriterion?: Maybe<StageCriterion>;
+  /** An edge for our `StageCriterion`. May be used by Relay 1. */
+  stageCriterionEdge?: Maybe<StageCriterionEdge>;
+};
+
+
+/** The output of our create `StageCriterion` mutation. */
+export type CreateStageCriterionPayloadStageCriterionEdgeArgs = {
+  orderBy?: Array<StageCriterionOrderBy>;
 };
 
 /** All input for the create `Team` mutation. */
@@ -303,6 +1044,573 @@ export type DeleteApiTokenPayload = {
 /** The output of our delete `ApiToken` mutation. */
 export type DeleteApiTokenPayloadApiTokenEdgeArgs = {
   orderBy?: Array<ApiTokenOrderBy>;
+};
+
+/** All input for the `deleteClientByRowId` mutation. */
+export type DeleteClientByRowIdInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** Unique identifier of the client. */
+  rowId: Scalars['UUID']['input'];
+};
+
+/** All input for the `deleteClient` mutation. */
+export type DeleteClientInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** The globally unique `ID` which will identify a single `Client` to be deleted. */
+  id: Scalars['ID']['input'];
+};
+
+/** The output of our delete `Client` mutation. */
+export type DeleteClientPayload = {
+  __typename?: 'DeleteClientPayload';
+  /** The `Client` that was deleted by this mutation. */
+  client?: Maybe<Client>;
+  /** An edge for our `Client`. May be used by Relay 1. */
+  clientEdge?: Maybe<ClientEdge>;
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  deletedClientId?: Maybe<Scalars['ID']['output']>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+};
+
+
+/** The output of our delete `Client` mutation. */
+export type DeleteClientPayloadClientEdgeArgs = {
+  orderBy?: Array<ClientOrderBy>;
+};
+
+/** All input for the `deleteContextByRowId` mutation. */
+export type DeleteContextByRowIdInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** Unique identifier of the context. */
+  rowId: Scalars['UUID']['input'];
+};
+
+/** All input for the `deleteContextByTeamIdAndKey` mutation. */
+export type DeleteContextByTeamIdAndKeyInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** Attribute name as applications send it, unique within the team (targetingKey and bucketingKey are built in). */
+  key: Scalars['String']['input'];
+  /** The team owning the context. */
+  teamId: Scalars['UUID']['input'];
+};
+
+/** All input for the `deleteContext` mutation. */
+export type DeleteContextInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** The globally unique `ID` which will identify a single `Context` to be deleted. */
+  id: Scalars['ID']['input'];
+};
+
+/** The output of our delete `Context` mutation. */
+export type DeleteContextPayload = {
+  __typename?: 'DeleteContextPayload';
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  /** The `Context` that was deleted by this mutation. */
+  context?: Maybe<Context>;
+  /** An edge for our `Context`. May be used by Relay 1. */
+  contextEdge?: Maybe<ContextEdge>;
+  deletedContextId?: Maybe<Scalars['ID']['output']>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+};
+
+
+/** The output of our delete `Context` mutation. */
+export type DeleteContextPayloadContextEdgeArgs = {
+  orderBy?: Array<ContextOrderBy>;
+};
+
+/** All input for the `deleteEnvironmentByRowId` mutation. */
+export type DeleteEnvironmentByRowIdInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** Unique identifier of the environment. */
+  rowId: Scalars['UUID']['input'];
+};
+
+/** All input for the `deleteEnvironmentByTeamIdAndKey` mutation. */
+export type DeleteEnvironmentByTeamIdAndKeyInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** URL-safe handle, unique within the team (lowercase letters, digits, dashes). */
+  key: Scalars['String']['input'];
+  /** The team owning the environment. */
+  teamId: Scalars['UUID']['input'];
+};
+
+/** All input for the `deleteEnvironment` mutation. */
+export type DeleteEnvironmentInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** The globally unique `ID` which will identify a single `Environment` to be deleted. */
+  id: Scalars['ID']['input'];
+};
+
+/** The output of our delete `Environment` mutation. */
+export type DeleteEnvironmentPayload = {
+  __typename?: 'DeleteEnvironmentPayload';
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  deletedEnvironmentId?: Maybe<Scalars['ID']['output']>;
+  /** The `Environment` that was deleted by this mutation. */
+  environment?: Maybe<Environment>;
+  /** An edge for our `Environment`. May be used by Relay 1. */
+  environmentEdge?: Maybe<EnvironmentEdge>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+};
+
+
+/** The output of our delete `Environment` mutation. */
+export type DeleteEnvironmentPayloadEnvironmentEdgeArgs = {
+  orderBy?: Array<EnvironmentOrderBy>;
+};
+
+/** All input for the `deleteFeatureByRowId` mutation. */
+export type DeleteFeatureByRowIdInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** Unique identifier of the feature. */
+  rowId: Scalars['UUID']['input'];
+};
+
+/** All input for the `deleteFeatureByTeamIdAndKey` mutation. */
+export type DeleteFeatureByTeamIdAndKeyInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** The key applications evaluate, unique within the team: a letter or digit, then up to 127 letters, digits, ".", "_" or "-". */
+  key: Scalars['String']['input'];
+  /** The team owning the feature. */
+  teamId: Scalars['UUID']['input'];
+};
+
+/** All input for the `deleteFeatureDependencyByFeatureIdAndDependsOnId` mutation. */
+export type DeleteFeatureDependencyByFeatureIdAndDependsOnIdInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** The prerequisite feature (same team; cannot be deleted while depended on). */
+  dependsOnId: Scalars['UUID']['input'];
+  /** The dependent feature. */
+  featureId: Scalars['UUID']['input'];
+};
+
+/** All input for the `deleteFeatureDependencyByRowId` mutation. */
+export type DeleteFeatureDependencyByRowIdInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** Unique identifier of the dependency. */
+  rowId: Scalars['UUID']['input'];
+};
+
+/** All input for the `deleteFeatureDependency` mutation. */
+export type DeleteFeatureDependencyInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** The globally unique `ID` which will identify a single `FeatureDependency` to be deleted. */
+  id: Scalars['ID']['input'];
+};
+
+/** The output of our delete `FeatureDependency` mutation. */
+export type DeleteFeatureDependencyPayload = {
+  __typename?: 'DeleteFeatureDependencyPayload';
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  deletedFeatureDependencyId?: Maybe<Scalars['ID']['output']>;
+  /** The `FeatureDependency` that was deleted by this mutation. */
+  featureDependency?: Maybe<FeatureDependency>;
+  /** An edge for our `FeatureDependency`. May be used by Relay 1. */
+  featureDependencyEdge?: Maybe<FeatureDependencyEdge>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+};
+
+
+/** The output of our delete `FeatureDependency` mutation. */
+export type DeleteFeatureDependencyPayloadFeatureDependencyEdgeArgs = {
+  orderBy?: Array<FeatureDependencyOrderBy>;
+};
+
+/** All input for the `deleteFeature` mutation. */
+export type DeleteFeatureInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** The globally unique `ID` which will identify a single `Feature` to be deleted. */
+  id: Scalars['ID']['input'];
+};
+
+/** The output of our delete `Feature` mutation. */
+export type DeleteFeaturePayload = {
+  __typename?: 'DeleteFeaturePayload';
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  deletedFeatureId?: Maybe<Scalars['ID']['output']>;
+  /** The `Feature` that was deleted by this mutation. */
+  feature?: Maybe<Feature>;
+  /** An edge for our `Feature`. May be used by Relay 1. */
+  featureEdge?: Maybe<FeatureEdge>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+};
+
+
+/** The output of our delete `Feature` mutation. */
+export type DeleteFeaturePayloadFeatureEdgeArgs = {
+  orderBy?: Array<FeatureOrderBy>;
+};
+
+/** All input for the `deleteFeatureStageByFeatureIdAndEnvironmentId` mutation. */
+export type DeleteFeatureStageByFeatureIdAndEnvironmentIdInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** The environment. */
+  environmentId: Scalars['UUID']['input'];
+  /** The feature. */
+  featureId: Scalars['UUID']['input'];
+};
+
+/** All input for the `deleteFeatureStageByRowId` mutation. */
+export type DeleteFeatureStageByRowIdInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** Unique identifier of the stage. */
+  rowId: Scalars['UUID']['input'];
+};
+
+/** All input for the `deleteFeatureStage` mutation. */
+export type DeleteFeatureStageInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** The globally unique `ID` which will identify a single `FeatureStage` to be deleted. */
+  id: Scalars['ID']['input'];
+};
+
+/** The output of our delete `FeatureStage` mutation. */
+export type DeleteFeatureStagePayload = {
+  __typename?: 'DeleteFeatureStagePayload';
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  deletedFeatureStageId?: Maybe<Scalars['ID']['output']>;
+  /** The `FeatureStage` that was deleted by this mutation. */
+  featureStage?: Maybe<FeatureStage>;
+  /** An edge for our `FeatureStage`. May be used by Relay 1. */
+  featureStageEdge?: Maybe<FeatureStageEdge>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+};
+
+
+/** The output of our delete `FeatureStage` mutation. */
+export type DeleteFeatureStagePayloadFeatureStageEdgeArgs = {
+  orderBy?: Array<FeatureStageOrderBy>;
+};
+
+/** All input for the `deletePipelineByRowId` mutation. */
+export type DeletePipelineByRowIdInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** Unique identifier of the pipeline. */
+  rowId: Scalars['UUID']['input'];
+};
+
+/** All input for the `deletePipelineByTeamIdAndName` mutation. */
+export type DeletePipelineByTeamIdAndNameInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** Display name, unique within the team. */
+  name: Scalars['String']['input'];
+  /** The team owning the pipeline. */
+  teamId: Scalars['UUID']['input'];
+};
+
+/** All input for the `deletePipeline` mutation. */
+export type DeletePipelineInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** The globally unique `ID` which will identify a single `Pipeline` to be deleted. */
+  id: Scalars['ID']['input'];
+};
+
+/** The output of our delete `Pipeline` mutation. */
+export type DeletePipelinePayload = {
+  __typename?: 'DeletePipelinePayload';
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  deletedPipelineId?: Maybe<Scalars['ID']['output']>;
+  /** The `Pipeline` that was deleted by this mutation. */
+  pipeline?: Maybe<Pipeline>;
+  /** An edge for our `Pipeline`. May be used by Relay 1. */
+  pipelineEdge?: Maybe<PipelineEdge>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+};
+
+
+/** The output of our delete `Pipeline` mutation. */
+export type DeletePipelinePayloadPipelineEdgeArgs = {
+  orderBy?: Array<PipelineOrderBy>;
+};
+
+/** All input for the `deletePipelineStageByPipelineIdAndEnvironmentId` mutation. */
+export type DeletePipelineStageByPipelineIdAndEnvironmentIdInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** The environment of this stage (once per pipeline). */
+  environmentId: Scalars['UUID']['input'];
+  /** The pipeline. */
+  pipelineId: Scalars['UUID']['input'];
+};
+
+/** All input for the `deletePipelineStageByRowId` mutation. */
+export type DeletePipelineStageByRowIdInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** Unique identifier of the stage. */
+  rowId: Scalars['UUID']['input'];
+};
+
+/** All input for the `deletePipelineStage` mutation. */
+export type DeletePipelineStageInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** The globally unique `ID` which will identify a single `PipelineStage` to be deleted. */
+  id: Scalars['ID']['input'];
+};
+
+/** The output of our delete `PipelineStage` mutation. */
+export type DeletePipelineStagePayload = {
+  __typename?: 'DeletePipelineStagePayload';
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  deletedPipelineStageId?: Maybe<Scalars['ID']['output']>;
+  /** The `PipelineStage` that was deleted by this mutation. */
+  pipelineStage?: Maybe<PipelineStage>;
+  /** An edge for our `PipelineStage`. May be used by Relay 1. */
+  pipelineStageEdge?: Maybe<PipelineStageEdge>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+};
+
+
+/** The output of our delete `PipelineStage` mutation. */
+export type DeletePipelineStagePayloadPipelineStageEdgeArgs = {
+  orderBy?: Array<PipelineStageOrderBy>;
+};
+
+/** All input for the `deleteSegmentByRowId` mutation. */
+export type DeleteSegmentByRowIdInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** Unique identifier of the segment. */
+  rowId: Scalars['UUID']['input'];
+};
+
+/** All input for the `deleteSegmentByTeamIdAndKey` mutation. */
+export type DeleteSegmentByTeamIdAndKeyInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** Handle rules use to reference the segment, unique within the team. */
+  key: Scalars['String']['input'];
+  /** The team owning the segment. */
+  teamId: Scalars['UUID']['input'];
+};
+
+/** All input for the `deleteSegment` mutation. */
+export type DeleteSegmentInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** The globally unique `ID` which will identify a single `Segment` to be deleted. */
+  id: Scalars['ID']['input'];
+};
+
+/** The output of our delete `Segment` mutation. */
+export type DeleteSegmentPayload = {
+  __typename?: 'DeleteSegmentPayload';
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  deletedSegmentId?: Maybe<Scalars['ID']['output']>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+  /** The `Segment` that was deleted by this mutation. */
+  segment?: Maybe<Segment>;
+  /** An edge for our `Segment`. May be used by Relay 1. */
+  segmentEdge?: Maybe<SegmentEdge>;
+};
+
+
+/** The output of our delete `Segment` mutation. */
+export type DeleteSegmentPayloadSegmentEdgeArgs = {
+  orderBy?: Array<SegmentOrderBy>;
+};
+
+/** All input for the `deleteStageCriterionByFeatureStageIdAndPriority` mutation. */
+export type DeleteStageCriterionByFeatureStageIdAndPriorityInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** The feature stage. */
+  featureStageId: Scalars['UUID']['input'];
+  /** Evaluation order within the stage (ascending, unique). */
+  priority: Scalars['Int']['input'];
+};
+
+/** All input for the `deleteStageCriterionByRowId` mutation. */
+export type DeleteStageCriterionByRowIdInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** Unique identifier of the criterion. */
+  rowId: Scalars['UUID']['input'];
+};
+
+/** All input for the `deleteStageCriterion` mutation. */
+export type DeleteStageCriterionInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** The globally unique `ID` which will identify a single `StageCriterion` to be deleted. */
+  id: Scalars['ID']['input'];
+};
+
+/** The output of our delete `StageCriterion` mutation. */
+export type DeleteStageCriterionPayload = {
+  __typename?: 'DeleteStageCriterionPayload';
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  deletedStageCriterionId?: Maybe<Scalars['ID']['output']>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+  /** The `StageCriterion` that was deleted by this mutation. */
+  stageCriterion?: Maybe<StageCriterion>;
+  /** An edge for our `StageCriterion`. May be used by Relay 1. */
+  stageCriterionEdge?: Maybe<StageCriterionEdge>;
+};
+
+
+/** The output of our delete `StageCriterion` mutation. */
+export type DeleteStageCriterionPayloadStageCriterionEdgeArgs = {
+  orderBy?: Array<StageCriterionOrderBy>;
 };
 
 /** All input for the `deleteTeamByRowId` mutation. */
@@ -464,6 +1772,731 @@ export type DeleteUserPayloadUserEdgeArgs = {
   orderBy?: Array<UserOrderBy>;
 };
 
+/** Where flags are served (e.g. development, staging, production). Each client is bound to one environment; each feature has at most one stage per environment. */
+export type Environment = Node & {
+  __typename?: 'Environment';
+  /** Reads and enables pagination through a set of `Client`. */
+  clientsByEnvironmentId: ClientConnection;
+  /** When the environment was created. */
+  createdAt: Scalars['Datetime']['output'];
+  /** Reads and enables pagination through a set of `FeatureStage`. */
+  featureStagesByEnvironmentId: FeatureStageConnection;
+  /** A globally unique identifier. Can be used in various places throughout the system to identify this single value. */
+  id: Scalars['ID']['output'];
+  /** URL-safe handle, unique within the team (lowercase letters, digits, dashes). */
+  key: Scalars['String']['output'];
+  /** Display name. */
+  name: Scalars['String']['output'];
+  /** Reads and enables pagination through a set of `PipelineStage`. */
+  pipelineStagesByEnvironmentId: PipelineStageConnection;
+  /** Display and promotion order (ascending). */
+  position: Scalars['Int']['output'];
+  /** Unique identifier of the environment. */
+  rowId: Scalars['UUID']['output'];
+  /** Reads a single `Team` that is related to this `Environment`. */
+  teamByTeamId?: Maybe<Team>;
+  /** The team owning the environment. */
+  teamId: Scalars['UUID']['output'];
+  /** Development, staging or production. */
+  type: EnvironmentType;
+  /** When the environment was last changed. */
+  updatedAt: Scalars['Datetime']['output'];
+};
+
+
+/** Where flags are served (e.g. development, staging, production). Each client is bound to one environment; each feature has at most one stage per environment. */
+export type EnvironmentClientsByEnvironmentIdArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<ClientCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<ClientOrderBy>>;
+};
+
+
+/** Where flags are served (e.g. development, staging, production). Each client is bound to one environment; each feature has at most one stage per environment. */
+export type EnvironmentFeatureStagesByEnvironmentIdArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<FeatureStageCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<FeatureStageOrderBy>>;
+};
+
+
+/** Where flags are served (e.g. development, staging, production). Each client is bound to one environment; each feature has at most one stage per environment. */
+export type EnvironmentPipelineStagesByEnvironmentIdArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<PipelineStageCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<PipelineStageOrderBy>>;
+};
+
+/**
+ * A condition to be used against `Environment` object types. All fields are tested
+ * for equality and combined with a logical ‘and.’
+ */
+export type EnvironmentCondition = {
+  /** Checks for equality with the object’s `key` field. */
+  key?: InputMaybe<Scalars['String']['input']>;
+  /** Checks for equality with the object’s `position` field. */
+  position?: InputMaybe<Scalars['Int']['input']>;
+  /** Checks for equality with the object’s `rowId` field. */
+  rowId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `teamId` field. */
+  teamId?: InputMaybe<Scalars['UUID']['input']>;
+};
+
+/** A connection to a list of `Environment` values. */
+export type EnvironmentConnection = {
+  __typename?: 'EnvironmentConnection';
+  /** A list of edges which contains the `Environment` and cursor to aid in pagination. */
+  edges: Array<Maybe<EnvironmentEdge>>;
+  /** A list of `Environment` objects. */
+  nodes: Array<Maybe<Environment>>;
+  /** Information to aid in pagination. */
+  pageInfo: PageInfo;
+  /** The count of *all* `Environment` you could get from the connection. */
+  totalCount: Scalars['Int']['output'];
+};
+
+/** A `Environment` edge in the connection. */
+export type EnvironmentEdge = {
+  __typename?: 'EnvironmentEdge';
+  /** A cursor for use in pagination. */
+  cursor?: Maybe<Scalars['Cursor']['output']>;
+  /** The `Environment` at the end of the edge. */
+  node?: Maybe<Environment>;
+};
+
+/** An input for mutations affecting `Environment` */
+export type EnvironmentInput = {
+  /** URL-safe handle, unique within the team (lowercase letters, digits, dashes). */
+  key: Scalars['String']['input'];
+  /** Display name. */
+  name: Scalars['String']['input'];
+  /** Display and promotion order (ascending). */
+  position?: InputMaybe<Scalars['Int']['input']>;
+  /** The team owning the environment. */
+  teamId: Scalars['UUID']['input'];
+  /** Development, staging or production. */
+  type?: InputMaybe<EnvironmentType>;
+};
+
+/** Methods to use when ordering `Environment`. */
+export type EnvironmentOrderBy =
+  | 'KEY_ASC'
+  | 'KEY_DESC'
+  | 'NATURAL'
+  | 'POSITION_ASC'
+  | 'POSITION_DESC'
+  | 'PRIMARY_KEY_ASC'
+  | 'PRIMARY_KEY_DESC'
+  | 'ROW_ID_ASC'
+  | 'ROW_ID_DESC'
+  | 'TEAM_ID_ASC'
+  | 'TEAM_ID_DESC';
+
+/** Represents an update to a `Environment`. Fields that are set will be updated. */
+export type EnvironmentPatch = {
+  /** URL-safe handle, unique within the team (lowercase letters, digits, dashes). */
+  key?: InputMaybe<Scalars['String']['input']>;
+  /** Display name. */
+  name?: InputMaybe<Scalars['String']['input']>;
+  /** Display and promotion order (ascending). */
+  position?: InputMaybe<Scalars['Int']['input']>;
+  /** Development, staging or production. */
+  type?: InputMaybe<EnvironmentType>;
+};
+
+/** What an environment is used for; approval policies and the UI treat production with more care. */
+export type EnvironmentType =
+  | 'development'
+  | 'production'
+  | 'staging';
+
+/** A feature flag: its variants, off variant, metadata and lifecycle. Its stages (one per environment) decide where and to whom it is served. */
+export type Feature = Node & {
+  __typename?: 'Feature';
+  /** When the feature was created. */
+  createdAt: Scalars['Datetime']['output'];
+  /** What the flag does. */
+  description: Scalars['String']['output'];
+  /** When the flag is expected to be removed; past it the flag is reported as stale. */
+  expiresAt?: Maybe<Scalars['Datetime']['output']>;
+  /** Reads and enables pagination through a set of `FeatureDependency`. */
+  featureDependenciesByDependsOnId: FeatureDependencyConnection;
+  /** Reads and enables pagination through a set of `FeatureDependency`. */
+  featureDependenciesByFeatureId: FeatureDependencyConnection;
+  /** Reads and enables pagination through a set of `FeatureStage`. */
+  featureStagesByFeatureId: FeatureStageConnection;
+  /** Reads and enables pagination through a set of `FeatureVersion`. */
+  featureVersionsByFeatureId: FeatureVersionConnection;
+  /** A globally unique identifier. Can be used in various places throughout the system to identify this single value. */
+  id: Scalars['ID']['output'];
+  /** The key applications evaluate, unique within the team: a letter or digit, then up to 127 letters, digits, ".", "_" or "-". */
+  key: Scalars['String']['output'];
+  /** When true the feature serves its off variant everywhere, immediately. Team admins only. */
+  killSwitch: Scalars['Boolean']['output'];
+  /** Simple (boolean on/off) or contextual (typed variants). */
+  kind: FeatureKind;
+  /** Draft, active, deprecated or archived. */
+  lifecycle: FeatureLifecycle;
+  /** Display name. */
+  name: Scalars['String']['output'];
+  /** Key of the variant served when the feature is disabled (kill switch, not deployed, failing prerequisite); "off" for simple features. */
+  offVariant: Scalars['String']['output'];
+  /** The member responsible for the flag (null: nobody). */
+  ownerId?: Maybe<Scalars['UUID']['output']>;
+  /** Why the flag exists (release, experiment, operational, permission...). */
+  purpose: Scalars['String']['output'];
+  /** Link to the ticket or document behind the flag (http or https). */
+  referenceUrl?: Maybe<Scalars['String']['output']>;
+  /** Unique identifier of the feature. */
+  rowId: Scalars['UUID']['output'];
+  /** When true, users keep the variant a weighted split first gave them even if the split changes (sticky assignments). */
+  sticky: Scalars['Boolean']['output'];
+  /** Free-form labels for filtering. */
+  tags: Array<Maybe<Scalars['String']['output']>>;
+  /** Reads a single `Team` that is related to this `Feature`. */
+  teamByTeamId?: Maybe<Team>;
+  /** The team owning the feature. */
+  teamId: Scalars['UUID']['output'];
+  /** When the feature was last changed. */
+  updatedAt: Scalars['Datetime']['output'];
+  /** Reads a single `User` that is related to this `Feature`. */
+  userByOwnerId?: Maybe<User>;
+  /** JSON type of every variant value; boolean for simple features. */
+  valueType: FeatureValueType;
+  /** The values the feature can serve: a JSON array of {key, value, description?} with unique keys. Simple features: exactly [{"key":"on","value":true},{"key":"off","value":false}] (the default). */
+  variants: Scalars['JSON']['output'];
+};
+
+
+/** A feature flag: its variants, off variant, metadata and lifecycle. Its stages (one per environment) decide where and to whom it is served. */
+export type FeatureFeatureDependenciesByDependsOnIdArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<FeatureDependencyCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<FeatureDependencyOrderBy>>;
+};
+
+
+/** A feature flag: its variants, off variant, metadata and lifecycle. Its stages (one per environment) decide where and to whom it is served. */
+export type FeatureFeatureDependenciesByFeatureIdArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<FeatureDependencyCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<FeatureDependencyOrderBy>>;
+};
+
+
+/** A feature flag: its variants, off variant, metadata and lifecycle. Its stages (one per environment) decide where and to whom it is served. */
+export type FeatureFeatureStagesByFeatureIdArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<FeatureStageCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<FeatureStageOrderBy>>;
+};
+
+
+/** A feature flag: its variants, off variant, metadata and lifecycle. Its stages (one per environment) decide where and to whom it is served. */
+export type FeatureFeatureVersionsByFeatureIdArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<FeatureVersionCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<FeatureVersionOrderBy>>;
+};
+
+/** A change to a feature, its dependencies, stages or criteria. */
+export type FeatureChangedEvent = {
+  __typename?: 'FeatureChangedEvent';
+  /** The table that changed (features, feature_stages, stage_criteria, ...). */
+  entity: Scalars['String']['output'];
+  /** The feature as it is now (null once deleted). */
+  feature?: Maybe<Feature>;
+  /** The changed feature. */
+  featureId: Scalars['UUID']['output'];
+  /** insert, update or delete. */
+  op: Scalars['String']['output'];
+  /** Global revision after the change. */
+  revision: Scalars['BigInt']['output'];
+};
+
+/** A condition to be used against `Feature` object types. All fields are tested for equality and combined with a logical ‘and.’ */
+export type FeatureCondition = {
+  /** Checks for equality with the object’s `key` field. */
+  key?: InputMaybe<Scalars['String']['input']>;
+  /** Checks for equality with the object’s `ownerId` field. */
+  ownerId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `rowId` field. */
+  rowId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `teamId` field. */
+  teamId?: InputMaybe<Scalars['UUID']['input']>;
+};
+
+/** A connection to a list of `Feature` values. */
+export type FeatureConnection = {
+  __typename?: 'FeatureConnection';
+  /** A list of edges which contains the `Feature` and cursor to aid in pagination. */
+  edges: Array<Maybe<FeatureEdge>>;
+  /** A list of `Feature` objects. */
+  nodes: Array<Maybe<Feature>>;
+  /** Information to aid in pagination. */
+  pageInfo: PageInfo;
+  /** The count of *all* `Feature` you could get from the connection. */
+  totalCount: Scalars['Int']['output'];
+};
+
+/** A prerequisite: the feature is served only when the feature it depends on passes (serves the required variant, or any variant but its off variant). Any depth; cycles are rejected. */
+export type FeatureDependency = Node & {
+  __typename?: 'FeatureDependency';
+  /** When the dependency was created. */
+  createdAt: Scalars['Datetime']['output'];
+  /** The prerequisite feature (same team; cannot be deleted while depended on). */
+  dependsOnId: Scalars['UUID']['output'];
+  /** Reads a single `Feature` that is related to this `FeatureDependency`. */
+  featureByDependsOnId?: Maybe<Feature>;
+  /** Reads a single `Feature` that is related to this `FeatureDependency`. */
+  featureByFeatureId?: Maybe<Feature>;
+  /** The dependent feature. */
+  featureId: Scalars['UUID']['output'];
+  /** A globally unique identifier. Can be used in various places throughout the system to identify this single value. */
+  id: Scalars['ID']['output'];
+  /** Variant the prerequisite must serve; null: any variant other than its off variant. */
+  requiredVariant?: Maybe<Scalars['String']['output']>;
+  /** Unique identifier of the dependency. */
+  rowId: Scalars['UUID']['output'];
+  /** Reads a single `Team` that is related to this `FeatureDependency`. */
+  teamByTeamId?: Maybe<Team>;
+  /** The team owning both features (filled from the feature when omitted). */
+  teamId: Scalars['UUID']['output'];
+  /** When the dependency was last changed. */
+  updatedAt: Scalars['Datetime']['output'];
+};
+
+/**
+ * A condition to be used against `FeatureDependency` object types. All fields are
+ * tested for equality and combined with a logical ‘and.’
+ */
+export type FeatureDependencyCondition = {
+  /** Checks for equality with the object’s `dependsOnId` field. */
+  dependsOnId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `featureId` field. */
+  featureId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `rowId` field. */
+  rowId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `teamId` field. */
+  teamId?: InputMaybe<Scalars['UUID']['input']>;
+};
+
+/** A connection to a list of `FeatureDependency` values. */
+export type FeatureDependencyConnection = {
+  __typename?: 'FeatureDependencyConnection';
+  /** A list of edges which contains the `FeatureDependency` and cursor to aid in pagination. */
+  edges: Array<Maybe<FeatureDependencyEdge>>;
+  /** A list of `FeatureDependency` objects. */
+  nodes: Array<Maybe<FeatureDependency>>;
+  /** Information to aid in pagination. */
+  pageInfo: PageInfo;
+  /** The count of *all* `FeatureDependency` you could get from the connection. */
+  totalCount: Scalars['Int']['output'];
+};
+
+/** A `FeatureDependency` edge in the connection. */
+export type FeatureDependencyEdge = {
+  __typename?: 'FeatureDependencyEdge';
+  /** A cursor for use in pagination. */
+  cursor?: Maybe<Scalars['Cursor']['output']>;
+  /** The `FeatureDependency` at the end of the edge. */
+  node?: Maybe<FeatureDependency>;
+};
+
+/** An input for mutations affecting `FeatureDependency` */
+export type FeatureDependencyInput = {
+  /** The prerequisite feature (same team; cannot be deleted while depended on). */
+  dependsOnId: Scalars['UUID']['input'];
+  /** The dependent feature. */
+  featureId: Scalars['UUID']['input'];
+  /** Variant the prerequisite must serve; null: any variant other than its off variant. */
+  requiredVariant?: InputMaybe<Scalars['String']['input']>;
+  /** The team owning both features (filled from the feature when omitted). */
+  teamId: Scalars['UUID']['input'];
+};
+
+/** Methods to use when ordering `FeatureDependency`. */
+export type FeatureDependencyOrderBy =
+  | 'DEPENDS_ON_ID_ASC'
+  | 'DEPENDS_ON_ID_DESC'
+  | 'FEATURE_ID_ASC'
+  | 'FEATURE_ID_DESC'
+  | 'NATURAL'
+  | 'PRIMARY_KEY_ASC'
+  | 'PRIMARY_KEY_DESC'
+  | 'ROW_ID_ASC'
+  | 'ROW_ID_DESC'
+  | 'TEAM_ID_ASC'
+  | 'TEAM_ID_DESC';
+
+/** Represents an update to a `FeatureDependency`. Fields that are set will be updated. */
+export type FeatureDependencyPatch = {
+  /** Variant the prerequisite must serve; null: any variant other than its off variant. */
+  requiredVariant?: InputMaybe<Scalars['String']['input']>;
+};
+
+/** A `Feature` edge in the connection. */
+export type FeatureEdge = {
+  __typename?: 'FeatureEdge';
+  /** A cursor for use in pagination. */
+  cursor?: Maybe<Scalars['Cursor']['output']>;
+  /** The `Feature` at the end of the edge. */
+  node?: Maybe<Feature>;
+};
+
+/** An input for mutations affecting `Feature` */
+export type FeatureInput = {
+  /** What the flag does. */
+  description?: InputMaybe<Scalars['String']['input']>;
+  /** When the flag is expected to be removed; past it the flag is reported as stale. */
+  expiresAt?: InputMaybe<Scalars['Datetime']['input']>;
+  /** The key applications evaluate, unique within the team: a letter or digit, then up to 127 letters, digits, ".", "_" or "-". */
+  key: Scalars['String']['input'];
+  /** When true the feature serves its off variant everywhere, immediately. Team admins only. */
+  killSwitch?: InputMaybe<Scalars['Boolean']['input']>;
+  /** Simple (boolean on/off) or contextual (typed variants). */
+  kind?: InputMaybe<FeatureKind>;
+  /** Draft, active, deprecated or archived. */
+  lifecycle?: InputMaybe<FeatureLifecycle>;
+  /** Display name. */
+  name: Scalars['String']['input'];
+  /** Key of the variant served when the feature is disabled (kill switch, not deployed, failing prerequisite); "off" for simple features. */
+  offVariant?: InputMaybe<Scalars['String']['input']>;
+  /** The member responsible for the flag (null: nobody). */
+  ownerId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Why the flag exists (release, experiment, operational, permission...). */
+  purpose?: InputMaybe<Scalars['String']['input']>;
+  /** Link to the ticket or document behind the flag (http or https). */
+  referenceUrl?: InputMaybe<Scalars['String']['input']>;
+  /** When true, users keep the variant a weighted split first gave them even if the split changes (sticky assignments). */
+  sticky?: InputMaybe<Scalars['Boolean']['input']>;
+  /** Free-form labels for filtering. */
+  tags?: InputMaybe<Array<InputMaybe<Scalars['String']['input']>>>;
+  /** The team owning the feature. */
+  teamId: Scalars['UUID']['input'];
+  /** JSON type of every variant value; boolean for simple features. */
+  valueType?: InputMaybe<FeatureValueType>;
+  /** The values the feature can serve: a JSON array of {key, value, description?} with unique keys. Simple features: exactly [{"key":"on","value":true},{"key":"off","value":false}] (the default). */
+  variants?: InputMaybe<Scalars['JSON']['input']>;
+};
+
+/** Simple: a boolean flag with variants on and off. Contextual: serves one of its own typed variants, chosen by criteria. */
+export type FeatureKind =
+  | 'contextual'
+  | 'simple';
+
+/** Where a flag is in its life: draft (being prepared), active, deprecated (to be removed from code), archived (removed). */
+export type FeatureLifecycle =
+  | 'active'
+  | 'archived'
+  | 'deprecated'
+  | 'draft';
+
+/** Methods to use when ordering `Feature`. */
+export type FeatureOrderBy =
+  | 'KEY_ASC'
+  | 'KEY_DESC'
+  | 'NATURAL'
+  | 'OWNER_ID_ASC'
+  | 'OWNER_ID_DESC'
+  | 'PRIMARY_KEY_ASC'
+  | 'PRIMARY_KEY_DESC'
+  | 'ROW_ID_ASC'
+  | 'ROW_ID_DESC'
+  | 'TEAM_ID_ASC'
+  | 'TEAM_ID_DESC';
+
+/** Represents an update to a `Feature`. Fields that are set will be updated. */
+export type FeaturePatch = {
+  /** What the flag does. */
+  description?: InputMaybe<Scalars['String']['input']>;
+  /** When the flag is expected to be removed; past it the flag is reported as stale. */
+  expiresAt?: InputMaybe<Scalars['Datetime']['input']>;
+  /** The key applications evaluate, unique within the team: a letter or digit, then up to 127 letters, digits, ".", "_" or "-". */
+  key?: InputMaybe<Scalars['String']['input']>;
+  /** When true the feature serves its off variant everywhere, immediately. Team admins only. */
+  killSwitch?: InputMaybe<Scalars['Boolean']['input']>;
+  /** Simple (boolean on/off) or contextual (typed variants). */
+  kind?: InputMaybe<FeatureKind>;
+  /** Draft, active, deprecated or archived. */
+  lifecycle?: InputMaybe<FeatureLifecycle>;
+  /** Display name. */
+  name?: InputMaybe<Scalars['String']['input']>;
+  /** Key of the variant served when the feature is disabled (kill switch, not deployed, failing prerequisite); "off" for simple features. */
+  offVariant?: InputMaybe<Scalars['String']['input']>;
+  /** The member responsible for the flag (null: nobody). */
+  ownerId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Why the flag exists (release, experiment, operational, permission...). */
+  purpose?: InputMaybe<Scalars['String']['input']>;
+  /** Link to the ticket or document behind the flag (http or https). */
+  referenceUrl?: InputMaybe<Scalars['String']['input']>;
+  /** When true, users keep the variant a weighted split first gave them even if the split changes (sticky assignments). */
+  sticky?: InputMaybe<Scalars['Boolean']['input']>;
+  /** Free-form labels for filtering. */
+  tags?: InputMaybe<Array<InputMaybe<Scalars['String']['input']>>>;
+  /** JSON type of every variant value; boolean for simple features. */
+  valueType?: InputMaybe<FeatureValueType>;
+  /** The values the feature can serve: a JSON array of {key, value, description?} with unique keys. Simple features: exactly [{"key":"on","value":true},{"key":"off","value":false}] (the default). */
+  variants?: InputMaybe<Scalars['JSON']['input']>;
+};
+
+/** A feature in one environment: its deployment status, default variant and (through criteria) its targeting. At most one per feature and environment. */
+export type FeatureStage = Node & {
+  __typename?: 'FeatureStage';
+  /** When the stage was created. */
+  createdAt: Scalars['Datetime']['output'];
+  /** Variant served when criteria exist but none matches; null: the feature's off variant. */
+  defaultVariant?: Maybe<Scalars['String']['output']>;
+  /** Reads a single `Environment` that is related to this `FeatureStage`. */
+  environmentByEnvironmentId?: Maybe<Environment>;
+  /** The environment. */
+  environmentId: Scalars['UUID']['output'];
+  /** Reads a single `Feature` that is related to this `FeatureStage`. */
+  featureByFeatureId?: Maybe<Feature>;
+  /** The feature. */
+  featureId: Scalars['UUID']['output'];
+  /** Reads a single `FeatureStage` that is related to this `FeatureStage`. */
+  featureStageByParentStageId?: Maybe<FeatureStage>;
+  /** Reads and enables pagination through a set of `FeatureStage`. */
+  featureStagesByParentStageId: FeatureStageConnection;
+  /** A globally unique identifier. Can be used in various places throughout the system to identify this single value. */
+  id: Scalars['ID']['output'];
+  /** The stage this one follows (forks from), copied from the pipeline; null for a root stage. */
+  parentStageId?: Maybe<Scalars['UUID']['output']>;
+  /** Order among the feature's stages (ascending), copied from the pipeline. */
+  position: Scalars['Int']['output'];
+  /** Unique identifier of the stage. */
+  rowId: Scalars['UUID']['output'];
+  /** Reads and enables pagination through a set of `StageCriterion`. */
+  stageCriteriaByFeatureStageId: StageCriterionConnection;
+  /** Deployment status; only deployed is served. Changed through requestStageChange, never directly. */
+  status: StageStatus;
+  /** When the status last changed (null: never). */
+  statusChangedAt?: Maybe<Scalars['Datetime']['output']>;
+  /** Reads a single `Team` that is related to this `FeatureStage`. */
+  teamByTeamId?: Maybe<Team>;
+  /** The team owning the feature (filled from the feature when omitted). */
+  teamId: Scalars['UUID']['output'];
+  /** When the stage was last changed. */
+  updatedAt: Scalars['Datetime']['output'];
+};
+
+
+/** A feature in one environment: its deployment status, default variant and (through criteria) its targeting. At most one per feature and environment. */
+export type FeatureStageFeatureStagesByParentStageIdArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<FeatureStageCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<FeatureStageOrderBy>>;
+};
+
+
+/** A feature in one environment: its deployment status, default variant and (through criteria) its targeting. At most one per feature and environment. */
+export type FeatureStageStageCriteriaByFeatureStageIdArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<StageCriterionCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<StageCriterionOrderBy>>;
+};
+
+/**
+ * A condition to be used against `FeatureStage` object types. All fields are
+ * tested for equality and combined with a logical ‘and.’
+ */
+export type FeatureStageCondition = {
+  /** Checks for equality with the object’s `environmentId` field. */
+  environmentId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `featureId` field. */
+  featureId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `parentStageId` field. */
+  parentStageId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `rowId` field. */
+  rowId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `teamId` field. */
+  teamId?: InputMaybe<Scalars['UUID']['input']>;
+};
+
+/** A connection to a list of `FeatureStage` values. */
+export type FeatureStageConnection = {
+  __typename?: 'FeatureStageConnection';
+  /** A list of edges which contains the `FeatureStage` and cursor to aid in pagination. */
+  edges: Array<Maybe<FeatureStageEdge>>;
+  /** A list of `FeatureStage` objects. */
+  nodes: Array<Maybe<FeatureStage>>;
+  /** Information to aid in pagination. */
+  pageInfo: PageInfo;
+  /** The count of *all* `FeatureStage` you could get from the connection. */
+  totalCount: Scalars['Int']['output'];
+};
+
+/** A `FeatureStage` edge in the connection. */
+export type FeatureStageEdge = {
+  __typename?: 'FeatureStageEdge';
+  /** A cursor for use in pagination. */
+  cursor?: Maybe<Scalars['Cursor']['output']>;
+  /** The `FeatureStage` at the end of the edge. */
+  node?: Maybe<FeatureStage>;
+};
+
+/** An input for mutations affecting `FeatureStage` */
+export type FeatureStageInput = {
+  /** Variant served when criteria exist but none matches; null: the feature's off variant. */
+  defaultVariant?: InputMaybe<Scalars['String']['input']>;
+  /** The environment. */
+  environmentId: Scalars['UUID']['input'];
+  /** The feature. */
+  featureId: Scalars['UUID']['input'];
+  /** The stage this one follows (forks from), copied from the pipeline; null for a root stage. */
+  parentStageId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Order among the feature's stages (ascending), copied from the pipeline. */
+  position?: InputMaybe<Scalars['Int']['input']>;
+  /** The team owning the feature (filled from the feature when omitted). */
+  teamId: Scalars['UUID']['input'];
+};
+
+/** Methods to use when ordering `FeatureStage`. */
+export type FeatureStageOrderBy =
+  | 'ENVIRONMENT_ID_ASC'
+  | 'ENVIRONMENT_ID_DESC'
+  | 'FEATURE_ID_ASC'
+  | 'FEATURE_ID_DESC'
+  | 'NATURAL'
+  | 'PARENT_STAGE_ID_ASC'
+  | 'PARENT_STAGE_ID_DESC'
+  | 'PRIMARY_KEY_ASC'
+  | 'PRIMARY_KEY_DESC'
+  | 'ROW_ID_ASC'
+  | 'ROW_ID_DESC'
+  | 'TEAM_ID_ASC'
+  | 'TEAM_ID_DESC';
+
+/** Represents an update to a `FeatureStage`. Fields that are set will be updated. */
+export type FeatureStagePatch = {
+  /** Variant served when criteria exist but none matches; null: the feature's off variant. */
+  defaultVariant?: InputMaybe<Scalars['String']['input']>;
+  /** The stage this one follows (forks from), copied from the pipeline; null for a root stage. */
+  parentStageId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Order among the feature's stages (ascending), copied from the pipeline. */
+  position?: InputMaybe<Scalars['Int']['input']>;
+};
+
+/** The JSON type of every variant value of a feature (json: any JSON value). */
+export type FeatureValueType =
+  | 'boolean'
+  | 'json'
+  | 'number'
+  | 'string';
+
+/** A snapshot of a feature (with its dependencies, stages and criteria) after each transaction that changed it: version 1, 2, 3... per feature. Compare two with featureVersionDiff. */
+export type FeatureVersion = Node & {
+  __typename?: 'FeatureVersion';
+  /** The user who made the change (null for the system or an API token). */
+  actorId?: Maybe<Scalars['UUID']['output']>;
+  /** When the version was written. */
+  createdAt: Scalars['Datetime']['output'];
+  /** Reads a single `Feature` that is related to this `FeatureVersion`. */
+  featureByFeatureId?: Maybe<Feature>;
+  /** The feature. */
+  featureId: Scalars['UUID']['output'];
+  /** A globally unique identifier. Can be used in various places throughout the system to identify this single value. */
+  id: Scalars['ID']['output'];
+  /** Unique identifier of the version. */
+  rowId: Scalars['UUID']['output'];
+  /** The feature as it was after the change: {feature, dependencies, stages, criteria}. */
+  snapshot: Scalars['JSON']['output'];
+  /** The team of the feature. */
+  teamId: Scalars['UUID']['output'];
+  /** The version number: 1 for the first, then one more for each transaction that changed the feature. */
+  version: Scalars['Int']['output'];
+  /** The database transaction that wrote the version: changes in one transaction make one version. */
+  xactId: Scalars['BigInt']['output'];
+};
+
+/**
+ * A condition to be used against `FeatureVersion` object types. All fields are
+ * tested for equality and combined with a logical ‘and.’
+ */
+export type FeatureVersionCondition = {
+  /** Checks for equality with the object’s `featureId` field. */
+  featureId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `rowId` field. */
+  rowId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `teamId` field. */
+  teamId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `version` field. */
+  version?: InputMaybe<Scalars['Int']['input']>;
+};
+
+/** A connection to a list of `FeatureVersion` values. */
+export type FeatureVersionConnection = {
+  __typename?: 'FeatureVersionConnection';
+  /** A list of edges which contains the `FeatureVersion` and cursor to aid in pagination. */
+  edges: Array<Maybe<FeatureVersionEdge>>;
+  /** A list of `FeatureVersion` objects. */
+  nodes: Array<Maybe<FeatureVersion>>;
+  /** Information to aid in pagination. */
+  pageInfo: PageInfo;
+  /** The count of *all* `FeatureVersion` you could get from the connection. */
+  totalCount: Scalars['Int']['output'];
+};
+
+/** A `FeatureVersion` edge in the connection. */
+export type FeatureVersionEdge = {
+  __typename?: 'FeatureVersionEdge';
+  /** A cursor for use in pagination. */
+  cursor?: Maybe<Scalars['Cursor']['output']>;
+  /** The `FeatureVersion` at the end of the edge. */
+  node?: Maybe<FeatureVersion>;
+};
+
+/** Methods to use when ordering `FeatureVersion`. */
+export type FeatureVersionOrderBy =
+  | 'FEATURE_ID_ASC'
+  | 'FEATURE_ID_DESC'
+  | 'NATURAL'
+  | 'PRIMARY_KEY_ASC'
+  | 'PRIMARY_KEY_DESC'
+  | 'ROW_ID_ASC'
+  | 'ROW_ID_DESC'
+  | 'TEAM_ID_ASC'
+  | 'TEAM_ID_DESC'
+  | 'VERSION_ASC'
+  | 'VERSION_DESC';
+
 export type LoginInput = {
   /** Login email address. */
   email: Scalars['String']['input'];
@@ -480,10 +2513,32 @@ export type LogoutPayload = {
 /** The root mutation type which contains root level fields which mutate data. */
 export type Mutation = {
   __typename?: 'Mutation';
+  /** Copies a pipeline's stages to a feature: one not-deployed stage per environment of the pipeline, with its position and fork structure. Stages the feature already has are kept (idempotent). Returns all the feature's stages. Requesters. */
+  addFeatureToPipeline?: Maybe<AddFeatureToPipelinePayload>;
   /** Changes the current user's password (required after a temporary password); ends other sessions. */
   changePassword: ChangePasswordPayload;
   /** Creates an API token for a team (team admins). Returns its secret, once. */
   createApiToken?: Maybe<CreateApiTokenPayload>;
+  /** Creates a client for an environment (team admins). Returns its secret, once; only a hash is kept. */
+  createClient?: Maybe<CreateClientPayload>;
+  /** Creates a single `Context`. */
+  createContext?: Maybe<CreateContextPayload>;
+  /** Creates a single `Environment`. */
+  createEnvironment?: Maybe<CreateEnvironmentPayload>;
+  /** Creates a single `Feature`. */
+  createFeature?: Maybe<CreateFeaturePayload>;
+  /** Creates a single `FeatureDependency`. */
+  createFeatureDependency?: Maybe<CreateFeatureDependencyPayload>;
+  /** Creates a single `FeatureStage`. */
+  createFeatureStage?: Maybe<CreateFeatureStagePayload>;
+  /** Creates a single `Pipeline`. */
+  createPipeline?: Maybe<CreatePipelinePayload>;
+  /** Creates a single `PipelineStage`. */
+  createPipelineStage?: Maybe<CreatePipelineStagePayload>;
+  /** Creates a single `Segment`. */
+  createSegment?: Maybe<CreateSegmentPayload>;
+  /** Creates a single `StageCriterion`. */
+  createStageCriterion?: Maybe<CreateStageCriterionPayload>;
   /** Creates a single `Team`. */
   createTeam?: Maybe<CreateTeamPayload>;
   /** Creates a single `TeamMembership`. */
@@ -494,6 +2549,64 @@ export type Mutation = {
   deleteApiToken?: Maybe<DeleteApiTokenPayload>;
   /** Deletes a single `ApiToken` using a unique key. */
   deleteApiTokenByRowId?: Maybe<DeleteApiTokenPayload>;
+  /** Deletes a single `Client` using its globally unique id. */
+  deleteClient?: Maybe<DeleteClientPayload>;
+  /** Deletes a single `Client` using a unique key. */
+  deleteClientByRowId?: Maybe<DeleteClientPayload>;
+  /** Deletes a single `Context` using its globally unique id. */
+  deleteContext?: Maybe<DeleteContextPayload>;
+  /** Deletes a single `Context` using a unique key. */
+  deleteContextByRowId?: Maybe<DeleteContextPayload>;
+  /** Deletes a single `Context` using a unique key. */
+  deleteContextByTeamIdAndKey?: Maybe<DeleteContextPayload>;
+  /** Deletes a single `Environment` using its globally unique id. */
+  deleteEnvironment?: Maybe<DeleteEnvironmentPayload>;
+  /** Deletes a single `Environment` using a unique key. */
+  deleteEnvironmentByRowId?: Maybe<DeleteEnvironmentPayload>;
+  /** Deletes a single `Environment` using a unique key. */
+  deleteEnvironmentByTeamIdAndKey?: Maybe<DeleteEnvironmentPayload>;
+  /** Deletes a single `Feature` using its globally unique id. */
+  deleteFeature?: Maybe<DeleteFeaturePayload>;
+  /** Deletes a single `Feature` using a unique key. */
+  deleteFeatureByRowId?: Maybe<DeleteFeaturePayload>;
+  /** Deletes a single `Feature` using a unique key. */
+  deleteFeatureByTeamIdAndKey?: Maybe<DeleteFeaturePayload>;
+  /** Deletes a single `FeatureDependency` using its globally unique id. */
+  deleteFeatureDependency?: Maybe<DeleteFeatureDependencyPayload>;
+  /** Deletes a single `FeatureDependency` using a unique key. */
+  deleteFeatureDependencyByFeatureIdAndDependsOnId?: Maybe<DeleteFeatureDependencyPayload>;
+  /** Deletes a single `FeatureDependency` using a unique key. */
+  deleteFeatureDependencyByRowId?: Maybe<DeleteFeatureDependencyPayload>;
+  /** Deletes a single `FeatureStage` using its globally unique id. */
+  deleteFeatureStage?: Maybe<DeleteFeatureStagePayload>;
+  /** Deletes a single `FeatureStage` using a unique key. */
+  deleteFeatureStageByFeatureIdAndEnvironmentId?: Maybe<DeleteFeatureStagePayload>;
+  /** Deletes a single `FeatureStage` using a unique key. */
+  deleteFeatureStageByRowId?: Maybe<DeleteFeatureStagePayload>;
+  /** Deletes a single `Pipeline` using its globally unique id. */
+  deletePipeline?: Maybe<DeletePipelinePayload>;
+  /** Deletes a single `Pipeline` using a unique key. */
+  deletePipelineByRowId?: Maybe<DeletePipelinePayload>;
+  /** Deletes a single `Pipeline` using a unique key. */
+  deletePipelineByTeamIdAndName?: Maybe<DeletePipelinePayload>;
+  /** Deletes a single `PipelineStage` using its globally unique id. */
+  deletePipelineStage?: Maybe<DeletePipelineStagePayload>;
+  /** Deletes a single `PipelineStage` using a unique key. */
+  deletePipelineStageByPipelineIdAndEnvironmentId?: Maybe<DeletePipelineStagePayload>;
+  /** Deletes a single `PipelineStage` using a unique key. */
+  deletePipelineStageByRowId?: Maybe<DeletePipelineStagePayload>;
+  /** Deletes a single `Segment` using its globally unique id. */
+  deleteSegment?: Maybe<DeleteSegmentPayload>;
+  /** Deletes a single `Segment` using a unique key. */
+  deleteSegmentByRowId?: Maybe<DeleteSegmentPayload>;
+  /** Deletes a single `Segment` using a unique key. */
+  deleteSegmentByTeamIdAndKey?: Maybe<DeleteSegmentPayload>;
+  /** Deletes a single `StageCriterion` using its globally unique id. */
+  deleteStageCriterion?: Maybe<DeleteStageCriterionPayload>;
+  /** Deletes a single `StageCriterion` using a unique key. */
+  deleteStageCriterionByFeatureStageIdAndPriority?: Maybe<DeleteStageCriterionPayload>;
+  /** Deletes a single `StageCriterion` using a unique key. */
+  deleteStageCriterionByRowId?: Maybe<DeleteStageCriterionPayload>;
   /** Deletes a single `Team` using its globally unique id. */
   deleteTeam?: Maybe<DeleteTeamPayload>;
   /** Deletes a single `Team` using a unique key. */
@@ -518,16 +2631,80 @@ export type Mutation = {
   logoutEverywhere: LogoutPayload;
   /** Exchanges a refresh token for new tokens; a reused refresh token ends its session. */
   refreshToken: AuthTokens;
+  /** Requests a stage change: action "deploy" serves the feature in the stage's environment, "rollback" stops serving it. Without an approval policy the change applies at once. Requesters; illegal transitions fail with BADTR. */
+  requestStageChange?: Maybe<RequestStageChangePayload>;
   /** Gives a user a new temporary password and ends their sessions (system administrators). */
   resetUserPassword: UserWithTemporaryPassword;
   /** Revokes an API token (team admins); it never works again. */
   revokeApiToken?: Maybe<RevokeApiTokenPayload>;
+  /** Replaces a client's secret (team admins): the old secret stops working at once. Returns the new secret, once. */
+  rotateClientSecret?: Maybe<RotateClientSecretPayload>;
   /** Starts signing with a new key; the previous key verifies until existing tokens expire (system administrators). */
   rotateSigningKey: RotateSigningKeyPayload;
+  /** Replaces all criteria of a stage at once: a JSON array of {name?, priority?, rules?, rolloutBp?, variant?, split?} (priority defaults to the position in the array, rolloutBp to 10000). Everything is validated; if any criterion is invalid nothing changes. Requesters. */
+  setStageCriteria?: Maybe<SetStageCriteriaPayload>;
   /** Updates a single `ApiToken` using its globally unique id and a patch. */
   updateApiToken?: Maybe<UpdateApiTokenPayload>;
   /** Updates a single `ApiToken` using a unique key and a patch. */
   updateApiTokenByRowId?: Maybe<UpdateApiTokenPayload>;
+  /** Updates a single `Client` using its globally unique id and a patch. */
+  updateClient?: Maybe<UpdateClientPayload>;
+  /** Updates a single `Client` using a unique key and a patch. */
+  updateClientByRowId?: Maybe<UpdateClientPayload>;
+  /** Updates a single `Context` using its globally unique id and a patch. */
+  updateContext?: Maybe<UpdateContextPayload>;
+  /** Updates a single `Context` using a unique key and a patch. */
+  updateContextByRowId?: Maybe<UpdateContextPayload>;
+  /** Updates a single `Context` using a unique key and a patch. */
+  updateContextByTeamIdAndKey?: Maybe<UpdateContextPayload>;
+  /** Updates a single `Environment` using its globally unique id and a patch. */
+  updateEnvironment?: Maybe<UpdateEnvironmentPayload>;
+  /** Updates a single `Environment` using a unique key and a patch. */
+  updateEnvironmentByRowId?: Maybe<UpdateEnvironmentPayload>;
+  /** Updates a single `Environment` using a unique key and a patch. */
+  updateEnvironmentByTeamIdAndKey?: Maybe<UpdateEnvironmentPayload>;
+  /** Updates a single `Feature` using its globally unique id and a patch. */
+  updateFeature?: Maybe<UpdateFeaturePayload>;
+  /** Updates a single `Feature` using a unique key and a patch. */
+  updateFeatureByRowId?: Maybe<UpdateFeaturePayload>;
+  /** Updates a single `Feature` using a unique key and a patch. */
+  updateFeatureByTeamIdAndKey?: Maybe<UpdateFeaturePayload>;
+  /** Updates a single `FeatureDependency` using its globally unique id and a patch. */
+  updateFeatureDependency?: Maybe<UpdateFeatureDependencyPayload>;
+  /** Updates a single `FeatureDependency` using a unique key and a patch. */
+  updateFeatureDependencyByFeatureIdAndDependsOnId?: Maybe<UpdateFeatureDependencyPayload>;
+  /** Updates a single `FeatureDependency` using a unique key and a patch. */
+  updateFeatureDependencyByRowId?: Maybe<UpdateFeatureDependencyPayload>;
+  /** Updates a single `FeatureStage` using its globally unique id and a patch. */
+  updateFeatureStage?: Maybe<UpdateFeatureStagePayload>;
+  /** Updates a single `FeatureStage` using a unique key and a patch. */
+  updateFeatureStageByFeatureIdAndEnvironmentId?: Maybe<UpdateFeatureStagePayload>;
+  /** Updates a single `FeatureStage` using a unique key and a patch. */
+  updateFeatureStageByRowId?: Maybe<UpdateFeatureStagePayload>;
+  /** Updates a single `Pipeline` using its globally unique id and a patch. */
+  updatePipeline?: Maybe<UpdatePipelinePayload>;
+  /** Updates a single `Pipeline` using a unique key and a patch. */
+  updatePipelineByRowId?: Maybe<UpdatePipelinePayload>;
+  /** Updates a single `Pipeline` using a unique key and a patch. */
+  updatePipelineByTeamIdAndName?: Maybe<UpdatePipelinePayload>;
+  /** Updates a single `PipelineStage` using its globally unique id and a patch. */
+  updatePipelineStage?: Maybe<UpdatePipelineStagePayload>;
+  /** Updates a single `PipelineStage` using a unique key and a patch. */
+  updatePipelineStageByPipelineIdAndEnvironmentId?: Maybe<UpdatePipelineStagePayload>;
+  /** Updates a single `PipelineStage` using a unique key and a patch. */
+  updatePipelineStageByRowId?: Maybe<UpdatePipelineStagePayload>;
+  /** Updates a single `Segment` using its globally unique id and a patch. */
+  updateSegment?: Maybe<UpdateSegmentPayload>;
+  /** Updates a single `Segment` using a unique key and a patch. */
+  updateSegmentByRowId?: Maybe<UpdateSegmentPayload>;
+  /** Updates a single `Segment` using a unique key and a patch. */
+  updateSegmentByTeamIdAndKey?: Maybe<UpdateSegmentPayload>;
+  /** Updates a single `StageCriterion` using its globally unique id and a patch. */
+  updateStageCriterion?: Maybe<UpdateStageCriterionPayload>;
+  /** Updates a single `StageCriterion` using a unique key and a patch. */
+  updateStageCriterionByFeatureStageIdAndPriority?: Maybe<UpdateStageCriterionPayload>;
+  /** Updates a single `StageCriterion` using a unique key and a patch. */
+  updateStageCriterionByRowId?: Maybe<UpdateStageCriterionPayload>;
   /** Updates a single `Team` using its globally unique id and a patch. */
   updateTeam?: Maybe<UpdateTeamPayload>;
   /** Updates a single `Team` using a unique key and a patch. */
@@ -548,6 +2725,12 @@ export type Mutation = {
 
 
 /** The root mutation type which contains root level fields which mutate data. */
+export type MutationAddFeatureToPipelineArgs = {
+  input: AddFeatureToPipelineInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
 export type MutationChangePasswordArgs = {
   input: ChangePasswordInput;
 };
@@ -556,6 +2739,66 @@ export type MutationChangePasswordArgs = {
 /** The root mutation type which contains root level fields which mutate data. */
 export type MutationCreateApiTokenArgs = {
   input: CreateApiTokenInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationCreateClientArgs = {
+  input: CreateClientInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationCreateContextArgs = {
+  input: CreateContextInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationCreateEnvironmentArgs = {
+  input: CreateEnvironmentInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationCreateFeatureArgs = {
+  input: CreateFeatureInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationCreateFeatureDependencyArgs = {
+  input: CreateFeatureDependencyInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationCreateFeatureStageArgs = {
+  input: CreateFeatureStageInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationCreatePipelineArgs = {
+  input: CreatePipelineInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationCreatePipelineStageArgs = {
+  input: CreatePipelineStageInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationCreateSegmentArgs = {
+  input: CreateSegmentInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationCreateStageCriterionArgs = {
+  input: CreateStageCriterionInput;
 };
 
 
@@ -586,6 +2829,180 @@ export type MutationDeleteApiTokenArgs = {
 /** The root mutation type which contains root level fields which mutate data. */
 export type MutationDeleteApiTokenByRowIdArgs = {
   input: DeleteApiTokenByRowIdInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationDeleteClientArgs = {
+  input: DeleteClientInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationDeleteClientByRowIdArgs = {
+  input: DeleteClientByRowIdInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationDeleteContextArgs = {
+  input: DeleteContextInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationDeleteContextByRowIdArgs = {
+  input: DeleteContextByRowIdInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationDeleteContextByTeamIdAndKeyArgs = {
+  input: DeleteContextByTeamIdAndKeyInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationDeleteEnvironmentArgs = {
+  input: DeleteEnvironmentInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationDeleteEnvironmentByRowIdArgs = {
+  input: DeleteEnvironmentByRowIdInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationDeleteEnvironmentByTeamIdAndKeyArgs = {
+  input: DeleteEnvironmentByTeamIdAndKeyInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationDeleteFeatureArgs = {
+  input: DeleteFeatureInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationDeleteFeatureByRowIdArgs = {
+  input: DeleteFeatureByRowIdInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationDeleteFeatureByTeamIdAndKeyArgs = {
+  input: DeleteFeatureByTeamIdAndKeyInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationDeleteFeatureDependencyArgs = {
+  input: DeleteFeatureDependencyInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationDeleteFeatureDependencyByFeatureIdAndDependsOnIdArgs = {
+  input: DeleteFeatureDependencyByFeatureIdAndDependsOnIdInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationDeleteFeatureDependencyByRowIdArgs = {
+  input: DeleteFeatureDependencyByRowIdInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationDeleteFeatureStageArgs = {
+  input: DeleteFeatureStageInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationDeleteFeatureStageByFeatureIdAndEnvironmentIdArgs = {
+  input: DeleteFeatureStageByFeatureIdAndEnvironmentIdInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationDeleteFeatureStageByRowIdArgs = {
+  input: DeleteFeatureStageByRowIdInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationDeletePipelineArgs = {
+  input: DeletePipelineInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationDeletePipelineByRowIdArgs = {
+  input: DeletePipelineByRowIdInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationDeletePipelineByTeamIdAndNameArgs = {
+  input: DeletePipelineByTeamIdAndNameInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationDeletePipelineStageArgs = {
+  input: DeletePipelineStageInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationDeletePipelineStageByPipelineIdAndEnvironmentIdArgs = {
+  input: DeletePipelineStageByPipelineIdAndEnvironmentIdInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationDeletePipelineStageByRowIdArgs = {
+  input: DeletePipelineStageByRowIdInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationDeleteSegmentArgs = {
+  input: DeleteSegmentInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationDeleteSegmentByRowIdArgs = {
+  input: DeleteSegmentByRowIdInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationDeleteSegmentByTeamIdAndKeyArgs = {
+  input: DeleteSegmentByTeamIdAndKeyInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationDeleteStageCriterionArgs = {
+  input: DeleteStageCriterionInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationDeleteStageCriterionByFeatureStageIdAndPriorityArgs = {
+  input: DeleteStageCriterionByFeatureStageIdAndPriorityInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationDeleteStageCriterionByRowIdArgs = {
+  input: DeleteStageCriterionByRowIdInput;
 };
 
 
@@ -650,6 +3067,12 @@ export type MutationRefreshTokenArgs = {
 
 
 /** The root mutation type which contains root level fields which mutate data. */
+export type MutationRequestStageChangeArgs = {
+  input: RequestStageChangeInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
 export type MutationResetUserPasswordArgs = {
   input: ResetUserPasswordInput;
 };
@@ -662,6 +3085,18 @@ export type MutationRevokeApiTokenArgs = {
 
 
 /** The root mutation type which contains root level fields which mutate data. */
+export type MutationRotateClientSecretArgs = {
+  input: RotateClientSecretInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationSetStageCriteriaArgs = {
+  input: SetStageCriteriaInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
 export type MutationUpdateApiTokenArgs = {
   input: UpdateApiTokenInput;
 };
@@ -670,6 +3105,180 @@ export type MutationUpdateApiTokenArgs = {
 /** The root mutation type which contains root level fields which mutate data. */
 export type MutationUpdateApiTokenByRowIdArgs = {
   input: UpdateApiTokenByRowIdInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationUpdateClientArgs = {
+  input: UpdateClientInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationUpdateClientByRowIdArgs = {
+  input: UpdateClientByRowIdInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationUpdateContextArgs = {
+  input: UpdateContextInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationUpdateContextByRowIdArgs = {
+  input: UpdateContextByRowIdInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationUpdateContextByTeamIdAndKeyArgs = {
+  input: UpdateContextByTeamIdAndKeyInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationUpdateEnvironmentArgs = {
+  input: UpdateEnvironmentInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationUpdateEnvironmentByRowIdArgs = {
+  input: UpdateEnvironmentByRowIdInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationUpdateEnvironmentByTeamIdAndKeyArgs = {
+  input: UpdateEnvironmentByTeamIdAndKeyInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationUpdateFeatureArgs = {
+  input: UpdateFeatureInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationUpdateFeatureByRowIdArgs = {
+  input: UpdateFeatureByRowIdInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationUpdateFeatureByTeamIdAndKeyArgs = {
+  input: UpdateFeatureByTeamIdAndKeyInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationUpdateFeatureDependencyArgs = {
+  input: UpdateFeatureDependencyInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationUpdateFeatureDependencyByFeatureIdAndDependsOnIdArgs = {
+  input: UpdateFeatureDependencyByFeatureIdAndDependsOnIdInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationUpdateFeatureDependencyByRowIdArgs = {
+  input: UpdateFeatureDependencyByRowIdInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationUpdateFeatureStageArgs = {
+  input: UpdateFeatureStageInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationUpdateFeatureStageByFeatureIdAndEnvironmentIdArgs = {
+  input: UpdateFeatureStageByFeatureIdAndEnvironmentIdInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationUpdateFeatureStageByRowIdArgs = {
+  input: UpdateFeatureStageByRowIdInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationUpdatePipelineArgs = {
+  input: UpdatePipelineInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationUpdatePipelineByRowIdArgs = {
+  input: UpdatePipelineByRowIdInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationUpdatePipelineByTeamIdAndNameArgs = {
+  input: UpdatePipelineByTeamIdAndNameInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationUpdatePipelineStageArgs = {
+  input: UpdatePipelineStageInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationUpdatePipelineStageByPipelineIdAndEnvironmentIdArgs = {
+  input: UpdatePipelineStageByPipelineIdAndEnvironmentIdInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationUpdatePipelineStageByRowIdArgs = {
+  input: UpdatePipelineStageByRowIdInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationUpdateSegmentArgs = {
+  input: UpdateSegmentInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationUpdateSegmentByRowIdArgs = {
+  input: UpdateSegmentByRowIdInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationUpdateSegmentByTeamIdAndKeyArgs = {
+  input: UpdateSegmentByTeamIdAndKeyInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationUpdateStageCriterionArgs = {
+  input: UpdateStageCriterionInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationUpdateStageCriterionByFeatureStageIdAndPriorityArgs = {
+  input: UpdateStageCriterionByFeatureStageIdAndPriorityInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationUpdateStageCriterionByRowIdArgs = {
+  input: UpdateStageCriterionByRowIdInput;
 };
 
 
@@ -739,11 +3348,259 @@ export type PageInfo = {
   startCursor?: Maybe<Scalars['Cursor']['output']>;
 };
 
+/** A named template of stages over environments (a DAG: a stage may fork from a parent stage). Features copy a pipeline's stages. */
+export type Pipeline = Node & {
+  __typename?: 'Pipeline';
+  /** When the pipeline was created. */
+  createdAt: Scalars['Datetime']['output'];
+  /** What the pipeline is for. */
+  description: Scalars['String']['output'];
+  /** A globally unique identifier. Can be used in various places throughout the system to identify this single value. */
+  id: Scalars['ID']['output'];
+  /** Display name, unique within the team. */
+  name: Scalars['String']['output'];
+  /** Reads and enables pagination through a set of `PipelineStage`. */
+  pipelineStagesByPipelineId: PipelineStageConnection;
+  /** Unique identifier of the pipeline. */
+  rowId: Scalars['UUID']['output'];
+  /** Reads a single `Team` that is related to this `Pipeline`. */
+  teamByTeamId?: Maybe<Team>;
+  /** The team owning the pipeline. */
+  teamId: Scalars['UUID']['output'];
+  /** When the pipeline was last changed. */
+  updatedAt: Scalars['Datetime']['output'];
+};
+
+
+/** A named template of stages over environments (a DAG: a stage may fork from a parent stage). Features copy a pipeline's stages. */
+export type PipelinePipelineStagesByPipelineIdArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<PipelineStageCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<PipelineStageOrderBy>>;
+};
+
+/**
+ * A condition to be used against `Pipeline` object types. All fields are tested
+ * for equality and combined with a logical ‘and.’
+ */
+export type PipelineCondition = {
+  /** Checks for equality with the object’s `name` field. */
+  name?: InputMaybe<Scalars['String']['input']>;
+  /** Checks for equality with the object’s `rowId` field. */
+  rowId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `teamId` field. */
+  teamId?: InputMaybe<Scalars['UUID']['input']>;
+};
+
+/** A connection to a list of `Pipeline` values. */
+export type PipelineConnection = {
+  __typename?: 'PipelineConnection';
+  /** A list of edges which contains the `Pipeline` and cursor to aid in pagination. */
+  edges: Array<Maybe<PipelineEdge>>;
+  /** A list of `Pipeline` objects. */
+  nodes: Array<Maybe<Pipeline>>;
+  /** Information to aid in pagination. */
+  pageInfo: PageInfo;
+  /** The count of *all* `Pipeline` you could get from the connection. */
+  totalCount: Scalars['Int']['output'];
+};
+
+/** A `Pipeline` edge in the connection. */
+export type PipelineEdge = {
+  __typename?: 'PipelineEdge';
+  /** A cursor for use in pagination. */
+  cursor?: Maybe<Scalars['Cursor']['output']>;
+  /** The `Pipeline` at the end of the edge. */
+  node?: Maybe<Pipeline>;
+};
+
+/** An input for mutations affecting `Pipeline` */
+export type PipelineInput = {
+  /** What the pipeline is for. */
+  description?: InputMaybe<Scalars['String']['input']>;
+  /** Display name, unique within the team. */
+  name: Scalars['String']['input'];
+  /** The team owning the pipeline. */
+  teamId: Scalars['UUID']['input'];
+};
+
+/** Methods to use when ordering `Pipeline`. */
+export type PipelineOrderBy =
+  | 'NAME_ASC'
+  | 'NAME_DESC'
+  | 'NATURAL'
+  | 'PRIMARY_KEY_ASC'
+  | 'PRIMARY_KEY_DESC'
+  | 'ROW_ID_ASC'
+  | 'ROW_ID_DESC'
+  | 'TEAM_ID_ASC'
+  | 'TEAM_ID_DESC';
+
+/** Represents an update to a `Pipeline`. Fields that are set will be updated. */
+export type PipelinePatch = {
+  /** What the pipeline is for. */
+  description?: InputMaybe<Scalars['String']['input']>;
+  /** Display name, unique within the team. */
+  name?: InputMaybe<Scalars['String']['input']>;
+};
+
+/** One stage of a pipeline: an environment, its position, and optionally the stage it forks from. */
+export type PipelineStage = Node & {
+  __typename?: 'PipelineStage';
+  /** When the stage was created. */
+  createdAt: Scalars['Datetime']['output'];
+  /** Reads a single `Environment` that is related to this `PipelineStage`. */
+  environmentByEnvironmentId?: Maybe<Environment>;
+  /** The environment of this stage (once per pipeline). */
+  environmentId: Scalars['UUID']['output'];
+  /** A globally unique identifier. Can be used in various places throughout the system to identify this single value. */
+  id: Scalars['ID']['output'];
+  /** The stage this one follows (forks from); null for a root stage. Must be a stage of the same pipeline; no cycles. */
+  parentStageId?: Maybe<Scalars['UUID']['output']>;
+  /** Reads a single `Pipeline` that is related to this `PipelineStage`. */
+  pipelineByPipelineId?: Maybe<Pipeline>;
+  /** The pipeline. */
+  pipelineId: Scalars['UUID']['output'];
+  /** Reads a single `PipelineStage` that is related to this `PipelineStage`. */
+  pipelineStageByParentStageId?: Maybe<PipelineStage>;
+  /** Reads and enables pagination through a set of `PipelineStage`. */
+  pipelineStagesByParentStageId: PipelineStageConnection;
+  /** Order within the pipeline (ascending). */
+  position: Scalars['Int']['output'];
+  /** Unique identifier of the stage. */
+  rowId: Scalars['UUID']['output'];
+  /** Reads a single `Team` that is related to this `PipelineStage`. */
+  teamByTeamId?: Maybe<Team>;
+  /** The team owning the pipeline (filled from the pipeline when omitted). */
+  teamId: Scalars['UUID']['output'];
+  /** When the stage was last changed. */
+  updatedAt: Scalars['Datetime']['output'];
+};
+
+
+/** One stage of a pipeline: an environment, its position, and optionally the stage it forks from. */
+export type PipelineStagePipelineStagesByParentStageIdArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<PipelineStageCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<PipelineStageOrderBy>>;
+};
+
+/**
+ * A condition to be used against `PipelineStage` object types. All fields are
+ * tested for equality and combined with a logical ‘and.’
+ */
+export type PipelineStageCondition = {
+  /** Checks for equality with the object’s `environmentId` field. */
+  environmentId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `parentStageId` field. */
+  parentStageId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `pipelineId` field. */
+  pipelineId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `rowId` field. */
+  rowId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `teamId` field. */
+  teamId?: InputMaybe<Scalars['UUID']['input']>;
+};
+
+/** A connection to a list of `PipelineStage` values. */
+export type PipelineStageConnection = {
+  __typename?: 'PipelineStageConnection';
+  /** A list of edges which contains the `PipelineStage` and cursor to aid in pagination. */
+  edges: Array<Maybe<PipelineStageEdge>>;
+  /** A list of `PipelineStage` objects. */
+  nodes: Array<Maybe<PipelineStage>>;
+  /** Information to aid in pagination. */
+  pageInfo: PageInfo;
+  /** The count of *all* `PipelineStage` you could get from the connection. */
+  totalCount: Scalars['Int']['output'];
+};
+
+/** A `PipelineStage` edge in the connection. */
+export type PipelineStageEdge = {
+  __typename?: 'PipelineStageEdge';
+  /** A cursor for use in pagination. */
+  cursor?: Maybe<Scalars['Cursor']['output']>;
+  /** The `PipelineStage` at the end of the edge. */
+  node?: Maybe<PipelineStage>;
+};
+
+/** An input for mutations affecting `PipelineStage` */
+export type PipelineStageInput = {
+  /** The environment of this stage (once per pipeline). */
+  environmentId: Scalars['UUID']['input'];
+  /** The stage this one follows (forks from); null for a root stage. Must be a stage of the same pipeline; no cycles. */
+  parentStageId?: InputMaybe<Scalars['UUID']['input']>;
+  /** The pipeline. */
+  pipelineId: Scalars['UUID']['input'];
+  /** Order within the pipeline (ascending). */
+  position?: InputMaybe<Scalars['Int']['input']>;
+  /** The team owning the pipeline (filled from the pipeline when omitted). */
+  teamId: Scalars['UUID']['input'];
+};
+
+/** Methods to use when ordering `PipelineStage`. */
+export type PipelineStageOrderBy =
+  | 'ENVIRONMENT_ID_ASC'
+  | 'ENVIRONMENT_ID_DESC'
+  | 'NATURAL'
+  | 'PARENT_STAGE_ID_ASC'
+  | 'PARENT_STAGE_ID_DESC'
+  | 'PIPELINE_ID_ASC'
+  | 'PIPELINE_ID_DESC'
+  | 'PRIMARY_KEY_ASC'
+  | 'PRIMARY_KEY_DESC'
+  | 'ROW_ID_ASC'
+  | 'ROW_ID_DESC'
+  | 'TEAM_ID_ASC'
+  | 'TEAM_ID_DESC';
+
+/** Represents an update to a `PipelineStage`. Fields that are set will be updated. */
+export type PipelineStagePatch = {
+  /** The stage this one follows (forks from); null for a root stage. Must be a stage of the same pipeline; no cycles. */
+  parentStageId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Order within the pipeline (ascending). */
+  position?: InputMaybe<Scalars['Int']['input']>;
+};
+
 /** The root query type which gives access points into the data universe. */
 export type Query = Node & {
   __typename?: 'Query';
   /** Reads and enables pagination through a set of `ApiToken`. */
   allApiTokens?: Maybe<ApiTokenConnection>;
+  /** Reads and enables pagination through a set of `AuditLog`. */
+  allAuditLogs?: Maybe<AuditLogConnection>;
+  /** Reads and enables pagination through a set of `ChangeFeed`. */
+  allChangeFeeds?: Maybe<ChangeFeedConnection>;
+  /** Reads and enables pagination through a set of `Client`. */
+  allClients?: Maybe<ClientConnection>;
+  /** Reads and enables pagination through a set of `Context`. */
+  allContexts?: Maybe<ContextConnection>;
+  /** Reads and enables pagination through a set of `Environment`. */
+  allEnvironments?: Maybe<EnvironmentConnection>;
+  /** Reads and enables pagination through a set of `FeatureDependency`. */
+  allFeatureDependencies?: Maybe<FeatureDependencyConnection>;
+  /** Reads and enables pagination through a set of `FeatureStage`. */
+  allFeatureStages?: Maybe<FeatureStageConnection>;
+  /** Reads and enables pagination through a set of `FeatureVersion`. */
+  allFeatureVersions?: Maybe<FeatureVersionConnection>;
+  /** Reads and enables pagination through a set of `Feature`. */
+  allFeatures?: Maybe<FeatureConnection>;
+  /** Reads and enables pagination through a set of `PipelineStage`. */
+  allPipelineStages?: Maybe<PipelineStageConnection>;
+  /** Reads and enables pagination through a set of `Pipeline`. */
+  allPipelines?: Maybe<PipelineConnection>;
+  /** Reads and enables pagination through a set of `Segment`. */
+  allSegments?: Maybe<SegmentConnection>;
+  /** Reads and enables pagination through a set of `StageCriterion`. */
+  allStageCriteria?: Maybe<StageCriterionConnection>;
   /** Reads and enables pagination through a set of `TeamMembership`. */
   allTeamMemberships?: Maybe<TeamMembershipConnection>;
   /** Reads and enables pagination through a set of `Team`. */
@@ -754,17 +3611,93 @@ export type Query = Node & {
   apiToken?: Maybe<ApiToken>;
   /** Get a single `ApiToken`. */
   apiTokenByRowId?: Maybe<ApiToken>;
+  /** Reads a single `AuditLog` using its globally unique `ID`. */
+  auditLog?: Maybe<AuditLog>;
+  /** Get a single `AuditLog`. */
+  auditLogByRowId?: Maybe<AuditLog>;
+  /** Reads a single `ChangeFeed` using its globally unique `ID`. */
+  changeFeed?: Maybe<ChangeFeed>;
+  /** Get a single `ChangeFeed`. */
+  changeFeedByRevision?: Maybe<ChangeFeed>;
+  /** Reads a single `Client` using its globally unique `ID`. */
+  client?: Maybe<Client>;
+  /** Get a single `Client`. */
+  clientByRowId?: Maybe<Client>;
+  /** Reads a single `Context` using its globally unique `ID`. */
+  context?: Maybe<Context>;
+  /** Get a single `Context`. */
+  contextByRowId?: Maybe<Context>;
+  /** Get a single `Context`. */
+  contextByTeamIdAndKey?: Maybe<Context>;
+  /** The latest committed global revision (0 before any change): an edge whose snapshot is at this revision is up to date. */
+  currentRevision?: Maybe<Scalars['BigInt']['output']>;
   /** The logged-in user, or null when the request is anonymous. */
   currentUser?: Maybe<User>;
+  /** Reads a single `Environment` using its globally unique `ID`. */
+  environment?: Maybe<Environment>;
+  /** Get a single `Environment`. */
+  environmentByRowId?: Maybe<Environment>;
+  /** Get a single `Environment`. */
+  environmentByTeamIdAndKey?: Maybe<Environment>;
+  /** Reads a single `Feature` using its globally unique `ID`. */
+  feature?: Maybe<Feature>;
+  /** Get a single `Feature`. */
+  featureByRowId?: Maybe<Feature>;
+  /** Get a single `Feature`. */
+  featureByTeamIdAndKey?: Maybe<Feature>;
+  /** Reads a single `FeatureDependency` using its globally unique `ID`. */
+  featureDependency?: Maybe<FeatureDependency>;
+  /** Get a single `FeatureDependency`. */
+  featureDependencyByFeatureIdAndDependsOnId?: Maybe<FeatureDependency>;
+  /** Get a single `FeatureDependency`. */
+  featureDependencyByRowId?: Maybe<FeatureDependency>;
+  /** Reads a single `FeatureStage` using its globally unique `ID`. */
+  featureStage?: Maybe<FeatureStage>;
+  /** Get a single `FeatureStage`. */
+  featureStageByFeatureIdAndEnvironmentId?: Maybe<FeatureStage>;
+  /** Get a single `FeatureStage`. */
+  featureStageByRowId?: Maybe<FeatureStage>;
+  /** Reads a single `FeatureVersion` using its globally unique `ID`. */
+  featureVersion?: Maybe<FeatureVersion>;
+  /** Get a single `FeatureVersion`. */
+  featureVersionByFeatureIdAndVersion?: Maybe<FeatureVersion>;
+  /** Get a single `FeatureVersion`. */
+  featureVersionByRowId?: Maybe<FeatureVersion>;
+  /** What changed in a feature between two of its versions: {fromVersion, toVersion, changes}, where changes.feature is {field: {before, after}} and changes.dependencies/stages/criteria are {added, removed, changed: [{id, changes}]}; only changed sections appear. Null when either version does not exist or is not visible. */
+  featureVersionDiff?: Maybe<Scalars['JSON']['output']>;
   /** The root query type must be a `Node` to work well with Relay 1 mutations. This just resolves to `query`. */
   id: Scalars['ID']['output'];
   /** Fetches an object given its globally unique `ID`. */
   node?: Maybe<Node>;
+  /** Reads a single `Pipeline` using its globally unique `ID`. */
+  pipeline?: Maybe<Pipeline>;
+  /** Get a single `Pipeline`. */
+  pipelineByRowId?: Maybe<Pipeline>;
+  /** Get a single `Pipeline`. */
+  pipelineByTeamIdAndName?: Maybe<Pipeline>;
+  /** Reads a single `PipelineStage` using its globally unique `ID`. */
+  pipelineStage?: Maybe<PipelineStage>;
+  /** Get a single `PipelineStage`. */
+  pipelineStageByPipelineIdAndEnvironmentId?: Maybe<PipelineStage>;
+  /** Get a single `PipelineStage`. */
+  pipelineStageByRowId?: Maybe<PipelineStage>;
   /**
    * Exposes the root query type nested one level down. This is helpful for Relay 1
    * which can only query top level fields if they are in a particular form.
    */
   query: Query;
+  /** Reads a single `Segment` using its globally unique `ID`. */
+  segment?: Maybe<Segment>;
+  /** Get a single `Segment`. */
+  segmentByRowId?: Maybe<Segment>;
+  /** Get a single `Segment`. */
+  segmentByTeamIdAndKey?: Maybe<Segment>;
+  /** Reads a single `StageCriterion` using its globally unique `ID`. */
+  stageCriterion?: Maybe<StageCriterion>;
+  /** Get a single `StageCriterion`. */
+  stageCriterionByFeatureStageIdAndPriority?: Maybe<StageCriterion>;
+  /** Get a single `StageCriterion`. */
+  stageCriterionByRowId?: Maybe<StageCriterion>;
   /** Reads a single `Team` using its globally unique `ID`. */
   team?: Maybe<Team>;
   /** Get a single `Team`. */
@@ -781,6 +3714,8 @@ export type Query = Node & {
   user?: Maybe<User>;
   /** Get a single `User`. */
   userByRowId?: Maybe<User>;
+  /** Verifies the whole audit log: recomputes every entry's hash and checks that each links to its predecessor and the last one to the chain head. System administrators only (DNIED otherwise). */
+  verifyAuditChain?: Maybe<AuditChainStatus>;
 };
 
 
@@ -793,6 +3728,162 @@ export type QueryAllApiTokensArgs = {
   last?: InputMaybe<Scalars['Int']['input']>;
   offset?: InputMaybe<Scalars['Int']['input']>;
   orderBy?: InputMaybe<Array<ApiTokenOrderBy>>;
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryAllAuditLogsArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<AuditLogCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<AuditLogOrderBy>>;
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryAllChangeFeedsArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<ChangeFeedCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<ChangeFeedOrderBy>>;
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryAllClientsArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<ClientCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<ClientOrderBy>>;
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryAllContextsArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<ContextCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<ContextOrderBy>>;
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryAllEnvironmentsArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<EnvironmentCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<EnvironmentOrderBy>>;
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryAllFeatureDependenciesArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<FeatureDependencyCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<FeatureDependencyOrderBy>>;
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryAllFeatureStagesArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<FeatureStageCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<FeatureStageOrderBy>>;
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryAllFeatureVersionsArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<FeatureVersionCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<FeatureVersionOrderBy>>;
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryAllFeaturesArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<FeatureCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<FeatureOrderBy>>;
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryAllPipelineStagesArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<PipelineStageCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<PipelineStageOrderBy>>;
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryAllPipelinesArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<PipelineCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<PipelineOrderBy>>;
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryAllSegmentsArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<SegmentCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<SegmentOrderBy>>;
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryAllStageCriteriaArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<StageCriterionCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<StageCriterionOrderBy>>;
 };
 
 
@@ -845,8 +3936,242 @@ export type QueryApiTokenByRowIdArgs = {
 
 
 /** The root query type which gives access points into the data universe. */
+export type QueryAuditLogArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryAuditLogByRowIdArgs = {
+  rowId: Scalars['BigInt']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryChangeFeedArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryChangeFeedByRevisionArgs = {
+  revision: Scalars['BigInt']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryClientArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryClientByRowIdArgs = {
+  rowId: Scalars['UUID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryContextArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryContextByRowIdArgs = {
+  rowId: Scalars['UUID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryContextByTeamIdAndKeyArgs = {
+  key: Scalars['String']['input'];
+  teamId: Scalars['UUID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryEnvironmentArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryEnvironmentByRowIdArgs = {
+  rowId: Scalars['UUID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryEnvironmentByTeamIdAndKeyArgs = {
+  key: Scalars['String']['input'];
+  teamId: Scalars['UUID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryFeatureArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryFeatureByRowIdArgs = {
+  rowId: Scalars['UUID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryFeatureByTeamIdAndKeyArgs = {
+  key: Scalars['String']['input'];
+  teamId: Scalars['UUID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryFeatureDependencyArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryFeatureDependencyByFeatureIdAndDependsOnIdArgs = {
+  dependsOnId: Scalars['UUID']['input'];
+  featureId: Scalars['UUID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryFeatureDependencyByRowIdArgs = {
+  rowId: Scalars['UUID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryFeatureStageArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryFeatureStageByFeatureIdAndEnvironmentIdArgs = {
+  environmentId: Scalars['UUID']['input'];
+  featureId: Scalars['UUID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryFeatureStageByRowIdArgs = {
+  rowId: Scalars['UUID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryFeatureVersionArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryFeatureVersionByFeatureIdAndVersionArgs = {
+  featureId: Scalars['UUID']['input'];
+  version: Scalars['Int']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryFeatureVersionByRowIdArgs = {
+  rowId: Scalars['UUID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryFeatureVersionDiffArgs = {
+  featureId: Scalars['UUID']['input'];
+  fromVersion: Scalars['Int']['input'];
+  toVersion: Scalars['Int']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
 export type QueryNodeArgs = {
   id: Scalars['ID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryPipelineArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryPipelineByRowIdArgs = {
+  rowId: Scalars['UUID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryPipelineByTeamIdAndNameArgs = {
+  name: Scalars['String']['input'];
+  teamId: Scalars['UUID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryPipelineStageArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryPipelineStageByPipelineIdAndEnvironmentIdArgs = {
+  environmentId: Scalars['UUID']['input'];
+  pipelineId: Scalars['UUID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryPipelineStageByRowIdArgs = {
+  rowId: Scalars['UUID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QuerySegmentArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QuerySegmentByRowIdArgs = {
+  rowId: Scalars['UUID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QuerySegmentByTeamIdAndKeyArgs = {
+  key: Scalars['String']['input'];
+  teamId: Scalars['UUID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryStageCriterionArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryStageCriterionByFeatureStageIdAndPriorityArgs = {
+  featureStageId: Scalars['UUID']['input'];
+  priority: Scalars['Int']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryStageCriterionByRowIdArgs = {
+  rowId: Scalars['UUID']['input'];
 };
 
 
@@ -903,6 +4228,38 @@ export type RefreshTokenInput = {
   refreshToken: Scalars['String']['input'];
 };
 
+/** All input for the `requestStageChange` mutation. */
+export type RequestStageChangeInput = {
+  action?: InputMaybe<Scalars['String']['input']>;
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  stageId?: InputMaybe<Scalars['UUID']['input']>;
+};
+
+/** The output of our `requestStageChange` mutation. */
+export type RequestStageChangePayload = {
+  __typename?: 'RequestStageChangePayload';
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  /** An edge for our `FeatureStage`. May be used by Relay 1. */
+  featureStageEdge?: Maybe<FeatureStageEdge>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+  result?: Maybe<FeatureStage>;
+};
+
+
+/** The output of our `requestStageChange` mutation. */
+export type RequestStageChangePayloadFeatureStageEdgeArgs = {
+  orderBy?: Array<FeatureStageOrderBy>;
+};
+
 export type ResetUserPasswordInput = {
   /** The user whose password to reset. */
   userId: Scalars['UUID']['input'];
@@ -939,10 +4296,305 @@ export type RevokeApiTokenPayloadApiTokenEdgeArgs = {
   orderBy?: Array<ApiTokenOrderBy>;
 };
 
+/** All input for the `rotateClientSecret` mutation. */
+export type RotateClientSecretInput = {
+  clientId?: InputMaybe<Scalars['UUID']['input']>;
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+};
+
+/** The output of our `rotateClientSecret` mutation. */
+export type RotateClientSecretPayload = {
+  __typename?: 'RotateClientSecretPayload';
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+  result?: Maybe<ClientWithSecret>;
+};
+
 export type RotateSigningKeyPayload = {
   __typename?: 'RotateSigningKeyPayload';
   /** Key id (kid) of the new signing key. */
   kid: Scalars['String']['output'];
+};
+
+/** A reusable, named set of rule groups (e.g. "internal-users"), referenced from criteria and other segments as {"segment": "<key>"}. */
+export type Segment = Node & {
+  __typename?: 'Segment';
+  /** When the segment was created. */
+  createdAt: Scalars['Datetime']['output'];
+  /** Who is in the segment, in words. */
+  description: Scalars['String']['output'];
+  /** A globally unique identifier. Can be used in various places throughout the system to identify this single value. */
+  id: Scalars['ID']['output'];
+  /** Handle rules use to reference the segment, unique within the team. */
+  key: Scalars['String']['output'];
+  /** Display name. */
+  name: Scalars['String']['output'];
+  /** Unique identifier of the segment. */
+  rowId: Scalars['UUID']['output'];
+  /** Rule groups, OR'ed: {"groups": [{"op": "and"|"or", "conditions": [...]}]}. Validated on write; may reference other segments but never itself (CYCLE). Unlike criteria, a segment with no groups matches nobody. */
+  rules: Scalars['JSON']['output'];
+  /** Reads a single `Team` that is related to this `Segment`. */
+  teamByTeamId?: Maybe<Team>;
+  /** The team owning the segment. */
+  teamId: Scalars['UUID']['output'];
+  /** When the segment was last changed. */
+  updatedAt: Scalars['Datetime']['output'];
+};
+
+/** A condition to be used against `Segment` object types. All fields are tested for equality and combined with a logical ‘and.’ */
+export type SegmentCondition = {
+  /** Checks for equality with the object’s `key` field. */
+  key?: InputMaybe<Scalars['String']['input']>;
+  /** Checks for equality with the object’s `rowId` field. */
+  rowId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `teamId` field. */
+  teamId?: InputMaybe<Scalars['UUID']['input']>;
+};
+
+/** A connection to a list of `Segment` values. */
+export type SegmentConnection = {
+  __typename?: 'SegmentConnection';
+  /** A list of edges which contains the `Segment` and cursor to aid in pagination. */
+  edges: Array<Maybe<SegmentEdge>>;
+  /** A list of `Segment` objects. */
+  nodes: Array<Maybe<Segment>>;
+  /** Information to aid in pagination. */
+  pageInfo: PageInfo;
+  /** The count of *all* `Segment` you could get from the connection. */
+  totalCount: Scalars['Int']['output'];
+};
+
+/** A `Segment` edge in the connection. */
+export type SegmentEdge = {
+  __typename?: 'SegmentEdge';
+  /** A cursor for use in pagination. */
+  cursor?: Maybe<Scalars['Cursor']['output']>;
+  /** The `Segment` at the end of the edge. */
+  node?: Maybe<Segment>;
+};
+
+/** An input for mutations affecting `Segment` */
+export type SegmentInput = {
+  /** Who is in the segment, in words. */
+  description?: InputMaybe<Scalars['String']['input']>;
+  /** Handle rules use to reference the segment, unique within the team. */
+  key: Scalars['String']['input'];
+  /** Display name. */
+  name: Scalars['String']['input'];
+  /** Rule groups, OR'ed: {"groups": [{"op": "and"|"or", "conditions": [...]}]}. Validated on write; may reference other segments but never itself (CYCLE). Unlike criteria, a segment with no groups matches nobody. */
+  rules?: InputMaybe<Scalars['JSON']['input']>;
+  /** The team owning the segment. */
+  teamId: Scalars['UUID']['input'];
+};
+
+/** Methods to use when ordering `Segment`. */
+export type SegmentOrderBy =
+  | 'KEY_ASC'
+  | 'KEY_DESC'
+  | 'NATURAL'
+  | 'PRIMARY_KEY_ASC'
+  | 'PRIMARY_KEY_DESC'
+  | 'ROW_ID_ASC'
+  | 'ROW_ID_DESC'
+  | 'TEAM_ID_ASC'
+  | 'TEAM_ID_DESC';
+
+/** Represents an update to a `Segment`. Fields that are set will be updated. */
+export type SegmentPatch = {
+  /** Who is in the segment, in words. */
+  description?: InputMaybe<Scalars['String']['input']>;
+  /** Handle rules use to reference the segment, unique within the team. */
+  key?: InputMaybe<Scalars['String']['input']>;
+  /** Display name. */
+  name?: InputMaybe<Scalars['String']['input']>;
+  /** Rule groups, OR'ed: {"groups": [{"op": "and"|"or", "conditions": [...]}]}. Validated on write; may reference other segments but never itself (CYCLE). Unlike criteria, a segment with no groups matches nobody. */
+  rules?: InputMaybe<Scalars['JSON']['input']>;
+};
+
+/** All input for the `setStageCriteria` mutation. */
+export type SetStageCriteriaInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  criteria?: InputMaybe<Scalars['JSON']['input']>;
+  stageId?: InputMaybe<Scalars['UUID']['input']>;
+};
+
+/** The output of our `setStageCriteria` mutation. */
+export type SetStageCriteriaPayload = {
+  __typename?: 'SetStageCriteriaPayload';
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+  result?: Maybe<Array<Maybe<StageCriterion>>>;
+};
+
+/** A targeting rule of a feature stage. Criteria are evaluated by ascending priority; the first whose rules match and whose rollout includes the targeting key serves its variant (or its split's). */
+export type StageCriterion = Node & {
+  __typename?: 'StageCriterion';
+  /** When the criterion was created. */
+  createdAt: Scalars['Datetime']['output'];
+  /** Reads a single `FeatureStage` that is related to this `StageCriterion`. */
+  featureStageByFeatureStageId?: Maybe<FeatureStage>;
+  /** The feature stage. */
+  featureStageId: Scalars['UUID']['output'];
+  /** A globally unique identifier. Can be used in various places throughout the system to identify this single value. */
+  id: Scalars['ID']['output'];
+  /** Display name (e.g. "Beta testers in NZ"). */
+  name: Scalars['String']['output'];
+  /** Evaluation order within the stage (ascending, unique). */
+  priority: Scalars['Int']['output'];
+  /** Share of matching targeting keys included, in basis points (0..10000; 10000 = 100%). */
+  rolloutBp: Scalars['Int']['output'];
+  /** Unique identifier of the criterion. */
+  rowId: Scalars['UUID']['output'];
+  /** Rule groups, OR'ed: {"groups": [{"op": "and"|"or", "conditions": [{"contextKey", "operator", "value"|"values", "caseInsensitive"?} | {"segment": key}]}]}. No groups: matches every context. */
+  rules: Scalars['JSON']['output'];
+  /** Weighted split: a JSON array of {variant, weight}, weights in basis points summing to 10000, kept in order. */
+  split?: Maybe<Scalars['JSON']['output']>;
+  /** Reads a single `Team` that is related to this `StageCriterion`. */
+  teamByTeamId?: Maybe<Team>;
+  /** The team owning the stage (filled from the stage when omitted). */
+  teamId: Scalars['UUID']['output'];
+  /** When the criterion was last changed. */
+  updatedAt: Scalars['Datetime']['output'];
+  /** The one variant served (exactly one of variant and split; simple features default to "on"). */
+  variant?: Maybe<Scalars['String']['output']>;
+};
+
+/**
+ * A condition to be used against `StageCriterion` object types. All fields are
+ * tested for equality and combined with a logical ‘and.’
+ */
+export type StageCriterionCondition = {
+  /** Checks for equality with the object’s `featureStageId` field. */
+  featureStageId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `priority` field. */
+  priority?: InputMaybe<Scalars['Int']['input']>;
+  /** Checks for equality with the object’s `rowId` field. */
+  rowId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `teamId` field. */
+  teamId?: InputMaybe<Scalars['UUID']['input']>;
+};
+
+/** A connection to a list of `StageCriterion` values. */
+export type StageCriterionConnection = {
+  __typename?: 'StageCriterionConnection';
+  /** A list of edges which contains the `StageCriterion` and cursor to aid in pagination. */
+  edges: Array<Maybe<StageCriterionEdge>>;
+  /** A list of `StageCriterion` objects. */
+  nodes: Array<Maybe<StageCriterion>>;
+  /** Information to aid in pagination. */
+  pageInfo: PageInfo;
+  /** The count of *all* `StageCriterion` you could get from the connection. */
+  totalCount: Scalars['Int']['output'];
+};
+
+/** A `StageCriterion` edge in the connection. */
+export type StageCriterionEdge = {
+  __typename?: 'StageCriterionEdge';
+  /** A cursor for use in pagination. */
+  cursor?: Maybe<Scalars['Cursor']['output']>;
+  /** The `StageCriterion` at the end of the edge. */
+  node?: Maybe<StageCriterion>;
+};
+
+/** An input for mutations affecting `StageCriterion` */
+export type StageCriterionInput = {
+  /** The feature stage. */
+  featureStageId: Scalars['UUID']['input'];
+  /** Display name (e.g. "Beta testers in NZ"). */
+  name?: InputMaybe<Scalars['String']['input']>;
+  /** Evaluation order within the stage (ascending, unique). */
+  priority: Scalars['Int']['input'];
+  /** Share of matching targeting keys included, in basis points (0..10000; 10000 = 100%). */
+  rolloutBp?: InputMaybe<Scalars['Int']['input']>;
+  /** Rule groups, OR'ed: {"groups": [{"op": "and"|"or", "conditions": [{"contextKey", "operator", "value"|"values", "caseInsensitive"?} | {"segment": key}]}]}. No groups: matches every context. */
+  rules?: InputMaybe<Scalars['JSON']['input']>;
+  /** Weighted split: a JSON array of {variant, weight}, weights in basis points summing to 10000, kept in order. */
+  split?: InputMaybe<Scalars['JSON']['input']>;
+  /** The team owning the stage (filled from the stage when omitted). */
+  teamId: Scalars['UUID']['input'];
+  /** The one variant served (exactly one of variant and split; simple features default to "on"). */
+  variant?: InputMaybe<Scalars['String']['input']>;
+};
+
+/** Methods to use when ordering `StageCriterion`. */
+export type StageCriterionOrderBy =
+  | 'FEATURE_STAGE_ID_ASC'
+  | 'FEATURE_STAGE_ID_DESC'
+  | 'NATURAL'
+  | 'PRIMARY_KEY_ASC'
+  | 'PRIMARY_KEY_DESC'
+  | 'PRIORITY_ASC'
+  | 'PRIORITY_DESC'
+  | 'ROW_ID_ASC'
+  | 'ROW_ID_DESC'
+  | 'TEAM_ID_ASC'
+  | 'TEAM_ID_DESC';
+
+/** Represents an update to a `StageCriterion`. Fields that are set will be updated. */
+export type StageCriterionPatch = {
+  /** Display name (e.g. "Beta testers in NZ"). */
+  name?: InputMaybe<Scalars['String']['input']>;
+  /** Evaluation order within the stage (ascending, unique). */
+  priority?: InputMaybe<Scalars['Int']['input']>;
+  /** Share of matching targeting keys included, in basis points (0..10000; 10000 = 100%). */
+  rolloutBp?: InputMaybe<Scalars['Int']['input']>;
+  /** Rule groups, OR'ed: {"groups": [{"op": "and"|"or", "conditions": [{"contextKey", "operator", "value"|"values", "caseInsensitive"?} | {"segment": key}]}]}. No groups: matches every context. */
+  rules?: InputMaybe<Scalars['JSON']['input']>;
+  /** Weighted split: a JSON array of {variant, weight}, weights in basis points summing to 10000, kept in order. */
+  split?: InputMaybe<Scalars['JSON']['input']>;
+  /** The one variant served (exactly one of variant and split; simple features default to "on"). */
+  variant?: InputMaybe<Scalars['String']['input']>;
+};
+
+/** Deployment status of a feature in one environment. Only deployed is served; every other status serves the off variant. */
+export type StageStatus =
+  | 'deployed'
+  | 'deployment_approved'
+  | 'deployment_rejected'
+  | 'deployment_requested'
+  | 'not_deployed'
+  | 'rollback_approved'
+  | 'rollback_rejected'
+  | 'rollback_requested'
+  | 'rollbacked';
+
+/** The root subscription type: contains realtime events you can subscribe to with the `subscription` operation. */
+export type Subscription = {
+  __typename?: 'Subscription';
+  /** Every new audit entry of the team, as it commits. */
+  auditEntryAdded?: Maybe<AuditEntryAddedEvent>;
+  /** Every change to the team's features, as it commits. */
+  featureChanged?: Maybe<FeatureChangedEvent>;
+};
+
+
+/** The root subscription type: contains realtime events you can subscribe to with the `subscription` operation. */
+export type SubscriptionAuditEntryAddedArgs = {
+  teamId: Scalars['UUID']['input'];
+};
+
+
+/** The root subscription type: contains realtime events you can subscribe to with the `subscription` operation. */
+export type SubscriptionFeatureChangedArgs = {
+  teamId: Scalars['UUID']['input'];
 };
 
 /** A tenant: every flag, environment, client and policy belongs to one team. */
@@ -950,16 +4602,36 @@ export type Team = Node & {
   __typename?: 'Team';
   /** Reads and enables pagination through a set of `ApiToken`. */
   apiTokensByTeamId: ApiTokenConnection;
+  /** Reads and enables pagination through a set of `Client`. */
+  clientsByTeamId: ClientConnection;
+  /** Reads and enables pagination through a set of `Context`. */
+  contextsByTeamId: ContextConnection;
   /** When the team was created. */
   createdAt: Scalars['Datetime']['output'];
+  /** Reads and enables pagination through a set of `Environment`. */
+  environmentsByTeamId: EnvironmentConnection;
+  /** Reads and enables pagination through a set of `FeatureDependency`. */
+  featureDependenciesByTeamId: FeatureDependencyConnection;
+  /** Reads and enables pagination through a set of `FeatureStage`. */
+  featureStagesByTeamId: FeatureStageConnection;
+  /** Reads and enables pagination through a set of `Feature`. */
+  featuresByTeamId: FeatureConnection;
   /** A globally unique identifier. Can be used in various places throughout the system to identify this single value. */
   id: Scalars['ID']['output'];
   /** Display name. */
   name: Scalars['String']['output'];
+  /** Reads and enables pagination through a set of `PipelineStage`. */
+  pipelineStagesByTeamId: PipelineStageConnection;
+  /** Reads and enables pagination through a set of `Pipeline`. */
+  pipelinesByTeamId: PipelineConnection;
   /** Unique identifier of the team. */
   rowId: Scalars['UUID']['output'];
+  /** Reads and enables pagination through a set of `Segment`. */
+  segmentsByTeamId: SegmentConnection;
   /** URL-safe unique handle (lowercase letters, digits, dashes). */
   slug: Scalars['String']['output'];
+  /** Reads and enables pagination through a set of `StageCriterion`. */
+  stageCriteriaByTeamId: StageCriterionConnection;
   /** Reads and enables pagination through a set of `TeamMembership`. */
   teamMembershipsByTeamId: TeamMembershipConnection;
   /** When the team was last changed. */
@@ -976,6 +4648,126 @@ export type TeamApiTokensByTeamIdArgs = {
   last?: InputMaybe<Scalars['Int']['input']>;
   offset?: InputMaybe<Scalars['Int']['input']>;
   orderBy?: InputMaybe<Array<ApiTokenOrderBy>>;
+};
+
+
+/** A tenant: every flag, environment, client and policy belongs to one team. */
+export type TeamClientsByTeamIdArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<ClientCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<ClientOrderBy>>;
+};
+
+
+/** A tenant: every flag, environment, client and policy belongs to one team. */
+export type TeamContextsByTeamIdArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<ContextCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<ContextOrderBy>>;
+};
+
+
+/** A tenant: every flag, environment, client and policy belongs to one team. */
+export type TeamEnvironmentsByTeamIdArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<EnvironmentCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<EnvironmentOrderBy>>;
+};
+
+
+/** A tenant: every flag, environment, client and policy belongs to one team. */
+export type TeamFeatureDependenciesByTeamIdArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<FeatureDependencyCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<FeatureDependencyOrderBy>>;
+};
+
+
+/** A tenant: every flag, environment, client and policy belongs to one team. */
+export type TeamFeatureStagesByTeamIdArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<FeatureStageCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<FeatureStageOrderBy>>;
+};
+
+
+/** A tenant: every flag, environment, client and policy belongs to one team. */
+export type TeamFeaturesByTeamIdArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<FeatureCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<FeatureOrderBy>>;
+};
+
+
+/** A tenant: every flag, environment, client and policy belongs to one team. */
+export type TeamPipelineStagesByTeamIdArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<PipelineStageCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<PipelineStageOrderBy>>;
+};
+
+
+/** A tenant: every flag, environment, client and policy belongs to one team. */
+export type TeamPipelinesByTeamIdArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<PipelineCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<PipelineOrderBy>>;
+};
+
+
+/** A tenant: every flag, environment, client and policy belongs to one team. */
+export type TeamSegmentsByTeamIdArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<SegmentCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<SegmentOrderBy>>;
+};
+
+
+/** A tenant: every flag, environment, client and policy belongs to one team. */
+export type TeamStageCriteriaByTeamIdArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<StageCriterionCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<StageCriterionOrderBy>>;
 };
 
 
@@ -1189,6 +4981,621 @@ export type UpdateApiTokenPayloadApiTokenEdgeArgs = {
   orderBy?: Array<ApiTokenOrderBy>;
 };
 
+/** All input for the `updateClientByRowId` mutation. */
+export type UpdateClientByRowIdInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** An object where the defined keys will be set on the `Client` being updated. */
+  clientPatch: ClientPatch;
+  /** Unique identifier of the client. */
+  rowId: Scalars['UUID']['input'];
+};
+
+/** All input for the `updateClient` mutation. */
+export type UpdateClientInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** An object where the defined keys will be set on the `Client` being updated. */
+  clientPatch: ClientPatch;
+  /** The globally unique `ID` which will identify a single `Client` to be updated. */
+  id: Scalars['ID']['input'];
+};
+
+/** The output of our update `Client` mutation. */
+export type UpdateClientPayload = {
+  __typename?: 'UpdateClientPayload';
+  /** The `Client` that was updated by this mutation. */
+  client?: Maybe<Client>;
+  /** An edge for our `Client`. May be used by Relay 1. */
+  clientEdge?: Maybe<ClientEdge>;
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+};
+
+
+/** The output of our update `Client` mutation. */
+export type UpdateClientPayloadClientEdgeArgs = {
+  orderBy?: Array<ClientOrderBy>;
+};
+
+/** All input for the `updateContextByRowId` mutation. */
+export type UpdateContextByRowIdInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** An object where the defined keys will be set on the `Context` being updated. */
+  contextPatch: ContextPatch;
+  /** Unique identifier of the context. */
+  rowId: Scalars['UUID']['input'];
+};
+
+/** All input for the `updateContextByTeamIdAndKey` mutation. */
+export type UpdateContextByTeamIdAndKeyInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** An object where the defined keys will be set on the `Context` being updated. */
+  contextPatch: ContextPatch;
+  /** Attribute name as applications send it, unique within the team (targetingKey and bucketingKey are built in). */
+  key: Scalars['String']['input'];
+  /** The team owning the context. */
+  teamId: Scalars['UUID']['input'];
+};
+
+/** All input for the `updateContext` mutation. */
+export type UpdateContextInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** An object where the defined keys will be set on the `Context` being updated. */
+  contextPatch: ContextPatch;
+  /** The globally unique `ID` which will identify a single `Context` to be updated. */
+  id: Scalars['ID']['input'];
+};
+
+/** The output of our update `Context` mutation. */
+export type UpdateContextPayload = {
+  __typename?: 'UpdateContextPayload';
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  /** The `Context` that was updated by this mutation. */
+  context?: Maybe<Context>;
+  /** An edge for our `Context`. May be used by Relay 1. */
+  contextEdge?: Maybe<ContextEdge>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+};
+
+
+/** The output of our update `Context` mutation. */
+export type UpdateContextPayloadContextEdgeArgs = {
+  orderBy?: Array<ContextOrderBy>;
+};
+
+/** All input for the `updateEnvironmentByRowId` mutation. */
+export type UpdateEnvironmentByRowIdInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** An object where the defined keys will be set on the `Environment` being updated. */
+  environmentPatch: EnvironmentPatch;
+  /** Unique identifier of the environment. */
+  rowId: Scalars['UUID']['input'];
+};
+
+/** All input for the `updateEnvironmentByTeamIdAndKey` mutation. */
+export type UpdateEnvironmentByTeamIdAndKeyInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** An object where the defined keys will be set on the `Environment` being updated. */
+  environmentPatch: EnvironmentPatch;
+  /** URL-safe handle, unique within the team (lowercase letters, digits, dashes). */
+  key: Scalars['String']['input'];
+  /** The team owning the environment. */
+  teamId: Scalars['UUID']['input'];
+};
+
+/** All input for the `updateEnvironment` mutation. */
+export type UpdateEnvironmentInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** An object where the defined keys will be set on the `Environment` being updated. */
+  environmentPatch: EnvironmentPatch;
+  /** The globally unique `ID` which will identify a single `Environment` to be updated. */
+  id: Scalars['ID']['input'];
+};
+
+/** The output of our update `Environment` mutation. */
+export type UpdateEnvironmentPayload = {
+  __typename?: 'UpdateEnvironmentPayload';
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  /** The `Environment` that was updated by this mutation. */
+  environment?: Maybe<Environment>;
+  /** An edge for our `Environment`. May be used by Relay 1. */
+  environmentEdge?: Maybe<EnvironmentEdge>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+};
+
+
+/** The output of our update `Environment` mutation. */
+export type UpdateEnvironmentPayloadEnvironmentEdgeArgs = {
+  orderBy?: Array<EnvironmentOrderBy>;
+};
+
+/** All input for the `updateFeatureByRowId` mutation. */
+export type UpdateFeatureByRowIdInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** An object where the defined keys will be set on the `Feature` being updated. */
+  featurePatch: FeaturePatch;
+  /** Unique identifier of the feature. */
+  rowId: Scalars['UUID']['input'];
+};
+
+/** All input for the `updateFeatureByTeamIdAndKey` mutation. */
+export type UpdateFeatureByTeamIdAndKeyInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** An object where the defined keys will be set on the `Feature` being updated. */
+  featurePatch: FeaturePatch;
+  /** The key applications evaluate, unique within the team: a letter or digit, then up to 127 letters, digits, ".", "_" or "-". */
+  key: Scalars['String']['input'];
+  /** The team owning the feature. */
+  teamId: Scalars['UUID']['input'];
+};
+
+/** All input for the `updateFeatureDependencyByFeatureIdAndDependsOnId` mutation. */
+export type UpdateFeatureDependencyByFeatureIdAndDependsOnIdInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** The prerequisite feature (same team; cannot be deleted while depended on). */
+  dependsOnId: Scalars['UUID']['input'];
+  /** An object where the defined keys will be set on the `FeatureDependency` being updated. */
+  featureDependencyPatch: FeatureDependencyPatch;
+  /** The dependent feature. */
+  featureId: Scalars['UUID']['input'];
+};
+
+/** All input for the `updateFeatureDependencyByRowId` mutation. */
+export type UpdateFeatureDependencyByRowIdInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** An object where the defined keys will be set on the `FeatureDependency` being updated. */
+  featureDependencyPatch: FeatureDependencyPatch;
+  /** Unique identifier of the dependency. */
+  rowId: Scalars['UUID']['input'];
+};
+
+/** All input for the `updateFeatureDependency` mutation. */
+export type UpdateFeatureDependencyInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** An object where the defined keys will be set on the `FeatureDependency` being updated. */
+  featureDependencyPatch: FeatureDependencyPatch;
+  /** The globally unique `ID` which will identify a single `FeatureDependency` to be updated. */
+  id: Scalars['ID']['input'];
+};
+
+/** The output of our update `FeatureDependency` mutation. */
+export type UpdateFeatureDependencyPayload = {
+  __typename?: 'UpdateFeatureDependencyPayload';
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  /** The `FeatureDependency` that was updated by this mutation. */
+  featureDependency?: Maybe<FeatureDependency>;
+  /** An edge for our `FeatureDependency`. May be used by Relay 1. */
+  featureDependencyEdge?: Maybe<FeatureDependencyEdge>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+};
+
+
+/** The output of our update `FeatureDependency` mutation. */
+export type UpdateFeatureDependencyPayloadFeatureDependencyEdgeArgs = {
+  orderBy?: Array<FeatureDependencyOrderBy>;
+};
+
+/** All input for the `updateFeature` mutation. */
+export type UpdateFeatureInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** An object where the defined keys will be set on the `Feature` being updated. */
+  featurePatch: FeaturePatch;
+  /** The globally unique `ID` which will identify a single `Feature` to be updated. */
+  id: Scalars['ID']['input'];
+};
+
+/** The output of our update `Feature` mutation. */
+export type UpdateFeaturePayload = {
+  __typename?: 'UpdateFeaturePayload';
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  /** The `Feature` that was updated by this mutation. */
+  feature?: Maybe<Feature>;
+  /** An edge for our `Feature`. May be used by Relay 1. */
+  featureEdge?: Maybe<FeatureEdge>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+};
+
+
+/** The output of our update `Feature` mutation. */
+export type UpdateFeaturePayloadFeatureEdgeArgs = {
+  orderBy?: Array<FeatureOrderBy>;
+};
+
+/** All input for the `updateFeatureStageByFeatureIdAndEnvironmentId` mutation. */
+export type UpdateFeatureStageByFeatureIdAndEnvironmentIdInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** The environment. */
+  environmentId: Scalars['UUID']['input'];
+  /** The feature. */
+  featureId: Scalars['UUID']['input'];
+  /** An object where the defined keys will be set on the `FeatureStage` being updated. */
+  featureStagePatch: FeatureStagePatch;
+};
+
+/** All input for the `updateFeatureStageByRowId` mutation. */
+export type UpdateFeatureStageByRowIdInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** An object where the defined keys will be set on the `FeatureStage` being updated. */
+  featureStagePatch: FeatureStagePatch;
+  /** Unique identifier of the stage. */
+  rowId: Scalars['UUID']['input'];
+};
+
+/** All input for the `updateFeatureStage` mutation. */
+export type UpdateFeatureStageInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** An object where the defined keys will be set on the `FeatureStage` being updated. */
+  featureStagePatch: FeatureStagePatch;
+  /** The globally unique `ID` which will identify a single `FeatureStage` to be updated. */
+  id: Scalars['ID']['input'];
+};
+
+/** The output of our update `FeatureStage` mutation. */
+export type UpdateFeatureStagePayload = {
+  __typename?: 'UpdateFeatureStagePayload';
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  /** The `FeatureStage` that was updated by this mutation. */
+  featureStage?: Maybe<FeatureStage>;
+  /** An edge for our `FeatureStage`. May be used by Relay 1. */
+  featureStageEdge?: Maybe<FeatureStageEdge>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+};
+
+
+/** The output of our update `FeatureStage` mutation. */
+export type UpdateFeatureStagePayloadFeatureStageEdgeArgs = {
+  orderBy?: Array<FeatureStageOrderBy>;
+};
+
+/** All input for the `updatePipelineByRowId` mutation. */
+export type UpdatePipelineByRowIdInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** An object where the defined keys will be set on the `Pipeline` being updated. */
+  pipelinePatch: PipelinePatch;
+  /** Unique identifier of the pipeline. */
+  rowId: Scalars['UUID']['input'];
+};
+
+/** All input for the `updatePipelineByTeamIdAndName` mutation. */
+export type UpdatePipelineByTeamIdAndNameInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** Display name, unique within the team. */
+  name: Scalars['String']['input'];
+  /** An object where the defined keys will be set on the `Pipeline` being updated. */
+  pipelinePatch: PipelinePatch;
+  /** The team owning the pipeline. */
+  teamId: Scalars['UUID']['input'];
+};
+
+/** All input for the `updatePipeline` mutation. */
+export type UpdatePipelineInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** The globally unique `ID` which will identify a single `Pipeline` to be updated. */
+  id: Scalars['ID']['input'];
+  /** An object where the defined keys will be set on the `Pipeline` being updated. */
+  pipelinePatch: PipelinePatch;
+};
+
+/** The output of our update `Pipeline` mutation. */
+export type UpdatePipelinePayload = {
+  __typename?: 'UpdatePipelinePayload';
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  /** The `Pipeline` that was updated by this mutation. */
+  pipeline?: Maybe<Pipeline>;
+  /** An edge for our `Pipeline`. May be used by Relay 1. */
+  pipelineEdge?: Maybe<PipelineEdge>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+};
+
+
+/** The output of our update `Pipeline` mutation. */
+export type UpdatePipelinePayloadPipelineEdgeArgs = {
+  orderBy?: Array<PipelineOrderBy>;
+};
+
+/** All input for the `updatePipelineStageByPipelineIdAndEnvironmentId` mutation. */
+export type UpdatePipelineStageByPipelineIdAndEnvironmentIdInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** The environment of this stage (once per pipeline). */
+  environmentId: Scalars['UUID']['input'];
+  /** The pipeline. */
+  pipelineId: Scalars['UUID']['input'];
+  /** An object where the defined keys will be set on the `PipelineStage` being updated. */
+  pipelineStagePatch: PipelineStagePatch;
+};
+
+/** All input for the `updatePipelineStageByRowId` mutation. */
+export type UpdatePipelineStageByRowIdInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** An object where the defined keys will be set on the `PipelineStage` being updated. */
+  pipelineStagePatch: PipelineStagePatch;
+  /** Unique identifier of the stage. */
+  rowId: Scalars['UUID']['input'];
+};
+
+/** All input for the `updatePipelineStage` mutation. */
+export type UpdatePipelineStageInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** The globally unique `ID` which will identify a single `PipelineStage` to be updated. */
+  id: Scalars['ID']['input'];
+  /** An object where the defined keys will be set on the `PipelineStage` being updated. */
+  pipelineStagePatch: PipelineStagePatch;
+};
+
+/** The output of our update `PipelineStage` mutation. */
+export type UpdatePipelineStagePayload = {
+  __typename?: 'UpdatePipelineStagePayload';
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  /** The `PipelineStage` that was updated by this mutation. */
+  pipelineStage?: Maybe<PipelineStage>;
+  /** An edge for our `PipelineStage`. May be used by Relay 1. */
+  pipelineStageEdge?: Maybe<PipelineStageEdge>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+};
+
+
+/** The output of our update `PipelineStage` mutation. */
+export type UpdatePipelineStagePayloadPipelineStageEdgeArgs = {
+  orderBy?: Array<PipelineStageOrderBy>;
+};
+
+/** All input for the `updateSegmentByRowId` mutation. */
+export type UpdateSegmentByRowIdInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** Unique identifier of the segment. */
+  rowId: Scalars['UUID']['input'];
+  /** An object where the defined keys will be set on the `Segment` being updated. */
+  segmentPatch: SegmentPatch;
+};
+
+/** All input for the `updateSegmentByTeamIdAndKey` mutation. */
+export type UpdateSegmentByTeamIdAndKeyInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** Handle rules use to reference the segment, unique within the team. */
+  key: Scalars['String']['input'];
+  /** An object where the defined keys will be set on the `Segment` being updated. */
+  segmentPatch: SegmentPatch;
+  /** The team owning the segment. */
+  teamId: Scalars['UUID']['input'];
+};
+
+/** All input for the `updateSegment` mutation. */
+export type UpdateSegmentInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** The globally unique `ID` which will identify a single `Segment` to be updated. */
+  id: Scalars['ID']['input'];
+  /** An object where the defined keys will be set on the `Segment` being updated. */
+  segmentPatch: SegmentPatch;
+};
+
+/** The output of our update `Segment` mutation. */
+export type UpdateSegmentPayload = {
+  __typename?: 'UpdateSegmentPayload';
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+  /** The `Segment` that was updated by this mutation. */
+  segment?: Maybe<Segment>;
+  /** An edge for our `Segment`. May be used by Relay 1. */
+  segmentEdge?: Maybe<SegmentEdge>;
+};
+
+
+/** The output of our update `Segment` mutation. */
+export type UpdateSegmentPayloadSegmentEdgeArgs = {
+  orderBy?: Array<SegmentOrderBy>;
+};
+
+/** All input for the `updateStageCriterionByFeatureStageIdAndPriority` mutation. */
+export type UpdateStageCriterionByFeatureStageIdAndPriorityInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** The feature stage. */
+  featureStageId: Scalars['UUID']['input'];
+  /** Evaluation order within the stage (ascending, unique). */
+  priority: Scalars['Int']['input'];
+  /** An object where the defined keys will be set on the `StageCriterion` being updated. */
+  stageCriterionPatch: StageCriterionPatch;
+};
+
+/** All input for the `updateStageCriterionByRowId` mutation. */
+export type UpdateStageCriterionByRowIdInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** Unique identifier of the criterion. */
+  rowId: Scalars['UUID']['input'];
+  /** An object where the defined keys will be set on the `StageCriterion` being updated. */
+  stageCriterionPatch: StageCriterionPatch;
+};
+
+/** All input for the `updateStageCriterion` mutation. */
+export type UpdateStageCriterionInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** The globally unique `ID` which will identify a single `StageCriterion` to be updated. */
+  id: Scalars['ID']['input'];
+  /** An object where the defined keys will be set on the `StageCriterion` being updated. */
+  stageCriterionPatch: StageCriterionPatch;
+};
+
+/** The output of our update `StageCriterion` mutation. */
+export type UpdateStageCriterionPayload = {
+  __typename?: 'UpdateStageCriterionPayload';
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+  /** The `StageCriterion` that was updated by this mutation. */
+  stageCriterion?: Maybe<StageCriterion>;
+  /** An edge for our `StageCriterion`. May be used by Relay 1. */
+  stageCriterionEdge?: Maybe<StageCriterionEdge>;
+};
+
+
+/** The output of our update `StageCriterion` mutation. */
+export type UpdateStageCriterionPayloadStageCriterionEdgeArgs = {
+  orderBy?: Array<StageCriterionOrderBy>;
+};
+
 /** All input for the `updateTeamByRowId` mutation. */
 export type UpdateTeamByRowIdInput = {
   /**
@@ -1370,6 +5777,8 @@ export type User = Node & {
   createdAt: Scalars['Datetime']['output'];
   /** Login email address (unique, case-insensitive). */
   email: Scalars['String']['output'];
+  /** Reads and enables pagination through a set of `Feature`. */
+  featuresByOwnerId: FeatureConnection;
   /** A globally unique identifier. Can be used in various places throughout the system to identify this single value. */
   id: Scalars['ID']['output'];
   /** System administrators see and manage every team. */
@@ -1398,6 +5807,18 @@ export type UserApiTokensByCreatedByArgs = {
   last?: InputMaybe<Scalars['Int']['input']>;
   offset?: InputMaybe<Scalars['Int']['input']>;
   orderBy?: InputMaybe<Array<ApiTokenOrderBy>>;
+};
+
+
+/** A person who can log in to FluxGate. */
+export type UserFeaturesByOwnerIdArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<FeatureCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<FeatureOrderBy>>;
 };
 
 

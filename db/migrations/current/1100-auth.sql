@@ -141,7 +141,10 @@ $$ language sql stable security definer set search_path to pg_catalog, public, p
 
 create or replace function app_hidden.current_user_has_role(team_id uuid, role app_public.team_role)
 returns boolean as $$
-  select app_public.current_user_is_admin()
+  -- coalesce: without an API token the last branch is null, and a policy or
+  -- `not has_role(...)` check must see false, never null.
+  select coalesce(
+    app_public.current_user_is_admin()
     or exists (
       select 1 from app_public.team_memberships m
       where m.team_id = current_user_has_role.team_id
@@ -155,7 +158,8 @@ returns boolean as $$
         when 'requester' then 'write_flags' = any (app_hidden.current_api_token_scopes())
         else false
       end
-    );
+    ),
+    false);
 $$ language sql stable security definer set search_path to pg_catalog, public, pg_temp;
 
 /*

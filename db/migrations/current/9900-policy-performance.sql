@@ -1,5 +1,5 @@
 /*
- * Read policies are written `using (app_hidden.current_user_can_read_team(team_id))`
+ * Read policies may be written `using (app_hidden.current_user_can_read_team(team_id))`
  * for clarity. Postgres cannot inline that function (its body has a
  * subquery), so it would run per row — per row of every nested collection a
  * GraphQL list fetches (measured: 0.4 ms a row, 245 ms for 100 features with
@@ -16,12 +16,12 @@ begin
     select schemaname, tablename, policyname, qual
     from pg_policies
     where schemaname in ('app_public', 'app_hidden')
-      and qual like '%app_hidden.current_user_can_read_team(team_id)%'
+      and qual ~ 'app_hidden\.current_user_can_read_team\(\w+\)'
   loop
     execute format('alter policy %I on %I.%I using (%s)',
       v_policy.policyname, v_policy.schemaname, v_policy.tablename,
-      replace(v_policy.qual, 'app_hidden.current_user_can_read_team(team_id)',
-        '(team_id = any ((select app_hidden.current_user_readable_team_ids())::uuid[]))'));
+      regexp_replace(v_policy.qual, 'app_hidden\.current_user_can_read_team\((\w+)\)',
+        '(\1 = any ((select app_hidden.current_user_readable_team_ids())::uuid[]))', 'g'));
   end loop;
 end;
 $$;
