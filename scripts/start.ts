@@ -125,23 +125,20 @@ try {
     ...(admin ? { admin } : {}),
     ...(demo ? { demoClient: demo.client } : {}),
   });
-  console.log(`
-FluxGate is running${local ? " (local mode)" : ""}:
-  GraphQL API and Ruru   ${urls.graphql}
-  Health                 ${urls.health}${
-    admin
-      ? `
-  Admin login            ${admin.email} / ${admin.password ?? "(password from FLUXGATE_ADMIN_PASSWORD)"}`
-      : ""
-  }
-${
-  demo
-    ? `
-  Demo client key        ${demo.client.secret} (development)`
-    : ""
-}
-  Connection details     ${statePath}
-Press Ctrl-C to stop.`);
+  const lines = [
+    `FluxGate is running${local ? " (local mode)" : ""}:`,
+    `  GraphQL API and Ruru   ${urls.graphql}`,
+    `  Health                 ${urls.health}`,
+    ...(admin
+      ? [
+          `  Admin login            ${admin.email} / ${admin.password ?? "(FLUXGATE_ADMIN_PASSWORD)"}`,
+        ]
+      : []),
+    ...(demo ? [`  Demo client key        ${demo.client.secret} (development)`] : []),
+    `  Connection details     ${statePath}`,
+    "Press Ctrl-C to stop.",
+  ];
+  console.log(`\n${lines.join("\n")}`);
 } catch (error) {
   console.error(
     `\nFluxGate failed to start: ${error instanceof Error ? error.message : String(error)}`,
