@@ -29,6 +29,31 @@ function sessionOf(identity: Identity): string {
 export const AuthPlugin = extendSchema((build) => {
   const users = build.input.pgRegistry.pgResources.users!;
   const executor = users.executor;
+
+  /**
+   * Runs `query(input, hash)` under the caller's identity (the SQL function
+   * checks they are a system admin) with a fresh temporary password's hash;
+   * answers the user and the password, shown this once.
+   */
+  function withTemporaryPassword<T>(
+    $input: Step<T>,
+    query: (input: T, hash: string) => { text: string; values: unknown[] },
+  ) {
+    const $secret = sideEffect(context(), (ctx) => ctx.auth.temporaryPassword());
+    const $result = sideEffectWithPgClientTransaction(
+      executor,
+      [$input, $secret],
+      async (client, [input, secret]) => {
+        const { rows } = await client.query<{ id: string }>(query(input as T, secret.hash));
+        return { id: rows[0]!.id, temporaryPassword: secret.password };
+      },
+    );
+    return object({
+      user: users.get({ id: access($result, "id") }),
+      temporaryPassword: access($result, "temporaryPassword"),
+    });
+  }
+
   return {
     typeDefs: gql`
       input LoginInput {
@@ -156,46 +181,26 @@ export const AuthPlugin = extendSchema((build) => {
             });
           },
           createUser(_, fieldArgs) {
-            const $input = fieldArgs.getRaw("input") as Step<{
-              email: string;
-              name?: string;
-              isAdmin?: boolean;
-            }>;
-            const $secret = sideEffect(context(), (ctx) => ctx.auth.temporaryPassword());
-            const $result = sideEffectWithPgClientTransaction(
-              executor,
-              [$input, $secret],
-              async (client, [input, secret]) => {
-                const { rows } = await client.query<{ id: string }>({
-                  text: "select (app_hidden.create_user($1, $2, $3, $4)).id",
-                  values: [input.email, input.name ?? "", input.isAdmin ?? false, secret.hash],
-                });
-                return { id: rows[0]!.id, temporaryPassword: secret.password };
-              },
+            return withTemporaryPassword(
+              fieldArgs.getRaw("input") as Step<{
+                email: string;
+                name?: string;
+                isAdmin?: boolean;
+              }>,
+              (input, hash) => ({
+                text: "select (app_hidden.create_user($1, $2, $3, $4)).id",
+                values: [input.email, input.name ?? "", input.isAdmin ?? false, hash],
+              }),
             );
-            return object({
-              user: users.get({ id: access($result, "id") }),
-              temporaryPassword: access($result, "temporaryPassword"),
-            });
           },
           resetUserPassword(_, fieldArgs) {
-            const $input = fieldArgs.getRaw("input") as Step<{ userId: string }>;
-            const $secret = sideEffect(context(), (ctx) => ctx.auth.temporaryPassword());
-            const $result = sideEffectWithPgClientTransaction(
-              executor,
-              [$input, $secret],
-              async (client, [input, secret]) => {
-                const { rows } = await client.query<{ id: string }>({
-                  text: "select (app_hidden.set_password($1, $2, true)).id",
-                  values: [input.userId, secret.hash],
-                });
-                return { id: rows[0]!.id, temporaryPassword: secret.password };
-              },
+            return withTemporaryPassword(
+              fieldArgs.getRaw("input") as Step<{ userId: string }>,
+              (input, hash) => ({
+                text: "select (app_hidden.set_password($1, $2, true)).id",
+                values: [input.userId, hash],
+              }),
             );
-            return object({
-              user: users.get({ id: access($result, "id") }),
-              temporaryPassword: access($result, "temporaryPassword"),
-            });
           },
           rotateSigningKey() {
             const $admin = sideEffectWithPgClientTransaction(

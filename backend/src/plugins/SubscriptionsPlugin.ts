@@ -1,6 +1,6 @@
 import { jsonParse } from "postgraphile/@dataplan/json";
 import { sideEffectWithPgClient } from "postgraphile/@dataplan/pg";
-import { context, listen, type Step } from "postgraphile/grafast";
+import { context, type FieldArgs, listen, type Step } from "postgraphile/grafast";
 import { extendSchema, gql } from "postgraphile/utils";
 
 import { ClientError } from "../errors/ClientError.ts";
@@ -39,6 +39,19 @@ export const SubscriptionsPlugin = extendSchema((build) => {
     });
   }
 
+  /** A subscription to one team's channel: authorised, then each event as is. */
+  function teamSubscription(prefix: string) {
+    return {
+      subscribePlan(_: unknown, fieldArgs: FieldArgs) {
+        const $topic = authorizedTopic(fieldArgs.getRaw("teamId") as Step<string>, prefix);
+        return listen(context().get("pgSubscriber"), $topic, jsonParse);
+      },
+      plan($event: Step) {
+        return $event;
+      },
+    };
+  }
+
   return {
     typeDefs: gql`
       "A change to a feature, its dependencies, stages or criteria."
@@ -69,30 +82,8 @@ export const SubscriptionsPlugin = extendSchema((build) => {
     objects: {
       Subscription: {
         plans: {
-          featureChanged: {
-            subscribePlan(_, fieldArgs) {
-              const $topic = authorizedTopic(
-                fieldArgs.getRaw("teamId") as Step<string>,
-                CHANNELS.featureChanged,
-              );
-              return listen(context().get("pgSubscriber"), $topic, jsonParse);
-            },
-            plan($event: Step) {
-              return $event;
-            },
-          },
-          auditEntryAdded: {
-            subscribePlan(_, fieldArgs) {
-              const $topic = authorizedTopic(
-                fieldArgs.getRaw("teamId") as Step<string>,
-                CHANNELS.auditEntryAdded,
-              );
-              return listen(context().get("pgSubscriber"), $topic, jsonParse);
-            },
-            plan($event: Step) {
-              return $event;
-            },
-          },
+          featureChanged: teamSubscription(CHANNELS.featureChanged),
+          auditEntryAdded: teamSubscription(CHANNELS.auditEntryAdded),
         },
       },
       FeatureChangedEvent: {
