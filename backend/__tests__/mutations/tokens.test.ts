@@ -1,6 +1,7 @@
 import { decodeProtectedHeader } from "jose";
 import { describe, expect, it } from "vitest";
 
+import { AuthService } from "../../src/auth/AuthService.ts";
 import { createTeamWith, createUserWithPassword, login, owner, useBackend } from "../helpers.ts";
 
 const api = useBackend();
@@ -285,5 +286,61 @@ describe("API tokens", () => {
       tokens.accessToken,
     );
     expect(body.errors?.[0]?.extensions?.code).toBe("42501");
+  });
+});
+
+describe("expiry and address limits", () => {
+  it("refuses an API token once it has expired (401)", async () => {
+    const admin = await createUserWithPassword();
+    const team = await createTeamWith([[admin, ["team_admin"]]]);
+    const tokens = await login(api, admin);
+    const created = await api.graphql(
+      `mutation($t: UUID!) { createApiToken(input: { teamId: $t, name: "short", scopes: [read] }) { result { secret token { rowId } } } }`,
+      { t: team.id },
+      tokens.accessToken,
+    );
+    const { secret, token } = created.body.data!.createApiToken.result;
+    const before = await status(secret);
+
+    await owner().query(
+      "update app_public.api_tokens set expires_at = now() - interval '1 second' where id = $1",
+      [token.rowId],
+    );
+
+    expect(before).toBe(200);
+    expect(await status(secret)).toBe(401);
+  });
+
+  it("refuses an API token expiry in the past (BADEX)", async () => {
+    const admin = await createUserWithPassword();
+    const team = await createTeamWith([[admin, ["team_admin"]]]);
+    const tokens = await login(api, admin);
+    const { body } = await api.graphql(
+      `mutation($t: UUID!) { createApiToken(input: { teamId: $t, name: "old", scopes: [read], expiresAt: "2020-01-01T00:00:00Z" }) { result { secret } } }`,
+      { t: team.id },
+      tokens.accessToken,
+    );
+    expect(body.errors?.[0]?.extensions?.code).toBe("BADEX");
+  });
+
+  it("locks logins from an address after too many failures across accounts (LOCKD)", async () => {
+    // Setup: a service with a small address limit over the same database.
+    const auth = new AuthService(owner(), { maxFailuresPerAddress: 3 });
+    const victim = await createUserWithPassword();
+    const address = `203.0.113.${Math.floor(Math.random() * 250)}`;
+    for (let i = 0; i < 3; i++) {
+      const other = await createUserWithPassword();
+      await expect(auth.login(other.email, "wrong-password", address)).rejects.toMatchObject({
+        extensions: { code: "CREDS" },
+      });
+    }
+
+    // Action + Assertions: even the right password of another account is refused from there.
+    await expect(auth.login(victim.email, victim.password, address)).rejects.toMatchObject({
+      extensions: { code: "LOCKD" },
+    });
+    await expect(auth.login(victim.email, victim.password, "198.51.100.7")).resolves.toMatchObject({
+      userId: victim.id,
+    });
   });
 });
