@@ -1,3 +1,8 @@
+--! Previous: sha1:8d78d0531945385bc22d228deab2e92965f9fff9
+--! Hash: sha1:65829af6e232b9dd9f753bd9a5673d1e519843e6
+--! Message: identity helpers as plpgsql (cached plans)
+
+--! split: 1200-identity-plan-caching.sql
 /*
  * The identity helpers every policy calls are security definer, so Postgres
  * can never inline them; as `language sql` they were also re-planned on every
