@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { chmodSync, mkdtempSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -27,12 +27,20 @@ export async function startTestDatabase(): Promise<TestDatabase> {
   const parent = mkdtempSync(join(tmpdir(), "fluxgate-test-"));
   chmodSync(parent, 0o755);
   const dataDir = join(parent, "pg");
-  const postgres = await startLocalPostgres({
+  const started = await startLocalPostgres({
     dataDir,
     port: await freePort(),
     password: randomBytes(16).toString("hex"),
     ephemeral: true,
   });
+  // Stopping removes the data directory (ephemeral); remove its parent too.
+  const postgres: LocalPostgres = {
+    ...started,
+    async stop() {
+      await started.stop();
+      rmSync(parent, { recursive: true, force: true });
+    },
+  };
   const names: DatabaseNames = {
     database: "fluxgate_test",
     owner: "fluxgate_owner",
