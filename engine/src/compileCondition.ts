@@ -314,6 +314,118 @@ function anyElement(list: readonly unknown[], test: Predicate): boolean {
 }
 
 /**
+ * What a specialised matcher tests, for fusing several of them into one:
+ * `equals` (EQUALS/IN on strings), the string tests, and the numeric
+ * comparisons. Only case-sensitive, non-negated tests are fusible.
+ */
+interface Fusible {
+  name: string;
+  kind: "equals" | "endsWith" | "startsWith" | "contains" | "gt" | "gte" | "lt" | "lte";
+  strings: readonly string[];
+  number: number;
+}
+
+const fusibles = new WeakMap<Matcher, Fusible>();
+
+function fusible<M extends Matcher>(matcher: M, spec: Fusible): M {
+  fusibles.set(matcher, spec);
+  return matcher;
+}
+
+/**
+ * Fuses OR'ed matchers that test the same attribute the same way into one
+ * matcher that reads the attribute once: string equalities become one set,
+ * `GT 200 OR GT 203` becomes `GT 200`, suffixes one loop. Predicates have no
+ * side effects, so the OR's value is unchanged; values of other types (arrays,
+ * numbers compared as text) still go through the original matchers.
+ */
+export function fuseAlternatives(ms: readonly Matcher[]): Matcher[] {
+  const groups = new Map<string, Matcher[]>();
+  for (const m of ms) {
+    const spec = fusibles.get(m);
+    if (spec === undefined) continue;
+    const key = `${spec.kind}\u0000${spec.name}`;
+    const group = groups.get(key);
+    if (group) group.push(m);
+    else groups.set(key, [m]);
+  }
+  const replaced = new Map<Matcher, Matcher | null>();
+  for (const group of groups.values()) {
+    if (group.length < 2) continue;
+    const specs = group.map((m) => fusibles.get(m)!);
+    replaced.set(group[0]!, fuse(specs[0]!.name, specs[0]!.kind, specs, group));
+    for (const m of group.slice(1)) replaced.set(m, null);
+  }
+  if (replaced.size === 0) return [...ms];
+  const out: Matcher[] = [];
+  for (const m of ms) {
+    const r = replaced.get(m);
+    if (r === undefined) out.push(m);
+    else if (r !== null) out.push(r);
+  }
+  return out;
+}
+
+function fuse(
+  name: string,
+  kind: Fusible["kind"],
+  specs: readonly Fusible[],
+  originals: readonly Matcher[],
+): Matcher {
+  const others = (ctx: Context) => {
+    for (let i = 0; i < originals.length; i++) if (originals[i]!(ctx)) return true;
+    return false;
+  };
+  const strings = specs.flatMap((s) => s.strings);
+  const numbers = specs.map((s) => s.number);
+  switch (kind) {
+    case "equals": {
+      const set = new Set(strings);
+      return (ctx) => {
+        const v = ctx[name];
+        return typeof v === "string" ? set.has(v) : others(ctx);
+      };
+    }
+    case "endsWith":
+    case "startsWith":
+    case "contains": {
+      const method = kind === "contains" ? "includes" : kind;
+      return (ctx) => {
+        const v = ctx[name];
+        if (typeof v !== "string") return others(ctx);
+        for (let i = 0; i < strings.length; i++) if (v[method](strings[i]!)) return true;
+        return false;
+      };
+    }
+    case "gt":
+    case "gte": {
+      const t = Math.min(...numbers);
+      return kind === "gt"
+        ? (ctx) => {
+            const v = ctx[name];
+            return typeof v === "number" ? v > t : others(ctx);
+          }
+        : (ctx) => {
+            const v = ctx[name];
+            return typeof v === "number" ? v >= t : others(ctx);
+          };
+    }
+    default: {
+      const t = Math.max(...numbers);
+      return kind === "lt"
+        ? (ctx) => {
+            const v = ctx[name];
+            return typeof v === "number" ? v < t : others(ctx);
+          }
+        : (ctx) => {
+            const v = ctx[name];
+            return typeof v === "number" ? v <= t : others(ctx);
+          };
+    }
+  }
+}
+
+/**
  * Hand-specialised matchers for the common case-sensitive operators: one
  * closure per condition, the string (or number) test inlined, everything
  * else delegated to `slow`. Validation already happened in predicate().
@@ -331,10 +443,13 @@ function specialised(
     switch (op) {
       case "EQUALS":
       case "IN":
-        return (ctx) => {
-          const v = ctx[name];
-          return typeof v === "string" ? v === t : slow(ctx, v);
-        };
+        return fusible(
+          (ctx) => {
+            const v = ctx[name];
+            return typeof v === "string" ? v === t : slow(ctx, v);
+          },
+          { name, kind: "equals", strings: [t], number: 0 },
+        );
       case "NOT_EQUALS":
       case "NOT_IN":
         return (ctx) => {
@@ -342,20 +457,29 @@ function specialised(
           return typeof v === "string" ? v !== t : slow(ctx, v);
         };
       case "CONTAINS":
-        return (ctx) => {
-          const v = ctx[name];
-          return typeof v === "string" ? v.includes(t) : slow(ctx, v);
-        };
+        return fusible(
+          (ctx) => {
+            const v = ctx[name];
+            return typeof v === "string" ? v.includes(t) : slow(ctx, v);
+          },
+          { name, kind: "contains", strings: [t], number: 0 },
+        );
       case "STARTS_WITH":
-        return (ctx) => {
-          const v = ctx[name];
-          return typeof v === "string" ? v.startsWith(t) : slow(ctx, v);
-        };
+        return fusible(
+          (ctx) => {
+            const v = ctx[name];
+            return typeof v === "string" ? v.startsWith(t) : slow(ctx, v);
+          },
+          { name, kind: "startsWith", strings: [t], number: 0 },
+        );
       case "ENDS_WITH":
-        return (ctx) => {
-          const v = ctx[name];
-          return typeof v === "string" ? v.endsWith(t) : slow(ctx, v);
-        };
+        return fusible(
+          (ctx) => {
+            const v = ctx[name];
+            return typeof v === "string" ? v.endsWith(t) : slow(ctx, v);
+          },
+          { name, kind: "endsWith", strings: [t], number: 0 },
+        );
     }
   }
   if ((op === "IN" || op === "NOT_IN") && list.length > 1 && list.length <= 4) {
@@ -367,10 +491,13 @@ function specialised(
       string?,
     ];
     return op === "IN"
-      ? (ctx) => {
-          const v = ctx[name];
-          return typeof v === "string" ? v === a || v === b || v === c || v === d : slow(ctx, v);
-        }
+      ? fusible(
+          (ctx) => {
+            const v = ctx[name];
+            return typeof v === "string" ? v === a || v === b || v === c || v === d : slow(ctx, v);
+          },
+          { name, kind: "equals", strings: [a, b, c, d], number: 0 },
+        )
       : (ctx) => {
           const v = ctx[name];
           return typeof v === "string" ? v !== a && v !== b && v !== c && v !== d : slow(ctx, v);
@@ -379,10 +506,13 @@ function specialised(
   if ((op === "IN" || op === "NOT_IN") && list.length > 1) {
     const set = new Set(list.map((v) => intern(text(v))));
     return op === "IN"
-      ? (ctx) => {
-          const v = ctx[name];
-          return typeof v === "string" ? set.has(v) : slow(ctx, v);
-        }
+      ? fusible(
+          (ctx) => {
+            const v = ctx[name];
+            return typeof v === "string" ? set.has(v) : slow(ctx, v);
+          },
+          { name, kind: "equals", strings: [...set], number: 0 },
+        )
       : (ctx) => {
           const v = ctx[name];
           return typeof v === "string" ? !set.has(v) : slow(ctx, v);
@@ -392,25 +522,37 @@ function specialised(
     const t = parseNumber(list[0]);
     switch (op) {
       case "GT":
-        return (ctx) => {
-          const v = ctx[name];
-          return typeof v === "number" ? v > t : slow(ctx, v);
-        };
+        return fusible(
+          (ctx) => {
+            const v = ctx[name];
+            return typeof v === "number" ? v > t : slow(ctx, v);
+          },
+          { name, kind: "gt", strings: [], number: t },
+        );
       case "GTE":
-        return (ctx) => {
-          const v = ctx[name];
-          return typeof v === "number" ? v >= t : slow(ctx, v);
-        };
+        return fusible(
+          (ctx) => {
+            const v = ctx[name];
+            return typeof v === "number" ? v >= t : slow(ctx, v);
+          },
+          { name, kind: "gte", strings: [], number: t },
+        );
       case "LT":
-        return (ctx) => {
-          const v = ctx[name];
-          return typeof v === "number" ? v < t : slow(ctx, v);
-        };
+        return fusible(
+          (ctx) => {
+            const v = ctx[name];
+            return typeof v === "number" ? v < t : slow(ctx, v);
+          },
+          { name, kind: "lt", strings: [], number: t },
+        );
       default:
-        return (ctx) => {
-          const v = ctx[name];
-          return typeof v === "number" ? v <= t : slow(ctx, v);
-        };
+        return fusible(
+          (ctx) => {
+            const v = ctx[name];
+            return typeof v === "number" ? v <= t : slow(ctx, v);
+          },
+          { name, kind: "lte", strings: [], number: t },
+        );
     }
   }
   if (op.startsWith("SEMVER_")) {

@@ -1,4 +1,9 @@
-import { compileCondition, type Matcher, type SegmentResolver } from "./compileCondition.ts";
+import {
+  compileCondition,
+  fuseAlternatives,
+  type Matcher,
+  type SegmentResolver,
+} from "./compileCondition.ts";
 import { CompileError } from "./CompileError.ts";
 import type { RuleGroup } from "./Snapshot.ts";
 
@@ -27,8 +32,12 @@ function all(ms: readonly Matcher[]): Matcher {
   }
 }
 
-/** OR of matchers, specialised for small counts. */
-export function any(ms: readonly Matcher[]): Matcher {
+/**
+ * OR of matchers, specialised for small counts; same-attribute tests are
+ * fused first (fuseAlternatives).
+ */
+export function any(alternatives: readonly Matcher[]): Matcher {
+  const ms = fuseAlternatives(alternatives);
   switch (ms.length) {
     case 0:
       return NEVER;
