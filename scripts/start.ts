@@ -3,19 +3,13 @@
  * runs an embedded Postgres (data in .fluxgate/), applies migrations and
  * starts the backend; Ctrl-C or SIGTERM stops everything, Postgres included.
  */
-import { createHash, randomBytes } from "node:crypto";
-import { mkdirSync } from "node:fs";
+import { randomBytes } from "node:crypto";
 
 import { type Backend, loadBackendConfig, startBackend } from "../backend/src/index.ts";
-import {
-  isReachableByOthers,
-  type LocalPostgres,
-  startLocalPostgres,
-} from "./lib/localPostgres.ts";
+import { type LocalPostgres, startLocalPostgres } from "./lib/localPostgres.ts";
 import {
   ensureStateDir,
   localSecrets,
-  PROJECT_ROOT,
   readState,
   STATE_DIR,
   writeState,
@@ -56,7 +50,7 @@ try {
   if (local) {
     ensureStateDir();
     const secrets = localSecrets();
-    const dataDir = localDataDir();
+    const dataDir = `${STATE_DIR}/pg`;
     const port = Number(env.FLUXGATE_PG_PORT || 54329);
     postgres = await startLocalPostgres({ dataDir, port, password: secrets.postgresPassword });
     const all: DatabaseNames = {
@@ -171,17 +165,4 @@ async function ensureAdmin(
     return previous ?? { email };
   }
   return { email, ...(fromEnv ? {} : { password }) };
-}
-
-/**
- * `.fluxgate/pg`, unless Postgres (which runs as another user when we are
- * root) cannot reach the checkout: then a directory under /var/tmp keyed by
- * the checkout's path.
- */
-function localDataDir(): string {
-  if (process.getuid?.() !== 0 || isReachableByOthers(STATE_DIR)) return `${STATE_DIR}/pg`;
-  const key = createHash("sha256").update(PROJECT_ROOT).digest("hex").slice(0, 12);
-  const dir = `/var/tmp/fluxgate-${key}`;
-  mkdirSync(dir, { recursive: true, mode: 0o755 });
-  return `${dir}/pg`;
 }

