@@ -2,6 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 
 import type pg from "pg";
 
+import { withTransaction } from "../db/withTransaction.ts";
 import { ClientError } from "../errors/ClientError.ts";
 import {
   assertStrongPassword,
@@ -116,9 +117,11 @@ export class AuthService {
    * presenting a used one again means it was stolen: the session ends.
    */
   async refresh(refreshToken: string): Promise<Tokens> {
-    const client = await this.#pool.connect();
-    try {
-      await client.query("begin");
+    // A refused token is reported after the commit: ending a stolen token's
+    // session must persist even though the caller gets an error.
+    type Outcome =
+      { refused: string } | { session: string; user: string; mustReset: boolean; next: string };
+    const outcome = await withTransaction(this.#pool, async (client): Promise<Outcome> => {
       const {
         rows: [row],
       } = await client.query<{
@@ -141,19 +144,14 @@ export class AuthService {
         [sha256(refreshToken)],
       );
       if (!row || row.expired || !row.live) {
-        await client.query("commit");
-        throw new ClientError("TOKEN", "refresh token is invalid, expired or revoked");
+        return { refused: "refresh token is invalid, expired or revoked" };
       }
       if (row.used_at) {
         await client.query(
           "update app_private.sessions set revoked_at = now() where id = $1 and revoked_at is null",
           [row.session_id],
         );
-        await client.query("commit");
-        throw new ClientError(
-          "TOKEN",
-          "refresh token was already used; the session has been ended",
-        );
+        return { refused: "refresh token was already used; the session has been ended" };
       }
       const next = await this.#issueRefreshToken(client, row.session_id);
       await client.query(
@@ -166,14 +164,15 @@ export class AuthService {
         "update app_private.sessions set last_active_at = now(), expires_at = now() + make_interval(secs => $2) where id = $1",
         [row.session_id, this.settings.refreshTokenTtlSeconds],
       );
-      await client.query("commit");
-      return this.#tokens(row.session_id, row.user_id, row.must_reset_password, next);
-    } catch (error) {
-      await client.query("rollback").catch(() => {});
-      throw error;
-    } finally {
-      client.release();
-    }
+      return {
+        session: row.session_id,
+        user: row.user_id,
+        mustReset: row.must_reset_password,
+        next,
+      };
+    });
+    if ("refused" in outcome) throw new ClientError("TOKEN", outcome.refused);
+    return this.#tokens(outcome.session, outcome.user, outcome.mustReset, outcome.next);
   }
 
   /** Ends one session: its access and refresh tokens stop working at once. */
@@ -221,9 +220,7 @@ export class AuthService {
       throw new ClientError("WEAKP", "new password must differ from the current one");
     assertStrongPassword(newPassword, row.email);
     const passwordHash = await hashPassword(newPassword);
-    const client = await this.#pool.connect();
-    try {
-      await client.query("begin");
+    await withTransaction(this.#pool, async (client) => {
       await client.query(
         "update app_private.user_secrets set password_hash = $2, password_updated_at = now() where user_id = $1",
         [row.user_id, passwordHash],
@@ -235,13 +232,7 @@ export class AuthService {
         "update app_private.sessions set revoked_at = now() where user_id = $1 and id <> $2 and revoked_at is null",
         [row.user_id, sessionId],
       );
-      await client.query("commit");
-    } catch (error) {
-      await client.query("rollback").catch(() => {});
-      throw error;
-    } finally {
-      client.release();
-    }
+    });
   }
 
   /** Creates the first system administrator; fails once one exists (BOOTX). */

@@ -12,6 +12,8 @@ import {
 } from "jose";
 import type pg from "pg";
 
+import { withTransaction } from "../db/withTransaction.ts";
+
 const ALGORITHM = "EdDSA";
 export const ISSUER = "fluxgate";
 export const AUDIENCE = "fluxgate-admin";
@@ -147,18 +149,13 @@ export class SigningKeys {
   async #createKey(graceSeconds: number, onlyIfNone = false): Promise<string> {
     const { privateKey, publicKey } = await generateKeyPair(ALGORITHM, { extractable: true });
     const kid = randomUUID();
-    const client = await this.#pool.connect();
-    try {
-      await client.query("begin");
+    return withTransaction(this.#pool, async (client) => {
       await client.query("select pg_advisory_xact_lock(hashtext('fluxgate.signing_keys'))");
       if (onlyIfNone) {
         const { rowCount } = await client.query(
           "select 1 from app_private.signing_keys where retired_at is null",
         );
-        if (rowCount) {
-          await client.query("commit");
-          return kid;
-        }
+        if (rowCount) return kid;
       }
       await client.query(
         `update app_private.signing_keys
@@ -171,13 +168,7 @@ export class SigningKeys {
          values ($1, $2, $3, $4)`,
         [kid, ALGORITHM, await exportJWK(privateKey), await exportJWK(publicKey)],
       );
-      await client.query("commit");
       return kid;
-    } catch (error) {
-      await client.query("rollback").catch(() => {});
-      throw error;
-    } finally {
-      client.release();
-    }
+    });
   }
 }
