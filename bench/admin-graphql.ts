@@ -17,6 +17,7 @@ import { join } from "node:path";
 
 import autocannon from "autocannon";
 
+import { childOutput } from "../scripts/lib/childOutput.ts";
 import { freePort } from "../scripts/lib/freePort.ts";
 import { updateResults } from "./engine/updateResults.ts";
 
@@ -31,21 +32,6 @@ function pinned(cpu: number, args: string[], env: NodeJS.ProcessEnv): ChildProce
   });
   children.push(child);
   return child;
-}
-
-async function waitForOutput(child: ChildProcess, text: string): Promise<string> {
-  let output = "";
-  return new Promise((resolve, reject) => {
-    const onData = (chunk: Buffer) => {
-      output += chunk;
-      if (output.includes(text)) resolve(output);
-    };
-    child.stdout!.on("data", onData);
-    child.stderr!.on("data", onData);
-    child.once("exit", (code) =>
-      reject(new Error(`exited with ${code} before "${text}":\n${output}`)),
-    );
-  });
 }
 
 async function gql(
@@ -99,7 +85,7 @@ try {
     FLUXGATE_PG_PORT: String(await freePort()),
     BACKEND_PORT: String(backendPort),
   });
-  await waitForOutput(stack, "FluxGate is running");
+  await childOutput(stack).waitFor("FluxGate is running", 120_000);
   const url = `http://127.0.0.1:${backendPort}`;
   const local = JSON.parse(readFileSync(join(stateDir, "local.json"), "utf8"));
   const db = JSON.parse(readFileSync(join(stateDir, "db.json"), "utf8"));
@@ -213,7 +199,7 @@ try {
     [join(ROOT, "bench/admin/baselineServer.ts"), db.DATABASE_URL, String(baselinePort), teamId],
     process.env,
   );
-  await waitForOutput(baseline, "listening");
+  await childOutput(baseline).waitFor("listening");
 
   const auth = { "content-type": "application/json", authorization: `Bearer ${token}` };
   const LIST = `query($t: UUID!) { allFeatures(condition: { teamId: $t }, first: 100, orderBy: KEY_ASC) { nodes { key name featureStagesByFeatureId { nodes { status stageCriteriaByFeatureStageId(orderBy: PRIORITY_ASC) { nodes { priority name rolloutBp variant split rules } } } } } } }`;

@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 
-import pg from "pg";
 import { afterAll, beforeAll, inject } from "vitest";
 
+import { ownerPool } from "../../db/__tests__/helpers.ts";
 import { hashPassword } from "../src/auth/passwords.ts";
 import { type Backend, startBackend } from "../src/index.ts";
 
@@ -69,19 +69,8 @@ export async function graphql<T = Record<string, any>>(
   return { status: response.status, body: (await response.json()) as GraphQLResponse<T>["body"] };
 }
 
-let ownerPool: pg.Pool | undefined;
-
-/** The owner pool (bypasses RLS) for test setup; ended after the file. */
-export function owner(): pg.Pool {
-  if (!ownerPool) {
-    ownerPool = new pg.Pool({ connectionString: inject("ownerUrl"), max: 3 });
-    afterAll(async () => {
-      await ownerPool?.end();
-      ownerPool = undefined;
-    });
-  }
-  return ownerPool;
-}
+/** The owner pool (bypasses RLS) for test setup, shared with the DB tests' helpers. */
+export const owner = ownerPool;
 
 export interface TestUser {
   id: string;

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
 
+import { childOutput } from "../lib/childOutput.ts";
 import { freePort } from "../lib/freePort.ts";
 import { postmasterPid, startLocalPostgres } from "../lib/localPostgres.ts";
 import { connectionString, setupDatabase } from "../lib/setupDatabase.ts";
@@ -39,20 +40,12 @@ async function start(env: Record<string, string>): Promise<Running> {
     stdio: ["ignore", "pipe", "pipe"],
   });
   children.push(child);
-  let output = "";
-  child.stdout!.on("data", (chunk) => (output += chunk));
-  child.stderr!.on("data", (chunk) => (output += chunk));
+  const output = childOutput(child);
   const exited = new Promise<number | null>((resolve) =>
     child.once("exit", (code) => resolve(code)),
   );
-  const deadline = Date.now() + 60_000;
-  while (!output.includes("FluxGate is running")) {
-    if (child.exitCode !== null || Date.now() > deadline) {
-      throw new Error(`start.ts did not come up:\n${output}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return { child, output: () => output, exited };
+  await output.waitFor("FluxGate is running");
+  return { child, output: output.text, exited };
 }
 
 async function query(url: string, sql: string, values: unknown[] = []) {
