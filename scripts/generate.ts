@@ -30,6 +30,7 @@ try {
       port: 0,
       corsOrigins: [],
       maxRequestBytes: 100_000,
+      responseCacheBytes: 0,
       mode: "production",
       exportSchemaPath: SCHEMA_PATH,
     }),

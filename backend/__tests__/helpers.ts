@@ -27,6 +27,8 @@ export function useBackend(): TestBackend & { readonly backend: Backend } {
       port: 0,
       corsOrigins: ["http://allowed.example"],
       maxRequestBytes: 100_000,
+      // On, as in production: every backend test also exercises the cache.
+      responseCacheBytes: 16 * 2 ** 20,
       mode: "production",
     });
   });

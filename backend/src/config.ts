@@ -12,6 +12,8 @@ export interface BackendConfig {
   corsOrigins: string[];
   /** Largest request body accepted, in bytes. */
   maxRequestBytes: number;
+  /** Memory for cached query answers, in bytes; 0 turns the cache off. */
+  responseCacheBytes: number;
   /** Where `npm run generate` writes the SDL; unset at run time. */
   exportSchemaPath?: string;
   /** `local` allows development conveniences (detailed errors). */
@@ -42,6 +44,8 @@ export function loadBackendConfig(env: NodeJS.ProcessEnv = process.env): Backend
       .map((origin) => origin.trim())
       .filter(Boolean),
     maxRequestBytes: integer(env, "BACKEND_MAX_REQUEST_BYTES", 100_000),
+    responseCacheBytes:
+      integer(env, "BACKEND_RESPONSE_CACHE_MB", 64, { allowZero: true }) * 2 ** 20,
     mode,
   };
 }
@@ -52,12 +56,18 @@ function required(env: NodeJS.ProcessEnv, name: string): string {
   return value;
 }
 
-function integer(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+function integer(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  fallback: number,
+  { allowZero = false } = {},
+): number {
   const raw = env[name];
   if (raw === undefined || raw === "") return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value <= 0) {
-    throw new ConfigError(`${name} must be a positive integer, got "${raw}"`);
+  if (!Number.isInteger(value) || value < 0 || (value === 0 && !allowZero)) {
+    const what = allowZero ? "a non-negative integer" : "a positive integer";
+    throw new ConfigError(`${name} must be ${what}, got "${raw}"`);
   }
   return value;
 }

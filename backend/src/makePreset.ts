@@ -6,10 +6,12 @@ import { PostGraphileAmberPreset } from "postgraphile/presets/amber";
 import { makePgSmartTagsFromFilePlugin } from "postgraphile/utils";
 
 import type { AuthService, Identity } from "./auth/AuthService.ts";
+import type { ResponseCache } from "./cache/ResponseCache.ts";
 import type { BackendConfig } from "./config.ts";
 import { maskError } from "./errors/maskError.ts";
 import { AuthPlugin } from "./plugins/AuthPlugin.ts";
 import { makeQueryLimitsPlugin } from "./plugins/QueryLimitsPlugin.ts";
+import { makeResponseCachePlugin } from "./plugins/ResponseCachePlugin.ts";
 import { SubscriptionsPlugin } from "./plugins/SubscriptionsPlugin.ts";
 
 const TAGS_FILE = new URL("../postgraphile.tags.json5", import.meta.url).pathname;
@@ -18,7 +20,11 @@ const TAGS_FILE = new URL("../postgraphile.tags.json5", import.meta.url).pathnam
 export type AuthenticatedRequest = IncomingMessage & { fluxgateIdentity?: Identity };
 
 /** The PostGraphile preset for `config`: the whole GraphQL admin API. */
-export function makePreset(config: BackendConfig, auth?: AuthService): GraphileConfig.Preset {
+export function makePreset(
+  config: BackendConfig,
+  auth?: AuthService,
+  cache?: ResponseCache,
+): GraphileConfig.Preset {
   return {
     extends: [PostGraphileAmberPreset],
     plugins: [
@@ -30,6 +36,8 @@ export function makePreset(config: BackendConfig, auth?: AuthService): GraphileC
       makeQueryLimitsPlugin(),
       // featureChanged / auditEntryAdded over LISTEN/NOTIFY, checked per team.
       SubscriptionsPlugin,
+      // repeated queries answered from memory while the data is unchanged.
+      ...(cache ? [makeResponseCachePlugin(cache)] : []),
     ],
     pgServices: [
       makePgService({

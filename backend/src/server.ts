@@ -6,6 +6,7 @@ import { postgraphile } from "postgraphile";
 import { grafserv } from "postgraphile/grafserv/node";
 
 import { AuthService, UnauthenticatedError } from "./auth/AuthService.ts";
+import { ResponseCache } from "./cache/ResponseCache.ts";
 import type { BackendConfig } from "./config.ts";
 import { type AuthenticatedRequest, makePreset } from "./makePreset.ts";
 import { releasePostGraphile } from "./releasePostGraphile.ts";
@@ -15,6 +16,8 @@ export interface Backend {
   url: string;
   server: Server;
   auth: AuthService;
+  /** The query answer cache; undefined when turned off. */
+  cache: ResponseCache | undefined;
   close(): Promise<void>;
 }
 
@@ -25,7 +28,11 @@ export async function startBackend(config: BackendConfig): Promise<Backend> {
     console.error("backend: idle owner connection failed", error.message),
   );
   const auth = new AuthService(ownerPool);
-  const pgl = postgraphile(makePreset(config, auth));
+  const cache =
+    config.responseCacheBytes > 0
+      ? new ResponseCache(ownerPool, config.responseCacheBytes)
+      : undefined;
+  const pgl = postgraphile(makePreset(config, auth, cache));
   const serv = pgl.createServ(grafserv);
   const graphqlHandler = serv.createHandler();
   const upgradeHandler = await serv.getUpgradeHandler();
@@ -73,6 +80,7 @@ export async function startBackend(config: BackendConfig): Promise<Backend> {
     url: `http://${config.host}:${port}`,
     server,
     auth,
+    cache,
     close() {
       closing ??= (async () => {
         server.closeAllConnections();
