@@ -10,6 +10,7 @@ import {
   jwtVerify,
   SignJWT,
 } from "jose";
+import { LRUCache } from "lru-cache";
 import type pg from "pg";
 
 import { withTransaction } from "../db/withTransaction.ts";
@@ -44,6 +45,12 @@ export class SigningKeys {
   #keys = new Map<string, LoadedKey>();
   #loadedAt = 0;
   #loading: Promise<void> | undefined;
+  /**
+   * Tokens whose signature and claims already verified, by their exact text.
+   * A hit skips the signature check (the same bytes verify the same way) but
+   * still requires the token unexpired and its key still valid.
+   */
+  #verified = new LRUCache<string, { payload: JWTPayload; kid: string }>({ max: 10_000 });
 
   constructor(pool: pg.Pool) {
     this.#pool = pool;
@@ -64,15 +71,22 @@ export class SigningKeys {
 
   /** Verifies a token's signature, issuer, audience and expiry. */
   async verify(token: string): Promise<JWTPayload> {
-    const { payload } = await jwtVerify(
+    const known = this.#verified.get(token);
+    if (known) {
+      const key = await this.#keyFor(known.kid);
+      if (key && (known.payload.exp ?? 0) * 1000 > Date.now()) return known.payload;
+      this.#verified.delete(token);
+    }
+    const { payload, protectedHeader } = await jwtVerify(
       token,
       async (header) => {
         const key = await this.#keyFor(header.kid);
         if (!key) throw new Error("unknown signing key");
         return key.publicKey;
       },
-      { issuer: ISSUER, audience: AUDIENCE, algorithms: [ALGORITHM] },
+      { issuer: ISSUER, audience: AUDIENCE, algorithms: [ALGORITHM], requiredClaims: ["exp"] },
     );
+    this.#verified.set(token, { payload, kid: protectedHeader.kid! });
     return payload;
   }
 
