@@ -10,6 +10,7 @@ import type { ResponseCache } from "./cache/ResponseCache.ts";
 import type { BackendConfig } from "./config.ts";
 import { maskError } from "./errors/maskError.ts";
 import { AuthPlugin } from "./plugins/AuthPlugin.ts";
+import { NotFoundPlugin } from "./plugins/NotFoundPlugin.ts";
 import { makeQueryLimitsPlugin } from "./plugins/QueryLimitsPlugin.ts";
 import { makeResponseCachePlugin } from "./plugins/ResponseCachePlugin.ts";
 import { SubscriptionsPlugin } from "./plugins/SubscriptionsPlugin.ts";
@@ -32,6 +33,8 @@ export function makePreset(
       makePgSmartTagsFromFilePlugin(TAGS_FILE),
       // login/refresh/logout/passwords: argon2id and JWTs live in Node.
       AuthPlugin,
+      // updates that match no visible row fail with NOT_FOUND, like deletes.
+      NotFoundPlugin,
       // depth and size limits on every document.
       makeQueryLimitsPlugin(),
       // featureChanged / auditEntryAdded over LISTEN/NOTIFY, checked per team.

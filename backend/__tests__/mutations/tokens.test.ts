@@ -270,8 +270,8 @@ describe("API tokens", () => {
     expect(teams.body.data?.allTeams.nodes).toEqual([{ rowId: team.id }]);
     expect(teams.body.data?.allTeams.nodes).not.toContainEqual({ rowId: otherTeam.id });
     const name = await owner().query("select name from app_public.teams where id = $1", [team.id]);
-    // PostGraphile answers an update that RLS filtered out with a null row.
-    expect(rename.body.data?.updateTeamByRowId).toEqual({ team: null });
+    // An update that RLS filters out matches nothing: NOT_FOUND.
+    expect(rename.body.errors?.[0]?.extensions?.code).toBe("NOT_FOUND");
     expect(name.rows[0].name).toBe(team.slug);
     expect(afterRevoke).toBe(401);
   });

@@ -1,5 +1,7 @@
 import { GraphQLError } from "postgraphile/graphql";
 
+import { notFound, NOTHING_DELETED } from "../plugins/NotFoundPlugin.ts";
+
 /*
  * SQLSTATEs that describe the caller's input or permissions, never the
  * server's state: their messages are safe to show. Custom codes (db/ERRORS.md)
@@ -36,6 +38,18 @@ export function maskError(
   fallback: (error: GraphQLError) => GraphQLError,
 ): GraphQLError {
   const original = error.originalError as (Error & PgError) | undefined;
+  const nothingDeleted = original?.message && NOTHING_DELETED.exec(original.message);
+  if (nothingDeleted) {
+    const replacement = notFound(nothingDeleted[1]!, "deleted");
+    return new GraphQLError(replacement.message, {
+      nodes: error.nodes,
+      source: error.source,
+      positions: error.positions,
+      path: error.path,
+      originalError: replacement,
+      extensions: { code: replacement.extensions.code },
+    });
+  }
   const code = original?.code;
   if (
     typeof code === "string" &&
