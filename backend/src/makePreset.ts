@@ -12,6 +12,7 @@ import { maskError } from "./errors/maskError.ts";
 import { AuthPlugin } from "./plugins/AuthPlugin.ts";
 import { NotFoundPlugin } from "./plugins/NotFoundPlugin.ts";
 import { makeQueryLimitsPlugin } from "./plugins/QueryLimitsPlugin.ts";
+import { RegexDialectPlugin } from "./plugins/RegexDialectPlugin.ts";
 import { makeResponseCachePlugin } from "./plugins/ResponseCachePlugin.ts";
 import { SubscriptionsPlugin } from "./plugins/SubscriptionsPlugin.ts";
 
@@ -35,6 +36,8 @@ export function makePreset(
       AuthPlugin,
       // updates that match no visible row fail with NOT_FOUND, like deletes.
       NotFoundPlugin,
+      // REGEX patterns in mutation arguments must compile as ECMAScript (BADRX).
+      RegexDialectPlugin,
       // depth and size limits on every document.
       makeQueryLimitsPlugin(),
       // featureChanged / auditEntryAdded over LISTEN/NOTIFY, checked per team.
