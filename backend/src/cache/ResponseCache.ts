@@ -12,7 +12,7 @@ export interface CachedAnswer {
 }
 
 interface Entry extends CachedAnswer {
-  /** The audit chain position read before the answer was computed. */
+  /** The data stamp ("<audit chain position>.<epoch>") read before the answer was computed. */
   stamp: string;
 }
 

@@ -7,13 +7,16 @@ async function stamp(
   client: TxClient,
   sessionId: string | null,
   tokenId: string | null = null,
-): Promise<number | null> {
+): Promise<string | null> {
   const { rows } = await client.query<{ stamp: string | null }>(
     "select app_private.response_cache_stamp($1, $2) as stamp",
     [sessionId, tokenId],
   );
-  return rows[0]!.stamp === null ? null : Number(rows[0]!.stamp);
+  return rows[0]!.stamp;
 }
+
+/** "<audit last_id>.<epoch>" as two numbers. */
+const parts = (stamp: string | null) => stamp!.split(".").map(Number) as [number, number];
 
 async function newSession(client: TxClient, userId: string): Promise<string> {
   const { rows } = await client.query<{ id: string }>(
@@ -34,9 +37,35 @@ describe("app_private.response_cache_stamp", () => {
       await createTeam(client, [[user, ["viewer"]]]);
       const after = await stamp(client, sessionId);
 
-      expect(before).toEqual(expect.any(Number));
+      expect(before).toMatch(/^\d+\.\d+$/);
       expect(again).toBe(before);
-      expect(after).toBeGreaterThan(before!);
+      expect(parts(after)[0]).toBeGreaterThan(parts(before)[0]);
+    }));
+
+  it("moves when a last-use timestamp changes, which writes no audit entry", () =>
+    withRootDb(async (client) => {
+      const user = await createUser(client);
+      const sessionId = await newSession(client, user.id);
+      const team = await createTeam(client);
+      const {
+        rows: [token],
+      } = await client.query<{ id: string }>(
+        "insert into app_public.api_tokens (team_id, name, scopes, token_prefix) values ($1, 'ci', '{read}', 'fgt_test') returning id",
+        [team.id],
+      );
+      const audited = async () =>
+        Number((await client.query("select count(*) from app_public.audit_log")).rows[0].count);
+
+      const before = await stamp(client, sessionId);
+      const entries = await audited();
+      await client.query("update app_public.api_tokens set last_used_at = now() where id = $1", [
+        token!.id,
+      ]);
+      const after = await stamp(client, sessionId);
+
+      expect(await audited()).toBe(entries);
+      expect(parts(after)[0]).toBe(parts(before)[0]);
+      expect(parts(after)[1]).toBe(parts(before)[1] + 1);
     }));
 
   it("is null for revoked or expired sessions, disabled users and users who must reset", () =>
@@ -84,7 +113,7 @@ describe("app_private.response_cache_stamp", () => {
       const revoked = await token("null, now()");
       const expired = await token("now() - interval '1 second', null");
 
-      expect(await stamp(client, null, live)).toEqual(expect.any(Number));
+      expect(await stamp(client, null, live)).toMatch(/^\d+\.\d+$/);
       expect(await stamp(client, null, revoked)).toBeNull();
       expect(await stamp(client, null, expired)).toBeNull();
     }));
