@@ -107,6 +107,38 @@ describe("response cache", () => {
     expect(after.body.data.allFeatures.nodes).toEqual([{ key: "renamed-flag", name: "New name" }]);
   });
 
+  it("never answers older than the last committed update, under concurrent reads", async () => {
+    const viewer = await createUserWithPassword();
+    const editor = await createUserWithPassword();
+    const team = await teamWithFeature(
+      [
+        [viewer, ["viewer"]],
+        [editor, ["requester"]],
+      ],
+      "counter-flag",
+    );
+    const viewerToken = (await login(backend, viewer)).accessToken;
+    const editorToken = (await login(backend, editor)).accessToken;
+    const rename = (name: string) =>
+      post(
+        editorToken,
+        `mutation($t: UUID!, $n: String!) { updateFeatureByTeamIdAndKey(input: { teamId: $t, key: "counter-flag", featurePatch: { name: $n } }) { feature { name } } }`,
+        { t: team.id, n: name },
+      );
+    const readName = async () =>
+      (await post(viewerToken, FEATURES)).body.data.allFeatures.nodes[0].name as string;
+
+    for (let version = 1; version <= 8; version++) {
+      // Reads racing the update may see either name...
+      const [, ...racing] = await Promise.all([rename(`v${version}`), readName(), readName()]);
+      for (const name of racing)
+        expect([`v${version - 1}`, `v${version}`, "counter-flag"]).toContain(name);
+      // ...but once the update has answered, every read sees it.
+      const after = await Promise.all([readName(), readName(), readName()]);
+      expect(after).toEqual([`v${version}`, `v${version}`, `v${version}`]);
+    }
+  });
+
   it("stops answering from the cache once membership is removed", async () => {
     const user = await createUserWithPassword();
     const team = await teamWithFeature([[user, ["viewer"]]], "members-only");

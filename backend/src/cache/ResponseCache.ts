@@ -118,12 +118,17 @@ export class ResponseCache {
     this.#misses++;
     // Only a storable answer is shared with requests that join this one;
     // the caller that computed it gets its own result either way.
-    const answer = compute().then((computed) => {
-      if (!computed || !isStorable(computed)) return null;
-      this.#answers.set(key, { ...computed, stamp });
-      return computed;
-    });
-    const flight = { stamp, answer };
+    const flight: { stamp: string; answer: Promise<CachedAnswer | null> } = {
+      stamp,
+      answer: compute().then((computed) => {
+        if (!computed || !isStorable(computed)) return null;
+        // A request that started later (at a newer stamp) owns the key now:
+        // do not replace its answer with this older one.
+        if (this.#inFlight.get(key) === flight) this.#answers.set(key, { ...computed, stamp });
+        return computed;
+      }),
+    };
+    const { answer } = flight;
     this.#inFlight.set(key, flight);
     try {
       return { answer: await answer, hit: false };
