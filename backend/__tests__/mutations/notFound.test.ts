@@ -39,7 +39,7 @@ const nameOf = async (id: string) =>
   (await owner().query("select name from app_public.features where id = $1", [id])).rows[0]?.name;
 
 describe("updates and deletes that match no row the caller may change", () => {
-  it("update their own team's feature: allowed", async () => {
+  it("updates a feature of the caller's own team", async () => {
     const { requesterToken, myFeature } = await setup();
     const { status, body } = await api.graphql(UPDATE, { id: myFeature }, requesterToken);
     expect(status).toBe(200);
@@ -47,7 +47,7 @@ describe("updates and deletes that match no row the caller may change", () => {
     expect(body.data?.updateFeatureByRowId.feature.name).toBe("Changed");
   });
 
-  it("update another team's feature: NOT_FOUND, and the row is unchanged", async () => {
+  it("refuses to update another team's feature and leaves it unchanged (NOT_FOUND)", async () => {
     const { requesterToken, theirFeature } = await setup();
     const { body } = await api.graphql(UPDATE, { id: theirFeature }, requesterToken);
     expect(body.errors?.[0]?.extensions?.code).toBe("NOT_FOUND");
@@ -55,7 +55,7 @@ describe("updates and deletes that match no row the caller may change", () => {
     expect(await nameOf(theirFeature)).toBe("Original");
   });
 
-  it("update as a viewer (read-only) or of a row that does not exist: NOT_FOUND", async () => {
+  it("refuses an update by a viewer (read-only) or of a row that does not exist (NOT_FOUND)", async () => {
     const { viewerToken, myFeature } = await setup();
     const asViewer = await api.graphql(UPDATE, { id: myFeature }, viewerToken);
     const missing = await api.graphql(UPDATE, { id: randomUUID() }, viewerToken);
@@ -64,7 +64,7 @@ describe("updates and deletes that match no row the caller may change", () => {
     expect(await nameOf(myFeature)).toBe("Original");
   });
 
-  it("delete another team's feature or a missing one: NOT_FOUND, and the row stays", async () => {
+  it("refuses to delete another team's feature or a missing one, and the row stays (NOT_FOUND)", async () => {
     const { requesterToken, theirFeature } = await setup();
     const theirs = await api.graphql(DELETE, { id: theirFeature }, requesterToken);
     const missing = await api.graphql(DELETE, { id: randomUUID() }, requesterToken);

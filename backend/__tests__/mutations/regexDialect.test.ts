@@ -40,7 +40,7 @@ describe("REGEX patterns must be ECMAScript", () => {
     expect(await segmentCount(team.id)).toBe(1);
   });
 
-  it("refuses a pattern only Postgres accepts (BADRX), in variables, and writes nothing", async () => {
+  it("refuses a pattern only Postgres accepts, given in variables, and writes nothing (BADRX)", async () => {
     const { team, token } = await setup();
     // Postgres itself accepts this POSIX class; JavaScript (u flag) does not.
     const accepted = await owner().query("select 'abc' ~ '[[:alpha:]]+' as ok");
@@ -57,7 +57,7 @@ describe("REGEX patterns must be ECMAScript", () => {
     expect(await segmentCount(team.id)).toBe(0);
   });
 
-  it("refuses it in inline arguments too, at any depth (setStageCriteria)", async () => {
+  it("refuses it in inline arguments too, at any depth of setStageCriteria (BADRX)", async () => {
     const { token } = await setup();
     const { body } = await api.graphql(
       `mutation { setStageCriteria(input: { stageId: "00000000-0000-0000-0000-000000000000", criteria: [

@@ -31,7 +31,7 @@ export const NotFoundPlugin = wrapPlans(
     });
     return object({ result: $result, found: $found });
   },
-  { name: "FluxGateNotFoundPlugin" },
+  { name: "NotFoundPlugin" },
 );
 
 /** The NOT_FOUND error for `collection` (a table name, e.g. `features`). */

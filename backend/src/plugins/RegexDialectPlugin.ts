@@ -11,7 +11,7 @@ import { getOperationAST, GraphQLError, Kind, valueFromASTUntyped } from "postgr
  * fails the request with BADRX, the code the database uses for its own check.
  */
 export const RegexDialectPlugin: GraphileConfig.Plugin = {
-  name: "FluxGateRegexDialectPlugin",
+  name: "RegexDialectPlugin",
   version: "0.1.0",
   grafast: {
     middleware: {

@@ -14,7 +14,7 @@ export const CACHE_HEADER = "x-fluxgate-cache";
  */
 export function makeResponseCachePlugin(cache: ResponseCache): GraphileConfig.Plugin {
   return {
-    name: "FluxGateResponseCachePlugin",
+    name: "ResponseCachePlugin",
     version: "0.1.0",
     grafserv: {
       middleware: {

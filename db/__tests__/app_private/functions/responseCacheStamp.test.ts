@@ -1,7 +1,7 @@
 import { inject } from "vitest";
 import { describe, expect, it } from "vitest";
 
-import { createTeam, createUser, errorCode, type TxClient, withRootDb } from "../helpers.ts";
+import { createTeam, createUser, errorCode, type TxClient, withRootDb } from "../../helpers.ts";
 
 async function stamp(
   client: TxClient,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { errorCode, withRootDb } from "../helpers.ts";
+import { errorCode, withRootDb } from "../../helpers.ts";
 
 describe("app_private.bootstrap_admin", () => {
   it("creates an administrator only while none exists (BOOTX)", () =>
