@@ -149,6 +149,15 @@ function stringTest(
   };
 }
 
+/**
+ * Compiles a REGEX operand exactly as evaluation uses it: ECMAScript with the
+ * `u` flag (plus `i` when case-insensitive). Throws the engine's SyntaxError
+ * for a pattern it cannot compile; the admin API checks patterns with it too.
+ */
+export function compilePattern(pattern: string, caseInsensitive: boolean): RegExp {
+  return new RegExp(pattern, caseInsensitive ? "iu" : "u");
+}
+
 function regex(list: readonly ConditionValue[], fold: boolean, path: string): Predicate {
   const patterns = list.map((v, i) => {
     if (typeof v !== "string") {
@@ -159,7 +168,7 @@ function regex(list: readonly ConditionValue[], fold: boolean, path: string): Pr
       );
     }
     try {
-      return new RegExp(v, fold ? "iu" : "u");
+      return compilePattern(v, fold);
     } catch (error) {
       throw new CompileError(
         "INVALID_REGEX",

@@ -1,3 +1,4 @@
+import { compilePattern } from "@fluxgate/engine";
 import { getOperationAST, GraphQLError, Kind, valueFromASTUntyped } from "postgraphile/graphql";
 
 /**
@@ -66,7 +67,7 @@ export function firstInvalidPattern(value: unknown, path: string): string | unde
     for (const pattern of patterns) {
       if (typeof pattern !== "string") continue;
       try {
-        new RegExp(pattern, "u");
+        compilePattern(pattern, record.caseInsensitive === true);
       } catch (error) {
         return `${path}: REGEX pattern ${JSON.stringify(pattern)} is not a valid ECMAScript regular expression (u flag): ${(error as Error).message}`;
       }
