@@ -1,6 +1,6 @@
 import { GraphQLError } from "postgraphile/graphql";
 
-import { notFound, NOTHING_DELETED } from "../plugins/NotFoundPlugin.ts";
+import { notFound, NOTHING_DELETED } from "./notFound.ts";
 
 /*
  * SQLSTATEs that describe the caller's input or permissions, never the
@@ -41,14 +41,7 @@ export function maskError(
   const nothingDeleted = original?.message && NOTHING_DELETED.exec(original.message);
   if (nothingDeleted) {
     const replacement = notFound(nothingDeleted[1]!, "deleted");
-    return new GraphQLError(replacement.message, {
-      nodes: error.nodes,
-      source: error.source,
-      positions: error.positions,
-      path: error.path,
-      originalError: replacement,
-      extensions: { code: replacement.extensions.code },
-    });
+    return reissue(error, replacement.message, replacement, replacement.extensions);
   }
   const code = original?.code;
   if (
@@ -63,18 +56,28 @@ export function maskError(
       friendly && !CUSTOM_SQLSTATE.test(code)
         ? `${friendly}${what}: ${original!.message}`
         : original!.message!;
-    return new GraphQLError(message, {
-      nodes: error.nodes,
-      source: error.source,
-      positions: error.positions,
-      path: error.path,
-      originalError: original,
-      extensions: {
-        code,
-        ...(original?.constraint ? { constraint: original.constraint } : {}),
-        ...(original?.column ? { column: original.column } : {}),
-      },
+    return reissue(error, message, original!, {
+      code,
+      ...(original?.constraint ? { constraint: original.constraint } : {}),
+      ...(original?.column ? { column: original.column } : {}),
     });
   }
   return fallback(error);
+}
+
+/** `error`, at the same place in the document, with the message and code the client sees. */
+function reissue(
+  error: GraphQLError,
+  message: string,
+  originalError: Error,
+  extensions: Record<string, unknown>,
+): GraphQLError {
+  return new GraphQLError(message, {
+    nodes: error.nodes,
+    source: error.source,
+    positions: error.positions,
+    path: error.path,
+    originalError,
+    extensions,
+  });
 }

@@ -1,13 +1,7 @@
 import { type ExecutableStep, lambda, object, type ObjectStep } from "postgraphile/grafast";
 import { wrapPlans } from "postgraphile/utils";
 
-import { ClientError } from "../errors/ClientError.ts";
-
-/** The code of an update or delete that matched no row the caller may change. */
-export const NOT_FOUND = "NOT_FOUND";
-
-/** PostGraphile's own message when a delete matches nothing (mapped by maskError). */
-export const NOTHING_DELETED = /^No values were deleted in collection '([^']+)'/;
+import { notFound } from "../errors/notFound.ts";
 
 /**
  * PostGraphile answers an update that matches no row with a null payload
@@ -33,11 +27,3 @@ export const NotFoundPlugin = wrapPlans(
   },
   { name: "NotFoundPlugin" },
 );
-
-/** The NOT_FOUND error for `collection` (a table name, e.g. `features`). */
-export function notFound(collection: string, verb: "updated" | "deleted"): ClientError {
-  return new ClientError(
-    NOT_FOUND,
-    `nothing in ${collection} was ${verb}: the row does not exist, or you are not allowed to change it`,
-  );
-}
