@@ -102,18 +102,18 @@ export class ResponseCache {
     identity: Identity,
     key: string,
     compute: () => Promise<CachedAnswer | null>,
-  ): Promise<{ answer: CachedAnswer | null; hit: boolean } | null> {
+  ): Promise<{ answer: CachedAnswer | null } | null> {
     const stamp = await this.#stamp(identity);
     if (stamp === null) return null;
     const stored = this.#answers.get(key);
     if (stored && stored.stamp === stamp) {
       this.#hits++;
-      return { answer: stored, hit: true };
+      return { answer: stored };
     }
     const running = this.#inFlight.get(key);
     if (running && running.stamp === stamp) {
       this.#joined++;
-      return { answer: await running.answer, hit: true };
+      return { answer: await running.answer };
     }
     this.#misses++;
     // Only a storable answer is shared with requests that join this one;
@@ -131,7 +131,7 @@ export class ResponseCache {
     const { answer } = flight;
     this.#inFlight.set(key, flight);
     try {
-      return { answer: await answer, hit: false };
+      return { answer: await answer };
     } finally {
       if (this.#inFlight.get(key) === flight) this.#inFlight.delete(key);
     }
@@ -155,7 +155,7 @@ export class ResponseCache {
     if (identity.kind === "anonymous") return null;
     const { rows } = await this.#pool.query<{ stamp: string | null }>({
       name: "fluxgate_response_cache_stamp",
-      text: "select app_private.response_cache_stamp($1, $2)::text as stamp",
+      text: "select app_private.response_cache_stamp($1, $2) as stamp",
       values: identity.kind === "session" ? [identity.sessionId, null] : [null, identity.tokenId],
     });
     return rows[0]?.stamp ?? null;
