@@ -227,20 +227,10 @@ try {
     }),
   });
   const noCache = { ...auth, "cache-control": "no-cache" };
-  figures.listMax = await load({
-    url: `${url}/graphql`,
-    method: "POST",
-    connections: 10,
-    headers: auth,
-    body: listBody,
-  });
-  figures.listMaxNoCache = await load({
-    url: `${url}/graphql`,
-    method: "POST",
-    connections: 10,
-    headers: noCache,
-    body: listBody,
-  });
+  const listMax = (headers: Record<string, string>) =>
+    load({ url: `${url}/graphql`, method: "POST", connections: 10, headers, body: listBody });
+  figures.listMax = await listMax(auth);
+  figures.listMaxNoCache = await listMax(noCache);
   figures.listBaseline = await load({
     url: `http://127.0.0.1:${baselinePort}/`,
     method: "POST",
