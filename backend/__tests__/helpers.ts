@@ -4,6 +4,7 @@ import { afterAll, beforeAll, inject } from "vitest";
 
 import { ownerPool } from "../../db/__tests__/helpers.ts";
 import { hashPassword } from "../src/auth/passwords.ts";
+import type { BackendConfig } from "../src/config.ts";
 import { type Backend, startBackend } from "../src/index.ts";
 
 /** Starts a real backend (port chosen by the kernel) for this test file. */
@@ -16,7 +17,9 @@ export interface TestBackend {
   ): Promise<GraphQLResponse<T>>;
 }
 
-export function useBackend(): TestBackend & { readonly backend: Backend } {
+export function useBackend(
+  overrides: Partial<BackendConfig> = {},
+): TestBackend & { readonly backend: Backend } {
   let backend: Backend | undefined;
   beforeAll(async () => {
     backend = await startBackend({
@@ -26,10 +29,14 @@ export function useBackend(): TestBackend & { readonly backend: Backend } {
       host: "127.0.0.1",
       port: 0,
       corsOrigins: ["http://allowed.example"],
+      trustedProxies: [],
+      introspection: "signed-in",
+      suggestions: false,
       maxRequestBytes: 100_000,
       // On, as in production: every backend test also exercises the cache.
       responseCacheBytes: 16 * 2 ** 20,
       mode: "production",
+      ...overrides,
     });
   });
   afterAll(async () => {

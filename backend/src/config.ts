@@ -10,10 +10,20 @@ export interface BackendConfig {
   port: number;
   /** Origins allowed to call the API from a browser (CORS). */
   corsOrigins: string[];
+  /**
+   * Proxies (addresses, CIDR ranges, `loopback`, ...) whose
+   * `X-Forwarded-For` names the client, for per-address login limits; empty:
+   * the socket's peer is the client.
+   */
+  trustedProxies: string[];
   /** Largest request body accepted, in bytes. */
   maxRequestBytes: number;
   /** Memory for cached query answers, in bytes; 0 turns the cache off. */
   responseCacheBytes: number;
+  /** Who may introspect; production default: signed-in callers only. */
+  introspection: "public" | "signed-in";
+  /** "Did you mean ...?" in error messages; production default: off. */
+  suggestions: boolean;
   /** Where `npm run generate` writes the SDL; unset at run time. */
   exportSchemaPath?: string;
   /** `local` allows development conveniences (detailed errors). */
@@ -37,17 +47,45 @@ export function loadBackendConfig(env: NodeJS.ProcessEnv = process.env): Backend
     visitorRole: env.DATABASE_VISITOR || "fluxgate_visitor",
     host: env.BACKEND_HOST || "127.0.0.1",
     port: port(env, "BACKEND_PORT", 8080),
-    corsOrigins: (
-      env.CORS_ORIGINS ?? (mode === "local" ? "http://127.0.0.1:3000,http://localhost:3000" : "")
-    )
-      .split(",")
-      .map((origin) => origin.trim())
-      .filter(Boolean),
+    corsOrigins: list(
+      env.CORS_ORIGINS ?? (mode === "local" ? "http://127.0.0.1:3000,http://localhost:3000" : ""),
+    ),
+    trustedProxies: list(env.BACKEND_TRUSTED_PROXIES ?? ""),
     maxRequestBytes: integer(env, "BACKEND_MAX_REQUEST_BYTES", 100_000),
     responseCacheBytes:
       integer(env, "BACKEND_RESPONSE_CACHE_MB", 64, { allowZero: true }) * 2 ** 20,
+    introspection: oneOf(
+      env,
+      "BACKEND_INTROSPECTION",
+      ["public", "signed-in"] as const,
+      mode === "local" ? "public" : "signed-in",
+    ),
+    suggestions:
+      oneOf(env, "BACKEND_SUGGESTIONS", ["on", "off"] as const, mode === "local" ? "on" : "off") ===
+      "on",
     mode,
   };
+}
+
+function oneOf<const T extends string>(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  allowed: readonly T[],
+  fallback: T,
+): T {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  if (!(allowed as readonly string[]).includes(raw)) {
+    throw new ConfigError(`${name} must be one of ${allowed.join(", ")}, got "${raw}"`);
+  }
+  return raw as T;
+}
+
+function list(value: string): string[] {
+  return value
+    .split(",")
+    .map((item) => item.trim())
+    .filter(Boolean);
 }
 
 function required(env: NodeJS.ProcessEnv, name: string): string {

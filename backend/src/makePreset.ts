@@ -6,14 +6,21 @@ import { PostGraphileAmberPreset } from "postgraphile/presets/amber";
 import { makePgSmartTagsFromFilePlugin } from "postgraphile/utils";
 
 import type { AuthService, Identity } from "./auth/AuthService.ts";
+import { clientAddress, compileTrustedProxies } from "./auth/clientAddress.ts";
 import type { ResponseCache } from "./cache/ResponseCache.ts";
 import type { BackendConfig } from "./config.ts";
 import { maskError } from "./errors/maskError.ts";
 import { AuthPlugin } from "./plugins/AuthPlugin.ts";
+import { JsonInputPlugin } from "./plugins/JsonInputPlugin.ts";
 import { NotFoundPlugin } from "./plugins/NotFoundPlugin.ts";
+import { PageSizePlugin } from "./plugins/PageSizePlugin.ts";
 import { makeQueryLimitsPlugin } from "./plugins/QueryLimitsPlugin.ts";
 import { RegexDialectPlugin } from "./plugins/RegexDialectPlugin.ts";
 import { makeResponseCachePlugin } from "./plugins/ResponseCachePlugin.ts";
+import {
+  makeSchemaDisclosurePlugin,
+  withoutSuggestions,
+} from "./plugins/SchemaDisclosurePlugin.ts";
 import { SubscriptionsPlugin } from "./plugins/SubscriptionsPlugin.ts";
 
 const TAGS_FILE = new URL("../postgraphile.tags.json5", import.meta.url).pathname;
@@ -27,6 +34,7 @@ export function makePreset(
   auth?: AuthService,
   cache?: ResponseCache,
 ): GraphileConfig.Preset {
+  const trustProxy = compileTrustedProxies(config.trustedProxies);
   return {
     extends: [PostGraphileAmberPreset],
     plugins: [
@@ -42,6 +50,12 @@ export function makePreset(
       makeQueryLimitsPlugin(),
       // featureChanged / auditEntryAdded over LISTEN/NOTIFY, checked per team.
       SubscriptionsPlugin,
+      // JSON arguments with Infinity (1e400) are refused, not stored as null (BADNM).
+      JsonInputPlugin,
+      // no page larger than MAX_PAGE_SIZE rows (PAGE_TOO_LARGE).
+      PageSizePlugin,
+      // production: no anonymous introspection, no "did you mean" (after the rule plugins).
+      makeSchemaDisclosurePlugin(config),
       // repeated queries answered from memory while the data is unchanged.
       ...(cache ? [makeResponseCachePlugin(cache)] : []),
     ],
@@ -66,7 +80,10 @@ export function makePreset(
       // Bodies past this are refused with 413 before parsing.
       maxRequestLength: config.maxRequestBytes,
       // Client errors (custom SQLSTATEs, constraints) keep their message and code.
-      maskError: (error) => maskError(error, defaultMaskError),
+      maskError: (error) => {
+        const masked = maskError(error, defaultMaskError);
+        return config.suggestions ? masked : withoutSuggestions(masked);
+      },
     },
     grafast: {
       async context(requestContext) {
@@ -89,7 +106,7 @@ export function makePreset(
           pgSettings,
           auth,
           identity,
-          clientAddress: (req ?? requestContext.ws?.request)?.socket.remoteAddress ?? "unknown",
+          clientAddress: clientAddress(req ?? requestContext.ws?.request, trustProxy),
         };
       },
     },

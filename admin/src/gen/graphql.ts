@@ -136,12 +136,6 @@ export type ApiTokenOrderBy =
   | 'TEAM_ID_ASC'
   | 'TEAM_ID_DESC';
 
-/** Represents an update to a `ApiToken`. Fields that are set will be updated. */
-export type ApiTokenPatch = {
-  /** When the token was revoked; a revoked token never works again. */
-  revokedAt?: InputMaybe<Scalars['Datetime']['input']>;
-};
-
 /**
  * What an API token may do: read the team's data; write flags (edit flags and
  * request stage changes, implies read); evaluate flags; ingest metrics.
@@ -1963,7 +1957,7 @@ export type Feature = Node & {
   rowId: Scalars['UUID']['output'];
   /** When true, users keep the variant a weighted split first gave them even if the split changes (sticky assignments). */
   sticky: Scalars['Boolean']['output'];
-  /** Free-form labels for filtering. */
+  /** Free-form labels for filtering: at most 50, each at most 64 characters. */
   tags: Array<Maybe<Scalars['String']['output']>>;
   /** Reads a single `Team` that is related to this `Feature`. */
   teamByTeamId?: Maybe<Team>;
@@ -2198,7 +2192,7 @@ export type FeatureInput = {
   referenceUrl?: InputMaybe<Scalars['String']['input']>;
   /** When true, users keep the variant a weighted split first gave them even if the split changes (sticky assignments). */
   sticky?: InputMaybe<Scalars['Boolean']['input']>;
-  /** Free-form labels for filtering. */
+  /** Free-form labels for filtering: at most 50, each at most 64 characters. */
   tags?: InputMaybe<Array<InputMaybe<Scalars['String']['input']>>>;
   /** The team owning the feature. */
   teamId: Scalars['UUID']['input'];
@@ -2260,7 +2254,7 @@ export type FeaturePatch = {
   referenceUrl?: InputMaybe<Scalars['String']['input']>;
   /** When true, users keep the variant a weighted split first gave them even if the split changes (sticky assignments). */
   sticky?: InputMaybe<Scalars['Boolean']['input']>;
-  /** Free-form labels for filtering. */
+  /** Free-form labels for filtering: at most 50, each at most 64 characters. */
   tags?: InputMaybe<Array<InputMaybe<Scalars['String']['input']>>>;
   /** JSON type of every variant value; boolean for simple features. */
   valueType?: InputMaybe<FeatureValueType>;
@@ -2635,7 +2629,7 @@ export type Mutation = {
   requestStageChange?: Maybe<RequestStageChangePayload>;
   /** Gives a user a new temporary password and ends their sessions (system administrators). */
   resetUserPassword: UserWithTemporaryPassword;
-  /** Revokes an API token (team admins); it never works again. */
+  /** Revokes an API token (team admins); it never works again. Revoking a revoked token changes nothing. */
   revokeApiToken?: Maybe<RevokeApiTokenPayload>;
   /** Replaces a client's secret (team admins): the old secret stops working at once. Returns the new secret, once. */
   rotateClientSecret?: Maybe<RotateClientSecretPayload>;
@@ -2643,10 +2637,6 @@ export type Mutation = {
   rotateSigningKey: RotateSigningKeyPayload;
   /** Replaces all criteria of a stage at once: a JSON array of {name?, priority?, rules?, rolloutBp?, variant?, split?} (priority defaults to the position in the array, rolloutBp to 10000). Everything is validated; if any criterion is invalid nothing changes. Requesters. */
   setStageCriteria?: Maybe<SetStageCriteriaPayload>;
-  /** Updates a single `ApiToken` using its globally unique id and a patch. */
-  updateApiToken?: Maybe<UpdateApiTokenPayload>;
-  /** Updates a single `ApiToken` using a unique key and a patch. */
-  updateApiTokenByRowId?: Maybe<UpdateApiTokenPayload>;
   /** Updates a single `Client` using its globally unique id and a patch. */
   updateClient?: Maybe<UpdateClientPayload>;
   /** Updates a single `Client` using a unique key and a patch. */
@@ -3093,18 +3083,6 @@ export type MutationRotateClientSecretArgs = {
 /** The root mutation type which contains root level fields which mutate data. */
 export type MutationSetStageCriteriaArgs = {
   input: SetStageCriteriaInput;
-};
-
-
-/** The root mutation type which contains root level fields which mutate data. */
-export type MutationUpdateApiTokenArgs = {
-  input: UpdateApiTokenInput;
-};
-
-
-/** The root mutation type which contains root level fields which mutate data. */
-export type MutationUpdateApiTokenByRowIdArgs = {
-  input: UpdateApiTokenByRowIdInput;
 };
 
 
@@ -3629,7 +3607,7 @@ export type Query = Node & {
   contextByRowId?: Maybe<Context>;
   /** Get a single `Context`. */
   contextByTeamIdAndKey?: Maybe<Context>;
-  /** The latest committed global revision (0 before any change): an edge whose snapshot is at this revision is up to date. */
+  /** The latest revision of a change to the teams you can read (0 before any): an edge whose snapshot is at this revision is up to date. */
   currentRevision?: Maybe<Scalars['BigInt']['output']>;
   /** The logged-in user, or null when the request is anonymous. */
   currentUser?: Maybe<User>;
@@ -4933,54 +4911,6 @@ export type TeamRole =
   | 'team_admin'
   | 'viewer';
 
-/** All input for the `updateApiTokenByRowId` mutation. */
-export type UpdateApiTokenByRowIdInput = {
-  /** An object where the defined keys will be set on the `ApiToken` being updated. */
-  apiTokenPatch: ApiTokenPatch;
-  /**
-   * An arbitrary string value with no semantic meaning. Will be included in the
-   * payload verbatim. May be used to track mutations by the client.
-   */
-  clientMutationId?: InputMaybe<Scalars['String']['input']>;
-  /** Unique identifier of the token. */
-  rowId: Scalars['UUID']['input'];
-};
-
-/** All input for the `updateApiToken` mutation. */
-export type UpdateApiTokenInput = {
-  /** An object where the defined keys will be set on the `ApiToken` being updated. */
-  apiTokenPatch: ApiTokenPatch;
-  /**
-   * An arbitrary string value with no semantic meaning. Will be included in the
-   * payload verbatim. May be used to track mutations by the client.
-   */
-  clientMutationId?: InputMaybe<Scalars['String']['input']>;
-  /** The globally unique `ID` which will identify a single `ApiToken` to be updated. */
-  id: Scalars['ID']['input'];
-};
-
-/** The output of our update `ApiToken` mutation. */
-export type UpdateApiTokenPayload = {
-  __typename?: 'UpdateApiTokenPayload';
-  /** The `ApiToken` that was updated by this mutation. */
-  apiToken?: Maybe<ApiToken>;
-  /** An edge for our `ApiToken`. May be used by Relay 1. */
-  apiTokenEdge?: Maybe<ApiTokenEdge>;
-  /**
-   * The exact same `clientMutationId` that was provided in the mutation input,
-   * unchanged and unused. May be used by a client to track mutations.
-   */
-  clientMutationId?: Maybe<Scalars['String']['output']>;
-  /** Our root query field type. Allows us to run any query from our mutation payload. */
-  query?: Maybe<Query>;
-};
-
-
-/** The output of our update `ApiToken` mutation. */
-export type UpdateApiTokenPayloadApiTokenEdgeArgs = {
-  orderBy?: Array<ApiTokenOrderBy>;
-};
-
 /** All input for the `updateClientByRowId` mutation. */
 export type UpdateClientByRowIdInput = {
   /**
@@ -5783,7 +5713,7 @@ export type User = Node & {
   id: Scalars['ID']['output'];
   /** System administrators see and manage every team. */
   isAdmin: Scalars['Boolean']['output'];
-  /** Disabled users cannot log in; their sessions end. */
+  /** Whether the user may log in; disabling a user ends their sessions for good (re-enabling does not revive them). */
   isEnabled: Scalars['Boolean']['output'];
   /** Set for temporary passwords: the user must choose a new password before doing anything else. */
   mustResetPassword: Scalars['Boolean']['output'];
@@ -5873,7 +5803,7 @@ export type UserOrderBy =
 export type UserPatch = {
   /** System administrators see and manage every team. */
   isAdmin?: InputMaybe<Scalars['Boolean']['input']>;
-  /** Disabled users cannot log in; their sessions end. */
+  /** Whether the user may log in; disabling a user ends their sessions for good (re-enabling does not revive them). */
   isEnabled?: InputMaybe<Scalars['Boolean']['input']>;
   /** Display name. */
   name?: InputMaybe<Scalars['String']['input']>;

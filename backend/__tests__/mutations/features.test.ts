@@ -197,6 +197,70 @@ describe("features over GraphQL", () => {
     ]);
   });
 
+  it("refuses a JSON number out of range instead of storing the default (BADNM)", async () => {
+    // Setup
+    const { team, token, environmentId } = await setup();
+    const featureId = (await as(token, CREATE_FEATURE, { teamId: team.id })).data.createFeature
+      .feature.rowId;
+    const stageId = (
+      await as(
+        token,
+        `mutation($f: UUID!, $e: UUID!, $t: UUID!) { createFeatureStage(input: { featureStage: { featureId: $f, environmentId: $e, teamId: $t } }) { featureStage { rowId } } }`,
+        { f: featureId, e: environmentId, t: team.id },
+      )
+    ).data.createFeatureStage.featureStage.rowId;
+    const SET = `mutation($s: UUID!, $c: JSON!) { setStageCriteria(input: { stageId: $s, criteria: $c }) { clientMutationId } }`;
+    // JSON.stringify cannot write 1e400: the body is written by hand, as a client might.
+    const post = (body: string) =>
+      fetch(`${api.url}/graphql`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+        body,
+      }).then(async (response) => ({
+        status: response.status,
+        body: (await response.json()) as { errors?: Array<{ message: string }> },
+      }));
+
+    // Action
+    const huge = await post(
+      `{"query": ${JSON.stringify(SET)}, "variables": {"s": "${stageId}", "c": [{"variant": "v2", "rolloutBp": 1e400}]}}`,
+    );
+    const negative = await post(
+      `{"query": ${JSON.stringify(SET.replace("$c: JSON!", "").replace("criteria: $c", 'criteria: [{variant: "v2", rolloutBp: -1e400}]'))}, "variables": {"s": "${stageId}"}}`,
+    );
+    const stored = await as(
+      token,
+      `query($s: UUID!) { featureStageByRowId(rowId: $s) { stageCriteriaByFeatureStageId { totalCount } } }`,
+      { s: stageId },
+    );
+
+    // Assertions
+    expect(huge.status).toBe(400);
+    expect(huge.body.errors?.[0]?.message).toMatch(/\$\[0\]\.rolloutBp.*finite/);
+    expect(negative.status).toBe(400);
+    expect(negative.body.errors?.[0]?.message).toMatch(/finite/);
+    expect(stored.data.featureStageByRowId.stageCriteriaByFeatureStageId.totalCount).toBe(0);
+  });
+
+  it("refuses a tag longer than 64 characters (23514)", async () => {
+    const { team, token } = await setup();
+    const result = await as(
+      token,
+      `mutation($t: UUID!, $tags: [String]!) { createFeature(input: { feature: { teamId: $t, key: "tagged", name: "Tagged", tags: $tags } }) { feature { tags } } }`,
+      { t: team.id, tags: ["ok", "x".repeat(65)] },
+    );
+    const fits = await as(
+      token,
+      `mutation($t: UUID!, $tags: [String]!) { createFeature(input: { feature: { teamId: $t, key: "tagged", name: "Tagged", tags: $tags } }) { feature { tags } } }`,
+      { t: team.id, tags: ["x".repeat(64)] },
+    );
+    expect(result.errors?.[0]?.extensions).toMatchObject({
+      code: "23514",
+      constraint: "features_tag_length_check",
+    });
+    expect(fits.data?.createFeature.feature.tags).toEqual(["x".repeat(64)]);
+  });
+
   it("does not let a viewer create features (42501)", async () => {
     const { team, viewerToken } = await setup();
     const result = await as(viewerToken, CREATE_FEATURE, { teamId: team.id });

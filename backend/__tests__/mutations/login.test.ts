@@ -4,6 +4,43 @@ import { describe, expect, it } from "vitest";
 import { createUserWithPassword, LOGIN, login, owner, useBackend } from "../helpers.ts";
 
 const api = useBackend();
+// As behind a load balancer on this machine: X-Forwarded-For names the client.
+const behindProxy = useBackend({ trustedProxies: ["loopback"] });
+
+/** A GraphQL POST to `backend` that came through a proxy for `forwardedFor`. */
+async function graphqlVia(
+  backend: { url: string },
+  forwardedFor: string,
+  query: string,
+  variables: Record<string, unknown>,
+  token?: string,
+) {
+  const response = await fetch(`${backend.url}/graphql`, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      "x-forwarded-for": forwardedFor,
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = (await response.json()) as {
+    data?: Record<string, any>;
+    errors?: Array<{ extensions?: { code?: string } }>;
+  };
+  return { code: body.errors?.[0]?.extensions?.code, data: body.data };
+}
+
+const randomAddress = () =>
+  `198.18.${Math.floor(Math.random() * 256)}.${1 + Math.floor(Math.random() * 254)}`;
+
+async function attemptsFor(email: string) {
+  const { rows } = await owner().query<{ address: string; succeeded: boolean }>(
+    "select address, succeeded from app_private.login_attempts where email = lower($1) order by id",
+    [email],
+  );
+  return rows;
+}
 const CURRENT_USER = "{ currentUser { rowId email } }";
 
 describe("login", () => {
@@ -95,5 +132,96 @@ describe("bearer tokens", () => {
       expect(response.status).toBe(401);
       expect(((await response.json()) as any).errors[0].extensions.code).toBe("UNAUTHENTICATED");
     }
+  });
+});
+
+describe("login limits", () => {
+  it("checks at most 5 passwords when 40 wrong logins for one account arrive at once (LOCKD)", async () => {
+    // Setup
+    const user = await createUserWithPassword();
+    const address = randomAddress();
+
+    // Action
+    const answers = await Promise.all(
+      Array.from({ length: 40 }, () =>
+        graphqlVia(behindProxy, address, LOGIN, { email: user.email, password: "wrong-password" }),
+      ),
+    );
+    const attempts = await attemptsFor(user.email);
+
+    // Assertions
+    const codes = answers.map((answer) => answer.code);
+    expect(codes.filter((code) => code === "CREDS")).toHaveLength(5);
+    expect(codes.filter((code) => code === "LOCKD")).toHaveLength(35);
+    expect(attempts).toHaveLength(5);
+  });
+
+  it("counts wrong current passwords in changePassword against the same limit (LOCKD)", async () => {
+    // Setup
+    const user = await createUserWithPassword();
+    const { accessToken } = await login(api, user);
+    const CHANGE = `mutation($c: String!, $n: String!) { changePassword(input: { currentPassword: $c, newPassword: $n }) { success } }`;
+    const address = randomAddress();
+
+    // Action
+    const wrong = [];
+    for (let i = 0; i < 5; i++) {
+      wrong.push(
+        await graphqlVia(
+          behindProxy,
+          address,
+          CHANGE,
+          { c: "not-the-password", n: "a-brand-new-passphrase-1" },
+          accessToken,
+        ),
+      );
+    }
+    const right = await graphqlVia(
+      behindProxy,
+      address,
+      CHANGE,
+      { c: user.password, n: "a-brand-new-passphrase-1" },
+      accessToken,
+    );
+
+    // Assertions
+    expect(wrong.map((answer) => answer.code)).toEqual(Array(5).fill("CREDS"));
+    expect(right.code).toBe("LOCKD");
+  });
+
+  it("keys the address limit on X-Forwarded-For only behind a trusted proxy", async () => {
+    // Setup
+    const user = await createUserWithPassword();
+    const forwarded = randomAddress();
+    const spoofed = randomAddress();
+
+    // Action
+    await graphqlVia(behindProxy, forwarded, LOGIN, { email: user.email, password: "nope-1" });
+    await graphqlVia(api, spoofed, LOGIN, { email: user.email, password: "nope-2" });
+    const attempts = await attemptsFor(user.email);
+
+    // Assertions
+    expect(attempts.map((attempt) => attempt.address)).toHaveLength(2);
+    expect(attempts[0]!.address).toBe(forwarded);
+    expect(attempts[1]!.address).not.toBe(spoofed);
+    expect(attempts[1]!.address).toMatch(/127\.0\.0\.1$/);
+  });
+
+  it("spends no password hashing on an anonymous createUser (42501)", async () => {
+    // Setup: 40 aliases; each would cost an argon2id hash (about 18 ms of CPU) before the fix.
+    const aliases = Array.from(
+      { length: 40 },
+      (_, i) =>
+        `u${i}: createUser(input: { email: "anon-${i}-${Date.now()}@example.com" }) { temporaryPassword }`,
+    ).join("\n");
+
+    // Action
+    const before = process.cpuUsage();
+    const { body } = await api.graphql(`mutation { ${aliases} }`);
+    const used = process.cpuUsage(before);
+
+    // Assertions
+    expect(body.errors?.[0]?.extensions?.code).toBe("42501");
+    expect((used.user + used.system) / 1e6).toBeLessThan(0.3);
   });
 });

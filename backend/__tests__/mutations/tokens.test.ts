@@ -47,7 +47,7 @@ describe("refreshToken", () => {
 
     expect(reuse.body.errors?.[0]).toMatchObject({ extensions: { code: "TOKEN" } });
     expect(reuse.body.errors?.[0]?.message).toMatch(/already used/);
-    expect(afterTheft.body.data?.currentUser).toBeNull();
+    expect(afterTheft.status).toBe(401);
     expect(successor.body.errors?.[0]?.extensions?.code).toBe("TOKEN");
   });
 
@@ -58,7 +58,7 @@ describe("refreshToken", () => {
 });
 
 describe("logout", () => {
-  it("ends the session: the access token has no identity and the refresh token is refused", async () => {
+  it("ends the session: the access token gets 401 and the refresh token is refused", async () => {
     const user = await createUserWithPassword();
     const tokens = await login(api, user);
 
@@ -67,7 +67,8 @@ describe("logout", () => {
     const refresh = await api.graphql(REFRESH, { token: tokens.refreshToken });
 
     expect(out.body.data?.logout).toEqual({ sessionsEnded: 1 });
-    expect(me.body.data?.currentUser).toBeNull();
+    expect(me.status).toBe(401);
+    expect(me.body.errors?.[0]?.extensions?.code).toBe("UNAUTHENTICATED");
     expect(refresh.body.errors?.[0]?.extensions?.code).toBe("TOKEN");
   });
 
@@ -85,9 +86,7 @@ describe("logout", () => {
     );
 
     expect(out.body.data?.logoutEverywhere).toEqual({ sessionsEnded: 2 });
-    expect(
-      (await api.graphql(CURRENT_USER, {}, phone.accessToken)).body.data?.currentUser,
-    ).toBeNull();
+    expect((await api.graphql(CURRENT_USER, {}, phone.accessToken)).status).toBe(401);
     expect(
       (await api.graphql(CURRENT_USER, {}, someoneElse.accessToken)).body.data?.currentUser,
     ).toEqual({
@@ -342,5 +341,157 @@ describe("expiry and address limits", () => {
     await expect(auth.login(victim.email, victim.password, "198.51.100.7")).resolves.toMatchObject({
       userId: victim.id,
     });
+  });
+});
+
+describe("API token hardening", () => {
+  async function adminWithToken(scopes: string[]) {
+    const admin = await createUserWithPassword();
+    const viewer = await createUserWithPassword();
+    const team = await createTeamWith([
+      [admin, ["team_admin"]],
+      [viewer, ["viewer"]],
+    ]);
+    const tokens = await login(api, admin);
+    const created = await api.graphql(
+      `mutation($t: UUID!, $s: [ApiTokenScope]!) { createApiToken(input: { teamId: $t, name: "probe", scopes: $s }) { result { secret token { rowId } } } }`,
+      { t: team.id, s: scopes },
+      tokens.accessToken,
+    );
+    const { secret, token } = created.body.data!.createApiToken.result;
+    return { admin, viewer, team, accessToken: tokens.accessToken, secret, tokenId: token.rowId };
+  }
+
+  it("keeps a revoked token revoked: no update mutation exists and SQL refuses to clear revoked_at (DNIED)", async () => {
+    // Setup
+    const { accessToken, secret, tokenId } = await adminWithToken(["read"]);
+    await api.graphql(
+      `mutation($id: UUID!) { revokeApiToken(input: { id: $id }) { clientMutationId } }`,
+      { id: tokenId },
+      accessToken,
+    );
+
+    // Action
+    const unrevoke = await api.graphql(
+      `mutation($id: UUID!) { updateApiTokenByRowId(input: { rowId: $id, apiTokenPatch: { revokedAt: null } }) { apiToken { revokedAt } } }`,
+      { id: tokenId },
+      accessToken,
+    );
+    const bySql = await owner()
+      .query("update app_public.api_tokens set revoked_at = null where id = $1", [tokenId])
+      .then(
+        () => undefined,
+        (error: { code?: string }) => error.code,
+      );
+
+    // Assertions
+    expect(unrevoke.status).toBe(400);
+    expect(unrevoke.body.errors?.[0]?.message).toMatch(/updateApiTokenByRowId/);
+    expect(bySql).toBe("DNIED");
+    expect(await status(secret)).toBe(401);
+  });
+
+  it("answers NOT_FOUND for revoking a token the caller cannot see (NOT_FOUND)", async () => {
+    const { tokenId } = await adminWithToken(["read"]);
+    const outsider = await createUserWithPassword();
+    await createTeamWith([[outsider, ["team_admin"]]]);
+    const { accessToken } = await login(api, outsider);
+
+    const { body } = await api.graphql(
+      `mutation($id: UUID!) { revokeApiToken(input: { id: $id }) { clientMutationId } }`,
+      { id: tokenId },
+      accessToken,
+    );
+    const stored = await owner().query(
+      "select revoked_at from app_public.api_tokens where id = $1",
+      [tokenId],
+    );
+
+    expect(body.errors?.[0]?.extensions?.code).toBe("NOT_FOUND");
+    expect(stored.rows[0].revoked_at).toBeNull();
+  });
+
+  it("lets an evaluate or ingest token read nothing of its team, and a read token read it", async () => {
+    // Setup
+    const evaluate = await adminWithToken(["evaluate", "ingest_metrics"]);
+    const read = await adminWithToken(["read"]);
+    const QUERY = `{
+      allTeams { nodes { rowId } }
+      allUsers { nodes { email } }
+      allAuditLogs { totalCount }
+      allClients { totalCount }
+      allFeatures { totalCount }
+    }`;
+
+    // Action
+    const denied = await api.graphql(QUERY, {}, evaluate.secret);
+    const allowed = await api.graphql(QUERY, {}, read.secret);
+
+    // Assertions
+    expect(denied.status).toBe(200);
+    expect(denied.body.data).toEqual({
+      allTeams: { nodes: [] },
+      allUsers: { nodes: [] },
+      allAuditLogs: { totalCount: 0 },
+      allClients: { totalCount: 0 },
+      allFeatures: { totalCount: 0 },
+    });
+    expect(allowed.body.data?.allTeams.nodes).toEqual([{ rowId: read.team.id }]);
+    expect(allowed.body.data?.allUsers.nodes.map((u: { email: string }) => u.email).sort()).toEqual(
+      [read.admin.email, read.viewer.email].sort(),
+    );
+    expect(allowed.body.data?.allAuditLogs.totalCount).toBeGreaterThan(0);
+  });
+
+  it("hides API token audit entries from viewers, like the tokens themselves", async () => {
+    const { viewer, accessToken, team } = await adminWithToken(["read"]);
+    const viewerToken = (await login(api, viewer)).accessToken;
+    const QUERY = `query($t: UUID!) { allAuditLogs(condition: { teamId: $t, tableName: "api_tokens" }) { totalCount } }`;
+
+    const asViewer = await api.graphql(QUERY, { t: team.id }, viewerToken);
+    const asAdmin = await api.graphql(QUERY, { t: team.id }, accessToken);
+
+    expect(asViewer.body.data?.allAuditLogs.totalCount).toBe(0);
+    expect(asAdmin.body.data?.allAuditLogs.totalCount).toBe(1);
+  });
+});
+
+describe("sessions end when they say they end", () => {
+  it("answers 401 for the access token of a revoked session (UNAUTHENTICATED)", async () => {
+    const user = await createUserWithPassword();
+    const tokens = await login(api, user);
+    const before = await api.graphql(CURRENT_USER, {}, tokens.accessToken);
+
+    await owner().query("update app_private.sessions set revoked_at = now() where user_id = $1", [
+      user.id,
+    ]);
+    const after = await api.graphql(CURRENT_USER, {}, tokens.accessToken);
+
+    expect(before.body.data?.currentUser).toEqual({ rowId: user.id });
+    expect(after.status).toBe(401);
+    expect(after.body.errors?.[0]?.extensions?.code).toBe("UNAUTHENTICATED");
+  });
+
+  it("ends a disabled user's sessions for good: re-enabling does not revive old tokens", async () => {
+    // Setup
+    const admin = await createUserWithPassword({ isAdmin: true });
+    const user = await createUserWithPassword();
+    const adminToken = (await login(api, admin)).accessToken;
+    const tokens = await login(api, user);
+    const SET_ENABLED = `mutation($id: UUID!, $on: Boolean!) { updateUserByRowId(input: { rowId: $id, userPatch: { isEnabled: $on } }) { user { isEnabled } } }`;
+
+    // Action
+    await api.graphql(SET_ENABLED, { id: user.id, on: false }, adminToken);
+    await api.graphql(SET_ENABLED, { id: user.id, on: true }, adminToken);
+    const access = await api.graphql(CURRENT_USER, {}, tokens.accessToken);
+    const refresh = await api.graphql(REFRESH, { token: tokens.refreshToken });
+    const fresh = await login(api, user);
+
+    // Assertions
+    expect(access.status).toBe(401);
+    expect(refresh.body.errors?.[0]?.extensions?.code).toBe("TOKEN");
+    expect((await api.graphql(CURRENT_USER, {}, fresh.accessToken)).body.data?.currentUser).toEqual(
+      { rowId: user.id },
+    );
   });
 });

@@ -45,3 +45,22 @@ describe("query limits", () => {
     expect(body.data?.allTeams.nodes).toEqual([]);
   });
 });
+
+describe("page size", () => {
+  it("refuses first or last above 1,000 rows, literal or variable, with a 400 (PAGE_TOO_LARGE)", async () => {
+    const literal = await api.graphql("{ allFeatures(first: 1000000000) { totalCount } }");
+    const variable = await api.graphql(
+      "query($n: Int) { allTeams { nodes { featuresByTeamId(last: $n) { totalCount } } } }",
+      { n: 1001 },
+    );
+    const largest = await api.graphql("{ allFeatures(first: 1000) { totalCount } }");
+
+    expect(literal.status).toBe(400);
+    expect(literal.body.errors?.[0]).toMatchObject({ extensions: { code: "PAGE_TOO_LARGE" } });
+    expect(literal.body.errors?.[0]?.message).toMatch(/first: 1000000000 .* 1000 rows/);
+    expect(variable.status).toBe(400);
+    expect(variable.body.errors?.[0]?.extensions?.code).toBe("PAGE_TOO_LARGE");
+    expect(largest.status).toBe(200);
+    expect(largest.body.data).toEqual({ allFeatures: { totalCount: 0 } });
+  });
+});

@@ -51,6 +51,11 @@ export class UnauthenticatedError extends Error {
   override name = "UnauthenticatedError";
 }
 
+/** An attempt reserved by #beginAttempt no longer counts as a failure. */
+async function markAttemptSucceeded(db: pg.Pool | pg.PoolClient, attempt: string): Promise<void> {
+  await db.query("update app_private.login_attempts set succeeded = true where id = $1", [attempt]);
+}
+
 const sha256 = (value: string) => createHash("sha256").update(value, "utf8").digest();
 
 /**
@@ -74,13 +79,7 @@ export class AuthService {
     if (!email || !password) throw new ClientError("CREDS", "email and password are required");
     if (email.length > 320 || password.length > 1024)
       throw new ClientError("CREDS", "invalid email or password");
-    const { accountFailures, addressFailures } = await this.#recentFailures(email, address);
-    if (
-      accountFailures >= this.settings.maxFailuresPerAccount ||
-      addressFailures >= this.settings.maxFailuresPerAddress
-    ) {
-      throw new ClientError("LOCKD", "too many failed logins; try again later");
-    }
+    const attempt = await this.#beginAttempt(email, address);
     const {
       rows: [user],
     } = await this.#pool.query<{
@@ -96,20 +95,23 @@ export class AuthService {
     );
     // Verify even for unknown accounts so timing does not reveal which exist.
     const ok = await verifyPassword(user?.password_hash ?? (await dummyPasswordHash()), password);
-    const succeeded = Boolean(user && user.password_hash && ok && user.is_enabled);
-    await this.#pool.query(
-      "insert into app_private.login_attempts (email, address, succeeded) values ($1, $2, $3)",
-      [email.toLowerCase(), address, succeeded],
-    );
-    if (!succeeded || !user) throw new ClientError("CREDS", "invalid email or password");
-    const {
-      rows: [session],
-    } = await this.#pool.query<{ id: string }>(
-      "insert into app_private.sessions (user_id, expires_at) values ($1, now() + make_interval(secs => $2)) returning id",
-      [user.id, this.settings.refreshTokenTtlSeconds],
-    );
-    const refreshToken = await this.#issueRefreshToken(this.#pool, session!.id);
-    return this.#tokens(session!.id, user.id, user.must_reset_password, refreshToken);
+    if (!user || !user.password_hash || !ok || !user.is_enabled) {
+      throw new ClientError("CREDS", "invalid email or password");
+    }
+    const { sessionId, refreshToken } = await withTransaction(this.#pool, async (client) => {
+      await markAttemptSucceeded(client, attempt);
+      const {
+        rows: [session],
+      } = await client.query<{ id: string }>(
+        "insert into app_private.sessions (user_id, expires_at) values ($1, now() + make_interval(secs => $2)) returning id",
+        [user.id, this.settings.refreshTokenTtlSeconds],
+      );
+      return {
+        sessionId: session!.id,
+        refreshToken: await this.#issueRefreshToken(client, session!.id),
+      };
+    });
+    return this.#tokens(sessionId, user.id, user.must_reset_password, refreshToken);
   }
 
   /**
@@ -201,6 +203,7 @@ export class AuthService {
     sessionId: string,
     currentPassword: string,
     newPassword: string,
+    address: string,
   ): Promise<void> {
     const {
       rows: [row],
@@ -213,9 +216,12 @@ export class AuthService {
       [sessionId],
     );
     if (!row) throw new UnauthenticatedError("session has ended; log in again");
+    // A wrong current password counts against the same limits as a login.
+    const attempt = await this.#beginAttempt(row.email, address);
     if (!row.password_hash || !(await verifyPassword(row.password_hash, currentPassword))) {
       throw new ClientError("CREDS", "current password is wrong");
     }
+    await markAttemptSucceeded(this.#pool, attempt);
     if (currentPassword === newPassword)
       throw new ClientError("WEAKP", "new password must differ from the current one");
     assertStrongPassword(newPassword, row.email);
@@ -272,6 +278,15 @@ export class AuthService {
     if (typeof payload.sid !== "string" || typeof payload.sub !== "string") {
       throw new UnauthenticatedError("access token is invalid or expired");
     }
+    // A signature proves who was issued the token, not that the session is
+    // still live: logout, revocation and disabling end it before it expires.
+    const { rowCount } = await this.#pool.query(
+      `select from app_private.sessions s join app_public.users u on u.id = s.user_id
+       where s.id = $1 and s.user_id = $2 and s.revoked_at is null and s.expires_at > now()
+         and u.is_enabled`,
+      [payload.sid, payload.sub],
+    );
+    if (!rowCount) throw new UnauthenticatedError("session has ended; log in again");
     return { kind: "session", sessionId: payload.sid, userId: payload.sub };
   }
 
@@ -281,19 +296,26 @@ export class AuthService {
     return { password, hash: await hashPassword(password) };
   }
 
-  async #recentFailures(email: string, address: string) {
+  /**
+   * Reserves a password attempt for `email` from `address` (recorded as a
+   * failure until marked succeeded), atomically with the limit check, so
+   * concurrent guesses cannot all slip under the limits; LOCKD past them.
+   */
+  async #beginAttempt(email: string, address: string): Promise<string> {
     const {
       rows: [row],
-    } = await this.#pool.query<{ account: number; address: number }>(
-      `select
-         count(*) filter (where lower(email) = lower($1))::int as account,
-         count(*) filter (where address = $2)::int as address
-       from app_private.login_attempts
-       where not succeeded and created_at > now() - make_interval(secs => $3)
-         and (lower(email) = lower($1) or address = $2)`,
-      [email, address, this.settings.failureWindowSeconds],
+    } = await this.#pool.query<{ id: string | null }>(
+      "select app_private.begin_login_attempt($1, $2, $3, $4, $5) as id",
+      [
+        email,
+        address,
+        this.settings.maxFailuresPerAccount,
+        this.settings.maxFailuresPerAddress,
+        this.settings.failureWindowSeconds,
+      ],
     );
-    return { accountFailures: row?.account ?? 0, addressFailures: row?.address ?? 0 };
+    if (!row?.id) throw new ClientError("LOCKD", "too many failed logins; try again later");
+    return row.id;
   }
 
   async #issueRefreshToken(db: pg.Pool | pg.PoolClient, sessionId: string): Promise<string> {

@@ -11,6 +11,9 @@ const CLIENT_SQLSTATE_CLASSES = new Set(["22", "23"]);
 const CLIENT_SQLSTATES = new Set(["42501", "P0002"]);
 const CUSTOM_SQLSTATE = /^[A-EG-OQ-WYZ][A-Z0-9][A-OQ-Z1-9][A-Z][A-Z0-9]$/;
 
+/** SQLSTATEs reported under the name the backend uses for the same error. */
+const CODE_NAMES: Record<string, string> = { NTFND: "NOT_FOUND" };
+
 const FRIENDLY: Record<string, string> = {
   "23505": "already exists",
   "23503": "refers to something that does not exist (or is still referenced)",
@@ -57,7 +60,7 @@ export function maskError(
         ? `${friendly}${what}: ${original!.message}`
         : original!.message!;
     return reissue(error, message, original!, {
-      code,
+      code: CODE_NAMES[code] ?? code,
       ...(original?.constraint ? { constraint: original.constraint } : {}),
       ...(original?.column ? { column: original.column } : {}),
     });

@@ -1,5 +1,5 @@
-import { sideEffectWithPgClientTransaction } from "postgraphile/@dataplan/pg";
-import { access, constant, context, object, sideEffect, type Step } from "postgraphile/grafast";
+import { type PgClient, sideEffectWithPgClientTransaction } from "postgraphile/@dataplan/pg";
+import { access, context, object, sideEffect, type Step } from "postgraphile/grafast";
 import { extendSchema, gql } from "postgraphile/utils";
 
 import type { AuthService, Identity } from "../auth/AuthService.ts";
@@ -13,6 +13,16 @@ declare global {
       /** The caller's network address (for login rate limits). */
       clientAddress: string;
     }
+  }
+}
+
+/** Fails with 42501 unless the caller is a system administrator. */
+async function requireSystemAdmin(client: PgClient, what: string): Promise<void> {
+  const { rows } = await client.query<{ admin: boolean }>({
+    text: "select app_public.current_user_is_admin() as admin",
+  });
+  if (rows[0]?.admin !== true) {
+    throw new ClientError("42501", `only system administrators can ${what}`);
   }
 }
 
@@ -31,19 +41,22 @@ export const AuthPlugin = extendSchema((build) => {
   const executor = users.executor;
 
   /**
-   * Runs `query(input, hash)` under the caller's identity (the SQL function
-   * checks they are a system admin) with a fresh temporary password's hash;
-   * answers the user and the password, shown this once.
+   * Runs `query(input, hash)` under the caller's identity with a fresh
+   * temporary password's hash, once the caller is known to be a system
+   * admin (so an anonymous caller costs no password hashing); answers the
+   * user and the password, shown this once.
    */
   function withTemporaryPassword<T>(
     $input: Step<T>,
+    what: string,
     query: (input: T, hash: string) => { text: string; values: unknown[] },
   ) {
-    const $secret = sideEffect(context(), (ctx) => ctx.auth.temporaryPassword());
     const $result = sideEffectWithPgClientTransaction(
       executor,
-      [$input, $secret],
-      async (client, [input, secret]) => {
+      [$input, context()],
+      async (client, [input, ctx]) => {
+        await requireSystemAdmin(client, what);
+        const secret = await ctx.auth.temporaryPassword();
         const { rows } = await client.query<{ id: string }>(query(input as T, secret.hash));
         return { id: rows[0]!.id, temporaryPassword: secret.password };
       },
@@ -176,6 +189,7 @@ export const AuthPlugin = extendSchema((build) => {
                 sessionOf(ctx.identity),
                 input.currentPassword,
                 input.newPassword,
+                ctx.clientAddress,
               );
               return { success: true };
             });
@@ -187,6 +201,7 @@ export const AuthPlugin = extendSchema((build) => {
                 name?: string;
                 isAdmin?: boolean;
               }>,
+              "create users",
               (input, hash) => ({
                 text: "select (app_hidden.create_user($1, $2, $3, $4)).id",
                 values: [input.email, input.name ?? "", input.isAdmin ?? false, hash],
@@ -196,6 +211,7 @@ export const AuthPlugin = extendSchema((build) => {
           resetUserPassword(_, fieldArgs) {
             return withTemporaryPassword(
               fieldArgs.getRaw("input") as Step<{ userId: string }>,
+              "reset passwords",
               (input, hash) => ({
                 text: "select (app_hidden.set_password($1, $2, true)).id",
                 values: [input.userId, hash],
@@ -203,22 +219,8 @@ export const AuthPlugin = extendSchema((build) => {
             );
           },
           rotateSigningKey() {
-            const $admin = sideEffectWithPgClientTransaction(
-              executor,
-              constant(null),
-              async (client) => {
-                const { rows } = await client.query<{ admin: boolean }>({
-                  text: "select app_public.current_user_is_admin() as admin",
-                });
-                return rows[0]?.admin === true;
-              },
-            );
-            return sideEffect([$admin, context()], async ([admin, ctx]) => {
-              if (!admin)
-                throw new ClientError(
-                  "42501",
-                  "only system administrators can rotate signing keys",
-                );
+            return sideEffectWithPgClientTransaction(executor, context(), async (client, ctx) => {
+              await requireSystemAdmin(client, "rotate signing keys");
               // Old tokens stay valid until they expire: grace = token lifetime + 1 minute.
               return {
                 kid: await ctx.auth.keys.rotate(ctx.auth.settings.accessTokenTtlSeconds + 60),

@@ -95,8 +95,11 @@ export function makeQueryLimitsPlugin(
             depthLimit({
               maxDepth: limits.maxDepth,
               maxListDepth: limits.maxListDepth,
-              maxIntrospectionDepth: 14,
+              // graphql-js's getIntrospectionQuery() (every option), Ruru's and
+              // ra-data-graphql's: 15 deep, `ofType` nested 9 times (TypeRef).
+              maxIntrospectionDepth: 15,
               maxIntrospectionListDepth: 5,
+              maxDepthByFieldCoordinates: { "__Type.ofType": 9 },
             }),
             selectionBudgetRule(limits),
           );

@@ -48,6 +48,11 @@ describe("audit log entries", () => {
       const alice = await createUser(client);
       const bob = await createUser(client);
       const team = await createTeam(client, [[alice, ["team_admin"]]]);
+      // Bob is a colleague from another team: alice may add him.
+      await createTeam(client, [
+        [alice, ["viewer"]],
+        [bob, ["viewer"]],
+      ]);
 
       // Action
       await becomeUser(client, alice.id);

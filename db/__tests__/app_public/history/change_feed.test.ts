@@ -130,10 +130,17 @@ describe.skipIf(!(await domainTablesExist()))("change feed", () => {
       ]);
     }));
 
-  it("gives each change a strictly greater revision, which current_revision() reports", () =>
+  it("gives each change a strictly greater revision, which current_revision() reports to members", () =>
     withRootDb(async (client) => {
-      const team = await createTeam(client);
-      const before = (await client.query("select app_public.current_revision() as r")).rows[0].r;
+      const member = await createUser(client);
+      const team = await createTeam(client, [[member, ["viewer"]]]);
+      const revision = async () => {
+        await becomeUser(client, member.id);
+        const { rows } = await client.query("select app_public.current_revision() as r");
+        await becomeRoot(client);
+        return rows[0].r;
+      };
+      const before = await revision();
 
       const feature = await createFeature(client, team.id);
       await client.query("update app_public.features set key = 'renamed' where id = $1", [feature]);
@@ -141,7 +148,7 @@ describe.skipIf(!(await domainTablesExist()))("change feed", () => {
         feature,
       ]);
       const feed = await feedFor(client, team.id);
-      const after = (await client.query("select app_public.current_revision() as r")).rows[0].r;
+      const after = await revision();
 
       const revisions = feed.map((entry) => BigInt(entry.revision));
       expect(revisions).toHaveLength(3);

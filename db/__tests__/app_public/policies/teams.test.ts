@@ -38,12 +38,42 @@ describe("team isolation", () => {
       const newcomer = await createUser(client);
       const mine = await createTeam(client, [[admin, ["team_admin"]]]);
       const theirs = await createTeam(client, [[other, ["team_admin"]]]);
+      // A colleague from another of the admin's teams: someone they can see.
+      await createTeam(client, [
+        [admin, ["viewer"]],
+        [newcomer, ["viewer"]],
+      ]);
 
       await becomeUser(client, admin.id);
       const insert =
         "insert into app_public.team_memberships (team_id, user_id, roles) values ($1, $2, '{requester}')";
       expect(await errorCode(client, insert, [mine.id, newcomer.id])).toBeUndefined();
       expect(await errorCode(client, insert, [theirs.id, newcomer.id])).toBe("42501");
+    }));
+
+  it("does not let a team admin add a user they cannot see, whose e-mail they would then read (42501)", () =>
+    withRootDb(async (client) => {
+      // Setup
+      const admin = await createUser(client);
+      const stranger = await createUser(client);
+      const systemAdmin = await createUser(client, { isAdmin: true });
+      const mine = await createTeam(client, [[admin, ["team_admin"]]]);
+      const insert =
+        "insert into app_public.team_memberships (team_id, user_id, roles) values ($1, $2, '{viewer}')";
+
+      // Action
+      await becomeUser(client, admin.id);
+      const byTeamAdmin = await errorCode(client, insert, [mine.id, stranger.id]);
+      const visible = await client.query("select email from app_public.users where id = $1", [
+        stranger.id,
+      ]);
+      await becomeUser(client, systemAdmin.id);
+      const bySystemAdmin = await errorCode(client, insert, [mine.id, stranger.id]);
+
+      // Assertions
+      expect(byTeamAdmin).toBe("42501");
+      expect(visible.rows).toEqual([]);
+      expect(bySystemAdmin).toBeUndefined();
     }));
 
   it("does not let a viewer or requester change memberships or rename the team", () =>
