@@ -1,7 +1,7 @@
 /* Fails when generated files differ from what is committed. */
 import { execFileSync } from "node:child_process";
 
-const paths = ["schema.graphql", "proto/gen", "admin/src/gen"];
+const paths = ["db/schema.sql", "schema.graphql", "proto/gen", "admin/src/gen"];
 const status = execFileSync("git", ["status", "--porcelain", "--", ...paths], { encoding: "utf8" });
 if (status.trim()) {
   console.error(
