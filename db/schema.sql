@@ -375,17 +375,15 @@ CREATE INDEX idx_api_tokens_team_id ON app_public.api_tokens USING btree (team_i
 alter table app_public.api_tokens enable row level security;
 create policy delete_as_team_admin on app_public.api_tokens for delete to public
   using (app_hidden.current_user_has_role(team_id, 'team_admin'::app_public.team_role));
-create policy revoke_as_team_admin on app_public.api_tokens for update to public
-  using (app_hidden.current_user_has_role(team_id, 'team_admin'::app_public.team_role));
 create policy select_as_team_admin on app_public.api_tokens for select to public
   using (app_hidden.current_user_has_role(team_id, 'team_admin'::app_public.team_role));
 
 -- grants
 grant delete, select on app_public.api_tokens to fluxgate_visitor;
-grant update (revoked_at) on app_public.api_tokens to fluxgate_visitor;
 
 -- triggers
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON app_public.api_tokens FOR EACH ROW EXECUTE FUNCTION app_private.tg__timestamps();
+CREATE TRIGGER _200_guard_revocation BEFORE UPDATE ON app_public.api_tokens FOR EACH ROW EXECUTE FUNCTION app_private.tg_api_tokens__guard_revocation();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.api_tokens FOR EACH ROW EXECUTE FUNCTION app_private.tg__audit('id');
 CREATE TRIGGER _900_bump_response_cache_epoch AFTER UPDATE OF last_used_at ON app_public.api_tokens FOR EACH ROW WHEN ((old.last_used_at IS DISTINCT FROM new.last_used_at)) EXECUTE FUNCTION app_private.tg__bump_response_cache_epoch();
 
@@ -432,7 +430,7 @@ CREATE INDEX idx_audit_log_team_id ON app_public.audit_log USING btree (team_id,
 -- row level security
 alter table app_public.audit_log enable row level security;
 create policy select_member on app_public.audit_log for select to public
-  using ((app_public.current_user_is_admin() OR ((team_id IS NOT NULL) AND (team_id = ANY (( SELECT app_hidden.current_user_readable_team_ids() AS current_user_readable_team_ids)::uuid[])))));
+  using ((app_public.current_user_is_admin() OR ((team_id IS NOT NULL) AND (team_id = ANY (( SELECT app_hidden.current_user_readable_team_ids() AS current_user_readable_team_ids)::uuid[])) AND ((table_name <> 'api_tokens'::text) OR app_hidden.current_user_has_role(team_id, 'team_admin'::app_public.team_role)))));
 
 -- grants
 grant select on app_public.audit_log to fluxgate_visitor;
@@ -858,6 +856,7 @@ create table app_public.features (
   constraint features_pkey PRIMARY KEY (id),
   constraint features_purpose_check CHECK ((length(purpose) <= 2000)),
   constraint features_reference_url_format CHECK (((reference_url ~ '^https?://[^\s/?#]+[^\s]*$'::text) AND (length(reference_url) <= 2000))),
+  constraint features_tag_length_check CHECK ((app_hidden.max_element_length(tags) <= 64)),
   constraint features_tags_check CHECK (((cardinality(tags) <= 50) AND (array_position(tags, NULL::text) IS NULL))),
   constraint features_team_id_fkey FOREIGN KEY (team_id) REFERENCES app_public.teams(id) ON DELETE CASCADE,
   constraint uniq_features_team_key UNIQUE (team_id, key)
@@ -872,7 +871,7 @@ comment on column app_public.features.kind is 'Simple (boolean on/off) or contex
 comment on column app_public.features.value_type is 'JSON type of every variant value; boolean for simple features.';
 comment on column app_public.features.variants is 'The values the feature can serve: a JSON array of {key, value, description?} with unique keys. Simple features: exactly [{"key":"on","value":true},{"key":"off","value":false}] (the default).';
 comment on column app_public.features.off_variant is 'Key of the variant served when the feature is disabled (kill switch, not deployed, failing prerequisite); "off" for simple features.';
-comment on column app_public.features.tags is 'Free-form labels for filtering.';
+comment on column app_public.features.tags is 'Free-form labels for filtering: at most 50, each at most 64 characters.';
 comment on column app_public.features.owner_id is 'The member responsible for the flag (null: nobody).';
 comment on column app_public.features.purpose is 'Why the flag exists (release, experiment, operational, permission...).';
 comment on column app_public.features.reference_url is 'Link to the ticket or document behind the flag (http or https).';
@@ -1177,7 +1176,7 @@ CREATE INDEX idx_team_memberships_user_id ON app_public.team_memberships USING b
 alter table app_public.team_memberships enable row level security;
 create policy manage_as_team_admin on app_public.team_memberships for all to public
   using (app_hidden.current_user_has_role(team_id, 'team_admin'::app_public.team_role))
-  with check (app_hidden.current_user_has_role(team_id, 'team_admin'::app_public.team_role));
+  with check ((app_hidden.current_user_has_role(team_id, 'team_admin'::app_public.team_role) AND (app_public.current_user_is_admin() OR (user_id IN ( SELECT app_hidden.current_user_visible_user_ids() AS current_user_visible_user_ids)))));
 create policy select_member on app_public.team_memberships for select to public
   using ((team_id = ANY (( SELECT app_hidden.current_user_readable_team_ids() AS current_user_readable_team_ids)::uuid[])));
 
@@ -1256,7 +1255,7 @@ comment on column app_public.users.id is 'Unique identifier of the user.';
 comment on column app_public.users.email is 'Login email address (unique, case-insensitive).';
 comment on column app_public.users.name is 'Display name.';
 comment on column app_public.users.is_admin is 'System administrators see and manage every team.';
-comment on column app_public.users.is_enabled is 'Disabled users cannot log in; their sessions end.';
+comment on column app_public.users.is_enabled is 'Whether the user may log in; disabling a user ends their sessions for good (re-enabling does not revive them).';
 comment on column app_public.users.must_reset_password is 'Set for temporary passwords: the user must choose a new password before doing anything else.';
 comment on column app_public.users.created_at is 'When the user was created.';
 comment on column app_public.users.updated_at is 'When the user was last changed.';
@@ -1283,7 +1282,9 @@ grant update (name, is_admin, is_enabled) on app_public.users to fluxgate_visito
 -- triggers
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON app_public.users FOR EACH ROW EXECUTE FUNCTION app_private.tg__timestamps();
 CREATE TRIGGER _200_guard_admin_columns BEFORE UPDATE ON app_public.users FOR EACH ROW EXECUTE FUNCTION app_private.tg_users__guard_admin_columns();
+CREATE TRIGGER _200_guard_delete BEFORE DELETE ON app_public.users FOR EACH ROW EXECUTE FUNCTION app_private.tg_users__guard_delete();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.users FOR EACH ROW EXECUTE FUNCTION app_private.tg__audit('id', 'must_reset_password');
+CREATE TRIGGER _900_end_sessions_on_disable AFTER UPDATE OF is_enabled ON app_public.users FOR EACH ROW WHEN ((old.is_enabled AND (NOT new.is_enabled))) EXECUTE FUNCTION app_private.tg_users__end_sessions_on_disable();
 
 -- ============================================================================
 -- Functions
@@ -1443,13 +1444,34 @@ declare
 begin
   return query
     select team_id from app_public.team_memberships where user_id = app_public.current_user_id();
-  if v_token_team is not null then
+  if v_token_team is not null and app_hidden.current_api_token_scopes() && '{read,write_flags}' then
     return next v_token_team;
   end if;
 end;
 $function$;
-comment on function app_hidden.current_user_team_ids() is 'Teams the logged-in user is a member of.';
+comment on function app_hidden.current_user_team_ids() is 'Teams the logged-in user is a member of, or the team of an API token with the read or write_flags scope.';
 grant execute on function app_hidden.current_user_team_ids() to fluxgate_visitor;
+
+-- ----------------------------------------------------------------------------
+-- function app_hidden.current_user_visible_user_ids()
+-- ----------------------------------------------------------------------------
+-- plpgsql, stable, called on null input, security definer, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_hidden.current_user_visible_user_ids()
+ RETURNS SETOF uuid
+ LANGUAGE plpgsql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  return query
+    select m.user_id from app_public.team_memberships m
+    where m.team_id in (select app_hidden.current_user_team_ids())
+    union
+    select app_public.current_user_id() where app_public.current_user_id() is not null;
+end;
+$function$;
+comment on function app_hidden.current_user_visible_user_ids() is 'Ids of the users the current user may see: themselves and the members of their teams.';
+grant execute on function app_hidden.current_user_visible_user_ids() to fluxgate_visitor;
 
 -- ----------------------------------------------------------------------------
 -- function app_hidden.feature_has_variant(feature_id uuid, variant text)
@@ -1602,6 +1624,21 @@ AS $function$
 $function$;
 comment on function app_hidden.jsonb_rows_diff(a jsonb, b jsonb) is 'Compares two arrays of rows keyed by id: {added, removed, changed: [{id, changes}]}.';
 grant execute on function app_hidden.jsonb_rows_diff(a jsonb, b jsonb) to fluxgate_visitor;
+
+-- ----------------------------------------------------------------------------
+-- function app_hidden.max_element_length(items text[])
+-- ----------------------------------------------------------------------------
+-- sql, immutable, strict, security invoker, parallel safe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_hidden.max_element_length(items text[])
+ RETURNS integer
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE STRICT
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select coalesce(max(length(item)), 0) from unnest(items) as item;
+$function$;
+comment on function app_hidden.max_element_length(items text[]) is 'The length of the longest string in the array (0 when empty).';
+grant execute on function app_hidden.max_element_length(items text[]) to fluxgate_visitor;
 
 -- ----------------------------------------------------------------------------
 -- function app_hidden.rules_reference_context(rules jsonb, key text)
@@ -2104,6 +2141,38 @@ comment on function app_private.audit_redact(row_data jsonb, keys text[]) is 'Re
 -- no execute grants: only the owner may call it
 
 -- ----------------------------------------------------------------------------
+-- function app_private.begin_login_attempt(email text, address text, max_account integer, max_address integer, window_seconds integer)
+-- ----------------------------------------------------------------------------
+-- plpgsql, volatile, strict, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_private.begin_login_attempt(email text, address text, max_account integer, max_address integer, window_seconds integer)
+ RETURNS bigint
+ LANGUAGE plpgsql
+ STRICT
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  v_id bigint;
+begin
+  perform pg_advisory_xact_lock(hashtextextended('fluxgate.login.account:' || lower(begin_login_attempt.email), 0));
+  perform pg_advisory_xact_lock(hashtextextended('fluxgate.login.address:' || begin_login_attempt.address, 0));
+  if (select count(*) from app_private.login_attempts a
+      where lower(a.email) = lower(begin_login_attempt.email) and not a.succeeded
+        and a.created_at > now() - make_interval(secs => window_seconds)) >= max_account
+    or (select count(*) from app_private.login_attempts a
+      where a.address = begin_login_attempt.address and not a.succeeded
+        and a.created_at > now() - make_interval(secs => window_seconds)) >= max_address then
+    return null;
+  end if;
+  insert into app_private.login_attempts (email, address, succeeded)
+  values (lower(begin_login_attempt.email), begin_login_attempt.address, false)
+  returning id into v_id;
+  return v_id;
+end;
+$function$;
+comment on function app_private.begin_login_attempt(email text, address text, max_account integer, max_address integer, window_seconds integer) is 'For the backend: atomically checks the failure limits of an account and address and reserves an attempt (recorded as failed until marked succeeded); null when locked.';
+-- no execute grants: only the owner may call it
+
+-- ----------------------------------------------------------------------------
 -- function app_private.bootstrap_admin(email text, name text, password_hash text)
 -- ----------------------------------------------------------------------------
 -- plpgsql, volatile, called on null input, security definer, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
@@ -2472,6 +2541,25 @@ begin
 end;
 $function$;
 comment on function app_private.tg__timestamps() is 'Trigger function maintaining created_at and updated_at.';
+-- no execute grants: only the owner may call it
+
+-- ----------------------------------------------------------------------------
+-- function app_private.tg_api_tokens__guard_revocation()
+-- ----------------------------------------------------------------------------
+-- plpgsql, volatile, called on null input, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_private.tg_api_tokens__guard_revocation()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  if OLD.revoked_at is not null and NEW.revoked_at is distinct from OLD.revoked_at then
+    raise exception 'API token % is revoked and stays revoked', OLD.id using errcode = 'DNIED';
+  end if;
+  return NEW;
+end;
+$function$;
+comment on function app_private.tg_api_tokens__guard_revocation() is 'Trigger function keeping a revoked API token revoked (DNIED), whoever updates it.';
 -- no execute grants: only the owner may call it
 
 -- ----------------------------------------------------------------------------
@@ -3092,6 +3180,25 @@ comment on function app_private.tg_stage_criteria__validate() is 'Trigger functi
 -- no execute grants: only the owner may call it
 
 -- ----------------------------------------------------------------------------
+-- function app_private.tg_users__end_sessions_on_disable()
+-- ----------------------------------------------------------------------------
+-- plpgsql, volatile, called on null input, security definer, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_private.tg_users__end_sessions_on_disable()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  update app_private.sessions set revoked_at = now()
+  where user_id = NEW.id and revoked_at is null;
+  return null;
+end;
+$function$;
+comment on function app_private.tg_users__end_sessions_on_disable() is 'Trigger function ending every session of a user who is disabled.';
+-- no execute grants: only the owner may call it
+
+-- ----------------------------------------------------------------------------
 -- function app_private.tg_users__guard_admin_columns()
 -- ----------------------------------------------------------------------------
 -- plpgsql, volatile, called on null input, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
@@ -3113,6 +3220,38 @@ begin
   return NEW;
 end;
 $function$;
+-- no execute grants: only the owner may call it
+
+-- ----------------------------------------------------------------------------
+-- function app_private.tg_users__guard_delete()
+-- ----------------------------------------------------------------------------
+-- plpgsql, volatile, called on null input, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_private.tg_users__guard_delete()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  if current_user = 'fluxgate_owner' then
+    return OLD;
+  end if;
+  if OLD.id = app_public.current_user_id() then
+    raise exception 'you cannot delete your own account' using errcode = 'DNIED';
+  end if;
+  -- Serialises admin deletions: two admins deleting each other at once
+  -- would otherwise each see the other remain.
+  if OLD.is_admin then
+    perform pg_advisory_xact_lock(hashtextextended('fluxgate.users.admins', 0));
+  end if;
+  if OLD.is_admin and OLD.is_enabled and not exists (
+    select 1 from app_public.users u where u.is_admin and u.is_enabled and u.id <> OLD.id
+  ) then
+    raise exception 'the last enabled system administrator cannot be deleted' using errcode = 'DNIED';
+  end if;
+  return OLD;
+end;
+$function$;
+comment on function app_private.tg_users__guard_delete() is 'Trigger function refusing to delete your own account or the last enabled system administrator (DNIED).';
 -- no execute grants: only the owner may call it
 
 -- ----------------------------------------------------------------------------
@@ -3289,16 +3428,27 @@ grant execute on function app_public.create_client(environment_id uuid, name tex
 -- ----------------------------------------------------------------------------
 -- function app_public.current_revision()
 -- ----------------------------------------------------------------------------
--- sql, stable, called on null input, security definer, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+-- plpgsql, stable, called on null input, security definer, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
 CREATE OR REPLACE FUNCTION app_public.current_revision()
  RETURNS bigint
- LANGUAGE sql
+ LANGUAGE plpgsql
  STABLE SECURITY DEFINER
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
-  select coalesce(max(revision), 0) from app_public.change_feed;
+begin
+  return coalesce((
+    select max(latest.revision)
+    from unnest(app_hidden.current_user_readable_team_ids()) as t (team_id),
+      lateral (
+        select f.revision from app_public.change_feed f
+        where f.team_id = t.team_id
+        order by f.revision desc
+        limit 1
+      ) latest
+  ), 0);
+end;
 $function$;
-comment on function app_public.current_revision() is 'The latest committed global revision (0 before any change): an edge whose snapshot is at this revision is up to date.';
+comment on function app_public.current_revision() is 'The latest revision of a change to the teams you can read (0 before any): an edge whose snapshot is at this revision is up to date.';
 grant execute on function app_public.current_revision() to fluxgate_visitor;
 
 -- ----------------------------------------------------------------------------
@@ -3441,16 +3591,29 @@ grant execute on function app_public.request_stage_change(stage_id uuid, action 
 -- ----------------------------------------------------------------------------
 -- function app_public.revoke_api_token(id uuid)
 -- ----------------------------------------------------------------------------
--- sql, volatile, called on null input, security invoker, parallel unsafe, owner fluxgate_owner
+-- plpgsql, volatile, called on null input, security definer, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
 CREATE OR REPLACE FUNCTION app_public.revoke_api_token(id uuid)
  RETURNS app_public.api_tokens
- LANGUAGE sql
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
-  update app_public.api_tokens set revoked_at = coalesce(revoked_at, now())
-  where api_tokens.id = revoke_api_token.id
-  returning *;
+declare
+  v_token app_public.api_tokens;
+begin
+  select * into v_token from app_public.api_tokens t where t.id = revoke_api_token.id for update;
+  if v_token.id is null or app_public.current_user_id() is null
+    or not app_hidden.current_user_has_role(v_token.team_id, 'team_admin') then
+    raise exception 'no API token % that you may revoke: it does not exist, or you are not a team admin of its team', revoke_api_token.id
+      using errcode = 'NTFND';
+  end if;
+  update app_public.api_tokens t set revoked_at = coalesce(t.revoked_at, now())
+  where t.id = v_token.id
+  returning * into v_token;
+  return v_token;
+end;
 $function$;
-comment on function app_public.revoke_api_token(id uuid) is 'Revokes an API token (team admins); it never works again.';
+comment on function app_public.revoke_api_token(id uuid) is 'Revokes an API token (team admins); it never works again. Revoking a revoked token changes nothing.';
 grant execute on function app_public.revoke_api_token(id uuid) to fluxgate_visitor;
 
 -- ----------------------------------------------------------------------------
