@@ -4,7 +4,7 @@ import { afterAll, beforeAll, inject } from "vitest";
 
 import { ownerPool } from "../../db/__tests__/helpers.ts";
 import { hashPassword } from "../src/auth/passwords.ts";
-import { type Backend, startBackend } from "../src/index.ts";
+import { type Backend, type BackendConfig, startBackend } from "../src/index.ts";
 
 /** Starts a real backend (port chosen by the kernel) for this test file. */
 export interface TestBackend {
@@ -16,7 +16,9 @@ export interface TestBackend {
   ): Promise<GraphQLResponse<T>>;
 }
 
-export function useBackend(): TestBackend & { readonly backend: Backend } {
+export function useBackend(
+  overrides: Partial<BackendConfig> = {},
+): TestBackend & { readonly backend: Backend } {
   let backend: Backend | undefined;
   beforeAll(async () => {
     backend = await startBackend({
@@ -30,6 +32,7 @@ export function useBackend(): TestBackend & { readonly backend: Backend } {
       // On, as in production: every backend test also exercises the cache.
       responseCacheBytes: 16 * 2 ** 20,
       mode: "production",
+      ...overrides,
     });
   });
   afterAll(async () => {

@@ -12,6 +12,8 @@ export interface BackendConfig {
   corsOrigins: string[];
   /** Largest request body accepted, in bytes. */
   maxRequestBytes: number;
+  /** Access-token lifetime in seconds; unset keeps AuthService's default (15 min). */
+  accessTokenTtlSeconds?: number;
   /** Memory for cached query answers, in bytes; 0 turns the cache off. */
   responseCacheBytes: number;
   /** Where `npm run generate` writes the SDL; unset at run time. */
@@ -46,6 +48,9 @@ export function loadBackendConfig(env: NodeJS.ProcessEnv = process.env): Backend
     maxRequestBytes: integer(env, "BACKEND_MAX_REQUEST_BYTES", 100_000),
     responseCacheBytes:
       integer(env, "BACKEND_RESPONSE_CACHE_MB", 64, { allowZero: true }) * 2 ** 20,
+    ...(env.BACKEND_ACCESS_TOKEN_TTL_SECONDS
+      ? { accessTokenTtlSeconds: integer(env, "BACKEND_ACCESS_TOKEN_TTL_SECONDS", 900) }
+      : {}),
     mode,
   };
 }
