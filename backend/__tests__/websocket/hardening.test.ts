@@ -7,6 +7,7 @@ import {
   type RawWebSocket,
   subscribe,
   textFrame,
+  watchUncaught,
 } from "./rawWebSocket.ts";
 
 const api = useBackend();
@@ -26,23 +27,29 @@ async function healthy(): Promise<number> {
 describe("WebSocket endpoint", () => {
   it("closes a socket that sends an unmasked frame with 1002 and keeps serving", async () => {
     // Setup
+    const uncaught = watchUncaught();
     const raw = await openRawWebSocket(api.url);
 
     // Action
     raw.send(Buffer.from("\x81\x05hello", "latin1"));
     const code = await closeCode(raw);
+    uncaught.stop();
 
     // Assertions
+    expect(uncaught.errors).toEqual([]);
     expect(code).toBe(1002);
     expect(await healthy()).toBe(200);
   });
 
   it("closes a socket whose frame claims a 2^40-byte payload with 1009 and keeps serving", async () => {
+    const uncaught = watchUncaught();
     const raw = await openRawWebSocket(api.url);
 
     raw.send(encodeFrame({ opcode: 0x1, claimedLength: 2n ** 40n, payload: Buffer.from("{}") }));
     const code = await closeCode(raw);
+    uncaught.stop();
 
+    expect(uncaught.errors).toEqual([]);
     expect(code).toBe(1009);
     expect(await healthy()).toBe(200);
   });

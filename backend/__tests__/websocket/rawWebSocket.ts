@@ -130,6 +130,24 @@ export async function openRawWebSocket(baseUrl: string): Promise<RawWebSocket> {
   };
 }
 
+/**
+ * Collects errors that escape to the process (in production they would kill
+ * it) until `stop()`; vitest would only report them after the test.
+ */
+export function watchUncaught(): { errors: unknown[]; stop(): void } {
+  const errors: unknown[] = [];
+  const record = (error: unknown) => errors.push(error);
+  process.on("uncaughtException", record);
+  process.on("unhandledRejection", record);
+  return {
+    errors,
+    stop() {
+      process.off("uncaughtException", record);
+      process.off("unhandledRejection", record);
+    },
+  };
+}
+
 /** Resolves with `check()`'s first defined value, polling every 20 ms. */
 export async function waitFor<T>(check: () => T | undefined, timeoutMs = 5_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
