@@ -85,7 +85,7 @@ export async function startBackend(config: BackendConfig): Promise<Backend> {
     cache,
     close() {
       closing ??= (async () => {
-        await closeWebSockets();
+        closeWebSockets();
         server.closeAllConnections();
         await new Promise<void>((resolve) => server.close(() => resolve()));
         await releasePostGraphile(pgl);

@@ -40,7 +40,7 @@ export function installWebSockets(
   serv: NodeGrafserv,
   auth: AuthService,
   options: WebSocketOptions,
-): () => Promise<void> {
+): () => void {
   const base = makeGraphQLWSConfig(serv);
   const graphqlWs = makeServer<Record<string, unknown>, Extra>({
     ...base,
@@ -111,10 +111,11 @@ export function installWebSockets(
   };
   server.on("upgrade", onUpgrade);
 
-  return async () => {
+  // Synchronous on purpose: shutdown must not wait on sockets being torn down.
+  return () => {
     server.off("upgrade", onUpgrade);
     for (const client of wss.clients) client.terminate();
-    await new Promise<void>((resolve) => wss.close(() => resolve()));
+    wss.close();
   };
 }
 
@@ -193,6 +194,8 @@ function messageText(data: Buffer | ArrayBuffer | Buffer[]): string {
  * credential, 4500 (logged, not shown) for anything else.
  */
 function closeOnError(socket: WebSocket, error: unknown): void {
+  // Sending to a socket that is already closing fails: nothing to report.
+  if (socket.readyState !== socket.OPEN) return;
   if (error instanceof UnauthenticatedError) {
     socket.close(CloseCode.Unauthorized, `Unauthorized: ${error.message}`.slice(0, 123));
     return;
