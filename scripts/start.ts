@@ -5,8 +5,13 @@
  */
 import { randomBytes } from "node:crypto";
 
-import { type Backend, loadBackendConfig, startBackend } from "../backend/src/index.ts";
-import { type LocalPostgres, startLocalPostgres } from "./lib/localPostgres.ts";
+import {
+  type Backend,
+  installSafetyNet,
+  loadBackendConfig,
+  startBackend,
+} from "../backend/src/index.ts";
+import { type LocalPostgres, postmasterPid, startLocalPostgres } from "./lib/localPostgres.ts";
 import {
   ensureStateDir,
   localSecrets,
@@ -28,6 +33,7 @@ const names = {
 };
 
 let postgres: LocalPostgres | undefined;
+let pgDataDir: string | undefined;
 let backend: Backend | undefined;
 let stopping = false;
 
@@ -45,6 +51,22 @@ for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
     void stop(0);
   });
 }
+/** The backend is gone or unhealthy: say so once, stop Postgres properly, exit 1. */
+function backendDied(why: string): void {
+  if (stopping) return;
+  console.error(
+    `\nFluxGate: the backend ${why}; stopping${postgres ? " Postgres and" : ""} the runner`,
+  );
+  void stop(1);
+}
+// An error from one connection is logged and the platform keeps serving.
+installSafetyNet({ name: "fluxgate", onFatal: (summary) => backendDied(`failed (${summary})`) });
+// Last resort for an exit that skipped stop(): never leave the embedded
+// Postgres running without its runner (SIGINT = Postgres' fast shutdown).
+process.once("exit", () => {
+  const pid = pgDataDir ? postmasterPid(pgDataDir) : undefined;
+  if (pid !== undefined) process.kill(pid, "SIGINT");
+});
 
 try {
   if (local) {
@@ -52,6 +74,7 @@ try {
     const secrets = localSecrets();
     const dataDir = `${STATE_DIR}/pg`;
     const port = Number(env.FLUXGATE_PG_PORT || 54329);
+    pgDataDir = dataDir;
     postgres = await startLocalPostgres({ dataDir, port, password: secrets.postgresPassword });
     const all: DatabaseNames = {
       ...names,
@@ -102,6 +125,7 @@ try {
   console.log("postgres: migrations applied");
 
   backend = await startBackend(loadBackendConfig(env));
+  backend.server.once("close", () => backendDied("stopped unexpectedly"));
   const admin = await ensureAdmin(backend);
   const previousState = readState<{ demoClient?: { id: string; secret: string } }>("local.json");
   const demo =

@@ -4,8 +4,7 @@ import { afterAll, beforeAll, inject } from "vitest";
 
 import { ownerPool } from "../../db/__tests__/helpers.ts";
 import { hashPassword } from "../src/auth/passwords.ts";
-import type { BackendConfig } from "../src/config.ts";
-import { type Backend, startBackend } from "../src/index.ts";
+import { type Backend, type BackendConfig, startBackend } from "../src/index.ts";
 
 /** Starts a real backend (port chosen by the kernel) for this test file. */
 export interface TestBackend {

@@ -18,6 +18,8 @@ export interface BackendConfig {
   trustedProxies: string[];
   /** Largest request body accepted, in bytes. */
   maxRequestBytes: number;
+  /** Access-token lifetime in seconds; unset keeps AuthService's default (15 min). */
+  accessTokenTtlSeconds?: number;
   /** Memory for cached query answers, in bytes; 0 turns the cache off. */
   responseCacheBytes: number;
   /** Who may introspect; production default: signed-in callers only. */
@@ -63,6 +65,9 @@ export function loadBackendConfig(env: NodeJS.ProcessEnv = process.env): Backend
     suggestions:
       oneOf(env, "BACKEND_SUGGESTIONS", ["on", "off"] as const, mode === "local" ? "on" : "off") ===
       "on",
+    ...(env.BACKEND_ACCESS_TOKEN_TTL_SECONDS
+      ? { accessTokenTtlSeconds: integer(env, "BACKEND_ACCESS_TOKEN_TTL_SECONDS", 900) }
+      : {}),
     mode,
   };
 }

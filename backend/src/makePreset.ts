@@ -88,13 +88,12 @@ export function makePreset(
     grafast: {
       async context(requestContext) {
         if (!auth) throw new Error("the backend was built without an AuthService");
-        const req = requestContext.node?.req as AuthenticatedRequest | undefined;
-        let identity = req?.fluxgateIdentity;
-        if (!identity) {
-          // Websocket subscriptions authenticate through connection params.
-          const header = requestContext.ws?.normalizedConnectionParams?.authorization;
-          identity = await auth.authenticate(typeof header === "string" ? header : undefined);
-        }
+        // HTTP authenticates the request before GraphQL runs; a WebSocket at
+        // connection_init (middleware/installWebSockets.ts).
+        const req = (requestContext.node?.req ?? requestContext.ws?.request) as
+          AuthenticatedRequest | undefined;
+        const identity = req?.fluxgateIdentity;
+        if (!identity) throw new Error("a request reached GraphQL without authentication");
         const pgSettings: Record<string, string> = {
           role: config.visitorRole,
           // No single statement may hold a connection for long.
@@ -106,7 +105,7 @@ export function makePreset(
           pgSettings,
           auth,
           identity,
-          clientAddress: clientAddress(req ?? requestContext.ws?.request, trustProxy),
+          clientAddress: clientAddress(req, trustProxy),
         };
       },
     },

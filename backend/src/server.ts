@@ -9,6 +9,7 @@ import { AuthService, UnauthenticatedError } from "./auth/AuthService.ts";
 import { ResponseCache } from "./cache/ResponseCache.ts";
 import type { BackendConfig } from "./config.ts";
 import { type AuthenticatedRequest, makePreset } from "./makePreset.ts";
+import { installWebSockets } from "./middleware/installWebSockets.ts";
 import { releasePostGraphile } from "./releasePostGraphile.ts";
 
 export interface Backend {
@@ -27,7 +28,10 @@ export async function startBackend(config: BackendConfig): Promise<Backend> {
   ownerPool.on("error", (error) =>
     console.error("backend: idle owner connection failed", error.message),
   );
-  const auth = new AuthService(ownerPool);
+  const auth = new AuthService(
+    ownerPool,
+    config.accessTokenTtlSeconds ? { accessTokenTtlSeconds: config.accessTokenTtlSeconds } : {},
+  );
   const cache =
     config.responseCacheBytes > 0
       ? new ResponseCache(ownerPool, config.responseCacheBytes)
@@ -35,7 +39,6 @@ export async function startBackend(config: BackendConfig): Promise<Backend> {
   const pgl = postgraphile(makePreset(config, auth, cache));
   const serv = pgl.createServ(grafserv);
   const graphqlHandler = serv.createHandler();
-  const upgradeHandler = await serv.getUpgradeHandler();
 
   const server = createServer((req, res) => {
     if (applyCors(config, req, res)) return;
@@ -57,12 +60,11 @@ export async function startBackend(config: BackendConfig): Promise<Backend> {
       }),
     );
   });
-  if (upgradeHandler) {
-    server.on("upgrade", (req, socket, head) => {
-      if (serv.shouldHandleUpgrade(req, socket, head)) upgradeHandler(req, socket, head);
-      else socket.destroy();
-    });
-  }
+  // Not grafserv's own upgrade handler: it has no frame size limit and no
+  // per-socket error listener (docs/decisions/0010-websocket-hardening.md).
+  const closeWebSockets = installWebSockets(server, serv, auth, {
+    maxPayload: config.maxRequestBytes,
+  });
   // Slow or stuck clients must not pin connections forever.
   server.requestTimeout = 30_000;
   server.headersTimeout = 10_000;
@@ -83,6 +85,7 @@ export async function startBackend(config: BackendConfig): Promise<Backend> {
     cache,
     close() {
       closing ??= (async () => {
+        closeWebSockets();
         server.closeAllConnections();
         await new Promise<void>((resolve) => server.close(() => resolve()));
         await releasePostGraphile(pgl);

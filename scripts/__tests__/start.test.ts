@@ -7,6 +7,7 @@ import { join } from "node:path";
 import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
 
+import { encodeFrame, openRawWebSocket } from "../../backend/__tests__/websocket/rawWebSocket.ts";
 import { childOutput } from "../lib/childOutput.ts";
 import { freePort } from "../lib/freePort.ts";
 import { postmasterPid, startLocalPostgres } from "../lib/localPostgres.ts";
@@ -151,6 +152,41 @@ describe("npm start (scripts/start.ts)", { timeout: 120_000 }, () => {
     next.child.kill("SIGTERM");
     expect(await next.exited).toBe(0);
     expect(postmasterPid(join(stateDir, "pg"))).toBeUndefined();
+  });
+
+  it("keeps serving (and keeps its Postgres) when clients send malformed WebSocket frames", async () => {
+    // Setup
+    const stateDir = tempDir();
+    const backendPort = await freePort();
+    const running = await start({
+      FLUXGATE_STATE_DIR: stateDir,
+      FLUXGATE_PG_PORT: String(await freePort()),
+      BACKEND_PORT: String(backendPort),
+      DATABASE_URL: "",
+    });
+    const dataDir = join(stateDir, "pg");
+    try {
+      // Action: an unmasked frame, then a frame claiming 2^40 bytes.
+      const base = `http://127.0.0.1:${backendPort}`;
+      const unmasked = await openRawWebSocket(base);
+      unmasked.send(Buffer.from("\x81\x05hello", "latin1"));
+      const huge = await openRawWebSocket(base);
+      huge.send(encodeFrame({ opcode: 0x1, claimedLength: 2n ** 40n }));
+      const codes = await Promise.all([unmasked.closed, huge.closed]);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+
+      // Assertions: both sockets closed, the platform still answers.
+      expect(codes.map((c) => c.code)).toEqual([1002, 1009]);
+      expect(running.child.exitCode).toBeNull();
+      expect(await graphqlTypename(backendPort)).toEqual({ data: { __typename: "Query" } });
+      running.child.kill("SIGTERM");
+      expect(await running.exited).toBe(0);
+      expect(postmasterPid(dataDir)).toBeUndefined();
+    } finally {
+      // Never leave an orphaned Postgres behind, even when this test fails.
+      const orphan = postmasterPid(dataDir);
+      if (orphan !== undefined) process.kill(orphan, "SIGINT");
+    }
   });
 
   it("uses the Postgres that DATABASE_URL points at instead of starting one", async () => {

@@ -1,6 +1,13 @@
 import { jsonParse } from "postgraphile/@dataplan/json";
-import { sideEffectWithPgClient } from "postgraphile/@dataplan/pg";
-import { context, type FieldArgs, listen, type Step } from "postgraphile/grafast";
+import { sideEffectWithPgClient, type WithPgClient } from "postgraphile/@dataplan/pg";
+import {
+  context,
+  type FieldArgs,
+  type GrafastSubscriber,
+  lambda,
+  listen,
+  type Step,
+} from "postgraphile/grafast";
 import { extendSchema, gql } from "postgraphile/utils";
 
 import { ClientError } from "../errors/ClientError.ts";
@@ -16,9 +23,68 @@ const CHANNELS = {
   auditEntryAdded: "postgraphile:audit:",
 } as const;
 
+const CAN_READ_TEAM = "select app_hidden.current_user_can_read_team($1::uuid) as ok";
+
+/** The last item of a stream whose subscriber lost access: its error. */
+const ENDED = Symbol("subscription ended");
+type Ended = { [ENDED]: Error };
+
+/**
+ * Wraps `inner` so that every event is delivered only after `mayRead` says
+ * the subscriber may still read the team (their session live, their
+ * membership in place). The first refusal becomes one last item carrying the
+ * error, then the stream ends and the LISTEN is released.
+ */
+function guardedSubscriber(
+  inner: GrafastSubscriber,
+  mayRead: () => Promise<boolean>,
+): GrafastSubscriber {
+  return {
+    async subscribe(topic) {
+      const source = await inner.subscribe(topic);
+      let done = false;
+      const stop = async () => {
+        done = true;
+        await source.return?.();
+      };
+      const iterator: AsyncIterableIterator<unknown> = {
+        [Symbol.asyncIterator]: () => iterator,
+        async next() {
+          if (done) return { done: true, value: undefined };
+          const result = await source.next();
+          if (result.done || done) return result;
+          let ended: Ended | undefined;
+          try {
+            if (!(await mayRead())) {
+              ended = { [ENDED]: new ClientError("42501", "you can no longer read this team") };
+            }
+          } catch (error) {
+            console.error("backend: subscription access check failed", error);
+            ended = { [ENDED]: new Error("subscription access check failed") };
+          }
+          if (!ended) return result;
+          await stop();
+          return { done: false, value: ended };
+        },
+        async return(value?: unknown) {
+          await stop();
+          return { done: true, value };
+        },
+        async throw(error?: unknown) {
+          await stop();
+          throw error;
+        },
+      };
+      return iterator;
+    },
+  };
+}
+
 /**
  * Live updates for the admin UI: feature changes and the audit feed, per
- * team. Subscribing checks the caller may read the team; each event's row is
+ * team. Subscribing checks the caller may read the team, and so does every
+ * event before it is sent: a logout, a revoked session or a removed
+ * membership ends the subscription with a 42501 error. Each event's row is
  * then loaded under the caller's RLS.
  */
 export const SubscriptionsPlugin = extendSchema((build) => {
@@ -31,7 +97,7 @@ export const SubscriptionsPlugin = extendSchema((build) => {
   function authorizedTopic($teamId: Step<string>, prefix: string): Step<string> {
     return sideEffectWithPgClient(users.executor, $teamId, async (client, teamId) => {
       const { rows } = await client.query<{ ok: boolean }>({
-        text: "select app_hidden.current_user_can_read_team($1::uuid) as ok",
+        text: CAN_READ_TEAM,
         values: [teamId],
       });
       if (!rows[0]?.ok) throw new ClientError("42501", "you cannot read this team");
@@ -39,12 +105,41 @@ export const SubscriptionsPlugin = extendSchema((build) => {
     });
   }
 
-  /** A subscription to one team's channel: authorised, then each event as is. */
+  /**
+   * A subscription to one team's channel: authorised when it starts, and
+   * again (under the subscriber's own settings) before each event.
+   */
   function teamSubscription(prefix: string) {
     return {
       subscribePlan(_: unknown, fieldArgs: FieldArgs) {
-        const $topic = authorizedTopic(fieldArgs.getRaw("teamId") as Step<string>, prefix);
-        return listen(context().get("pgSubscriber"), $topic, jsonParse);
+        const $teamId = fieldArgs.getRaw("teamId") as Step<string>;
+        const $topic = authorizedTopic($teamId, prefix);
+        const $subscriber = lambda(
+          {
+            inner: context().get("pgSubscriber") as Step<GrafastSubscriber>,
+            withPgClient: context().get("withPgClient") as Step<WithPgClient>,
+            pgSettings: context().get("pgSettings") as Step<Record<string, string>>,
+            teamId: $teamId,
+          },
+          ({ inner, withPgClient, pgSettings, teamId }) =>
+            guardedSubscriber(inner, () =>
+              withPgClient(pgSettings, async (client) => {
+                const { rows } = await client.query<{ ok: boolean }>({
+                  text: CAN_READ_TEAM,
+                  values: [teamId],
+                });
+                return rows[0]?.ok === true;
+              }),
+            ),
+        );
+        return listen($subscriber, $topic, ($item: Step) =>
+          jsonParse(
+            lambda($item as Step<string | Ended>, (item) => {
+              if (typeof item === "object" && ENDED in item) throw item[ENDED];
+              return item;
+            }),
+          ),
+        );
       },
       plan($event: Step) {
         return $event;
