@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { useBackend } from "../helpers.ts";
+import { createUserWithPassword, login, owner, useBackend } from "../helpers.ts";
 import {
   encodeFrame,
   openRawWebSocket,
@@ -109,6 +109,30 @@ describe("WebSocket endpoint", () => {
       code: 4401,
       reason: expect.stringMatching(/^Unauthorized/),
     });
+  });
+
+  it("closes a connection presenting the token of a revoked session with 4401 (UNAUTHENTICATED)", async () => {
+    const user = await createUserWithPassword();
+    const { accessToken } = await login(api, user);
+    await owner().query("update app_private.sessions set revoked_at = now() where user_id = $1", [
+      user.id,
+    ]);
+
+    const sub = subscribe(api.url, "{ __typename }", {}, `Bearer ${accessToken}`);
+    const outcome = await sub.ended;
+    await sub.dispose();
+
+    expect(outcome).toBe("error");
+    expect(sub.error()).toMatchObject({ code: 4401, reason: expect.stringMatching(/ended/) });
+  });
+
+  it("refuses anonymous introspection over WebSocket in production too (UNAUTHENTICATED)", async () => {
+    const sub = subscribe(api.url, "{ __schema { queryType { name } } }", {});
+    const outcome = await sub.ended;
+    await sub.dispose();
+
+    expect(sub.events).not.toContainEqual(expect.objectContaining({ data: expect.anything() }));
+    expect(JSON.stringify([outcome, sub.events, sub.error()])).toMatch(/UNAUTHENTICATED/);
   });
 
   it("still answers an anonymous query over WebSocket", async () => {
