@@ -162,6 +162,8 @@ describe("compile", () => {
       ["LTE", [true]],
       ["SEMVER_GTE", ["2.x"]],
       ["SEMVER_EQ", [2]],
+      ["SEMVER_GT", ["01.2.3"]],
+      ["SEMVER_LT", ["1.0.0-01"]],
       ["DATE_AFTER", ["tomorrow"]],
       ["DATE_BEFORE", ["2024-13-01"]],
     ])("should reject an invalid %s operand (INVALID_VALUE)", (operator, values) => {
