@@ -42,14 +42,29 @@ const OPERATORS: ReadonlySet<string> = new Set<Operator>([
 
 const MAX_REGEX_INPUT = 4096;
 
+/**
+ * Attributes are own properties only. Matchers read `ctx[name]` (fast) and
+ * confirm ownership only on the way to `true`: an inherited value can then
+ * never make a condition match, and a `false` answer costs nothing extra
+ * (a missing attribute never matches, so an inherited one need not be told
+ * apart from a missing one there).
+ */
+const own = Object.hasOwn;
+
 /** Reads the targeting key (or its `bucketingKey` alias) of a context. */
 export function targetingKeyOf(context: Context): string | undefined {
   let key = context.targetingKey;
-  if (typeof key === "string" && key !== "") return key;
-  if (typeof key === "number" && Number.isFinite(key)) return String(key);
+  if (typeof key === "string") {
+    if (key !== "" && own(context, "targetingKey")) return key;
+  } else if (typeof key === "number" && Number.isFinite(key) && own(context, "targetingKey")) {
+    return String(key);
+  }
   key = context.bucketingKey;
-  if (typeof key === "string" && key !== "") return key;
-  if (typeof key === "number" && Number.isFinite(key)) return String(key);
+  if (typeof key === "string") {
+    if (key !== "" && own(context, "bucketingKey")) return key;
+  } else if (typeof key === "number" && Number.isFinite(key) && own(context, "bucketingKey")) {
+    return String(key);
+  }
   return undefined;
 }
 
@@ -298,19 +313,18 @@ function predicate(condition: AttributeCondition, path: string): Predicate {
   }
 }
 
+/** A comparable value: a string, a boolean or a finite number (not ±Infinity, NaN). */
 function isScalar(v: unknown): v is Scalar {
-  return typeof v === "string" || typeof v === "boolean" || (typeof v === "number" && v === v);
+  return typeof v === "string" || typeof v === "boolean" || Number.isFinite(v);
 }
 
 /**
- * Reads attribute `name` as a value the operators may compare, or undefined.
- * Inherited properties (`constructor`, `__proto__`, ...) are not attributes.
+ * Whether attribute `name` exists (EXISTS): an own property whose value is
+ * not `null`/`undefined`. Inherited properties (`constructor`, `__proto__`, a
+ * polluted `Object.prototype`) are not attributes.
  */
 function present(context: Context, name: string, value: unknown): boolean {
-  if (value === undefined || value === null) return false;
-  const t = typeof value;
-  if (t === "object" || t === "function") return Object.hasOwn(context, name);
-  return true;
+  return value !== undefined && value !== null && own(context, name);
 }
 
 /** Array attributes: any element may match (NOT_*: none may). */
@@ -392,7 +406,7 @@ function fuse(
       const set = new Set(strings);
       return (ctx) => {
         const v = ctx[name];
-        return typeof v === "string" ? set.has(v) : others(ctx);
+        return typeof v === "string" ? set.has(v) && own(ctx, name) : others(ctx);
       };
     }
     case "endsWith":
@@ -402,7 +416,7 @@ function fuse(
       return (ctx) => {
         const v = ctx[name];
         if (typeof v !== "string") return others(ctx);
-        for (let i = 0; i < strings.length; i++) if (v[method](strings[i]!)) return true;
+        for (let i = 0; i < strings.length; i++) if (v[method](strings[i]!)) return own(ctx, name);
         return false;
       };
     }
@@ -412,11 +426,11 @@ function fuse(
       return kind === "gt"
         ? (ctx) => {
             const v = ctx[name];
-            return typeof v === "number" ? v > t : others(ctx);
+            return typeof v === "number" ? v > t && v < Infinity && own(ctx, name) : others(ctx);
           }
         : (ctx) => {
             const v = ctx[name];
-            return typeof v === "number" ? v >= t : others(ctx);
+            return typeof v === "number" ? v >= t && v < Infinity && own(ctx, name) : others(ctx);
           };
     }
     default: {
@@ -424,11 +438,11 @@ function fuse(
       return kind === "lt"
         ? (ctx) => {
             const v = ctx[name];
-            return typeof v === "number" ? v < t : others(ctx);
+            return typeof v === "number" ? v < t && v > -Infinity && own(ctx, name) : others(ctx);
           }
         : (ctx) => {
             const v = ctx[name];
-            return typeof v === "number" ? v <= t : others(ctx);
+            return typeof v === "number" ? v <= t && v > -Infinity && own(ctx, name) : others(ctx);
           };
     }
   }
@@ -455,7 +469,7 @@ function specialised(
         return fusible(
           (ctx) => {
             const v = ctx[name];
-            return typeof v === "string" ? v === t : slow(ctx, v);
+            return typeof v === "string" ? v === t && own(ctx, name) : slow(ctx, v);
           },
           { name, kind: "equals", strings: [t], number: 0 },
         );
@@ -463,13 +477,13 @@ function specialised(
       case "NOT_IN":
         return (ctx) => {
           const v = ctx[name];
-          return typeof v === "string" ? v !== t : slow(ctx, v);
+          return typeof v === "string" ? v !== t && own(ctx, name) : slow(ctx, v);
         };
       case "CONTAINS":
         return fusible(
           (ctx) => {
             const v = ctx[name];
-            return typeof v === "string" ? v.includes(t) : slow(ctx, v);
+            return typeof v === "string" ? v.includes(t) && own(ctx, name) : slow(ctx, v);
           },
           { name, kind: "contains", strings: [t], number: 0 },
         );
@@ -477,7 +491,7 @@ function specialised(
         return fusible(
           (ctx) => {
             const v = ctx[name];
-            return typeof v === "string" ? v.startsWith(t) : slow(ctx, v);
+            return typeof v === "string" ? v.startsWith(t) && own(ctx, name) : slow(ctx, v);
           },
           { name, kind: "startsWith", strings: [t], number: 0 },
         );
@@ -485,7 +499,7 @@ function specialised(
         return fusible(
           (ctx) => {
             const v = ctx[name];
-            return typeof v === "string" ? v.endsWith(t) : slow(ctx, v);
+            return typeof v === "string" ? v.endsWith(t) && own(ctx, name) : slow(ctx, v);
           },
           { name, kind: "endsWith", strings: [t], number: 0 },
         );
@@ -503,13 +517,17 @@ function specialised(
       ? fusible(
           (ctx) => {
             const v = ctx[name];
-            return typeof v === "string" ? v === a || v === b || v === c || v === d : slow(ctx, v);
+            return typeof v === "string"
+              ? (v === a || v === b || v === c || v === d) && own(ctx, name)
+              : slow(ctx, v);
           },
           { name, kind: "equals", strings: [a, b, c, d], number: 0 },
         )
       : (ctx) => {
           const v = ctx[name];
-          return typeof v === "string" ? v !== a && v !== b && v !== c && v !== d : slow(ctx, v);
+          return typeof v === "string"
+            ? v !== a && v !== b && v !== c && v !== d && own(ctx, name)
+            : slow(ctx, v);
         };
   }
   if ((op === "IN" || op === "NOT_IN") && list.length > 1) {
@@ -518,13 +536,13 @@ function specialised(
       ? fusible(
           (ctx) => {
             const v = ctx[name];
-            return typeof v === "string" ? set.has(v) : slow(ctx, v);
+            return typeof v === "string" ? set.has(v) && own(ctx, name) : slow(ctx, v);
           },
           { name, kind: "equals", strings: [...set], number: 0 },
         )
       : (ctx) => {
           const v = ctx[name];
-          return typeof v === "string" ? !set.has(v) : slow(ctx, v);
+          return typeof v === "string" ? !set.has(v) && own(ctx, name) : slow(ctx, v);
         };
   }
   if (op === "GT" || op === "GTE" || op === "LT" || op === "LTE") {
@@ -534,7 +552,7 @@ function specialised(
         return fusible(
           (ctx) => {
             const v = ctx[name];
-            return typeof v === "number" ? v > t : slow(ctx, v);
+            return typeof v === "number" ? v > t && v < Infinity && own(ctx, name) : slow(ctx, v);
           },
           { name, kind: "gt", strings: [], number: t },
         );
@@ -542,7 +560,7 @@ function specialised(
         return fusible(
           (ctx) => {
             const v = ctx[name];
-            return typeof v === "number" ? v >= t : slow(ctx, v);
+            return typeof v === "number" ? v >= t && v < Infinity && own(ctx, name) : slow(ctx, v);
           },
           { name, kind: "gte", strings: [], number: t },
         );
@@ -550,7 +568,7 @@ function specialised(
         return fusible(
           (ctx) => {
             const v = ctx[name];
-            return typeof v === "number" ? v < t : slow(ctx, v);
+            return typeof v === "number" ? v < t && v > -Infinity && own(ctx, name) : slow(ctx, v);
           },
           { name, kind: "lt", strings: [], number: t },
         );
@@ -558,7 +576,7 @@ function specialised(
         return fusible(
           (ctx) => {
             const v = ctx[name];
-            return typeof v === "number" ? v <= t : slow(ctx, v);
+            return typeof v === "number" ? v <= t && v > -Infinity && own(ctx, name) : slow(ctx, v);
           },
           { name, kind: "lte", strings: [], number: t },
         );
@@ -570,27 +588,27 @@ function specialised(
       case "SEMVER_EQ":
         return (ctx) => {
           const v = ctx[name];
-          return typeof v === "string" ? compareSemver(v, t) === 0 : slow(ctx, v);
+          return typeof v === "string" ? compareSemver(v, t) === 0 && own(ctx, name) : slow(ctx, v);
         };
       case "SEMVER_GT":
         return (ctx) => {
           const v = ctx[name];
-          return typeof v === "string" ? compareSemver(v, t) > 0 : slow(ctx, v);
+          return typeof v === "string" ? compareSemver(v, t) > 0 && own(ctx, name) : slow(ctx, v);
         };
       case "SEMVER_GTE":
         return (ctx) => {
           const v = ctx[name];
-          return typeof v === "string" ? compareSemver(v, t) >= 0 : slow(ctx, v);
+          return typeof v === "string" ? compareSemver(v, t) >= 0 && own(ctx, name) : slow(ctx, v);
         };
       case "SEMVER_LT":
         return (ctx) => {
           const v = ctx[name];
-          return typeof v === "string" ? compareSemver(v, t) < 0 : slow(ctx, v);
+          return typeof v === "string" ? compareSemver(v, t) < 0 && own(ctx, name) : slow(ctx, v);
         };
       default:
         return (ctx) => {
           const v = ctx[name];
-          return typeof v === "string" ? compareSemver(v, t) <= 0 : slow(ctx, v);
+          return typeof v === "string" ? compareSemver(v, t) <= 0 && own(ctx, name) : slow(ctx, v);
         };
     }
   }
@@ -626,10 +644,8 @@ function attributeMatcher(condition: AttributeCondition, path: string): Matcher 
   // Non-string attributes take the slow path; a missing attribute never
   // matches, not even a negated operator.
   const slow = (ctx: Context, v: unknown): boolean => {
-    if (isScalar(v)) return test(v) !== negated;
-    if (Array.isArray(v) && Object.hasOwn(ctx, name)) {
-      return anyElement(v, test) !== negated;
-    }
+    if (isScalar(v)) return test(v) !== negated && own(ctx, name);
+    if (Array.isArray(v)) return anyElement(v, test) !== negated && own(ctx, name);
     return false;
   };
   if (isKey) {
@@ -643,12 +659,12 @@ function attributeMatcher(condition: AttributeCondition, path: string): Matcher 
   if (negated) {
     return (ctx) => {
       const v = ctx[name];
-      return typeof v === "string" ? !test(v) : slow(ctx, v);
+      return typeof v === "string" ? !test(v) && own(ctx, name) : slow(ctx, v);
     };
   }
   return (ctx) => {
     const v = ctx[name];
-    return typeof v === "string" ? test(v) : slow(ctx, v);
+    return typeof v === "string" ? test(v) && own(ctx, name) : slow(ctx, v);
   };
 }
 
