@@ -336,12 +336,12 @@ export class FlagEvaluator {
       if (memoize) {
         if (this.#memoGen[p.index] === this.#gen) r = this.#memo[p.index]!;
         else {
-          r = this.#run(dep, ctx, true);
+          r = this.#runDependency(dep, ctx, true);
           this.#memo[p.index] = r;
           this.#memoGen[p.index] = this.#gen;
         }
       } else {
-        r = this.#run(dep, ctx, false);
+        r = this.#runDependency(dep, ctx, false);
       }
       const ok =
         r.errorCode === undefined &&
@@ -385,6 +385,20 @@ export class FlagEvaluator {
       }
     }
     return missing ? missingKey(flag) : flag.defaultResult;
+  }
+
+  /**
+   * A prerequisite is evaluated completely, as `evaluate` would: a failure
+   * inside it (a throwing getter) is its own `GENERAL` error, which fails the
+   * prerequisite, rather than an exception that would skip the dependent's
+   * remaining steps. So `evaluate` and `evaluateAll` agree in any flag order.
+   */
+  #runDependency(dep: CompiledFlag, ctx: Context, memoize: boolean): EvaluationResult {
+    try {
+      return this.#run(dep, ctx, memoize);
+    } catch {
+      return generalError(dep);
+    }
   }
 
   #lookup(flagKey: string, targetingKey: string): string | undefined {

@@ -367,6 +367,36 @@ describe("FlagEvaluator", () => {
       });
     });
 
+    it("should give evaluate and evaluateAll the same answer, in any flag order, when a prerequisite's attribute read throws (GENERAL)", () => {
+      // Setup: top requires mid to serve "off"; mid requires dep; dep reads plan.
+      const flags = [
+        flag("top", undefined, { prerequisites: [{ flagKey: "mid", variant: "off" }] }),
+        flag("mid", undefined, { prerequisites: [{ flagKey: "dep" }] }),
+        flag("dep", [{ ...proRule, variant: "on" }]),
+      ];
+      const hostile = {
+        get plan(): string {
+          throw new Error("boom");
+        },
+      };
+      for (const order of [
+        [0, 1, 2],
+        [2, 1, 0],
+        [1, 0, 2],
+        [2, 0, 1],
+      ]) {
+        // Action
+        const ev = compile(snapshot(order.map((i) => flags[i]!)));
+        const all = Object.fromEntries(ev.evaluateAll(hostile).map((r) => [r.flagKey, r]));
+        // Assertions: dep errors; mid is blocked by it and serves off, which top requires.
+        for (const key of ["top", "mid", "dep"])
+          expect(ev.evaluate(key, hostile)).toEqual(all[key]);
+        expect(all.dep).toMatchObject({ reason: "ERROR", errorCode: "GENERAL", variant: "off" });
+        expect(all.mid).toMatchObject({ reason: "DISABLED", metadata: { blockedBy: "dep" } });
+        expect(all.top).toMatchObject({ reason: "STATIC", variant: "on" });
+      }
+    });
+
     it("should fail a prerequisite that errors (TARGETING_KEY_MISSING)", () => {
       const ev = compile(
         snapshot([
