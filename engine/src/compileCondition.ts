@@ -327,11 +327,20 @@ function present(context: Context, name: string, value: unknown): boolean {
   return value !== undefined && value !== null && own(context, name);
 }
 
+/** A value the DATE_* operators read: a comparable value or a `Date`. */
+function isInstantLike(v: unknown): v is Scalar {
+  return isScalar(v) || v instanceof Date;
+}
+
 /** Array attributes: any element may match (NOT_*: none may). */
-function anyElement(list: readonly unknown[], test: Predicate): boolean {
+function anyElement(
+  list: readonly unknown[],
+  test: Predicate,
+  accepts: (v: unknown) => v is Scalar,
+): boolean {
   for (let i = 0; i < list.length; i++) {
     const e = list[i];
-    if (isScalar(e) && test(e)) return true;
+    if (accepts(e) && test(e)) return true;
   }
   return false;
 }
@@ -643,9 +652,11 @@ function attributeMatcher(condition: AttributeCondition, path: string): Matcher 
   const negated = op === "NOT_EQUALS" || op === "NOT_IN";
   // Non-string attributes take the slow path; a missing attribute never
   // matches, not even a negated operator.
+  // DATE_* also read Date objects (OpenFeature contexts may hold them).
+  const accepts = op === "DATE_BEFORE" || op === "DATE_AFTER" ? isInstantLike : isScalar;
   const slow = (ctx: Context, v: unknown): boolean => {
-    if (isScalar(v)) return test(v) !== negated && own(ctx, name);
-    if (Array.isArray(v)) return anyElement(v, test) !== negated && own(ctx, name);
+    if (accepts(v)) return test(v) !== negated && own(ctx, name);
+    if (Array.isArray(v)) return anyElement(v, test, accepts) !== negated && own(ctx, name);
     return false;
   };
   if (isKey) {

@@ -64,6 +64,36 @@ describe("context attributes", () => {
     });
   });
 
+  describe("Date objects", () => {
+    const at = (iso: string) => new Date(iso);
+
+    it("should read a Date as an instant (DATE_BEFORE, DATE_AFTER)", () => {
+      const before = cond("DATE_BEFORE", ["2024-06-01T00:00:00Z"]);
+      const after = cond("DATE_AFTER", ["2024-06-01T00:00:00Z"]);
+      expect(matches(before, { a: at("2024-05-31T23:59:59.999Z") })).toBe(true);
+      expect(matches(after, { a: at("2024-06-01T00:00:00.001Z") })).toBe(true);
+      expect(matches(before, { a: at("2024-06-01T00:00:00Z") })).toBe(false);
+      expect(matches(after, { a: at("2024-06-01T00:00:00Z") })).toBe(false);
+      expect(matches(after, { a: [at("2020-01-01"), at("2030-01-01")] })).toBe(true);
+    });
+
+    it("should not match an invalid Date", () => {
+      for (const op of ["DATE_BEFORE", "DATE_AFTER"] as const) {
+        expect(matches(cond(op, [0]), { a: new Date(Number.NaN) })).toBe(false);
+      }
+    });
+
+    it("should not match a Date through an inherited property", () => {
+      const ctx = Object.create({ a: at("2020-01-01") }) as object;
+      expect(matches(cond("DATE_BEFORE", ["2024-06-01"]), ctx)).toBe(false);
+    });
+
+    it("should not read an object that only pretends to be a Date", () => {
+      const fake = Object.create(Date.prototype) as object;
+      expect(matches(cond("DATE_BEFORE", ["2024-06-01"]), { a: fake })).toBe(false);
+    });
+  });
+
   describe("inherited properties", () => {
     const proto = { a: "pro", n: 5, list: ["pro"], targetingKey: "user-1" };
 
