@@ -132,35 +132,75 @@ function values(
 }
 
 function equality(list: readonly ConditionValue[], fold: boolean): Predicate {
-  const norm = (v: Scalar) => (fold ? text(v).toLowerCase() : text(v));
+  if (fold) return folded(list, "equals");
   if (list.length === 1) {
-    const target = norm(list[0]!);
-    return fold
-      ? (v) => text(v).toLowerCase() === target
-      : (v) => (typeof v === "string" ? v : String(v)) === target;
+    const target = text(list[0]!);
+    return (v) => (typeof v === "string" ? v : String(v)) === target;
   }
-  const set = new Set(list.map(norm));
-  return fold
-    ? (v) => set.has(text(v).toLowerCase())
-    : (v) => set.has(typeof v === "string" ? v : String(v));
+  const set = new Set(list.map(text));
+  return (v) => set.has(typeof v === "string" ? v : String(v));
 }
+
+type StringKind = "equals" | "contains" | "startsWith" | "endsWith";
 
 function stringTest(
   list: readonly ConditionValue[],
   fold: boolean,
-  test: (subject: string, operand: string) => boolean,
+  kind: Exclude<StringKind, "equals">,
 ): Predicate {
-  const operands = list.map((v) => (fold ? text(v).toLowerCase() : text(v)));
+  if (fold) return folded(list, kind);
+  const method = kind === "contains" ? "includes" : kind;
+  const operands = list.map(text);
   if (operands.length === 1) {
     const only = operands[0]!;
-    return fold ? (v) => test(text(v).toLowerCase(), only) : (v) => test(text(v), only);
+    return (v) => text(v)[method](only);
   }
   return (v) => {
-    const subject = fold ? text(v).toLowerCase() : text(v);
+    const subject = text(v);
     for (let i = 0; i < operands.length; i++) {
-      if (test(subject, operands[i]!)) return true;
+      if (subject[method](operands[i]!)) return true;
     }
     return false;
+  };
+}
+
+const ASCII = /^[\x00-\x7f]*$/;
+const REGEX_SYNTAX = /[\\^$.*+?()[\]{}|/]/g;
+
+/**
+ * Case-insensitive string operators. "Case-insensitive" has one meaning in
+ * the engine: Unicode simple case folding, character by character — what
+ * ECMAScript regular expressions with the `iu` flags do, so REGEX agrees with
+ * every other operator by construction (σ = ς = Σ, ẞ = ß but ß ≠ ss, İ and
+ * ı fold only to themselves, ſ = s). The operands become one escaped `iu`
+ * regular expression; when both sides are ASCII, where simple case folding
+ * is ASCII lower-casing, a lower-cased comparison answers without it.
+ */
+function folded(list: readonly ConditionValue[], kind: StringKind): Predicate {
+  const operands = list.map(text);
+  const body = operands.map((o) => o.replace(REGEX_SYNTAX, "\\$&")).join("|");
+  const source =
+    kind === "equals"
+      ? `^(?:${body})$`
+      : kind === "startsWith"
+        ? `^(?:${body})`
+        : kind === "endsWith"
+          ? `(?:${body})$`
+          : `(?:${body})`;
+  const re = operands.length === 0 ? null : new RegExp(source, "iu");
+  const ascii = operands.every((o) => ASCII.test(o));
+  const lower = ascii ? operands.map((o) => o.toLowerCase()) : null;
+  const lowerSet = lower !== null && kind === "equals" ? new Set(lower) : null;
+  const method = kind === "contains" ? "includes" : kind;
+  return (v) => {
+    const subject = text(v);
+    if (lower !== null && ASCII.test(subject)) {
+      const l = subject.toLowerCase();
+      if (lowerSet !== null) return lowerSet.has(l);
+      for (let i = 0; i < lower.length; i++) if (l[method as "includes"](lower[i]!)) return true;
+      return false;
+    }
+    return re !== null && re.test(subject);
   };
 }
 
@@ -279,11 +319,11 @@ function predicate(condition: AttributeCondition, path: string): Predicate {
     case "NOT_IN":
       return equality(values(condition, path, "list"), fold);
     case "CONTAINS":
-      return stringTest(values(condition, path, "many"), fold, (s, o) => s.includes(o));
+      return stringTest(values(condition, path, "many"), fold, "contains");
     case "STARTS_WITH":
-      return stringTest(values(condition, path, "many"), fold, (s, o) => s.startsWith(o));
+      return stringTest(values(condition, path, "many"), fold, "startsWith");
     case "ENDS_WITH":
-      return stringTest(values(condition, path, "many"), fold, (s, o) => s.endsWith(o));
+      return stringTest(values(condition, path, "many"), fold, "endsWith");
     case "REGEX":
       return regex(values(condition, path, "many"), fold, path);
     case "GT":
