@@ -86,8 +86,14 @@ function missingKey(flag: CompiledFlag): EvaluationResult {
 export class FlagEvaluator {
   #revision: number;
   readonly #assignments: AssignmentLookup | undefined;
-  /** Flags by stable index (prerequisites point at indices); holes = removed. */
-  readonly #flags: (CompiledFlag | undefined)[] = [];
+  /**
+   * Flags by index (prerequisites point at indices); holes = removed flags,
+   * compacted away once they are the majority (see #compact).
+   */
+  #flags: (CompiledFlag | undefined)[] = [];
+  /** How many live flags have a prerequisite on each index. */
+  #users: number[] = [];
+  #holes = 0;
   readonly #byKey = new Map<string, CompiledFlag>();
   readonly #indexOf = new Map<string, number>();
   #segments = new Map<string, SegmentEntry>();
@@ -157,6 +163,7 @@ export class FlagEvaluator {
     });
     this.#checkCycles();
     this.#growMemo();
+    for (const f of this.#flags) this.#use(f, 1);
   }
 
   /** Revision of the snapshot (as last updated). */
@@ -167,6 +174,15 @@ export class FlagEvaluator {
   /** Number of flags. */
   get size(): number {
     return this.#byKey.size;
+  }
+
+  /**
+   * Internal flag slots, removed flags included until they are compacted
+   * away. For monitoring: it stays below `2 × size + 32` under any stream of
+   * updates, so memory and `evaluateAll` stay proportional to `size`.
+   */
+  get capacity(): number {
+    return this.#flags.length;
   }
 
   /** Whether a flag exists. */
@@ -256,6 +272,8 @@ export class FlagEvaluator {
     const index = existing ?? this.#flags.length;
     const compiled = this.#compileFlag(definition, path);
     if (existing !== undefined) this.#checkReach(compiled, index, path);
+    this.#use(this.#flags[index], -1);
+    this.#use(compiled, 1);
     this.#flags[index] = compiled;
     this.#indexOf.set(key, index);
     this.#byKey.set(key, compiled);
@@ -270,18 +288,21 @@ export class FlagEvaluator {
   removeFlag(flagKey: string, revision?: number): void {
     const index = this.#indexOf.get(flagKey);
     if (index !== undefined) {
-      for (const f of this.#flags) {
-        if (f?.prerequisites.some((p) => p.index === index)) {
-          throw new CompileError(
-            "PREREQUISITE_IN_USE",
-            `flags[${JSON.stringify(f.key)}].prerequisites`,
-            `${f.key} depends on ${flagKey}`,
-          );
-        }
+      if (this.#users[index]! > 0) {
+        const f = this.#flags.find((g) => g?.prerequisites.some((p) => p.index === index))!;
+        throw new CompileError(
+          "PREREQUISITE_IN_USE",
+          `flags[${JSON.stringify(f.key)}].prerequisites`,
+          `${f.key} depends on ${flagKey}`,
+        );
       }
+      this.#use(this.#flags[index], -1);
       this.#flags[index] = undefined;
+      this.#memo[index] = undefined;
       this.#indexOf.delete(flagKey);
       this.#byKey.delete(flagKey);
+      this.#holes++;
+      if (this.#holes > 16 && this.#holes * 2 > this.#flags.length) this.#compact();
     }
     if (revision !== undefined) this.#revision = revision;
   }
@@ -320,6 +341,8 @@ export class FlagEvaluator {
       throw error;
     }
     for (const [i, f] of affected) {
+      this.#use(this.#flags[i], -1);
+      this.#use(f, 1);
       this.#flags[i] = f;
       this.#byKey.set(f.key, f);
     }
@@ -520,6 +543,42 @@ export class FlagEvaluator {
     while (this.#memoGen.length < this.#flags.length) {
       this.#memoGen.push(0);
       this.#memo.push(undefined);
+      this.#users.push(0);
     }
+  }
+
+  /** Counts (`delta` 1) or uncounts (-1) the prerequisite edges of `flag`. */
+  #use(flag: CompiledFlag | undefined, delta: number): void {
+    if (flag === undefined) return;
+    for (const p of flag.prerequisites) this.#users[p.index]! += delta;
+  }
+
+  /**
+   * Drops the holes left by removed flags, keeping the order of the others:
+   * indices are renumbered and every prerequisite edge is rewritten. Runs
+   * when holes outnumber flags, so its cost is amortised over the removals.
+   */
+  #compact(): void {
+    const remap = new Array<number>(this.#flags.length);
+    const flags: CompiledFlag[] = [];
+    for (let i = 0; i < this.#flags.length; i++) {
+      const f = this.#flags[i];
+      if (f === undefined) continue;
+      remap[i] = flags.length;
+      flags.push(f);
+    }
+    const users = new Array<number>(flags.length).fill(0);
+    for (const f of flags) {
+      for (const p of f.prerequisites) {
+        p.index = remap[p.index]!;
+        users[p.index]!++;
+      }
+      this.#indexOf.set(f.key, remap[this.#indexOf.get(f.key)!]!);
+    }
+    this.#flags = flags;
+    this.#users = users;
+    this.#holes = 0;
+    this.#memo = new Array<EvaluationResult | undefined>(flags.length).fill(undefined);
+    this.#memoGen = new Array<number>(flags.length).fill(0);
   }
 }

@@ -18,7 +18,8 @@ import type {
 
 /** A prerequisite resolved to the index of its flag. */
 export interface CompiledPrerequisite {
-  readonly index: number;
+  /** Index of the prerequisite flag; rewritten when the evaluator compacts. */
+  index: number;
   readonly key: string;
   readonly variant: string | null;
   /** Served when this prerequisite fails. */

@@ -595,6 +595,36 @@ describe("FlagEvaluator", () => {
       expect(ev.evaluate("a", {}).reason).toBe("STATIC");
     });
 
+    it("should stay bounded over 100,000 upsert/remove cycles and keep its answers", () => {
+      // Setup
+      const flags = [
+        flag("base", [{ rolloutBasisPoints: 5000, variant: "on" }]),
+        flag("child", [{ ...proRule, variant: "on" }], { prerequisites: [{ flagKey: "base" }] }),
+      ];
+      const ev = compile(snapshot(flags));
+      const contexts = Array.from({ length: 50 }, (_, i) => ({
+        targetingKey: `u${i}`,
+        plan: i % 2 ? "pro" : "free",
+      }));
+      const before = contexts.map((c) => ev.evaluateAll(c));
+      // Action: a delta stream that adds and removes flags, some re-using keys.
+      for (let i = 0; i < 100_000; i++) {
+        const key = i % 3 === 0 ? "again" : `tmp${i}`;
+        ev.upsertFlag(flag(key, undefined, { prerequisites: [{ flagKey: "child" }] }), i);
+        if (i % 5 === 0) ev.upsertFlag(flag("child", [{ ...proRule, variant: "on" }], flags[1]));
+        ev.removeFlag(key, i);
+      }
+      // Assertions
+      expect(ev.size).toBe(2);
+      expect(ev.capacity).toBeLessThanOrEqual(2 * ev.size + 32);
+      expect(ev.keys()).toEqual(["base", "child"]);
+      expect(contexts.map((c) => ev.evaluateAll(c))).toEqual(before);
+      ev.upsertFlag(flag("late", undefined, { prerequisites: [{ flagKey: "child" }] }));
+      const late = ev.evaluateAll({ targetingKey: "u1", plan: "pro" });
+      expect(late.map((r) => r.flagKey)).toEqual(["base", "child", "late"]);
+      expect(late[2]).toEqual(ev.evaluate("late", { targetingKey: "u1", plan: "pro" }));
+    });
+
     it("should refuse to remove a flag others depend on (PREREQUISITE_IN_USE)", () => {
       const ev = compile(
         snapshot([flag("a", undefined, { prerequisites: [{ flagKey: "b" }] }), flag("b")]),
