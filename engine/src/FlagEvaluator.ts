@@ -5,8 +5,8 @@ import {
   type SegmentResolver,
   targetingKeyOf,
 } from "./compileCondition.ts";
-import { CompileError } from "./CompileError.ts";
-import { type CompiledFlag, compileFlag, makeResult } from "./compileFlag.ts";
+import { CompileError, type CompileProblem, toProblem } from "./CompileError.ts";
+import { type CompiledFlag, compileFlag, isolatedFlag, makeResult } from "./compileFlag.ts";
 import { compileRules } from "./compileRules.ts";
 import type { AssignmentLookup, EvaluationContext, EvaluationResult } from "./EvaluationResult.ts";
 import type { FlagDefinition, SegmentDefinition, Snapshot } from "./Snapshot.ts";
@@ -25,7 +25,22 @@ const EMPTY_CONTEXT: Context = Object.freeze({});
 interface SegmentEntry {
   readonly definition: SegmentDefinition;
   readonly path: string;
+  /** Set when the entry is unusable whatever it refers to (a duplicate key). */
+  readonly problem: CompileProblem | null;
 }
+
+/**
+ * Problems that depend on other flags or segments: an isolated flag with one
+ * of these is retried after every update, which may have resolved it.
+ */
+const RELATIONAL: ReadonlySet<string> = new Set([
+  "UNKNOWN_PREREQUISITE",
+  "PREREQUISITE_CYCLE",
+  "UNKNOWN_SEGMENT",
+  "INVALID_SEGMENT",
+]);
+
+const pathOf = (key: string) => `flags[${JSON.stringify(key)}]`;
 
 function describe(value: unknown): string {
   try {
@@ -86,14 +101,26 @@ function missingKey(flag: CompiledFlag): EvaluationResult {
 export class FlagEvaluator {
   #revision: number;
   readonly #assignments: AssignmentLookup | undefined;
-  /** Flags by stable index (prerequisites point at indices); holes = removed. */
-  readonly #flags: (CompiledFlag | undefined)[] = [];
+  /**
+   * Flags by index (prerequisites point at indices); holes = removed flags,
+   * compacted away once they are the majority (see #compact).
+   */
+  #flags: (CompiledFlag | undefined)[] = [];
+  /** How many live flags have a prerequisite on each index. */
+  #users: number[] = [];
+  #holes = 0;
   readonly #byKey = new Map<string, CompiledFlag>();
   readonly #indexOf = new Map<string, number>();
   #segments = new Map<string, SegmentEntry>();
   #segmentMatchers = new Map<string, Matcher>();
   /** Transitive segment dependencies of each segment (itself included). */
   #segmentDeps = new Map<string, ReadonlySet<string>>();
+  /** Segments that did not compile. */
+  #segmentProblems = new Map<string, CompileProblem>();
+  /** Problems of entries without a usable key (reported, never served). */
+  readonly #orphans: CompileProblem[] = [];
+  /** Keys of isolated flags with a RELATIONAL problem. */
+  readonly #retry = new Set<string>();
   // evaluateAll memo: results stamped with the call's generation.
   #memo: (EvaluationResult | undefined)[] = [];
   #memoGen: number[] = [];
@@ -116,47 +143,96 @@ export class FlagEvaluator {
     }
     this.#revision = snapshot.revision;
     this.#assignments = options.assignments;
+    // One bad flag or segment never fails the whole snapshot: it is isolated
+    // and listed in `problems` (docs/evaluation.md, "Compile problems").
     segments.forEach((s: SegmentDefinition, i) => {
-      if (typeof s !== "object" || s === null || typeof s.key !== "string" || s.key === "") {
-        throw new CompileError(
-          "INVALID_SNAPSHOT",
-          `segments[${i}].key`,
-          "segment key must be a non-empty string",
+      const key: unknown = (s as SegmentDefinition | null)?.key;
+      if (typeof key !== "string" || key === "") {
+        this.#orphans.push(
+          toProblem(
+            new CompileError(
+              "INVALID_SNAPSHOT",
+              `segments[${i}].key`,
+              "segment key must be a non-empty string",
+            ),
+            {},
+          ),
         );
+        return;
       }
-      if (this.#segments.has(s.key)) {
-        throw new CompileError(
+      const first = this.#segments.get(key);
+      if (first !== undefined) {
+        // Two definitions: neither can be trusted.
+        const error = new CompileError(
           "DUPLICATE_KEY",
           `segments[${i}].key`,
-          `duplicate segment ${JSON.stringify(s.key)}`,
+          `duplicate segment ${JSON.stringify(key)}`,
         );
+        this.#segments.set(key, {
+          ...first,
+          problem: first.problem ?? toProblem(error, { segmentKey: key }),
+        });
+        return;
       }
-      this.#segments.set(s.key, { definition: s, path: `segments[${i}]` });
+      this.#segments.set(key, { definition: s, path: `segments[${i}]`, problem: null });
     });
     this.#compileSegments();
 
-    const defs = snapshot.flags;
-    defs.forEach((f, i) => {
+    const entries: {
+      definition: FlagDefinition;
+      path: string;
+      duplicate: CompileProblem | null;
+    }[] = [];
+    snapshot.flags.forEach((f, i) => {
       const key: unknown = (f as FlagDefinition | null)?.key;
       if (typeof key !== "string" || key === "") {
-        throw new CompileError("INVALID_FLAG", `flags[${i}].key`, "key must be a non-empty string");
+        const error = new CompileError(
+          "INVALID_FLAG",
+          `flags[${i}].key`,
+          "key must be a non-empty string",
+        );
+        this.#orphans.push(toProblem(error, {}));
+        return;
       }
-      if (this.#indexOf.has(key)) {
-        throw new CompileError(
+      const first = this.#indexOf.get(key);
+      if (first !== undefined) {
+        const error = new CompileError(
           "DUPLICATE_KEY",
           `flags[${i}].key`,
           `duplicate flag ${JSON.stringify(key)}`,
         );
+        entries[first]!.duplicate ??= toProblem(error, { flagKey: key });
+        return;
       }
-      this.#indexOf.set(key, i);
+      this.#indexOf.set(key, entries.length);
+      entries.push({ definition: f, path: `flags[${i}]`, duplicate: null });
     });
-    defs.forEach((f, i) => {
-      const compiled = this.#compileFlag(f, `flags[${i}]`);
+    entries.forEach((e, i) => {
+      const key = e.definition.key;
+      const compiled =
+        e.duplicate === null
+          ? this.#compileFlag(e.definition, key, e.path)
+          : isolatedFlag(e.definition, key, e.duplicate, new Set());
       this.#flags[i] = compiled;
-      this.#byKey.set(compiled.key, compiled);
+      this.#byKey.set(key, compiled);
     });
-    this.#checkCycles();
+    this.#isolateCycles(entries.map((e) => e.path));
     this.#growMemo();
+    for (const f of this.#flags) {
+      this.#use(f, 1);
+      if (f!.problem !== null && RELATIONAL.has(f!.problem.code)) this.#retry.add(f!.key);
+    }
+  }
+
+  /**
+   * What did not compile: isolated flags (which answer `ERROR` / `GENERAL`),
+   * broken segments (the flags using them are isolated too) and entries
+   * without a usable key. Current after updates; empty when all is well.
+   */
+  get problems(): readonly CompileProblem[] {
+    const out = [...this.#orphans, ...this.#segmentProblems.values()];
+    for (const f of this.#flags) if (f?.problem) out.push(f.problem);
+    return out;
   }
 
   /** Revision of the snapshot (as last updated). */
@@ -167,6 +243,15 @@ export class FlagEvaluator {
   /** Number of flags. */
   get size(): number {
     return this.#byKey.size;
+  }
+
+  /**
+   * Internal flag slots, removed flags included until they are compacted
+   * away. For monitoring: it stays below `2 × size + 32` under any stream of
+   * updates, so memory and `evaluateAll` stay proportional to `size`.
+   */
+  get capacity(): number {
+    return this.#flags.length;
   }
 
   /** Whether a flag exists. */
@@ -242,25 +327,28 @@ export class FlagEvaluator {
   }
 
   /**
-   * Adds or replaces one flag without recompiling the others. Throws
-   * {@link CompileError} (and changes nothing) when the definition is invalid,
-   * names an unknown prerequisite or would create a dependency cycle.
+   * Adds or replaces one flag without recompiling the others, and returns its
+   * problems. An invalid definition (or an unknown prerequisite or segment)
+   * is isolated, exactly as {@link compile} would isolate it; flags that were
+   * isolated waiting for this one are retried. Throws {@link CompileError}
+   * and changes nothing when the key is not a non-empty string or the update
+   * would create a prerequisite cycle (`PREREQUISITE_CYCLE`).
    */
-  upsertFlag(definition: FlagDefinition, revision?: number): void {
+  upsertFlag(definition: FlagDefinition, revision?: number): readonly CompileProblem[] {
     const key: unknown = (definition as FlagDefinition | null)?.key;
-    const path = `flags[${JSON.stringify(key)}]`;
+    const path = pathOf(String(key));
     if (typeof key !== "string" || key === "") {
       throw new CompileError("INVALID_FLAG", `${path}.key`, "key must be a non-empty string");
     }
     const existing = this.#indexOf.get(key);
     const index = existing ?? this.#flags.length;
-    const compiled = this.#compileFlag(definition, path);
+    const compiled = this.#compileFlag(definition, key, path);
     if (existing !== undefined) this.#checkReach(compiled, index, path);
-    this.#flags[index] = compiled;
+    this.#install(index, compiled);
     this.#indexOf.set(key, index);
-    this.#byKey.set(key, compiled);
-    this.#growMemo();
+    this.#retryIsolated();
     if (revision !== undefined) this.#revision = revision;
+    return compiled.problem === null ? [] : [compiled.problem];
   }
 
   /**
@@ -270,31 +358,39 @@ export class FlagEvaluator {
   removeFlag(flagKey: string, revision?: number): void {
     const index = this.#indexOf.get(flagKey);
     if (index !== undefined) {
-      for (const f of this.#flags) {
-        if (f?.prerequisites.some((p) => p.index === index)) {
-          throw new CompileError(
-            "PREREQUISITE_IN_USE",
-            `flags[${JSON.stringify(f.key)}].prerequisites`,
-            `${f.key} depends on ${flagKey}`,
-          );
-        }
+      if (this.#users[index]! > 0) {
+        const f = this.#flags.find((g) => g?.prerequisites.some((p) => p.index === index))!;
+        throw new CompileError(
+          "PREREQUISITE_IN_USE",
+          `flags[${JSON.stringify(f.key)}].prerequisites`,
+          `${f.key} depends on ${flagKey}`,
+        );
       }
+      this.#use(this.#flags[index], -1);
       this.#flags[index] = undefined;
+      this.#memo[index] = undefined;
       this.#indexOf.delete(flagKey);
       this.#byKey.delete(flagKey);
+      this.#retry.delete(flagKey);
+      this.#holes++;
+      if (this.#holes > 16 && this.#holes * 2 > this.#flags.length) this.#compact();
+      this.#retryIsolated();
     }
     if (revision !== undefined) this.#revision = revision;
   }
 
   /**
    * Adds, replaces or (with `null`) removes a segment, recompiling only the
-   * flags that use it. Throws {@link CompileError} and changes nothing when
-   * the result would be invalid (e.g. a removed segment is still referenced).
+   * flags that use it (and retrying isolated ones). Throws
+   * {@link CompileError} and changes nothing when the update would break a
+   * segment or a flag that works now (an invalid definition, a removed
+   * segment still referenced): an edge keeps serving the last good rules.
    */
   upsertSegment(key: string, definition: SegmentDefinition | null, revision?: number): void {
     const before = this.#segments;
     const beforeMatchers = this.#segmentMatchers;
     const beforeDeps = this.#segmentDeps;
+    const beforeProblems = this.#segmentProblems;
     const next = new Map(before);
     const path = `segments[${JSON.stringify(key)}]`;
     if (definition === null) next.delete(key);
@@ -302,27 +398,32 @@ export class FlagEvaluator {
       if (typeof definition !== "object" || definition.key !== key) {
         throw new CompileError("INVALID_SNAPSHOT", `${path}.key`, "segment key does not match");
       }
-      next.set(key, { definition, path });
+      next.set(key, { definition, path, problem: null });
     }
     const affected: [number, CompiledFlag][] = [];
     try {
       this.#segments = next;
       this.#compileSegments();
+      for (const [k, p] of this.#segmentProblems) {
+        if (!beforeProblems.has(k)) throw new CompileError(p.code, p.path, p.message);
+      }
       this.#flags.forEach((f, i) => {
-        if (f?.segments.has(key)) {
-          affected.push([i, this.#compileFlag(f.definition, `flags[${JSON.stringify(f.key)}]`)]);
+        if (f?.problem === null && f.segments.has(key)) {
+          const c = this.#compileFlag(f.definition, f.key, pathOf(f.key));
+          if (c.problem !== null)
+            throw new CompileError(c.problem.code, c.problem.path, c.problem.message);
+          affected.push([i, c]);
         }
       });
     } catch (error) {
       this.#segments = before;
       this.#segmentMatchers = beforeMatchers;
       this.#segmentDeps = beforeDeps;
+      this.#segmentProblems = beforeProblems;
       throw error;
     }
-    for (const [i, f] of affected) {
-      this.#flags[i] = f;
-      this.#byKey.set(f.key, f);
-    }
+    for (const [i, f] of affected) this.#install(i, f);
+    this.#retryIsolated();
     if (revision !== undefined) this.#revision = revision;
   }
 
@@ -336,12 +437,12 @@ export class FlagEvaluator {
       if (memoize) {
         if (this.#memoGen[p.index] === this.#gen) r = this.#memo[p.index]!;
         else {
-          r = this.#run(dep, ctx, true);
+          r = this.#runDependency(dep, ctx, true);
           this.#memo[p.index] = r;
           this.#memoGen[p.index] = this.#gen;
         }
       } else {
-        r = this.#run(dep, ctx, false);
+        r = this.#runDependency(dep, ctx, false);
       }
       const ok =
         r.errorCode === undefined &&
@@ -387,6 +488,20 @@ export class FlagEvaluator {
     return missing ? missingKey(flag) : flag.defaultResult;
   }
 
+  /**
+   * A prerequisite is evaluated completely, as `evaluate` would: a failure
+   * inside it (a throwing getter) is its own `GENERAL` error, which fails the
+   * prerequisite, rather than an exception that would skip the dependent's
+   * remaining steps. So `evaluate` and `evaluateAll` agree in any flag order.
+   */
+  #runDependency(dep: CompiledFlag, ctx: Context, memoize: boolean): EvaluationResult {
+    try {
+      return this.#run(dep, ctx, memoize);
+    } catch {
+      return generalError(dep);
+    }
+  }
+
   #lookup(flagKey: string, targetingKey: string): string | undefined {
     try {
       const v = this.#assignments!.get(flagKey, targetingKey);
@@ -396,29 +511,91 @@ export class FlagEvaluator {
     }
   }
 
-  #compileFlag(definition: FlagDefinition, path: string): CompiledFlag {
+  /** Compiles one flag; a flag that does not compile comes back isolated. */
+  #compileFlag(definition: FlagDefinition, key: string, path: string): CompiledFlag {
     const usedSegments = new Set<string>();
-    return compileFlag(definition, path, {
-      indexOf: (k) => this.#indexOf.get(k),
-      usedSegments,
-      resolveSegment: (k, p) => {
-        const m = this.#segmentMatchers.get(k);
-        if (m === undefined) {
-          throw new CompileError("UNKNOWN_SEGMENT", p, `unknown segment ${JSON.stringify(k)}`);
-        }
-        for (const d of this.#segmentDeps.get(k)!) usedSegments.add(d);
-        return m;
-      },
-    });
+    try {
+      return compileFlag(definition, path, {
+        indexOf: (k) => this.#indexOf.get(k),
+        usedSegments,
+        resolveSegment: (k, p) => {
+          usedSegments.add(k);
+          const problem = this.#segmentProblems.get(k);
+          if (problem !== undefined) {
+            throw new CompileError(
+              "INVALID_SEGMENT",
+              p,
+              `segment ${JSON.stringify(k)} is invalid (${problem.code} at ${problem.path})`,
+            );
+          }
+          const m = this.#segmentMatchers.get(k);
+          if (m === undefined) {
+            throw new CompileError("UNKNOWN_SEGMENT", p, `unknown segment ${JSON.stringify(k)}`);
+          }
+          for (const d of this.#segmentDeps.get(k)!) usedSegments.add(d);
+          return m;
+        },
+      });
+    } catch (e) {
+      const error =
+        e instanceof CompileError ? e : new CompileError("INVALID_FLAG", path, String(e));
+      return isolatedFlag(definition, key, toProblem(error, { flagKey: key }), usedSegments);
+    }
   }
 
-  /** (Re)compiles every segment, rejecting unknown references and cycles. */
+  /** Puts `compiled` at `index`, keeping dependents counts and the retry set right. */
+  #install(index: number, compiled: CompiledFlag): void {
+    this.#use(this.#flags[index], -1);
+    this.#use(compiled, 1);
+    this.#flags[index] = compiled;
+    this.#byKey.set(compiled.key, compiled);
+    if (compiled.problem !== null && RELATIONAL.has(compiled.problem.code)) {
+      this.#retry.add(compiled.key);
+    } else {
+      this.#retry.delete(compiled.key);
+    }
+    this.#growMemo();
+  }
+
+  /**
+   * Retries the flags isolated for a missing or broken prerequisite or
+   * segment: after an update they may compile, as they would in a full
+   * compile of the new state. A retry that would close a cycle stays isolated.
+   */
+  #retryIsolated(): void {
+    for (const key of [...this.#retry]) {
+      const index = this.#indexOf.get(key)!;
+      const old = this.#flags[index]!;
+      const c = this.#compileFlag(old.definition, key, pathOf(key));
+      if (c.problem === null) {
+        try {
+          this.#checkReach(c, index, pathOf(key));
+        } catch {
+          continue;
+        }
+      } else if (c.problem.code === old.problem!.code && c.problem.path === old.problem!.path) {
+        continue;
+      }
+      this.#install(index, c);
+    }
+  }
+
+  /**
+   * (Re)compiles every segment. A segment with invalid rules, an unknown
+   * reference or a cycle is broken (listed in #segmentProblems), and so is
+   * every segment that refers to a broken one.
+   */
   #compileSegments(): void {
     const matchers = new Map<string, Matcher>();
     const deps = new Map<string, ReadonlySet<string>>();
+    const problems = new Map<string, CompileProblem>();
     const stack = new Set<string>();
     const build = (key: string): void => {
       const entry = this.#segments.get(key)!;
+      if (entry.problem !== null) {
+        problems.set(key, entry.problem);
+        return;
+      }
       stack.add(key);
       const used = new Set<string>([key]);
       const resolve: SegmentResolver = (k, p) => {
@@ -432,53 +609,120 @@ export class FlagEvaluator {
             `segment ${JSON.stringify(k)} refers to itself`,
           );
         }
-        if (!matchers.has(k)) build(k);
+        if (!matchers.has(k) && !problems.has(k)) build(k);
+        const problem = problems.get(k);
+        if (problem !== undefined) {
+          throw new CompileError(
+            "INVALID_SEGMENT",
+            p,
+            `segment ${JSON.stringify(k)} is invalid (${problem.code} at ${problem.path})`,
+          );
+        }
         for (const d of deps.get(k)!) used.add(d);
         return matchers.get(k)!;
       };
-      const rules: unknown = entry.definition.rules;
-      if (!Array.isArray(rules)) {
-        throw new CompileError("INVALID_SNAPSHOT", `${entry.path}.rules`, "rules must be an array");
-      }
-      const m = compileRules(entry.definition.rules, `${entry.path}.rules`, resolve, false)!;
-      stack.delete(key);
-      matchers.set(key, m);
-      deps.set(key, used);
-    };
-    for (const key of this.#segments.keys()) if (!matchers.has(key)) build(key);
-    this.#segmentMatchers = matchers;
-    this.#segmentDeps = deps;
-  }
-
-  /** Rejects prerequisite cycles over the whole snapshot (iterative DFS). */
-  #checkCycles(): void {
-    const flags = this.#flags;
-    const state = new Uint8Array(flags.length); // 0 new, 1 on stack, 2 done
-    for (let root = 0; root < flags.length; root++) {
-      if (state[root] !== 0) continue;
-      const stack: [number, number][] = [[root, 0]];
-      state[root] = 1;
-      while (stack.length > 0) {
-        const top = stack[stack.length - 1]!;
-        const pre = flags[top[0]]!.prerequisites;
-        if (top[1] === pre.length) {
-          state[top[0]] = 2;
-          stack.pop();
-          continue;
-        }
-        const next = pre[top[1]++]!.index;
-        if (state[next] === 1) {
-          const j = flags[top[0]]!.prerequisites.findIndex((p) => p.index === next);
+      try {
+        const rules: unknown = entry.definition.rules;
+        if (!Array.isArray(rules)) {
           throw new CompileError(
-            "PREREQUISITE_CYCLE",
-            `flags[${top[0]}].prerequisites[${j}].flagKey`,
-            `prerequisite cycle through ${flags[next]!.key}`,
+            "INVALID_SNAPSHOT",
+            `${entry.path}.rules`,
+            "rules must be an array",
           );
         }
-        if (state[next] === 0) {
-          state[next] = 1;
-          stack.push([next, 0]);
+        const m = compileRules(entry.definition.rules, `${entry.path}.rules`, resolve, false)!;
+        matchers.set(key, m);
+        deps.set(key, used);
+      } catch (e) {
+        const error =
+          e instanceof CompileError
+            ? e
+            : new CompileError("INVALID_SNAPSHOT", entry.path, String(e));
+        problems.set(key, toProblem(error, { segmentKey: key }));
+      } finally {
+        stack.delete(key);
+      }
+    };
+    for (const key of this.#segments.keys()) {
+      if (!matchers.has(key) && !problems.has(key)) build(key);
+    }
+    this.#segmentMatchers = matchers;
+    this.#segmentDeps = deps;
+    this.#segmentProblems = problems;
+  }
+
+  /**
+   * Isolates every flag that lies on a prerequisite cycle (a strongly
+   * connected component of more than one flag; self-references are caught
+   * by compileFlag). Iterative Tarjan, so deep chains cannot overflow.
+   * Flags that merely depend on a cycle stay: they are blocked at runtime.
+   */
+  #isolateCycles(paths: readonly string[]): void {
+    const flags = this.#flags as CompiledFlag[];
+    const n = flags.length;
+    const order = new Int32Array(n).fill(-1);
+    const low = new Int32Array(n);
+    const onStack = new Uint8Array(n);
+    const stack: number[] = [];
+    const cycles: number[][] = [];
+    let counter = 0;
+    for (let root = 0; root < n; root++) {
+      if (order[root] !== -1) continue;
+      const work: [number, number][] = [[root, 0]];
+      order[root] = low[root] = counter++;
+      stack.push(root);
+      onStack[root] = 1;
+      while (work.length > 0) {
+        const top = work[work.length - 1]!;
+        const v = top[0];
+        const pre = flags[v]!.prerequisites;
+        if (top[1] < pre.length) {
+          const w = pre[top[1]++]!.index;
+          if (order[w] === -1) {
+            order[w] = low[w] = counter++;
+            stack.push(w);
+            onStack[w] = 1;
+            work.push([w, 0]);
+          } else if (onStack[w] === 1) {
+            low[v] = Math.min(low[v]!, order[w]!);
+          }
+          continue;
         }
+        work.pop();
+        if (work.length > 0) {
+          const u = work[work.length - 1]![0];
+          low[u] = Math.min(low[u]!, low[v]!);
+        }
+        if (low[v] === order[v]) {
+          const component: number[] = [];
+          let w: number;
+          do {
+            w = stack.pop()!;
+            onStack[w] = 0;
+            component.push(w);
+          } while (w !== v);
+          if (component.length > 1) cycles.push(component);
+        }
+      }
+    }
+    for (const component of cycles) {
+      const members = new Set(component);
+      for (const i of component) {
+        const f = flags[i]!;
+        const j = f.prerequisites.findIndex((p) => members.has(p.index));
+        const error = new CompileError(
+          "PREREQUISITE_CYCLE",
+          `${paths[i]}.prerequisites[${j}].flagKey`,
+          `prerequisite cycle through ${f.prerequisites[j]!.key}`,
+        );
+        const isolated = isolatedFlag(
+          f.definition,
+          f.key,
+          toProblem(error, { flagKey: f.key }),
+          f.segments,
+        );
+        flags[i] = isolated;
+        this.#byKey.set(f.key, isolated);
       }
     }
   }
@@ -506,6 +750,42 @@ export class FlagEvaluator {
     while (this.#memoGen.length < this.#flags.length) {
       this.#memoGen.push(0);
       this.#memo.push(undefined);
+      this.#users.push(0);
     }
+  }
+
+  /** Counts (`delta` 1) or uncounts (-1) the prerequisite edges of `flag`. */
+  #use(flag: CompiledFlag | undefined, delta: number): void {
+    if (flag === undefined) return;
+    for (const p of flag.prerequisites) this.#users[p.index]! += delta;
+  }
+
+  /**
+   * Drops the holes left by removed flags, keeping the order of the others:
+   * indices are renumbered and every prerequisite edge is rewritten. Runs
+   * when holes outnumber flags, so its cost is amortised over the removals.
+   */
+  #compact(): void {
+    const remap = new Array<number>(this.#flags.length);
+    const flags: CompiledFlag[] = [];
+    for (let i = 0; i < this.#flags.length; i++) {
+      const f = this.#flags[i];
+      if (f === undefined) continue;
+      remap[i] = flags.length;
+      flags.push(f);
+    }
+    const users = new Array<number>(flags.length).fill(0);
+    for (const f of flags) {
+      for (const p of f.prerequisites) {
+        p.index = remap[p.index]!;
+        users[p.index]!++;
+      }
+      this.#indexOf.set(f.key, remap[this.#indexOf.get(f.key)!]!);
+    }
+    this.#flags = flags;
+    this.#users = users;
+    this.#holes = 0;
+    this.#memo = new Array<EvaluationResult | undefined>(flags.length).fill(undefined);
+    this.#memoGen = new Array<number>(flags.length).fill(0);
   }
 }

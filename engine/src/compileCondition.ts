@@ -42,14 +42,29 @@ const OPERATORS: ReadonlySet<string> = new Set<Operator>([
 
 const MAX_REGEX_INPUT = 4096;
 
+/**
+ * Attributes are own properties only. Matchers read `ctx[name]` (fast) and
+ * confirm ownership only on the way to `true`: an inherited value can then
+ * never make a condition match, and a `false` answer costs nothing extra
+ * (a missing attribute never matches, so an inherited one need not be told
+ * apart from a missing one there).
+ */
+const own = Object.hasOwn;
+
 /** Reads the targeting key (or its `bucketingKey` alias) of a context. */
 export function targetingKeyOf(context: Context): string | undefined {
   let key = context.targetingKey;
-  if (typeof key === "string" && key !== "") return key;
-  if (typeof key === "number" && Number.isFinite(key)) return String(key);
+  if (typeof key === "string") {
+    if (key !== "" && own(context, "targetingKey")) return key;
+  } else if (typeof key === "number" && Number.isFinite(key) && own(context, "targetingKey")) {
+    return String(key);
+  }
   key = context.bucketingKey;
-  if (typeof key === "string" && key !== "") return key;
-  if (typeof key === "number" && Number.isFinite(key)) return String(key);
+  if (typeof key === "string") {
+    if (key !== "" && own(context, "bucketingKey")) return key;
+  } else if (typeof key === "number" && Number.isFinite(key) && own(context, "bucketingKey")) {
+    return String(key);
+  }
   return undefined;
 }
 
@@ -117,35 +132,75 @@ function values(
 }
 
 function equality(list: readonly ConditionValue[], fold: boolean): Predicate {
-  const norm = (v: Scalar) => (fold ? text(v).toLowerCase() : text(v));
+  if (fold) return folded(list, "equals");
   if (list.length === 1) {
-    const target = norm(list[0]!);
-    return fold
-      ? (v) => text(v).toLowerCase() === target
-      : (v) => (typeof v === "string" ? v : String(v)) === target;
+    const target = text(list[0]!);
+    return (v) => (typeof v === "string" ? v : String(v)) === target;
   }
-  const set = new Set(list.map(norm));
-  return fold
-    ? (v) => set.has(text(v).toLowerCase())
-    : (v) => set.has(typeof v === "string" ? v : String(v));
+  const set = new Set(list.map(text));
+  return (v) => set.has(typeof v === "string" ? v : String(v));
 }
+
+type StringKind = "equals" | "contains" | "startsWith" | "endsWith";
 
 function stringTest(
   list: readonly ConditionValue[],
   fold: boolean,
-  test: (subject: string, operand: string) => boolean,
+  kind: Exclude<StringKind, "equals">,
 ): Predicate {
-  const operands = list.map((v) => (fold ? text(v).toLowerCase() : text(v)));
+  if (fold) return folded(list, kind);
+  const method = kind === "contains" ? "includes" : kind;
+  const operands = list.map(text);
   if (operands.length === 1) {
     const only = operands[0]!;
-    return fold ? (v) => test(text(v).toLowerCase(), only) : (v) => test(text(v), only);
+    return (v) => text(v)[method](only);
   }
   return (v) => {
-    const subject = fold ? text(v).toLowerCase() : text(v);
+    const subject = text(v);
     for (let i = 0; i < operands.length; i++) {
-      if (test(subject, operands[i]!)) return true;
+      if (subject[method](operands[i]!)) return true;
     }
     return false;
+  };
+}
+
+const ASCII = /^[\x00-\x7f]*$/;
+const REGEX_SYNTAX = /[\\^$.*+?()[\]{}|/]/g;
+
+/**
+ * Case-insensitive string operators. "Case-insensitive" has one meaning in
+ * the engine: Unicode simple case folding, character by character — what
+ * ECMAScript regular expressions with the `iu` flags do, so REGEX agrees with
+ * every other operator by construction (σ = ς = Σ, ẞ = ß but ß ≠ ss, İ and
+ * ı fold only to themselves, ſ = s). The operands become one escaped `iu`
+ * regular expression; when both sides are ASCII, where simple case folding
+ * is ASCII lower-casing, a lower-cased comparison answers without it.
+ */
+function folded(list: readonly ConditionValue[], kind: StringKind): Predicate {
+  const operands = list.map(text);
+  const body = operands.map((o) => o.replace(REGEX_SYNTAX, "\\$&")).join("|");
+  const source =
+    kind === "equals"
+      ? `^(?:${body})$`
+      : kind === "startsWith"
+        ? `^(?:${body})`
+        : kind === "endsWith"
+          ? `(?:${body})$`
+          : `(?:${body})`;
+  const re = operands.length === 0 ? null : new RegExp(source, "iu");
+  const ascii = operands.every((o) => ASCII.test(o));
+  const lower = ascii ? operands.map((o) => o.toLowerCase()) : null;
+  const lowerSet = lower !== null && kind === "equals" ? new Set(lower) : null;
+  const method = kind === "contains" ? "includes" : kind;
+  return (v) => {
+    const subject = text(v);
+    if (lower !== null && ASCII.test(subject)) {
+      const l = subject.toLowerCase();
+      if (lowerSet !== null) return lowerSet.has(l);
+      for (let i = 0; i < lower.length; i++) if (l[method as "includes"](lower[i]!)) return true;
+      return false;
+    }
+    return re !== null && re.test(subject);
   };
 }
 
@@ -264,11 +319,11 @@ function predicate(condition: AttributeCondition, path: string): Predicate {
     case "NOT_IN":
       return equality(values(condition, path, "list"), fold);
     case "CONTAINS":
-      return stringTest(values(condition, path, "many"), fold, (s, o) => s.includes(o));
+      return stringTest(values(condition, path, "many"), fold, "contains");
     case "STARTS_WITH":
-      return stringTest(values(condition, path, "many"), fold, (s, o) => s.startsWith(o));
+      return stringTest(values(condition, path, "many"), fold, "startsWith");
     case "ENDS_WITH":
-      return stringTest(values(condition, path, "many"), fold, (s, o) => s.endsWith(o));
+      return stringTest(values(condition, path, "many"), fold, "endsWith");
     case "REGEX":
       return regex(values(condition, path, "many"), fold, path);
     case "GT":
@@ -298,26 +353,34 @@ function predicate(condition: AttributeCondition, path: string): Predicate {
   }
 }
 
+/** A comparable value: a string, a boolean or a finite number (not ±Infinity, NaN). */
 function isScalar(v: unknown): v is Scalar {
-  return typeof v === "string" || typeof v === "boolean" || (typeof v === "number" && v === v);
+  return typeof v === "string" || typeof v === "boolean" || Number.isFinite(v);
 }
 
 /**
- * Reads attribute `name` as a value the operators may compare, or undefined.
- * Inherited properties (`constructor`, `__proto__`, ...) are not attributes.
+ * Whether attribute `name` exists (EXISTS): an own property whose value is
+ * not `null`/`undefined`. Inherited properties (`constructor`, `__proto__`, a
+ * polluted `Object.prototype`) are not attributes.
  */
 function present(context: Context, name: string, value: unknown): boolean {
-  if (value === undefined || value === null) return false;
-  const t = typeof value;
-  if (t === "object" || t === "function") return Object.hasOwn(context, name);
-  return true;
+  return value !== undefined && value !== null && own(context, name);
+}
+
+/** A value the DATE_* operators read: a comparable value or a `Date`. */
+function isInstantLike(v: unknown): v is Scalar {
+  return isScalar(v) || v instanceof Date;
 }
 
 /** Array attributes: any element may match (NOT_*: none may). */
-function anyElement(list: readonly unknown[], test: Predicate): boolean {
+function anyElement(
+  list: readonly unknown[],
+  test: Predicate,
+  accepts: (v: unknown) => v is Scalar,
+): boolean {
   for (let i = 0; i < list.length; i++) {
     const e = list[i];
-    if (isScalar(e) && test(e)) return true;
+    if (accepts(e) && test(e)) return true;
   }
   return false;
 }
@@ -392,7 +455,7 @@ function fuse(
       const set = new Set(strings);
       return (ctx) => {
         const v = ctx[name];
-        return typeof v === "string" ? set.has(v) : others(ctx);
+        return typeof v === "string" ? set.has(v) && own(ctx, name) : others(ctx);
       };
     }
     case "endsWith":
@@ -402,7 +465,7 @@ function fuse(
       return (ctx) => {
         const v = ctx[name];
         if (typeof v !== "string") return others(ctx);
-        for (let i = 0; i < strings.length; i++) if (v[method](strings[i]!)) return true;
+        for (let i = 0; i < strings.length; i++) if (v[method](strings[i]!)) return own(ctx, name);
         return false;
       };
     }
@@ -412,11 +475,11 @@ function fuse(
       return kind === "gt"
         ? (ctx) => {
             const v = ctx[name];
-            return typeof v === "number" ? v > t : others(ctx);
+            return typeof v === "number" ? v > t && v < Infinity && own(ctx, name) : others(ctx);
           }
         : (ctx) => {
             const v = ctx[name];
-            return typeof v === "number" ? v >= t : others(ctx);
+            return typeof v === "number" ? v >= t && v < Infinity && own(ctx, name) : others(ctx);
           };
     }
     default: {
@@ -424,11 +487,11 @@ function fuse(
       return kind === "lt"
         ? (ctx) => {
             const v = ctx[name];
-            return typeof v === "number" ? v < t : others(ctx);
+            return typeof v === "number" ? v < t && v > -Infinity && own(ctx, name) : others(ctx);
           }
         : (ctx) => {
             const v = ctx[name];
-            return typeof v === "number" ? v <= t : others(ctx);
+            return typeof v === "number" ? v <= t && v > -Infinity && own(ctx, name) : others(ctx);
           };
     }
   }
@@ -455,7 +518,7 @@ function specialised(
         return fusible(
           (ctx) => {
             const v = ctx[name];
-            return typeof v === "string" ? v === t : slow(ctx, v);
+            return typeof v === "string" ? v === t && own(ctx, name) : slow(ctx, v);
           },
           { name, kind: "equals", strings: [t], number: 0 },
         );
@@ -463,13 +526,13 @@ function specialised(
       case "NOT_IN":
         return (ctx) => {
           const v = ctx[name];
-          return typeof v === "string" ? v !== t : slow(ctx, v);
+          return typeof v === "string" ? v !== t && own(ctx, name) : slow(ctx, v);
         };
       case "CONTAINS":
         return fusible(
           (ctx) => {
             const v = ctx[name];
-            return typeof v === "string" ? v.includes(t) : slow(ctx, v);
+            return typeof v === "string" ? v.includes(t) && own(ctx, name) : slow(ctx, v);
           },
           { name, kind: "contains", strings: [t], number: 0 },
         );
@@ -477,7 +540,7 @@ function specialised(
         return fusible(
           (ctx) => {
             const v = ctx[name];
-            return typeof v === "string" ? v.startsWith(t) : slow(ctx, v);
+            return typeof v === "string" ? v.startsWith(t) && own(ctx, name) : slow(ctx, v);
           },
           { name, kind: "startsWith", strings: [t], number: 0 },
         );
@@ -485,7 +548,7 @@ function specialised(
         return fusible(
           (ctx) => {
             const v = ctx[name];
-            return typeof v === "string" ? v.endsWith(t) : slow(ctx, v);
+            return typeof v === "string" ? v.endsWith(t) && own(ctx, name) : slow(ctx, v);
           },
           { name, kind: "endsWith", strings: [t], number: 0 },
         );
@@ -503,13 +566,17 @@ function specialised(
       ? fusible(
           (ctx) => {
             const v = ctx[name];
-            return typeof v === "string" ? v === a || v === b || v === c || v === d : slow(ctx, v);
+            return typeof v === "string"
+              ? (v === a || v === b || v === c || v === d) && own(ctx, name)
+              : slow(ctx, v);
           },
           { name, kind: "equals", strings: [a, b, c, d], number: 0 },
         )
       : (ctx) => {
           const v = ctx[name];
-          return typeof v === "string" ? v !== a && v !== b && v !== c && v !== d : slow(ctx, v);
+          return typeof v === "string"
+            ? v !== a && v !== b && v !== c && v !== d && own(ctx, name)
+            : slow(ctx, v);
         };
   }
   if ((op === "IN" || op === "NOT_IN") && list.length > 1) {
@@ -518,13 +585,13 @@ function specialised(
       ? fusible(
           (ctx) => {
             const v = ctx[name];
-            return typeof v === "string" ? set.has(v) : slow(ctx, v);
+            return typeof v === "string" ? set.has(v) && own(ctx, name) : slow(ctx, v);
           },
           { name, kind: "equals", strings: [...set], number: 0 },
         )
       : (ctx) => {
           const v = ctx[name];
-          return typeof v === "string" ? !set.has(v) : slow(ctx, v);
+          return typeof v === "string" ? !set.has(v) && own(ctx, name) : slow(ctx, v);
         };
   }
   if (op === "GT" || op === "GTE" || op === "LT" || op === "LTE") {
@@ -534,7 +601,7 @@ function specialised(
         return fusible(
           (ctx) => {
             const v = ctx[name];
-            return typeof v === "number" ? v > t : slow(ctx, v);
+            return typeof v === "number" ? v > t && v < Infinity && own(ctx, name) : slow(ctx, v);
           },
           { name, kind: "gt", strings: [], number: t },
         );
@@ -542,7 +609,7 @@ function specialised(
         return fusible(
           (ctx) => {
             const v = ctx[name];
-            return typeof v === "number" ? v >= t : slow(ctx, v);
+            return typeof v === "number" ? v >= t && v < Infinity && own(ctx, name) : slow(ctx, v);
           },
           { name, kind: "gte", strings: [], number: t },
         );
@@ -550,7 +617,7 @@ function specialised(
         return fusible(
           (ctx) => {
             const v = ctx[name];
-            return typeof v === "number" ? v < t : slow(ctx, v);
+            return typeof v === "number" ? v < t && v > -Infinity && own(ctx, name) : slow(ctx, v);
           },
           { name, kind: "lt", strings: [], number: t },
         );
@@ -558,7 +625,7 @@ function specialised(
         return fusible(
           (ctx) => {
             const v = ctx[name];
-            return typeof v === "number" ? v <= t : slow(ctx, v);
+            return typeof v === "number" ? v <= t && v > -Infinity && own(ctx, name) : slow(ctx, v);
           },
           { name, kind: "lte", strings: [], number: t },
         );
@@ -570,27 +637,27 @@ function specialised(
       case "SEMVER_EQ":
         return (ctx) => {
           const v = ctx[name];
-          return typeof v === "string" ? compareSemver(v, t) === 0 : slow(ctx, v);
+          return typeof v === "string" ? compareSemver(v, t) === 0 && own(ctx, name) : slow(ctx, v);
         };
       case "SEMVER_GT":
         return (ctx) => {
           const v = ctx[name];
-          return typeof v === "string" ? compareSemver(v, t) > 0 : slow(ctx, v);
+          return typeof v === "string" ? compareSemver(v, t) > 0 && own(ctx, name) : slow(ctx, v);
         };
       case "SEMVER_GTE":
         return (ctx) => {
           const v = ctx[name];
-          return typeof v === "string" ? compareSemver(v, t) >= 0 : slow(ctx, v);
+          return typeof v === "string" ? compareSemver(v, t) >= 0 && own(ctx, name) : slow(ctx, v);
         };
       case "SEMVER_LT":
         return (ctx) => {
           const v = ctx[name];
-          return typeof v === "string" ? compareSemver(v, t) < 0 : slow(ctx, v);
+          return typeof v === "string" ? compareSemver(v, t) < 0 && own(ctx, name) : slow(ctx, v);
         };
       default:
         return (ctx) => {
           const v = ctx[name];
-          return typeof v === "string" ? compareSemver(v, t) <= 0 : slow(ctx, v);
+          return typeof v === "string" ? compareSemver(v, t) <= 0 && own(ctx, name) : slow(ctx, v);
         };
     }
   }
@@ -625,11 +692,11 @@ function attributeMatcher(condition: AttributeCondition, path: string): Matcher 
   const negated = op === "NOT_EQUALS" || op === "NOT_IN";
   // Non-string attributes take the slow path; a missing attribute never
   // matches, not even a negated operator.
+  // DATE_* also read Date objects (OpenFeature contexts may hold them).
+  const accepts = op === "DATE_BEFORE" || op === "DATE_AFTER" ? isInstantLike : isScalar;
   const slow = (ctx: Context, v: unknown): boolean => {
-    if (isScalar(v)) return test(v) !== negated;
-    if (Array.isArray(v) && Object.hasOwn(ctx, name)) {
-      return anyElement(v, test) !== negated;
-    }
+    if (accepts(v)) return test(v) !== negated && own(ctx, name);
+    if (Array.isArray(v)) return anyElement(v, test, accepts) !== negated && own(ctx, name);
     return false;
   };
   if (isKey) {
@@ -643,12 +710,12 @@ function attributeMatcher(condition: AttributeCondition, path: string): Matcher 
   if (negated) {
     return (ctx) => {
       const v = ctx[name];
-      return typeof v === "string" ? !test(v) : slow(ctx, v);
+      return typeof v === "string" ? !test(v) && own(ctx, name) : slow(ctx, v);
     };
   }
   return (ctx) => {
     const v = ctx[name];
-    return typeof v === "string" ? test(v) : slow(ctx, v);
+    return typeof v === "string" ? test(v) && own(ctx, name) : slow(ctx, v);
   };
 }
 

@@ -1,5 +1,5 @@
 import type { Matcher, SegmentResolver } from "./compileCondition.ts";
-import { CompileError } from "./CompileError.ts";
+import { CompileError, type CompileProblem } from "./CompileError.ts";
 import { any, compileRules } from "./compileRules.ts";
 import type {
   ErrorCode,
@@ -18,7 +18,8 @@ import type {
 
 /** A prerequisite resolved to the index of its flag. */
 export interface CompiledPrerequisite {
-  readonly index: number;
+  /** Index of the prerequisite flag; rewritten when the evaluator compacts. */
+  index: number;
   readonly key: string;
   readonly variant: string | null;
   /** Served when this prerequisite fails. */
@@ -46,7 +47,8 @@ export interface CompiledCriterion {
 /** A flag with everything the hot path needs precomputed. */
 export interface CompiledFlag {
   readonly key: string;
-  readonly offVariant: string;
+  /** `null` only for an isolated flag whose variants are themselves invalid. */
+  readonly offVariant: string | null;
   /** Set when the flag is killed or not deployed: the only answer. */
   readonly fixed: EvaluationResult | null;
   /** Set when the answer never depends on the context (fixed, or static without prerequisites). */
@@ -71,6 +73,8 @@ export interface CompiledFlag {
   readonly segments: ReadonlySet<string>;
   /** The definition it was compiled from. */
   readonly definition: FlagDefinition;
+  /** Set when the flag did not compile: it is isolated and always answers `ERROR` / `GENERAL`. */
+  readonly problem: CompileProblem | null;
 }
 
 const NO_SEGMENTS: ReadonlySet<string> = new Set();
@@ -190,18 +194,8 @@ export interface FlagScope {
   readonly usedSegments: Set<string>;
 }
 
-/**
- * Validates one flag definition and precomputes its results, matchers and
- * hash prefixes. Throws {@link CompileError} with a path under `path`.
- */
-export function compileFlag(def: FlagDefinition, path: string, scope: FlagScope): CompiledFlag {
-  if (typeof def !== "object" || def === null) {
-    throw new CompileError("INVALID_FLAG", path, "flag must be an object");
-  }
-  const key: unknown = def.key;
-  if (typeof key !== "string" || key === "") {
-    throw new CompileError("INVALID_FLAG", `${path}.key`, "key must be a non-empty string");
-  }
+/** The flag's variants by key, validated against its kind. */
+function compileVariants(def: FlagDefinition, path: string): Map<string, JsonValue> {
   const kind = def.kind ?? "boolean";
   if (!["boolean", "string", "number", "json"].includes(kind)) {
     throw new CompileError("INVALID_FLAG", `${path}.kind`, `unknown kind ${JSON.stringify(kind)}`);
@@ -233,6 +227,22 @@ export function compileFlag(def: FlagDefinition, path: string, scope: FlagScope)
     }
     variants.set(v.key, checkKind(kind, v.value, `${vPath}.value`));
   });
+  return variants;
+}
+
+/**
+ * Validates one flag definition and precomputes its results, matchers and
+ * hash prefixes. Throws {@link CompileError} with a path under `path`.
+ */
+export function compileFlag(def: FlagDefinition, path: string, scope: FlagScope): CompiledFlag {
+  if (typeof def !== "object" || def === null) {
+    throw new CompileError("INVALID_FLAG", path, "flag must be an object");
+  }
+  const key: unknown = def.key;
+  if (typeof key !== "string" || key === "") {
+    throw new CompileError("INVALID_FLAG", `${path}.key`, "key must be a non-empty string");
+  }
+  const variants = compileVariants(def, path);
   const variant = (name: unknown, where: string): string => {
     if (typeof name !== "string" || !variants.has(name)) {
       throw new CompileError("UNKNOWN_VARIANT", where, `unknown variant ${JSON.stringify(name)}`);
@@ -240,7 +250,6 @@ export function compileFlag(def: FlagDefinition, path: string, scope: FlagScope)
     return name;
   };
   const valueOf = (name: string): JsonValue => variants.get(name)!;
-
   const offVariant = variant(def.offVariant ?? "off", `${path}.offVariant`);
   const stage = def.stage ?? null;
   if (stage !== null && (typeof stage !== "object" || typeof stage.status !== "string")) {
@@ -254,8 +263,10 @@ export function compileFlag(def: FlagDefinition, path: string, scope: FlagScope)
   if (!Array.isArray(criteriaDefs)) {
     throw new CompileError("INVALID_FLAG", `${path}.stage.criteria`, "criteria must be an array");
   }
+  // The on variant is needed only where STATIC can be served (a stage with no
+  // criteria); a flag with no stage in this environment needs none.
   const onVariant =
-    def.onVariant !== undefined || criteriaDefs.length === 0
+    def.onVariant !== undefined || (stage !== null && criteriaDefs.length === 0)
       ? variant(def.onVariant ?? "on", `${path}.onVariant`)
       : offVariant;
   const defaultVariant = variant(
@@ -438,5 +449,54 @@ export function compileFlag(def: FlagDefinition, path: string, scope: FlagScope)
     splitPrefix: murmur3Prefix(`${key}:`, 1),
     segments: scope.usedSegments.size === 0 ? NO_SEGMENTS : new Set(scope.usedSegments),
     definition: def,
+    problem: null,
+  };
+}
+
+/**
+ * The stand-in for a flag that did not compile: it always answers `ERROR` /
+ * `GENERAL` with its off variant, or with `null` when even its variants are
+ * invalid, and has no prerequisites or criteria. `segments` are the segment
+ * keys it referred to, so that a segment update can retry it.
+ */
+export function isolatedFlag(
+  def: FlagDefinition,
+  key: string,
+  problem: CompileProblem,
+  segments: ReadonlySet<string>,
+): CompiledFlag {
+  let offVariant: string | null = null;
+  let offValue: JsonValue = null;
+  try {
+    const variants = compileVariants(def, "$");
+    const off = def.offVariant ?? "off";
+    if (typeof off === "string" && variants.has(off)) {
+      offVariant = off;
+      offValue = variants.get(off)!;
+    }
+  } catch {
+    // Variants invalid too: serve null.
+  }
+  const error = makeResult(key, offValue, offVariant, "ERROR", "GENERAL");
+  return {
+    key,
+    offVariant,
+    fixed: error,
+    constant: error,
+    prerequisites: [],
+    criteria: [],
+    sticky: false,
+    staticOnly: false,
+    staticResult: null,
+    defaultResult: error,
+    offValue,
+    missingKeyResult: null,
+    invalidContextResult: null,
+    generalErrorResult: error,
+    rolloutPrefix: murmur3Prefix(`${key}:`, 0),
+    splitPrefix: murmur3Prefix(`${key}:`, 1),
+    segments: segments.size === 0 ? NO_SEGMENTS : new Set(segments),
+    definition: def,
+    problem,
   };
 }

@@ -5,7 +5,7 @@
 export { BUCKETS, ROLLOUT_SEED, rolloutBucket, SPLIT_SEED, splitBucket } from "./bucket.ts";
 export { compile } from "./compile.ts";
 export { compilePattern } from "./compileCondition.ts";
-export { CompileError, type CompileErrorCode } from "./CompileError.ts";
+export { CompileError, type CompileErrorCode, type CompileProblem } from "./CompileError.ts";
 export type {
   AssignmentLookup,
   ErrorCode,

@@ -10,14 +10,25 @@ function daysInMonth(year: number, month: number): number {
   return new Date(Date.UTC(year + CYCLE_YEARS, month, 0)).getUTCDate();
 }
 
+/** The time of a Date; NaN when invalid or not a real Date (`Object.create(Date.prototype)`). */
+function dateTime(d: Date): number {
+  try {
+    return Date.prototype.getTime.call(d);
+  } catch {
+    return NaN;
+  }
+}
+
 /**
  * Parses an instant for the DATE_* operators into epoch milliseconds, or
- * `NaN`. Accepts a finite number (epoch milliseconds) or an ISO 8601 string
- * `YYYY-MM-DD[THH:MM[:SS[.fff]]][Z|±HH[:MM]]`; a string without a zone is
- * UTC (never the host's local time, so every machine agrees).
+ * `NaN`. Accepts a finite number (epoch milliseconds), a valid `Date` or an
+ * ISO 8601 string `YYYY-MM-DD[THH:MM[:SS[.fff]]][Z|±HH[:MM]]`; a string
+ * without a zone is UTC (never the host's local time, so every machine
+ * agrees).
  */
 export function parseDate(input: unknown): number {
   if (typeof input === "number") return Number.isFinite(input) ? input : NaN;
+  if (input instanceof Date) return dateTime(input);
   if (typeof input !== "string" || input.length > 64) return NaN;
   const m = ISO.exec(input);
   if (m === null) return NaN;

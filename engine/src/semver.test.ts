@@ -19,6 +19,26 @@ describe("semver", () => {
         expect(parseSemver(s)).toBeNull();
       },
     );
+
+    it.each(["01.2.3", "1.02.3", "1.2.03", "v00.1.0", "1.0.0-01", "1.0.0-rc.007", "01"])(
+      "should reject leading zeros in numeric identifiers (SemVer 2.0.0 §2, §9): %j",
+      (s) => {
+        expect(parseSemver(s)).toBeNull();
+        expect(compareSemver(s, parseSemver("1.0.0")!)).toBeNaN();
+      },
+    );
+
+    it.each([
+      "0.0.0",
+      "10.20.30",
+      "1.0.0-0",
+      "1.0.0-0a",
+      "1.0.0-rc.0",
+      "1.0.0+001",
+      "1.0.0-x.7z.092a",
+    ])("should accept zero, alphanumerics with leading zeros and build metadata: %j", (s) => {
+      expect(parseSemver(s)).not.toBeNull();
+    });
   });
 
   describe("compareSemver", () => {

@@ -50,7 +50,8 @@ function scan(s: string): boolean {
       n = n * 10 + (c - 48);
       i++;
     }
-    if (i === start || n > MAX_SAFE) return false;
+    // No leading zeros (SemVer 2.0.0 §2): "0" yes, "01" no.
+    if (i === start || n > MAX_SAFE || (i - start > 1 && s.charCodeAt(start) === 48)) return false;
     if (p === 0) major = n;
     else if (p === 1) minor = n;
     else patch = n;
@@ -69,12 +70,12 @@ function scan(s: string): boolean {
   if (i < len && s.charCodeAt(i) === 45 /* - */) {
     i++;
     sPreStart = i;
-    if (!scanIdentifiers(s, i)) return false;
+    if (!scanIdentifiers(s, i, true)) return false;
     i = scanEnd;
     sPreEnd = i;
   }
   if (i < len && s.charCodeAt(i) === 43 /* + */) {
-    if (!scanIdentifiers(s, i + 1)) return false;
+    if (!scanIdentifiers(s, i + 1, false)) return false;
     i = scanEnd;
   }
   return i === len;
@@ -82,13 +83,24 @@ function scan(s: string): boolean {
 
 let scanEnd = 0;
 
-/** Dot-separated non-empty identifiers from `i`; sets scanEnd. */
-function scanIdentifiers(s: string, i: number): boolean {
+/**
+ * Dot-separated non-empty identifiers from `i`; sets scanEnd. With
+ * `prerelease`, a numeric identifier may not have a leading zero (SemVer
+ * 2.0.0 §9; build metadata may, §10).
+ */
+function scanIdentifiers(s: string, i: number, prerelease: boolean): boolean {
   const len = s.length;
   for (;;) {
     const start = i;
-    while (i < len && isIdentChar(s.charCodeAt(i))) i++;
+    let numeric = true;
+    while (i < len) {
+      const c = s.charCodeAt(i);
+      if (!isIdentChar(c)) break;
+      if (!isDigit(c)) numeric = false;
+      i++;
+    }
     if (i === start) return false;
+    if (prerelease && numeric && i - start > 1 && s.charCodeAt(start) === 48) return false;
     if (i < len && s.charCodeAt(i) === 46) {
       i++;
       continue;

@@ -367,6 +367,36 @@ describe("FlagEvaluator", () => {
       });
     });
 
+    it("should give evaluate and evaluateAll the same answer, in any flag order, when a prerequisite's attribute read throws (GENERAL)", () => {
+      // Setup: top requires mid to serve "off"; mid requires dep; dep reads plan.
+      const flags = [
+        flag("top", undefined, { prerequisites: [{ flagKey: "mid", variant: "off" }] }),
+        flag("mid", undefined, { prerequisites: [{ flagKey: "dep" }] }),
+        flag("dep", [{ ...proRule, variant: "on" }]),
+      ];
+      const hostile = {
+        get plan(): string {
+          throw new Error("boom");
+        },
+      };
+      for (const order of [
+        [0, 1, 2],
+        [2, 1, 0],
+        [1, 0, 2],
+        [2, 0, 1],
+      ]) {
+        // Action
+        const ev = compile(snapshot(order.map((i) => flags[i]!)));
+        const all = Object.fromEntries(ev.evaluateAll(hostile).map((r) => [r.flagKey, r]));
+        // Assertions: dep errors; mid is blocked by it and serves off, which top requires.
+        for (const key of ["top", "mid", "dep"])
+          expect(ev.evaluate(key, hostile)).toEqual(all[key]);
+        expect(all.dep).toMatchObject({ reason: "ERROR", errorCode: "GENERAL", variant: "off" });
+        expect(all.mid).toMatchObject({ reason: "DISABLED", metadata: { blockedBy: "dep" } });
+        expect(all.top).toMatchObject({ reason: "STATIC", variant: "on" });
+      }
+    });
+
     it("should fail a prerequisite that errors (TARGETING_KEY_MISSING)", () => {
       const ev = compile(
         snapshot([
@@ -563,6 +593,36 @@ describe("FlagEvaluator", () => {
         ev.upsertFlag(flag("b", undefined, { prerequisites: [{ flagKey: "a" }] })),
       ).toThrow(expect.objectContaining({ code: "PREREQUISITE_CYCLE" }));
       expect(ev.evaluate("a", {}).reason).toBe("STATIC");
+    });
+
+    it("should stay bounded over 100,000 upsert/remove cycles and keep its answers", () => {
+      // Setup
+      const flags = [
+        flag("base", [{ rolloutBasisPoints: 5000, variant: "on" }]),
+        flag("child", [{ ...proRule, variant: "on" }], { prerequisites: [{ flagKey: "base" }] }),
+      ];
+      const ev = compile(snapshot(flags));
+      const contexts = Array.from({ length: 50 }, (_, i) => ({
+        targetingKey: `u${i}`,
+        plan: i % 2 ? "pro" : "free",
+      }));
+      const before = contexts.map((c) => ev.evaluateAll(c));
+      // Action: a delta stream that adds and removes flags, some re-using keys.
+      for (let i = 0; i < 100_000; i++) {
+        const key = i % 3 === 0 ? "again" : `tmp${i}`;
+        ev.upsertFlag(flag(key, undefined, { prerequisites: [{ flagKey: "child" }] }), i);
+        if (i % 5 === 0) ev.upsertFlag(flag("child", [{ ...proRule, variant: "on" }], flags[1]));
+        ev.removeFlag(key, i);
+      }
+      // Assertions
+      expect(ev.size).toBe(2);
+      expect(ev.capacity).toBeLessThanOrEqual(2 * ev.size + 32);
+      expect(ev.keys()).toEqual(["base", "child"]);
+      expect(contexts.map((c) => ev.evaluateAll(c))).toEqual(before);
+      ev.upsertFlag(flag("late", undefined, { prerequisites: [{ flagKey: "child" }] }));
+      const late = ev.evaluateAll({ targetingKey: "u1", plan: "pro" });
+      expect(late.map((r) => r.flagKey)).toEqual(["base", "child", "late"]);
+      expect(late[2]).toEqual(ev.evaluate("late", { targetingKey: "u1", plan: "pro" }));
     });
 
     it("should refuse to remove a flag others depend on (PREREQUISITE_IN_USE)", () => {

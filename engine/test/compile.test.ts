@@ -4,6 +4,7 @@ import {
   compile,
   CompileError,
   type CompileErrorCode,
+  type CompileProblem,
   type Condition,
   type FlagDefinition,
   type Snapshot,
@@ -16,16 +17,21 @@ function withCondition(condition: unknown): Snapshot {
   ]);
 }
 
+/**
+ * A bad snapshot throws; a bad flag or segment is isolated and reported in
+ * `problems` (the flag answers ERROR / GENERAL), the rest compiles.
+ */
 function rejects(input: unknown, code: CompileErrorCode, path: string) {
-  let error: unknown;
+  let problems: readonly CompileProblem[];
   try {
-    compile(input as Snapshot);
-  } catch (e) {
-    error = e;
+    problems = compile(input as Snapshot).problems;
+  } catch (error) {
+    expect(error).toBeInstanceOf(CompileError);
+    expect(error).toMatchObject({ code, path });
+    expect((error as Error).message).toContain(path);
+    return;
   }
-  expect(error).toBeInstanceOf(CompileError);
-  expect(error).toMatchObject({ code, path });
-  expect((error as Error).message).toContain(path);
+  expect(problems).toContainEqual(expect.objectContaining({ code, path }));
 }
 
 const cond = "flags[0].stage.criteria[0].rules[0].conditions[0]";
@@ -162,6 +168,8 @@ describe("compile", () => {
       ["LTE", [true]],
       ["SEMVER_GTE", ["2.x"]],
       ["SEMVER_EQ", [2]],
+      ["SEMVER_GT", ["01.2.3"]],
+      ["SEMVER_LT", ["1.0.0-01"]],
       ["DATE_AFTER", ["tomorrow"]],
       ["DATE_BEFORE", ["2024-13-01"]],
     ])("should reject an invalid %s operand (INVALID_VALUE)", (operator, values) => {

@@ -52,6 +52,16 @@ describe("published vectors", () => {
 
   describe("evaluation.json", () => {
     const evaluator = compile(evaluation.snapshot);
+
+    it("should isolate exactly the one flag that does not compile", () => {
+      expect(evaluator.problems).toEqual([
+        expect.objectContaining({
+          flagKey: "broken-theme",
+          code: "UNKNOWN_VARIANT",
+          path: `flags[${evaluation.snapshot.flags.findIndex((f) => f.key === "broken-theme")}].stage.criteria[0].variant`,
+        }),
+      ]);
+    });
     for (const v of evaluation.cases) {
       it(`should evaluate ${v.flagKey}: ${v.it}`, () => {
         const r = evaluator.evaluate(v.flagKey, v.context);
