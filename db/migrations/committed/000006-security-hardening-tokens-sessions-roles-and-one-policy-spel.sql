@@ -1,3 +1,8 @@
+--! Previous: sha1:d20f8eedc6b832d3249ae5a7cc5df42b6aaa2c6d
+--! Hash: sha1:fc8d10939c3f9947899a0d74074d2126f9453d2d
+--! Message: security hardening (tokens, sessions, roles) and one policy spelling
+
+--! split: 1110-security-hardening.sql
 /*
  * Security hardening of tokens, sessions and roles (issue #8; decision 0009):
  *
@@ -237,3 +242,38 @@ comment on function app_hidden.max_element_length(text[]) is
 alter table app_public.features add constraint features_tag_length_check
   check (app_hidden.max_element_length(tags) <= 64);
 comment on column app_public.features.tags is E'Free-form labels for filtering: at most 50, each at most 64 characters.';
+
+--! split: 9910-policy-spelling.sql
+/*
+ * One policy spelling, written where it is in force.
+ *
+ * Migrations 000001 and 000002 wrote these read policies as
+ * `using (app_hidden.current_user_can_read_team(team_id))`, a call Postgres
+ * cannot inline and so runs once per row, and 000002's
+ * `9900-policy-performance` section then rewrote them by regex into the form
+ * below. This file states that form explicitly, so the source shows what is
+ * in force: each helper call is an uncorrelated sub-select (an InitPlan) that
+ * Postgres evaluates once per query. The effective policies are unchanged
+ * (same text in pg_policies before and after). The 9900 block still runs
+ * when 000002 is applied (committed files are immutable), but nothing relies
+ * on it any more, and no later migration repeats it: new policies are written
+ * this way from the start, and the schema-conventions test fails for any
+ * policy that calls current_user_can_read_team.
+ *
+ * The fifth policy 9900 rewrote, audit_log's select_member, is stated in
+ * 1110-security-hardening.sql (which also hides API-token entries from
+ * non-admins).
+ *
+ * Re-runnable: `alter policy` only replaces each expression.
+ */
+alter policy select_member on app_public.teams
+  using (id = any ((select app_hidden.current_user_readable_team_ids())::uuid[]));
+
+alter policy select_member on app_public.team_memberships
+  using (team_id = any ((select app_hidden.current_user_readable_team_ids())::uuid[]));
+
+alter policy select_member on app_public.change_feed
+  using (team_id = any ((select app_hidden.current_user_readable_team_ids())::uuid[]));
+
+alter policy select_member on app_public.feature_versions
+  using (team_id = any ((select app_hidden.current_user_readable_team_ids())::uuid[]));
