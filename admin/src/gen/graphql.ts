@@ -4542,7 +4542,12 @@ export type StageCriterionPatch = {
   variant?: InputMaybe<Scalars['String']['input']>;
 };
 
-/** Deployment status of a feature in one environment. Only deployed is served; every other status serves the off variant. */
+/**
+ * Deployment status of a feature in one environment. A finalized deployment is
+ * served, and keeps serving while a rollback is requested, approved or rejected,
+ * until the rollback is finalized (rollbacked); every other status serves the off
+ * variant (the engine's SERVED_STATUSES decides).
+ */
 export type StageStatus =
   | 'deployed'
   | 'deployment_approved'
