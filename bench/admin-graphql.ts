@@ -92,6 +92,7 @@ try {
     FLUXGATE_STATE_DIR: stateDir,
     FLUXGATE_PG_PORT: String(await freePort()),
     BACKEND_PORT: String(backendPort),
+    BACKEND_GRPC_ADDR: "127.0.0.1:0",
   });
   await childOutput(stack).waitFor("FluxGate is running", 120_000);
   const url = `http://127.0.0.1:${backendPort}`;

@@ -2266,6 +2266,25 @@ comment on function app_private.current_actor_api_token_id() is 'The id of the l
 -- no execute grants: only the owner may call it
 
 -- ----------------------------------------------------------------------------
+-- function app_private.environment_client_keys(environment_id uuid)
+-- ----------------------------------------------------------------------------
+-- sql, stable, strict, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_private.environment_client_keys(environment_id uuid)
+ RETURNS TABLE(id uuid, secret_sha256 bytea, kind app_public.client_kind, allowed_origins text[])
+ LANGUAGE sql
+ STABLE STRICT
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select c.id, s.secret_hash, c.kind, c.allowed_origins
+  from app_public.clients c
+  join app_private.client_secrets s on s.client_id = c.id
+  where c.environment_id = environment_client_keys.environment_id and c.enabled
+  order by c.id;
+$function$;
+comment on function app_private.environment_client_keys(environment_id uuid) is 'For the backend (owner): the enabled clients of an environment with the SHA-256 of their secret.';
+-- no execute grants: only the owner may call it
+
+-- ----------------------------------------------------------------------------
 -- function app_private.environment_snapshot(environment_id uuid)
 -- ----------------------------------------------------------------------------
 -- sql, stable, strict, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner

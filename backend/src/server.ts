@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 
@@ -8,6 +9,7 @@ import { grafserv } from "postgraphile/grafserv/node";
 import { AuthService, UnauthenticatedError } from "./auth/AuthService.ts";
 import { ResponseCache } from "./cache/ResponseCache.ts";
 import type { BackendConfig } from "./config.ts";
+import { type DeliveryServer, startDeliveryServer } from "./grpc/startDeliveryServer.ts";
 import { type AuthenticatedRequest, makePreset } from "./makePreset.ts";
 import { installWebSockets } from "./middleware/installWebSockets.ts";
 import { releasePostGraphile } from "./releasePostGraphile.ts";
@@ -19,6 +21,8 @@ export interface Backend {
   auth: AuthService;
   /** The query answer cache; undefined when turned off. */
   cache: ResponseCache | undefined;
+  /** The gRPC delivery server; undefined when `grpcAddress` is null. */
+  grpc: DeliveryServer | undefined;
   close(): Promise<void>;
 }
 
@@ -77,14 +81,30 @@ export async function startBackend(config: BackendConfig): Promise<Backend> {
     });
   });
   const { port } = server.address() as AddressInfo;
+  const grpc = config.grpcAddress
+    ? await startDeliveryServer(ownerPool, {
+        address: config.grpcAddress,
+        ...(config.grpcTls
+          ? {
+              tls: {
+                certChain: readFileSync(config.grpcTls.certFile),
+                privateKey: readFileSync(config.grpcTls.keyFile),
+              },
+            }
+          : {}),
+        ...(config.deliveryHub ? { hub: config.deliveryHub } : {}),
+      })
+    : undefined;
   let closing: Promise<void> | undefined;
   return {
     url: `http://${config.host}:${port}`,
     server,
     auth,
     cache,
+    grpc,
     close() {
       closing ??= (async () => {
+        await grpc?.close();
         closeWebSockets();
         server.closeAllConnections();
         await new Promise<void>((resolve) => server.close(() => resolve()));
