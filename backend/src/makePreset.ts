@@ -1,5 +1,6 @@
 import type { IncomingMessage } from "node:http";
 
+import { PgSimplifyInflectionPreset } from "@graphile/simplify-inflection";
 import { makePgService } from "postgraphile/adaptors/pg";
 import { defaultMaskError } from "postgraphile/grafserv";
 import { PostGraphileAmberPreset } from "postgraphile/presets/amber";
@@ -36,7 +37,9 @@ export function makePreset(
 ): GraphileConfig.Preset {
   const trustProxy = compileTrustedProxies(config.trustedProxies);
   return {
-    extends: [PostGraphileAmberPreset],
+    // Simplified names (`features`, `feature.stages`, `stage.environment`);
+    // clashes are named in postgraphile.tags.json5 (docs/decisions/0013).
+    extends: [PostGraphileAmberPreset, PgSimplifyInflectionPreset],
     plugins: [
       // backend/postgraphile.tags.json5: names and shapes, not permissions.
       makePgSmartTagsFromFilePlugin(TAGS_FILE),
