@@ -1291,6 +1291,21 @@ CREATE TRIGGER _900_end_sessions_on_disable AFTER UPDATE OF is_enabled ON app_pu
 -- ============================================================================
 
 -- ----------------------------------------------------------------------------
+-- function app_hidden.ascii_lower(value text)
+-- ----------------------------------------------------------------------------
+-- sql, immutable, strict, security invoker, parallel safe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_hidden.ascii_lower(value text)
+ RETURNS text
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE STRICT
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select translate(value, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz');
+$function$;
+comment on function app_hidden.ascii_lower(value text) is 'The text with ASCII letters lower-cased (and nothing else changed).';
+grant execute on function app_hidden.ascii_lower(value text) to fluxgate_visitor;
+
+-- ----------------------------------------------------------------------------
 -- function app_hidden.create_user(email text, name text, is_admin boolean, password_hash text)
 -- ----------------------------------------------------------------------------
 -- plpgsql, volatile, called on null input, security definer, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
@@ -1474,6 +1489,64 @@ comment on function app_hidden.current_user_visible_user_ids() is 'Ids of the us
 grant execute on function app_hidden.current_user_visible_user_ids() to fluxgate_visitor;
 
 -- ----------------------------------------------------------------------------
+-- function app_hidden.engine_condition(item jsonb)
+-- ----------------------------------------------------------------------------
+-- sql, immutable, strict, security invoker, parallel safe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_hidden.engine_condition(item jsonb)
+ RETURNS jsonb
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE STRICT
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select case
+    when jsonb_typeof(item) <> 'object' or item ? 'segment' then item
+    else (item - 'contextKey' - 'value' - 'values')
+      || case when item ? 'contextKey' then jsonb_build_object('attribute', item -> 'contextKey') else '{}'::jsonb end
+      || case
+        when not (item ? 'value' or item ? 'values')
+          and item ->> 'operator' in ('EXISTS', 'NOT_EXISTS') then '{}'::jsonb
+        when item ? 'value' and not item ? 'values'
+          and item ->> 'operator' not in ('EXISTS', 'NOT_EXISTS', 'IN', 'NOT_IN')
+          then jsonb_build_object('values', jsonb_build_array(item -> 'value'))
+        when item ? 'values' and not item ? 'value' and item ->> 'operator' in ('IN', 'NOT_IN')
+          then jsonb_build_object('values', item -> 'values')
+        when not (item ? 'value' or item ? 'values') then '{}'::jsonb
+        else jsonb_build_object('values', jsonb_strip_nulls(jsonb_build_object(
+          'value', item -> 'value', 'values', item -> 'values')) || '{"misspelled": true}'::jsonb)
+      end
+  end;
+$function$;
+comment on function app_hidden.engine_condition(item jsonb) is 'One stored condition as the engine''s (contextKey → attribute, value → values: [value]); what has no engine counterpart is carried so that the engine refuses it.';
+grant execute on function app_hidden.engine_condition(item jsonb) to fluxgate_visitor;
+
+-- ----------------------------------------------------------------------------
+-- function app_hidden.engine_group(item jsonb)
+-- ----------------------------------------------------------------------------
+-- sql, immutable, strict, security invoker, parallel safe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_hidden.engine_group(item jsonb)
+ RETURNS jsonb
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE STRICT
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select case
+    when jsonb_typeof(item) <> 'object' then item
+    else (item - 'op' - 'conditions')
+      || jsonb_build_object('combinator', case item -> 'op'
+        when '"and"' then '"AND"'::jsonb
+        when '"or"' then '"OR"'::jsonb
+        else jsonb_build_object('op', item -> 'op') end)
+      || jsonb_build_object('conditions', case
+        when jsonb_typeof(item -> 'conditions') = 'array' then (
+          select coalesce(jsonb_agg(app_hidden.engine_condition(c.item) order by c.position), '[]'::jsonb)
+          from jsonb_array_elements(item -> 'conditions') with ordinality as c (item, position))
+        else item -> 'conditions' end)
+  end;
+$function$;
+comment on function app_hidden.engine_group(item jsonb) is 'One stored rule group ({op, conditions}) as the engine''s ({combinator, conditions}).';
+grant execute on function app_hidden.engine_group(item jsonb) to fluxgate_visitor;
+
+-- ----------------------------------------------------------------------------
 -- function app_hidden.engine_rules(rules jsonb)
 -- ----------------------------------------------------------------------------
 -- sql, immutable, strict, security invoker, parallel safe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
@@ -1483,31 +1556,15 @@ CREATE OR REPLACE FUNCTION app_hidden.engine_rules(rules jsonb)
  IMMUTABLE PARALLEL SAFE STRICT
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
-  select coalesce(jsonb_agg(
-    jsonb_build_object(
-      'combinator', upper(g.item ->> 'op'),
-      'conditions', (
-        select coalesce(jsonb_agg(
-          case when c.item ? 'segment' then c.item
-          else jsonb_build_object('attribute', c.item -> 'contextKey', 'operator', c.item -> 'operator')
-            || case
-              when c.item ? 'value' then jsonb_build_object('values', jsonb_build_array(c.item -> 'value'))
-              when c.item ? 'values' then jsonb_build_object('values', c.item -> 'values')
-              else '{}'::jsonb
-            end
-            || case
-              when c.item ? 'caseInsensitive' then jsonb_build_object('caseInsensitive', c.item -> 'caseInsensitive')
-              else '{}'::jsonb
-            end
-          end
-          order by c.position), '[]'::jsonb)
-        from jsonb_array_elements(g.item -> 'conditions') with ordinality as c (item, position)
-      )
-    )
-    order by g.position), '[]'::jsonb)
-  from jsonb_array_elements(rules -> 'groups') with ordinality as g (item, position);
+  select case
+    when jsonb_typeof(rules) = 'object' and jsonb_typeof(rules -> 'groups') = 'array'
+      and (rules - 'groups') = '{}'::jsonb then (
+      select coalesce(jsonb_agg(app_hidden.engine_group(g.item) order by g.position), '[]'::jsonb)
+      from jsonb_array_elements(rules -> 'groups') with ordinality as g (item, position))
+    else jsonb_build_object('stored', rules)
+  end;
 $function$;
-comment on function app_hidden.engine_rules(rules jsonb) is 'A stored rules document ({"groups": [...]}) as the engine''s rule groups ([{combinator, conditions: [{attribute, operator, values?, caseInsensitive?} | {segment, negate?}]}]).';
+comment on function app_hidden.engine_rules(rules jsonb) is 'A stored rules document ({"groups": [...]}) as the engine''s rule groups ([{combinator, conditions: [{attribute, operator, values?, caseInsensitive?} | {segment, negate?}]}]). Total and faithful: a document Postgres refuses maps to one the engine refuses.';
 grant execute on function app_hidden.engine_rules(rules jsonb) to fluxgate_visitor;
 
 -- ----------------------------------------------------------------------------
@@ -1578,42 +1635,60 @@ grant execute on function app_hidden.feature_snapshot(feature_id uuid) to fluxga
 -- ----------------------------------------------------------------------------
 -- function app_hidden.is_iso_datetime(value text)
 -- ----------------------------------------------------------------------------
--- plpgsql, immutable, strict, security invoker, parallel unsafe, owner fluxgate_owner
+-- plpgsql, immutable, strict, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
 CREATE OR REPLACE FUNCTION app_hidden.is_iso_datetime(value text)
  RETURNS boolean
  LANGUAGE plpgsql
  IMMUTABLE STRICT
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
+declare
+  v_m text[];
+  v_year int;
+  v_month int;
+  v_day int;
 begin
-  if length(value) > 64 or value !~
-    '^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]{1,9})?)?([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)$'
-  then
+  if length(value) > 64 then
     return false;
   end if;
-  perform replace(value, ',', '.')::timestamptz;
-  return true;
-exception when others then
-  return false;
+  v_m := regexp_match(value,
+    '^([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt ]([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:[.,][0-9]{1,9})?)?(?:[Zz]|[+-]([0-9]{2})(?::?([0-9]{2}))?)$');
+  if v_m is null then
+    return false;
+  end if;
+  v_year := v_m[1]::int;
+  v_month := v_m[2]::int;
+  v_day := v_m[3]::int;
+  return v_month between 1 and 12 and v_day >= 1
+    and v_day <= case
+      when v_month = 2 then case when (v_year % 4 = 0 and v_year % 100 <> 0) or v_year % 400 = 0 then 29 else 28 end
+      when v_month in (4, 6, 9, 11) then 30
+      else 31 end
+    and v_m[4]::int <= 23 and v_m[5]::int <= 59 and coalesce(v_m[6]::int, 0) <= 59
+    and coalesce(v_m[7]::int, 0) <= 23 and coalesce(v_m[8]::int, 0) <= 59;
 end;
 $function$;
-comment on function app_hidden.is_iso_datetime(value text) is 'Whether the text is an ISO-8601 date-time with a zone, e.g. 2025-01-31T12:00:00Z.';
+comment on function app_hidden.is_iso_datetime(value text) is 'Whether the text is an ISO-8601 date-time with a zone, e.g. 2025-01-31T12:00:00Z, that is a real instant (as the engine reads it).';
 grant execute on function app_hidden.is_iso_datetime(value text) to fluxgate_visitor;
 
 -- ----------------------------------------------------------------------------
 -- function app_hidden.is_semver(value text)
 -- ----------------------------------------------------------------------------
--- sql, immutable, strict, security invoker, parallel unsafe, owner fluxgate_owner
+-- sql, immutable, strict, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
 CREATE OR REPLACE FUNCTION app_hidden.is_semver(value text)
  RETURNS boolean
  LANGUAGE sql
  IMMUTABLE STRICT
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
   select length(value) <= 256 and value ~ (
     '^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)'
     '(-((0|[1-9][0-9]*|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*)(\.(0|[1-9][0-9]*|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*))*))?'
-    '(\+([0-9a-zA-Z-]+(\.[0-9a-zA-Z-]+)*))?$');
+    '(\+([0-9a-zA-Z-]+(\.[0-9a-zA-Z-]+)*))?$')
+    and (select bool_and(part::numeric <= 9007199254740991)
+      from unnest(string_to_array(substring(value from '^[0-9]+\.[0-9]+\.[0-9]+'), '.')) part);
 $function$;
-comment on function app_hidden.is_semver(value text) is 'Whether the text is a semantic version 2.0.0 (MAJOR.MINOR.PATCH, optional -prerelease and +build).';
+comment on function app_hidden.is_semver(value text) is 'Whether the text is a semantic version 2.0.0 (MAJOR.MINOR.PATCH, optional -prerelease and +build) whose components are at most 2^53 - 1.';
 grant execute on function app_hidden.is_semver(value text) to fluxgate_visitor;
 
 -- ----------------------------------------------------------------------------
@@ -1676,6 +1751,21 @@ AS $function$
 $function$;
 comment on function app_hidden.max_element_length(items text[]) is 'The length of the longest string in the array (0 when empty).';
 grant execute on function app_hidden.max_element_length(items text[]) to fluxgate_visitor;
+
+-- ----------------------------------------------------------------------------
+-- function app_hidden.portable_regex_syntax()
+-- ----------------------------------------------------------------------------
+-- sql, immutable, called on null input, security invoker, parallel safe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_hidden.portable_regex_syntax()
+ RETURNS text
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select '^(?:(?:[^\\^$.|?*+()[\]{}]|\.|\)|\\[dDwWsSnrtfv]|\\[\\^$.|?*+()[\]{}/]|\[\^?(?:-|-?(?:[^\\\][^-]-[^\\\][-]|[^\\\][^-]|\\[\\\][^-])(?:[^\\\][-]-[^\\\][-]|[^\\\][-]|\\[\\\][^-])*-?)\])(?:(?:[*+?]|\{(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(?:,(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])?)?\})\??)?|\^|\$|\||\((?:\?:)?)*$'::text;
+$function$;
+comment on function app_hidden.portable_regex_syntax() is 'The pattern syntax REGEX conditions keep to (decision 0015): a regular expression matching the patterns Postgres and ECMAScript (u flag) read alike.';
+grant execute on function app_hidden.portable_regex_syntax() to fluxgate_visitor;
 
 -- ----------------------------------------------------------------------------
 -- function app_hidden.rules_reference_context(rules jsonb, key text)
@@ -1969,6 +2059,12 @@ begin
             raise exception '%: REGEX takes a pattern string (at most 1000 characters)', v_path
               using errcode = 'BADRX';
           end if;
+          -- Edges evaluate patterns as ECMAScript (u flag); Postgres cannot run
+          -- that, so patterns keep to the syntax both read alike (decision 0015).
+          if (v_value #>> '{}') !~ app_hidden.portable_regex_syntax() then
+            raise exception '%: % is not in the portable pattern syntax (literals, ., ^, $, |, (...), (?:...), * + ? {n,m} up to 255, \d \w \s and their negations, \n \r \t \f \v, escaped syntax characters, [...] classes)',
+              v_path, v_value using errcode = 'BADRX';
+          end if;
           begin
             perform '' ~ (v_value #>> '{}');
           exception when others then
@@ -1982,7 +2078,8 @@ begin
           perform app_hidden.validate_typed_value(v_type, v_value, v_path);
           if v_allowed is not null and v_op in ('EQUALS', 'NOT_EQUALS', 'IN', 'NOT_IN') and not exists (
             select 1 from jsonb_array_elements(v_allowed) a
-            where a = v_value or (v_fold and lower(a #>> '{}') = lower(v_value #>> '{}'))
+            where a = v_value or (v_fold and jsonb_typeof(a) = 'string' and jsonb_typeof(v_value) = 'string'
+              and app_hidden.ascii_lower(a #>> '{}') = app_hidden.ascii_lower(v_value #>> '{}'))
           ) then
             raise exception '%: % is not an allowed value of "%"', v_path, v_value, v_key
               using errcode = 'BADVL';
@@ -1993,17 +2090,18 @@ begin
   end loop;
 end;
 $function$;
-comment on function app_hidden.validate_rules(team_id uuid, rules jsonb) is 'Validates a rules document against the team''s contexts and segments; raises BADRL, BADOP, BADVL, BADRX, BADSV, BADNM, BADDT, NOCTX or NOSEG with the path of the offending condition.';
+comment on function app_hidden.validate_rules(team_id uuid, rules jsonb) is 'Validates a rules document against the team''s contexts and segments; raises BADRL, BADOP, BADVL, BADRX, BADSV, BADNM, BADDT, NOCTX or NOSEG with the path of the offending condition. It accepts a document exactly when the engine compiles app_hidden.engine_rules(document) with the team''s contexts (decision 0015).';
 grant execute on function app_hidden.validate_rules(team_id uuid, rules jsonb) to fluxgate_visitor;
 
 -- ----------------------------------------------------------------------------
 -- function app_hidden.validate_typed_value(type text, value jsonb, path text)
 -- ----------------------------------------------------------------------------
--- plpgsql, immutable, called on null input, security invoker, parallel unsafe, owner fluxgate_owner
+-- plpgsql, immutable, called on null input, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
 CREATE OR REPLACE FUNCTION app_hidden.validate_typed_value(type text, value jsonb, path text)
  RETURNS void
  LANGUAGE plpgsql
  IMMUTABLE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
 begin
   case type
@@ -2016,8 +2114,10 @@ begin
         raise exception '%: % is not a boolean', path, value using errcode = 'BADVL';
       end if;
     when 'number' then
-      if jsonb_typeof(value) is distinct from 'number' then
-        raise exception '%: % is not a number', path, value using errcode = 'BADNM';
+      -- finite as a double: below the midpoint of the largest double and 2^1024
+      if jsonb_typeof(value) is distinct from 'number'
+        or abs((value #>> '{}')::numeric) >= 179769313486231580793728971405303415079934132710037826936173778980444968292764750946649017977587207096330286416692887910946555547851940402630657488671505820681908902000708383676273854845817711531764475730270069855571366959622842914819860834936475292719074168444365510704342711559699508093042880177904174497792 then
+        raise exception '%: % is not a (finite) number', path, value using errcode = 'BADNM';
       end if;
     when 'semver' then
       if jsonb_typeof(value) is distinct from 'string' or not app_hidden.is_semver(value #>> '{}') then
@@ -2033,7 +2133,7 @@ begin
   end case;
 end;
 $function$;
-comment on function app_hidden.validate_typed_value(type text, value jsonb, path text) is 'Raises BADVL, BADNM, BADSV or BADDT when a JSON value does not fit a context type.';
+comment on function app_hidden.validate_typed_value(type text, value jsonb, path text) is 'Raises BADVL, BADNM, BADSV or BADDT when a JSON value does not fit a context type (as the engine reads it).';
 grant execute on function app_hidden.validate_typed_value(type text, value jsonb, path text) to fluxgate_visitor;
 
 -- ----------------------------------------------------------------------------
@@ -2356,12 +2456,21 @@ AS $function$
         order by segment.key), '[]'::jsonb)
       from app_public.segments segment
       where segment.team_id = e.team_id
+    ),
+    'contexts', (
+      select coalesce(jsonb_agg(
+        jsonb_build_object('key', context.key, 'type', context.type::text)
+          || case when context.allowed_values is null then '{}'::jsonb
+            else jsonb_build_object('allowedValues', context.allowed_values) end
+        order by context.key), '[]'::jsonb)
+      from app_public.contexts context
+      where context.team_id = e.team_id
     )
   )
   from app_public.environments e
   where e.id = environment_snapshot.environment_id;
 $function$;
-comment on function app_private.environment_snapshot(environment_id uuid) is 'For the backend (owner): the engine Snapshot of an environment (flags with this environment''s stage, segments, prerequisites) at its latest revision; null for an unknown environment.';
+comment on function app_private.environment_snapshot(environment_id uuid) is 'For the backend (owner): the engine Snapshot of an environment (flags with this environment''s stage, segments, prerequisites, the team''s context schema) at its latest revision; null for an unknown environment.';
 -- no execute grants: only the owner may call it
 
 -- ----------------------------------------------------------------------------

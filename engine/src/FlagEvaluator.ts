@@ -1,4 +1,5 @@
 import { bucketAfter } from "./bucket.ts";
+import { type ContextSchema, contextSchemaOf } from "./checkRules.ts";
 import {
   type Context,
   type Matcher,
@@ -100,6 +101,8 @@ function missingKey(flag: CompiledFlag): EvaluationResult {
  */
 export class FlagEvaluator {
   #revision: number;
+  /** The snapshot's context schema (`contexts`); `null` when it has none. */
+  readonly #schema: ContextSchema | null;
   readonly #assignments: AssignmentLookup | undefined;
   /**
    * Flags by index (prerequisites point at indices); holes = removed flags,
@@ -142,6 +145,7 @@ export class FlagEvaluator {
       throw new CompileError("INVALID_SNAPSHOT", "segments", "segments must be an array");
     }
     this.#revision = snapshot.revision;
+    this.#schema = contextSchemaOf(snapshot);
     this.#assignments = options.assignments;
     // One bad flag or segment never fails the whole snapshot: it is isolated
     // and listed in `problems` (docs/evaluation.md, "Compile problems").
@@ -518,6 +522,7 @@ export class FlagEvaluator {
       return compileFlag(definition, path, {
         indexOf: (k) => this.#indexOf.get(k),
         usedSegments,
+        schema: this.#schema,
         resolveSegment: (k, p) => {
           usedSegments.add(k);
           const problem = this.#segmentProblems.get(k);
@@ -630,7 +635,13 @@ export class FlagEvaluator {
             "rules must be an array",
           );
         }
-        const m = compileRules(entry.definition.rules, `${entry.path}.rules`, resolve, false)!;
+        const m = compileRules(
+          entry.definition.rules,
+          `${entry.path}.rules`,
+          resolve,
+          false,
+          this.#schema,
+        )!;
         matchers.set(key, m);
         deps.set(key, used);
       } catch (e) {

@@ -23,6 +23,26 @@ export interface Snapshot {
   readonly flags: readonly FlagDefinition[];
   /** Reusable rule groups referenced by conditions (`{ segment: key }`). */
   readonly segments?: readonly SegmentDefinition[];
+  /**
+   * The team's context schema. When present, `compile` checks every
+   * attribute condition against it exactly as Postgres does on write
+   * (docs/evaluation.md, "Context schema"); when absent, rules are not
+   * type-checked.
+   */
+  readonly contexts?: readonly ContextDefinition[];
+}
+
+/** The type of a context attribute. */
+export type ContextType = "string" | "number" | "boolean" | "semver" | "date";
+
+/** A context attribute definition (Postgres's `app_public.contexts`). */
+export interface ContextDefinition {
+  /** Attribute name; `targetingKey` is built in (a string) and never listed. */
+  readonly key: string;
+  /** The attribute's type: which operators apply and what values mean. */
+  readonly type: ContextType;
+  /** When set, the only values equality operators may compare with. */
+  readonly allowedValues?: readonly ConditionValue[] | null;
 }
 
 /**
@@ -161,29 +181,37 @@ export interface RuleGroup {
 /** A condition on one context attribute, or a segment reference. */
 export type Condition = AttributeCondition | SegmentCondition;
 
-/** The operators of the brief §2. */
-export type Operator =
-  | "EQUALS"
-  | "NOT_EQUALS"
-  | "IN"
-  | "NOT_IN"
-  | "CONTAINS"
-  | "STARTS_WITH"
-  | "ENDS_WITH"
-  | "REGEX"
-  | "GT"
-  | "GTE"
-  | "LT"
-  | "LTE"
-  | "SEMVER_EQ"
-  | "SEMVER_GT"
-  | "SEMVER_GTE"
-  | "SEMVER_LT"
-  | "SEMVER_LTE"
-  | "DATE_BEFORE"
-  | "DATE_AFTER"
-  | "EXISTS"
-  | "NOT_EXISTS";
+/**
+ * The operators of the brief §2, in one list: the {@link Operator} type is
+ * derived from it, and Postgres's `app_hidden.validate_rules` accepts exactly
+ * these (a db test checks it).
+ */
+export const OPERATORS = [
+  "EQUALS",
+  "NOT_EQUALS",
+  "IN",
+  "NOT_IN",
+  "CONTAINS",
+  "STARTS_WITH",
+  "ENDS_WITH",
+  "REGEX",
+  "GT",
+  "GTE",
+  "LT",
+  "LTE",
+  "SEMVER_EQ",
+  "SEMVER_GT",
+  "SEMVER_GTE",
+  "SEMVER_LT",
+  "SEMVER_LTE",
+  "DATE_BEFORE",
+  "DATE_AFTER",
+  "EXISTS",
+  "NOT_EXISTS",
+] as const;
+
+/** One of {@link OPERATORS}. */
+export type Operator = (typeof OPERATORS)[number];
 
 /** Compares one context attribute with the condition's values. */
 export interface AttributeCondition {

@@ -2,7 +2,13 @@ import { CompileError } from "./CompileError.ts";
 import { parseDate } from "./parseDate.ts";
 import { parseNumber } from "./parseNumber.ts";
 import { compareSemver, parseSemver, type Semver } from "./semver.ts";
-import type { AttributeCondition, Condition, ConditionValue, Operator } from "./Snapshot.ts";
+import {
+  type AttributeCondition,
+  type Condition,
+  type ConditionValue,
+  type Operator,
+  OPERATORS,
+} from "./Snapshot.ts";
 
 /** A context as the compiled matchers read it. */
 export type Context = Readonly<Record<string, unknown>>;
@@ -16,29 +22,7 @@ export type SegmentResolver = (key: string, path: string) => Matcher;
 type Scalar = string | number | boolean;
 type Predicate = (value: Scalar) => boolean;
 
-const OPERATORS: ReadonlySet<string> = new Set<Operator>([
-  "EQUALS",
-  "NOT_EQUALS",
-  "IN",
-  "NOT_IN",
-  "CONTAINS",
-  "STARTS_WITH",
-  "ENDS_WITH",
-  "REGEX",
-  "GT",
-  "GTE",
-  "LT",
-  "LTE",
-  "SEMVER_EQ",
-  "SEMVER_GT",
-  "SEMVER_GTE",
-  "SEMVER_LT",
-  "SEMVER_LTE",
-  "DATE_BEFORE",
-  "DATE_AFTER",
-  "EXISTS",
-  "NOT_EXISTS",
-]);
+const OPERATOR_SET: ReadonlySet<string> = new Set<string>(OPERATORS);
 
 const MAX_REGEX_INPUT = 4096;
 
@@ -674,7 +658,7 @@ function attributeMatcher(condition: AttributeCondition, path: string): Matcher 
     );
   }
   const op = condition.operator;
-  if (typeof op !== "string" || !OPERATORS.has(op)) {
+  if (typeof op !== "string" || !OPERATOR_SET.has(op)) {
     throw new CompileError(
       "UNKNOWN_OPERATOR",
       `${path}.operator`,

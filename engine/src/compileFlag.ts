@@ -1,3 +1,4 @@
+import type { ContextSchema } from "./checkRules.ts";
 import type { Matcher, SegmentResolver } from "./compileCondition.ts";
 import { CompileError, type CompileProblem } from "./CompileError.ts";
 import { any, compileRules } from "./compileRules.ts";
@@ -193,6 +194,8 @@ export interface FlagScope {
   readonly resolveSegment: SegmentResolver;
   /** Filled with the segment keys the flag uses. */
   readonly usedSegments: Set<string>;
+  /** The snapshot's context schema; `null` when it has none. */
+  readonly schema: ContextSchema | null;
 }
 
 /** The flag's variants by key, validated against its kind. */
@@ -346,7 +349,7 @@ export function compileFlag(def: FlagDefinition, path: string, scope: FlagScope)
         "priority must be a finite number",
       );
     }
-    const match = compileRules(c.rules, `${cPath}.rules`, scope.resolveSegment, true);
+    const match = compileRules(c.rules, `${cPath}.rules`, scope.resolveSegment, true, scope.schema);
     const rollout = c.rolloutBasisPoints ?? 10000;
     if (!integerIn(rollout, 0, 10000)) {
       throw new CompileError(

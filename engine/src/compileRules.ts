@@ -1,3 +1,4 @@
+import { checkRules, type ContextSchema } from "./checkRules.ts";
 import {
   compileCondition,
   fuseAlternatives,
@@ -79,14 +80,17 @@ function compileGroup(group: RuleGroup, path: string, resolveSegment: SegmentRes
 
 /**
  * Compiles OR'ed rule groups. With `emptyMatches`, an absent or empty list
- * yields `null` ("no conditions": the caller skips the call entirely).
+ * yields `null` ("no conditions": the caller skips the call entirely). With a
+ * context `schema`, the groups are first checked against it (checkRules).
  */
 export function compileRules(
   groups: readonly RuleGroup[] | undefined,
   path: string,
   resolveSegment: SegmentResolver,
   emptyMatches: boolean,
+  schema: ContextSchema | null = null,
 ): Matcher | null {
+  if (schema !== null) checkRules(groups, path, schema);
   if (groups === undefined) return emptyMatches ? null : NEVER;
   if (!Array.isArray(groups)) {
     throw new CompileError("INVALID_VALUE", path, "rules must be an array");

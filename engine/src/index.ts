@@ -3,6 +3,12 @@
  * Entry point: {@link compile}. Semantics: docs/evaluation.md.
  */
 export { BUCKETS, ROLLOUT_SEED, rolloutBucket, SPLIT_SEED, splitBucket } from "./bucket.ts";
+export {
+  checkRules,
+  type ContextSchema,
+  isPortablePattern,
+  PORTABLE_REGEX_SYNTAX,
+} from "./checkRules.ts";
 export { compile } from "./compile.ts";
 export { compilePattern } from "./compileCondition.ts";
 export { CompileError, type CompileErrorCode, type CompileProblem } from "./CompileError.ts";
@@ -20,6 +26,8 @@ export type {
   AttributeCondition,
   Condition,
   ConditionValue,
+  ContextDefinition,
+  ContextType,
   CriterionDefinition,
   FlagDefinition,
   FlagKind,
@@ -35,4 +43,4 @@ export type {
   StageStatus,
   VariantDefinition,
 } from "./Snapshot.ts";
-export { SERVED_STATUSES } from "./Snapshot.ts";
+export { OPERATORS, SERVED_STATUSES } from "./Snapshot.ts";

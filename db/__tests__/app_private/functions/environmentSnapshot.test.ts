@@ -170,6 +170,22 @@ describe("app_private.environment_snapshot", () => {
       expect(await served("rollbacked")).toBe("DISABLED");
     }));
 
+  it("carries the team's context schema, so the engine type-checks its rules", () =>
+    withRootDb(async (client) => {
+      // Setup
+      const { a } = await createTwoTeams(client);
+
+      // Action
+      const snapshot = (await snapshotOf(client, a.environment))!;
+
+      // Assertions
+      expect(snapshot.contexts).toEqual([
+        { key: "country", type: "string", allowedValues: ["NZ", "AU", "GB"] },
+        { key: "plan", type: "string" },
+      ]);
+      expect(compile(snapshot).problems).toEqual([]);
+    }));
+
   it("holds nothing of another team, and nothing for an unknown environment", () =>
     withRootDb(async (client) => {
       const { a, b } = await createTwoTeams(client);
