@@ -1,151 +1,20 @@
 import * as grpc from "@grpc/grpc-js";
 import { describe, expect, it } from "vitest";
 
+import { owner, useBackend } from "../helpers.ts";
 import {
-  createClient,
-  createTeamDomain,
-  type TeamDomain,
-} from "../../../db/__tests__/domainFixtures.ts";
-import {
-  ClientKey,
-  DeliveryServiceClient,
-  type SubscribeResponse,
-} from "../../../proto/gen/fluxgate/delivery/v1/delivery.ts";
-import { Flag, Segment } from "../../../proto/gen/fluxgate/delivery/v1/snapshot.ts";
-import { entityDigest, xorInto } from "../../src/grpc/EnvironmentState.ts";
-import { createTeamWith, owner, useBackend } from "../helpers.ts";
+  credentials,
+  deliveryClient,
+  EdgeState,
+  snapshotDone,
+  subscribe as subscribeTo,
+  teamWithClient,
+} from "./deliveryClient.ts";
 
 const api = useBackend();
-
-/** What an edge keeps: entity digests by kind and key, and the checksum they make. */
-class EdgeState {
-  readonly digests = new Map<string, Buffer>();
-  readonly flags = new Map<string, Flag>();
-  revision = "0";
-
-  #put(kind: "flag" | "segment" | "client_key", key: string, bytes: Uint8Array) {
-    this.digests.set(`${kind}\0${key}`, entityDigest(kind, key, bytes));
-  }
-
-  apply(message: SubscribeResponse): void {
-    if (message.snapshot) {
-      if (message.snapshot.chunkIndex === 0) {
-        this.digests.clear();
-        this.flags.clear();
-      }
-      for (const flag of message.snapshot.flags) this.#upsertFlag(flag);
-      for (const s of message.snapshot.segments)
-        this.#put("segment", s.key, Segment.encode(s).finish());
-      for (const k of message.snapshot.clientKeys)
-        this.#put("client_key", k.id, ClientKey.encode(k).finish());
-    }
-    if (message.delta) {
-      for (const flag of message.delta.upsertedFlags) this.#upsertFlag(flag);
-      for (const key of message.delta.deletedFlagKeys) {
-        this.digests.delete(`flag\0${key}`);
-        this.flags.delete(key);
-      }
-      for (const s of message.delta.upsertedSegments)
-        this.#put("segment", s.key, Segment.encode(s).finish());
-      for (const key of message.delta.deletedSegmentKeys) this.digests.delete(`segment\0${key}`);
-      for (const k of message.delta.upsertedClientKeys)
-        this.#put("client_key", k.id, ClientKey.encode(k).finish());
-      for (const id of message.delta.deletedClientKeyIds) this.digests.delete(`client_key\0${id}`);
-    }
-    this.revision = message.revision;
-  }
-
-  #upsertFlag(flag: Flag) {
-    this.flags.set(flag.key, flag);
-    this.#put("flag", flag.key, Flag.encode(flag).finish());
-  }
-
-  checksum(): Buffer {
-    const sum = Buffer.alloc(32);
-    for (const digest of this.digests.values()) xorInto(sum, digest);
-    return sum;
-  }
-}
-
-interface Stream {
-  messages: SubscribeResponse[];
-  ended: Promise<grpc.ServiceError | "complete">;
-  next(
-    match: (message: SubscribeResponse) => boolean,
-    timeoutMs?: number,
-  ): Promise<SubscribeResponse>;
-  cancel(): void;
-}
-
-function deliveryClient(): DeliveryServiceClient {
-  return new DeliveryServiceClient(api.backend.grpc!.address, grpc.credentials.createInsecure());
-}
-
-function credentials(id: string, secret: string): grpc.Metadata {
-  const metadata = new grpc.Metadata();
-  metadata.set("x-client-id", id);
-  metadata.set("x-client-secret", secret);
-  return metadata;
-}
-
-function subscribe(
-  metadata: grpc.Metadata,
-  request: { sinceRevision?: string; sinceChecksum?: Buffer } = {},
-): Stream {
-  const call = deliveryClient().subscribe(
-    {
-      sinceRevision: request.sinceRevision ?? "0",
-      sinceChecksum: request.sinceChecksum ?? Buffer.alloc(0),
-    },
-    metadata,
-  );
-  const messages: SubscribeResponse[] = [];
-  const waiters: Array<() => void> = [];
-  call.on("data", (message: SubscribeResponse) => {
-    messages.push(message);
-    for (const wake of waiters.splice(0)) wake();
-  });
-  const ended = new Promise<grpc.ServiceError | "complete">((resolve) => {
-    call.on("error", (error: grpc.ServiceError) => resolve(error));
-    call.on("end", () => resolve("complete"));
-  });
-  return {
-    messages,
-    ended,
-    async next(match, timeoutMs = 5_000) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const found = messages.find(match);
-        if (found) return found;
-        if (Date.now() > deadline) throw new Error("no matching message in time");
-        await new Promise<void>((resolve) => {
-          waiters.push(resolve);
-          setTimeout(resolve, 50);
-        });
-      }
-    },
-    cancel: () => call.cancel(),
-  };
-}
-
-/** A team with the fixture domain (committed), and a client of its first environment. */
-async function teamWithClient(): Promise<{ domain: TeamDomain; id: string; secret: string }> {
-  const team = await createTeamWith([]);
-  const db = await owner().connect();
-  try {
-    // The fixtures act as an admin through transaction-local settings.
-    await db.query("begin");
-    const domain = await createTeamDomain(db, team.id);
-    const { id, secret } = await createClient(db, domain.environment);
-    await db.query("commit");
-    return { domain, id, secret };
-  } finally {
-    db.release();
-  }
-}
-
-const snapshotDone = (m: SubscribeResponse) =>
-  m.snapshot !== undefined && m.snapshot.chunkIndex === m.snapshot.chunkCount - 1;
+const subscribe = (
+  ...args: Parameters<typeof subscribeTo> extends [unknown, ...infer R] ? R : never
+) => subscribeTo(api, ...args);
 
 describe("DeliveryService.Subscribe", () => {
   it("starts with a snapshot of exactly the client's environment, whose checksum the edge reproduces", async () => {
@@ -273,7 +142,7 @@ describe("DeliveryService.Subscribe", () => {
 describe("DeliveryService.GetRevision and health", () => {
   it("reports the environment's revision to its client, and SERVING to health checks", async () => {
     const a = await teamWithClient();
-    const client = deliveryClient();
+    const client = deliveryClient(api);
     const revision = await new Promise<string>((resolve, reject) =>
       client.getRevision({ environmentId: "" }, credentials(a.id, a.secret), (error, response) =>
         error ? reject(error) : resolve(response.revision),

@@ -30,6 +30,11 @@ export interface DeliveryHubOptions {
   maxQueuedMessages: number;
   /** Flags (plus segments and keys) per snapshot chunk. */
   chunkSize: number;
+  /**
+   * LISTEN for change notifications; off, changes arrive by the periodic
+   * check alone (what a lost notification degrades to; tests use it).
+   */
+  listen: boolean;
 }
 
 export const DEFAULT_HUB_OPTIONS: DeliveryHubOptions = {
@@ -37,6 +42,7 @@ export const DEFAULT_HUB_OPTIONS: DeliveryHubOptions = {
   heartbeatIntervalMs: 15_000,
   maxQueuedMessages: 1_000,
   chunkSize: 500,
+  listen: true,
 };
 
 const encode = (message: SubscribeResponse) =>
@@ -101,7 +107,7 @@ export class DeliveryHub {
   }
 
   async start(): Promise<void> {
-    await this.#listen();
+    if (this.#options.listen) await this.#listen();
     this.#timers.push(
       setInterval(() => this.#refreshAll(), this.#options.pollIntervalMs).unref(),
       setInterval(() => this.#heartbeat(), this.#options.heartbeatIntervalMs).unref(),
