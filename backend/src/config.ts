@@ -1,3 +1,5 @@
+import { LOG_LEVELS, type LogLevel } from "@fluxgate/log";
+
 /** Backend settings, read once from the environment. */
 export interface BackendConfig {
   /** Authenticator connection string: every GraphQL request uses it. */
@@ -28,8 +30,10 @@ export interface BackendConfig {
   suggestions: boolean;
   /** Where `npm run generate` writes the SDL; unset at run time. */
   exportSchemaPath?: string;
-  /** `local` allows development conveniences (detailed errors). */
+  /** `local` allows development conveniences (detailed errors, readable logs). */
   mode: "local" | "production";
+  /** `LOG_LEVEL`; default `info` (`debug`: a line per request; `trace`: headers, variables). */
+  logLevel?: LogLevel;
 }
 
 /** Thrown for a missing or malformed setting, naming it. */
@@ -69,6 +73,7 @@ export function loadBackendConfig(env: NodeJS.ProcessEnv = process.env): Backend
       ? { accessTokenTtlSeconds: integer(env, "BACKEND_ACCESS_TOKEN_TTL_SECONDS", 900) }
       : {}),
     mode,
+    logLevel: oneOf(env, "LOG_LEVEL", LOG_LEVELS, "info"),
   };
 }
 
