@@ -97,7 +97,12 @@ try {
     const dataDir = `${STATE_DIR}/pg`;
     const port = Number(env.FLUXGATE_PG_PORT || 54329);
     pgDataDir = dataDir;
-    postgres = await startLocalPostgres({ dataDir, port, password: secrets.postgresPassword });
+    postgres = await startLocalPostgres({
+      dataDir,
+      port,
+      password: secrets.postgresPassword,
+      notice: (message) => pgLog.info(message.replace(/^postgres: /, "")),
+    });
     const all: DatabaseNames = {
       ...names,
       shadowDatabase: `${names.database}_shadow`,
