@@ -23,7 +23,8 @@ declare global {
 }
 
 /*
- * Channels written by the history triggers (db/migrations 9000-history.sql):
+ * Channels written by the history triggers (the `9000-history` block of
+ * db/migrations/committed/000002-control-plane-auth-domain-history.sql):
  * `postgraphile:features:<team>` for every change to a feature or its
  * dependencies, stages and criteria; `postgraphile:audit:<team>` for every
  * audit entry.
