@@ -74,6 +74,13 @@ export async function startLocalPostgres(options: LocalPostgresOptions): Promise
         `${dataDir}/postgres.log): ${(error as Error).message}. Is another server using port ${port}?`,
     );
   }
+  // In its own session, Postgres would outlive a process that exits without
+  // stop() (a test run ended by Ctrl-C, a crash): SIGINT is its fast shutdown.
+  const onExit = () => {
+    const pid = postmasterPid(dataDir);
+    if (pid !== undefined) process.kill(pid, "SIGINT");
+  };
+  process.once("exit", onExit);
   let stopped = false;
   return {
     rootUrl: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`,
@@ -81,6 +88,7 @@ export async function startLocalPostgres(options: LocalPostgresOptions): Promise
     async stop() {
       if (stopped) return;
       stopped = true;
+      process.off("exit", onExit);
       // "fast": roll back open transactions, end the sessions, exit.
       await pgCtl(["stop", "--wait", "--mode=fast"]);
       if (options.ephemeral) rmSync(dataDir, { recursive: true, force: true });
