@@ -1,11 +1,11 @@
 import { createLogger } from "@fluxgate/log";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 
-import { type Backend, startBackend } from "../../src/index.ts";
+import { type Backend, loadBackendConfig, startBackend } from "../../src/index.ts";
 import { createTeamWith, createUserWithPassword, graphql, LOGIN, owner } from "../helpers.ts";
 
 // A backend of its own whose logger writes every line (trace: headers and
-// variables too) to `lines`.
+// variable names too) to `lines`.
 const lines: string[] = [];
 let backend: Backend;
 beforeAll(async () => {
@@ -13,23 +13,13 @@ beforeAll(async () => {
     level: "trace",
     destination: { write: (line: string) => void lines.push(line) },
   });
-  backend = await startBackend(
-    {
-      authDatabaseUrl: inject("authUrl"),
-      ownerDatabaseUrl: inject("ownerUrl"),
-      visitorRole: inject("visitorRole"),
-      host: "127.0.0.1",
-      port: 0,
-      corsOrigins: [],
-      trustedProxies: [],
-      introspection: "signed-in",
-      suggestions: false,
-      maxRequestBytes: 100_000,
-      responseCacheBytes: 16 * 2 ** 20,
-      mode: "production",
-    },
-    { logger },
-  );
+  // Production defaults, as the stand-alone entry reads them; any free port.
+  const config = loadBackendConfig({
+    DATABASE_URL: inject("ownerUrl"),
+    AUTH_DATABASE_URL: inject("authUrl"),
+    DATABASE_VISITOR: inject("visitorRole"),
+  });
+  backend = await startBackend({ ...config, port: 0 }, { logger });
 });
 afterAll(() => backend?.close());
 
