@@ -92,6 +92,7 @@ try {
     FLUXGATE_STATE_DIR: stateDir,
     FLUXGATE_PG_PORT: String(await freePort()),
     BACKEND_PORT: String(backendPort),
+    BACKEND_GRPC_ADDR: "127.0.0.1:0",
   });
   await childOutput(stack).waitFor("FluxGate is running", 120_000);
   const url = `http://127.0.0.1:${backendPort}`;
@@ -192,11 +193,11 @@ try {
       criterionId = (
         await gql(
           url,
-          `query($s: UUID!) { featureStageByRowId(rowId: $s) { stageCriteriaByFeatureStageId(orderBy: PRIORITY_ASC) { nodes { rowId } } } }`,
+          `query($s: UUID!) { featureStage(rowId: $s) { criteria(orderBy: PRIORITY_ASC) { nodes { rowId } } } }`,
           { s: stageId },
           token,
         )
-      ).featureStageByRowId.stageCriteriaByFeatureStageId.nodes[2].rowId;
+      ).featureStage.criteria.nodes[2].rowId;
     }
   }
 
@@ -210,10 +211,10 @@ try {
   await childOutput(baseline).waitFor("listening");
 
   const auth = { "content-type": "application/json", authorization: `Bearer ${token}` };
-  const LIST = `query($t: UUID!) { allFeatures(condition: { teamId: $t }, first: 100, orderBy: KEY_ASC) { nodes { key name featureStagesByFeatureId { nodes { status stageCriteriaByFeatureStageId(orderBy: PRIORITY_ASC) { nodes { priority name rolloutBp variant split rules } } } } } } }`;
+  const LIST = `query($t: UUID!) { features(condition: { teamId: $t }, first: 100, orderBy: KEY_ASC) { nodes { key name stages { nodes { status criteria(orderBy: PRIORITY_ASC) { nodes { priority name rolloutBp variant split rules } } } } } } }`;
   const listBody = JSON.stringify({ query: LIST, variables: { t: teamId } });
   const check = await gql(url, LIST, { t: teamId }, token);
-  if (check.allFeatures.nodes.length !== 100) throw new Error("expected 100 features in the list");
+  if (check.features.nodes.length !== 100) throw new Error("expected 100 features in the list");
 
   const figures: Record<string, Figures> = {};
   figures.login = await load({
@@ -259,7 +260,7 @@ try {
   const counts = async () =>
     await gql(
       url,
-      `query($t: UUID!) { allAuditLogs(condition: { teamId: $t }) { totalCount } allChangeFeeds(condition: { teamId: $t }) { totalCount } allFeatureVersions(condition: { teamId: $t }) { totalCount } }`,
+      `query($t: UUID!) { auditLogs(condition: { teamId: $t }) { totalCount } changeFeeds(condition: { teamId: $t }) { totalCount } featureVersions(condition: { teamId: $t }) { totalCount } }`,
       { t: teamId },
       token,
     );
@@ -267,7 +268,7 @@ try {
   // Alternate between two values so every update really changes the row.
   const updateBody = () =>
     JSON.stringify({
-      query: `mutation($id: UUID!, $r: Int!) { updateStageCriterionByRowId(input: { rowId: $id, stageCriterionPatch: { rolloutBp: $r } }) { stageCriterion { rolloutBp } } }`,
+      query: `mutation($id: UUID!, $r: Int!) { updateStageCriterion(input: { rowId: $id, patch: { rolloutBp: $r } }) { stageCriterion { rolloutBp } } }`,
       variables: { id: criterionId, r: 1000 + (flip++ % 2) },
     });
   const updatePaced = (rate: number, connections: number) =>
@@ -286,11 +287,7 @@ try {
 
   const history = async () => {
     const c = await counts();
-    return [
-      c.allAuditLogs.totalCount,
-      c.allChangeFeeds.totalCount,
-      c.allFeatureVersions.totalCount,
-    ];
+    return [c.auditLogs.totalCount, c.changeFeeds.totalCount, c.featureVersions.totalCount];
   };
   const before = await history();
   figures.updateAt50 = await updatePaced(50, 4);

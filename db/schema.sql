@@ -78,7 +78,7 @@ create type app_public.feature_value_type as enum ('boolean', 'string', 'number'
 comment on type app_public.feature_value_type is 'The JSON type of every variant value of a feature (json: any JSON value).';
 
 create type app_public.stage_status as enum ('not_deployed', 'deployment_requested', 'deployment_approved', 'deployment_rejected', 'deployed', 'rollback_requested', 'rollback_approved', 'rollback_rejected', 'rollbacked');
-comment on type app_public.stage_status is 'Deployment status of a feature in one environment. Only deployed is served; every other status serves the off variant.';
+comment on type app_public.stage_status is 'Deployment status of a feature in one environment. A finalized deployment is served, and keeps serving while a rollback is requested, approved or rejected, until the rollback is finalized (rollbacked); every other status serves the off variant (the engine''s SERVED_STATUSES decides).';
 
 create type app_public.team_role as enum ('viewer', 'requester', 'approver', 'team_admin');
 comment on type app_public.team_role is 'A role within one team: viewer reads; requester edits flags and requests stage changes; approver votes on requests; team_admin manages the team''s environments, pipelines, contexts, clients, members and policies.';
@@ -1474,6 +1474,43 @@ comment on function app_hidden.current_user_visible_user_ids() is 'Ids of the us
 grant execute on function app_hidden.current_user_visible_user_ids() to fluxgate_visitor;
 
 -- ----------------------------------------------------------------------------
+-- function app_hidden.engine_rules(rules jsonb)
+-- ----------------------------------------------------------------------------
+-- sql, immutable, strict, security invoker, parallel safe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_hidden.engine_rules(rules jsonb)
+ RETURNS jsonb
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE STRICT
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select coalesce(jsonb_agg(
+    jsonb_build_object(
+      'combinator', upper(g.item ->> 'op'),
+      'conditions', (
+        select coalesce(jsonb_agg(
+          case when c.item ? 'segment' then c.item
+          else jsonb_build_object('attribute', c.item -> 'contextKey', 'operator', c.item -> 'operator')
+            || case
+              when c.item ? 'value' then jsonb_build_object('values', jsonb_build_array(c.item -> 'value'))
+              when c.item ? 'values' then jsonb_build_object('values', c.item -> 'values')
+              else '{}'::jsonb
+            end
+            || case
+              when c.item ? 'caseInsensitive' then jsonb_build_object('caseInsensitive', c.item -> 'caseInsensitive')
+              else '{}'::jsonb
+            end
+          end
+          order by c.position), '[]'::jsonb)
+        from jsonb_array_elements(g.item -> 'conditions') with ordinality as c (item, position)
+      )
+    )
+    order by g.position), '[]'::jsonb)
+  from jsonb_array_elements(rules -> 'groups') with ordinality as g (item, position);
+$function$;
+comment on function app_hidden.engine_rules(rules jsonb) is 'A stored rules document ({"groups": [...]}) as the engine''s rule groups ([{combinator, conditions: [{attribute, operator, values?, caseInsensitive?} | {segment, negate?}]}]).';
+grant execute on function app_hidden.engine_rules(rules jsonb) to fluxgate_visitor;
+
+-- ----------------------------------------------------------------------------
 -- function app_hidden.feature_has_variant(feature_id uuid, variant text)
 -- ----------------------------------------------------------------------------
 -- sql, stable, called on null input, security definer, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
@@ -2226,6 +2263,105 @@ begin
 end;
 $function$;
 comment on function app_private.current_actor_api_token_id() is 'The id of the live API token authenticating this request, or null.';
+-- no execute grants: only the owner may call it
+
+-- ----------------------------------------------------------------------------
+-- function app_private.environment_client_keys(environment_id uuid)
+-- ----------------------------------------------------------------------------
+-- sql, stable, strict, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_private.environment_client_keys(environment_id uuid)
+ RETURNS TABLE(id uuid, secret_sha256 bytea, kind app_public.client_kind, allowed_origins text[])
+ LANGUAGE sql
+ STABLE STRICT
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select c.id, s.secret_hash, c.kind, c.allowed_origins
+  from app_public.clients c
+  join app_private.client_secrets s on s.client_id = c.id
+  where c.environment_id = environment_client_keys.environment_id and c.enabled
+  order by c.id;
+$function$;
+comment on function app_private.environment_client_keys(environment_id uuid) is 'For the backend (owner): the enabled clients of an environment with the SHA-256 of their secret.';
+-- no execute grants: only the owner may call it
+
+-- ----------------------------------------------------------------------------
+-- function app_private.environment_snapshot(environment_id uuid)
+-- ----------------------------------------------------------------------------
+-- sql, stable, strict, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_private.environment_snapshot(environment_id uuid)
+ RETURNS jsonb
+ LANGUAGE sql
+ STABLE STRICT
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select jsonb_build_object(
+    'revision', (
+      select coalesce(max(f.revision), 0) from app_public.change_feed f
+      where f.team_id = e.team_id and (f.environment_id is null or f.environment_id = e.id)
+    ),
+    'environment', e.key,
+    'flags', (
+      select coalesce(jsonb_agg(
+        jsonb_build_object(
+          'key', feature.key,
+          'kind', case when feature.kind = 'simple' then 'boolean' else feature.value_type::text end,
+          'variants', (
+            select coalesce(jsonb_agg(
+              jsonb_build_object('key', v.item -> 'key', 'value', v.item -> 'value') order by v.position),
+              '[]'::jsonb)
+            from jsonb_array_elements(feature.variants) with ordinality as v (item, position)
+          ),
+          'offVariant', feature.off_variant,
+          'killSwitch', feature.kill_switch,
+          'sticky', feature.sticky,
+          'prerequisites', (
+            select coalesce(jsonb_agg(
+              jsonb_build_object('flagKey', required.key)
+                || case when d.required_variant is null then '{}'::jsonb
+                  else jsonb_build_object('variant', d.required_variant) end
+              order by required.key), '[]'::jsonb)
+            from app_public.feature_dependencies d
+            join app_public.features required on required.id = d.depends_on_id
+            where d.feature_id = feature.id
+          ),
+          'stage', (
+            select jsonb_build_object(
+              'status', upper(s.status::text),
+              'criteria', (
+                select coalesce(jsonb_agg(
+                  jsonb_build_object(
+                    'id', c.id,
+                    'priority', c.priority,
+                    'rules', app_hidden.engine_rules(c.rules),
+                    'rolloutBasisPoints', c.rollout_bp)
+                    || case when c.variant is not null then jsonb_build_object('variant', c.variant)
+                      else jsonb_build_object('split', c.split) end
+                  order by c.priority, c.id), '[]'::jsonb)
+                from app_public.stage_criteria c
+                where c.feature_stage_id = s.id
+              ))
+              || case when s.default_variant is null then '{}'::jsonb
+                else jsonb_build_object('defaultVariant', s.default_variant) end
+            from app_public.feature_stages s
+            where s.feature_id = feature.id and s.environment_id = e.id
+          )
+        )
+        order by feature.key), '[]'::jsonb)
+      from app_public.features feature
+      where feature.team_id = e.team_id
+    ),
+    'segments', (
+      select coalesce(jsonb_agg(
+        jsonb_build_object('key', segment.key, 'rules', app_hidden.engine_rules(segment.rules))
+        order by segment.key), '[]'::jsonb)
+      from app_public.segments segment
+      where segment.team_id = e.team_id
+    )
+  )
+  from app_public.environments e
+  where e.id = environment_snapshot.environment_id;
+$function$;
+comment on function app_private.environment_snapshot(environment_id uuid) is 'For the backend (owner): the engine Snapshot of an environment (flags with this environment''s stage, segments, prerequisites) at its latest revision; null for an unknown environment.';
 -- no execute grants: only the owner may call it
 
 -- ----------------------------------------------------------------------------

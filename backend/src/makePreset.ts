@@ -1,4 +1,5 @@
 import { createLogger, type Logger } from "@fluxgate/log";
+import { PgSimplifyInflectionPreset } from "@graphile/simplify-inflection";
 import type pg from "pg";
 import { makePgService } from "postgraphile/adaptors/pg";
 import { PostGraphileAmberPreset } from "postgraphile/presets/amber";
@@ -45,7 +46,9 @@ export function makePreset(
   const log = runtime.logger ?? createLogger("backend");
   const trustProxy = compileTrustedProxies(config.trustedProxies);
   return {
-    extends: [PostGraphileAmberPreset],
+    // Simplified names (`features`, `feature.stages`, `stage.environment`);
+    // clashes are named in postgraphile.tags.json5 (docs/decisions/0013).
+    extends: [PostGraphileAmberPreset, PgSimplifyInflectionPreset],
     plugins: [
       // backend/postgraphile.tags.json5: names and shapes, not permissions.
       makePgSmartTagsFromFilePlugin(TAGS_FILE),

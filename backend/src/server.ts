@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 
@@ -11,6 +12,7 @@ import type { AuthenticatedRequest } from "./AuthenticatedRequest.ts";
 import { ResponseCache } from "./cache/ResponseCache.ts";
 import type { BackendConfig } from "./config.ts";
 import { watchPool } from "./db/watchPool.ts";
+import { type DeliveryServer, startDeliveryServer } from "./grpc/startDeliveryServer.ts";
 import { makePreset } from "./makePreset.ts";
 import { installWebSockets } from "./middleware/installWebSockets.ts";
 import { releasePostGraphile } from "./releasePostGraphile.ts";
@@ -24,6 +26,8 @@ export interface Backend {
   /** The query answer cache; undefined when turned off. */
   cache: ResponseCache | undefined;
   log: Logger;
+  /** The gRPC delivery server; undefined when `grpcAddress` is null. */
+  grpc: DeliveryServer | undefined;
   close(): Promise<void>;
 }
 
@@ -101,14 +105,30 @@ export async function startBackend(
     });
   });
   const { port } = server.address() as AddressInfo;
+  const grpc = config.grpcAddress
+    ? await startDeliveryServer(ownerPool, {
+        address: config.grpcAddress,
+        ...(config.grpcTls
+          ? {
+              tls: {
+                certChain: readFileSync(config.grpcTls.certFile),
+                privateKey: readFileSync(config.grpcTls.keyFile),
+              },
+            }
+          : {}),
+        ...(config.deliveryHub ? { hub: config.deliveryHub } : {}),
+      })
+    : undefined;
   return {
     url: `http://${config.host}:${port}`,
     server,
     auth,
     cache,
     log,
+    grpc,
     close() {
       closing ??= (async () => {
+        await grpc?.close();
         closeWebSockets();
         server.closeAllConnections();
         await new Promise<void>((resolve) => server.close(() => resolve()));

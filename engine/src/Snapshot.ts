@@ -93,9 +93,21 @@ export type StageStatus =
   | "ROLLBACK_REJECTED"
   | "ROLLBACKED";
 
-/** A flag's stage in one environment. Only `DEPLOYED` is served. */
+/**
+ * The statuses that serve a stage: a finalized deployment, which keeps
+ * serving while a rollback is requested, approved or rejected, until the
+ * rollback is finalized (`ROLLBACKED`). Every other status serves off.
+ */
+export const SERVED_STATUSES: ReadonlySet<StageStatus> = new Set<StageStatus>([
+  "DEPLOYED",
+  "ROLLBACK_REQUESTED",
+  "ROLLBACK_APPROVED",
+  "ROLLBACK_REJECTED",
+]);
+
+/** A flag's stage in one environment; served per {@link SERVED_STATUSES}. */
 export interface StageDefinition {
-  /** Status; anything but `DEPLOYED` serves the off variant (`DISABLED`). */
+  /** Status; one not in {@link SERVED_STATUSES} serves the off variant (`DISABLED`). */
   readonly status: StageStatus;
   /**
    * Variant served when criteria exist but none matched (reason `DEFAULT`);

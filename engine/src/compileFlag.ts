@@ -8,12 +8,13 @@ import type {
   Reason,
 } from "./EvaluationResult.ts";
 import { type Murmur3Prefix, murmur3Prefix } from "./murmur3.ts";
-import type {
-  CriterionDefinition,
-  FlagDefinition,
-  FlagKind,
-  JsonValue,
-  VariantDefinition,
+import {
+  type CriterionDefinition,
+  type FlagDefinition,
+  type FlagKind,
+  type JsonValue,
+  SERVED_STATUSES,
+  type VariantDefinition,
 } from "./Snapshot.ts";
 
 /** A prerequisite resolved to the index of its flag. */
@@ -274,7 +275,7 @@ export function compileFlag(def: FlagDefinition, path: string, scope: FlagScope)
     `${path}.stage.defaultVariant`,
   );
 
-  const served = def.killSwitch !== true && stage !== null && stage.status === "DEPLOYED";
+  const served = def.killSwitch !== true && stage !== null && SERVED_STATUSES.has(stage.status);
 
   const prereqDefs: unknown = def.prerequisites ?? [];
   if (!Array.isArray(prereqDefs)) {

@@ -35,3 +35,4 @@ export type {
   StageStatus,
   VariantDefinition,
 } from "./Snapshot.ts";
+export { SERVED_STATUSES } from "./Snapshot.ts";

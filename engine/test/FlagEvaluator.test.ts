@@ -63,11 +63,22 @@ describe("FlagEvaluator", () => {
       });
     });
 
-    it.each(["NOT_DEPLOYED", "DEPLOYMENT_REQUESTED", "DEPLOYMENT_APPROVED", "ROLLBACKED"] as const)(
-      "should be DISABLED when the stage is %s",
+    it.each([
+      "NOT_DEPLOYED",
+      "DEPLOYMENT_REQUESTED",
+      "DEPLOYMENT_APPROVED",
+      "DEPLOYMENT_REJECTED",
+      "ROLLBACKED",
+    ] as const)("should be DISABLED when the stage is %s", (status) => {
+      const ev = compile(snapshot([{ key: "f", stage: { status } }]));
+      expect(ev.evaluate("f", {}).reason).toBe("DISABLED");
+    });
+
+    it.each(["DEPLOYED", "ROLLBACK_REQUESTED", "ROLLBACK_APPROVED", "ROLLBACK_REJECTED"] as const)(
+      "should keep serving a finalized deployment while the stage is %s",
       (status) => {
         const ev = compile(snapshot([{ key: "f", stage: { status } }]));
-        expect(ev.evaluate("f", {}).reason).toBe("DISABLED");
+        expect(ev.evaluate("f", {})).toMatchObject({ value: true, reason: "STATIC" });
       },
     );
 

@@ -42,7 +42,8 @@ interface Running {
  */
 async function start(env: Record<string, string>, ownGroup = false): Promise<Running> {
   const child = spawn(process.execPath, [START], {
-    env: { ...process.env, GRAPHILE_ENV: "production", ...env },
+    // Any free gRPC port: tests must not collide with each other or a running `npm start`.
+    env: { ...process.env, GRAPHILE_ENV: "production", BACKEND_GRPC_ADDR: "127.0.0.1:0", ...env },
     stdio: ["ignore", "pipe", "pipe"],
     detached: ownGroup,
   });

@@ -63,6 +63,8 @@ export type ApiToken = Node & {
   createdAt: Scalars['Datetime']['output'];
   /** Who created the token. */
   createdBy?: Maybe<Scalars['UUID']['output']>;
+  /** Reads a single `User` that is related to this `ApiToken`. */
+  creator?: Maybe<User>;
   /** When the token stops working (null: never). */
   expiresAt?: Maybe<Scalars['Datetime']['output']>;
   /** A globally unique identifier. Can be used in various places throughout the system to identify this single value. */
@@ -78,15 +80,13 @@ export type ApiToken = Node & {
   /** What the token may do. */
   scopes: Array<Maybe<ApiTokenScope>>;
   /** Reads a single `Team` that is related to this `ApiToken`. */
-  teamByTeamId?: Maybe<Team>;
+  team?: Maybe<Team>;
   /** The team the token acts in. */
   teamId: Scalars['UUID']['output'];
   /** The first characters of the secret, to recognise it. */
   tokenPrefix: Scalars['String']['output'];
   /** When the token was last changed. */
   updatedAt: Scalars['Datetime']['output'];
-  /** Reads a single `User` that is related to this `ApiToken`. */
-  userByCreatedBy?: Maybe<User>;
 };
 
 /**
@@ -369,7 +369,7 @@ export type Client = Node & {
   /** A disabled client's secret is refused. */
   enabled: Scalars['Boolean']['output'];
   /** Reads a single `Environment` that is related to this `Client`. */
-  environmentByEnvironmentId?: Maybe<Environment>;
+  environment?: Maybe<Environment>;
   /** The environment whose flags the client evaluates. */
   environmentId: Scalars['UUID']['output'];
   /** A globally unique identifier. Can be used in various places throughout the system to identify this single value. */
@@ -387,7 +387,7 @@ export type Client = Node & {
   /** Unique identifier of the client. */
   rowId: Scalars['UUID']['output'];
   /** Reads a single `Team` that is related to this `Client`. */
-  teamByTeamId?: Maybe<Team>;
+  team?: Maybe<Team>;
   /** The team owning the client. */
   teamId: Scalars['UUID']['output'];
   /** When the client was last changed. */
@@ -480,7 +480,7 @@ export type Context = Node & {
   /** Unique identifier of the context. */
   rowId: Scalars['UUID']['output'];
   /** Reads a single `Team` that is related to this `Context`. */
-  teamByTeamId?: Maybe<Team>;
+  team?: Maybe<Team>;
   /** The team owning the context. */
   teamId: Scalars['UUID']['output'];
   /** Type of the attribute: string, number, boolean, semver or date. */
@@ -995,15 +995,15 @@ export type CreateUserInput = {
   name?: InputMaybe<Scalars['String']['input']>;
 };
 
-/** All input for the `deleteApiTokenByRowId` mutation. */
-export type DeleteApiTokenByRowIdInput = {
+/** All input for the `deleteApiTokenById` mutation. */
+export type DeleteApiTokenByIdInput = {
   /**
    * An arbitrary string value with no semantic meaning. Will be included in the
    * payload verbatim. May be used to track mutations by the client.
    */
   clientMutationId?: InputMaybe<Scalars['String']['input']>;
-  /** Unique identifier of the token. */
-  rowId: Scalars['UUID']['input'];
+  /** The globally unique `ID` which will identify a single `ApiToken` to be deleted. */
+  id: Scalars['ID']['input'];
 };
 
 /** All input for the `deleteApiToken` mutation. */
@@ -1013,8 +1013,8 @@ export type DeleteApiTokenInput = {
    * payload verbatim. May be used to track mutations by the client.
    */
   clientMutationId?: InputMaybe<Scalars['String']['input']>;
-  /** The globally unique `ID` which will identify a single `ApiToken` to be deleted. */
-  id: Scalars['ID']['input'];
+  /** Unique identifier of the token. */
+  rowId: Scalars['UUID']['input'];
 };
 
 /** The output of our delete `ApiToken` mutation. */
@@ -1040,15 +1040,15 @@ export type DeleteApiTokenPayloadApiTokenEdgeArgs = {
   orderBy?: Array<ApiTokenOrderBy>;
 };
 
-/** All input for the `deleteClientByRowId` mutation. */
-export type DeleteClientByRowIdInput = {
+/** All input for the `deleteClientById` mutation. */
+export type DeleteClientByIdInput = {
   /**
    * An arbitrary string value with no semantic meaning. Will be included in the
    * payload verbatim. May be used to track mutations by the client.
    */
   clientMutationId?: InputMaybe<Scalars['String']['input']>;
-  /** Unique identifier of the client. */
-  rowId: Scalars['UUID']['input'];
+  /** The globally unique `ID` which will identify a single `Client` to be deleted. */
+  id: Scalars['ID']['input'];
 };
 
 /** All input for the `deleteClient` mutation. */
@@ -1058,8 +1058,8 @@ export type DeleteClientInput = {
    * payload verbatim. May be used to track mutations by the client.
    */
   clientMutationId?: InputMaybe<Scalars['String']['input']>;
-  /** The globally unique `ID` which will identify a single `Client` to be deleted. */
-  id: Scalars['ID']['input'];
+  /** Unique identifier of the client. */
+  rowId: Scalars['UUID']['input'];
 };
 
 /** The output of our delete `Client` mutation. */
@@ -1085,15 +1085,15 @@ export type DeleteClientPayloadClientEdgeArgs = {
   orderBy?: Array<ClientOrderBy>;
 };
 
-/** All input for the `deleteContextByRowId` mutation. */
-export type DeleteContextByRowIdInput = {
+/** All input for the `deleteContextById` mutation. */
+export type DeleteContextByIdInput = {
   /**
    * An arbitrary string value with no semantic meaning. Will be included in the
    * payload verbatim. May be used to track mutations by the client.
    */
   clientMutationId?: InputMaybe<Scalars['String']['input']>;
-  /** Unique identifier of the context. */
-  rowId: Scalars['UUID']['input'];
+  /** The globally unique `ID` which will identify a single `Context` to be deleted. */
+  id: Scalars['ID']['input'];
 };
 
 /** All input for the `deleteContextByTeamIdAndKey` mutation. */
@@ -1116,8 +1116,8 @@ export type DeleteContextInput = {
    * payload verbatim. May be used to track mutations by the client.
    */
   clientMutationId?: InputMaybe<Scalars['String']['input']>;
-  /** The globally unique `ID` which will identify a single `Context` to be deleted. */
-  id: Scalars['ID']['input'];
+  /** Unique identifier of the context. */
+  rowId: Scalars['UUID']['input'];
 };
 
 /** The output of our delete `Context` mutation. */
@@ -1143,15 +1143,15 @@ export type DeleteContextPayloadContextEdgeArgs = {
   orderBy?: Array<ContextOrderBy>;
 };
 
-/** All input for the `deleteEnvironmentByRowId` mutation. */
-export type DeleteEnvironmentByRowIdInput = {
+/** All input for the `deleteEnvironmentById` mutation. */
+export type DeleteEnvironmentByIdInput = {
   /**
    * An arbitrary string value with no semantic meaning. Will be included in the
    * payload verbatim. May be used to track mutations by the client.
    */
   clientMutationId?: InputMaybe<Scalars['String']['input']>;
-  /** Unique identifier of the environment. */
-  rowId: Scalars['UUID']['input'];
+  /** The globally unique `ID` which will identify a single `Environment` to be deleted. */
+  id: Scalars['ID']['input'];
 };
 
 /** All input for the `deleteEnvironmentByTeamIdAndKey` mutation. */
@@ -1174,8 +1174,8 @@ export type DeleteEnvironmentInput = {
    * payload verbatim. May be used to track mutations by the client.
    */
   clientMutationId?: InputMaybe<Scalars['String']['input']>;
-  /** The globally unique `ID` which will identify a single `Environment` to be deleted. */
-  id: Scalars['ID']['input'];
+  /** Unique identifier of the environment. */
+  rowId: Scalars['UUID']['input'];
 };
 
 /** The output of our delete `Environment` mutation. */
@@ -1201,15 +1201,15 @@ export type DeleteEnvironmentPayloadEnvironmentEdgeArgs = {
   orderBy?: Array<EnvironmentOrderBy>;
 };
 
-/** All input for the `deleteFeatureByRowId` mutation. */
-export type DeleteFeatureByRowIdInput = {
+/** All input for the `deleteFeatureById` mutation. */
+export type DeleteFeatureByIdInput = {
   /**
    * An arbitrary string value with no semantic meaning. Will be included in the
    * payload verbatim. May be used to track mutations by the client.
    */
   clientMutationId?: InputMaybe<Scalars['String']['input']>;
-  /** Unique identifier of the feature. */
-  rowId: Scalars['UUID']['input'];
+  /** The globally unique `ID` which will identify a single `Feature` to be deleted. */
+  id: Scalars['ID']['input'];
 };
 
 /** All input for the `deleteFeatureByTeamIdAndKey` mutation. */
@@ -1238,15 +1238,15 @@ export type DeleteFeatureDependencyByFeatureIdAndDependsOnIdInput = {
   featureId: Scalars['UUID']['input'];
 };
 
-/** All input for the `deleteFeatureDependencyByRowId` mutation. */
-export type DeleteFeatureDependencyByRowIdInput = {
+/** All input for the `deleteFeatureDependencyById` mutation. */
+export type DeleteFeatureDependencyByIdInput = {
   /**
    * An arbitrary string value with no semantic meaning. Will be included in the
    * payload verbatim. May be used to track mutations by the client.
    */
   clientMutationId?: InputMaybe<Scalars['String']['input']>;
-  /** Unique identifier of the dependency. */
-  rowId: Scalars['UUID']['input'];
+  /** The globally unique `ID` which will identify a single `FeatureDependency` to be deleted. */
+  id: Scalars['ID']['input'];
 };
 
 /** All input for the `deleteFeatureDependency` mutation. */
@@ -1256,8 +1256,8 @@ export type DeleteFeatureDependencyInput = {
    * payload verbatim. May be used to track mutations by the client.
    */
   clientMutationId?: InputMaybe<Scalars['String']['input']>;
-  /** The globally unique `ID` which will identify a single `FeatureDependency` to be deleted. */
-  id: Scalars['ID']['input'];
+  /** Unique identifier of the dependency. */
+  rowId: Scalars['UUID']['input'];
 };
 
 /** The output of our delete `FeatureDependency` mutation. */
@@ -1290,8 +1290,8 @@ export type DeleteFeatureInput = {
    * payload verbatim. May be used to track mutations by the client.
    */
   clientMutationId?: InputMaybe<Scalars['String']['input']>;
-  /** The globally unique `ID` which will identify a single `Feature` to be deleted. */
-  id: Scalars['ID']['input'];
+  /** Unique identifier of the feature. */
+  rowId: Scalars['UUID']['input'];
 };
 
 /** The output of our delete `Feature` mutation. */
@@ -1330,15 +1330,15 @@ export type DeleteFeatureStageByFeatureIdAndEnvironmentIdInput = {
   featureId: Scalars['UUID']['input'];
 };
 
-/** All input for the `deleteFeatureStageByRowId` mutation. */
-export type DeleteFeatureStageByRowIdInput = {
+/** All input for the `deleteFeatureStageById` mutation. */
+export type DeleteFeatureStageByIdInput = {
   /**
    * An arbitrary string value with no semantic meaning. Will be included in the
    * payload verbatim. May be used to track mutations by the client.
    */
   clientMutationId?: InputMaybe<Scalars['String']['input']>;
-  /** Unique identifier of the stage. */
-  rowId: Scalars['UUID']['input'];
+  /** The globally unique `ID` which will identify a single `FeatureStage` to be deleted. */
+  id: Scalars['ID']['input'];
 };
 
 /** All input for the `deleteFeatureStage` mutation. */
@@ -1348,8 +1348,8 @@ export type DeleteFeatureStageInput = {
    * payload verbatim. May be used to track mutations by the client.
    */
   clientMutationId?: InputMaybe<Scalars['String']['input']>;
-  /** The globally unique `ID` which will identify a single `FeatureStage` to be deleted. */
-  id: Scalars['ID']['input'];
+  /** Unique identifier of the stage. */
+  rowId: Scalars['UUID']['input'];
 };
 
 /** The output of our delete `FeatureStage` mutation. */
@@ -1375,15 +1375,15 @@ export type DeleteFeatureStagePayloadFeatureStageEdgeArgs = {
   orderBy?: Array<FeatureStageOrderBy>;
 };
 
-/** All input for the `deletePipelineByRowId` mutation. */
-export type DeletePipelineByRowIdInput = {
+/** All input for the `deletePipelineById` mutation. */
+export type DeletePipelineByIdInput = {
   /**
    * An arbitrary string value with no semantic meaning. Will be included in the
    * payload verbatim. May be used to track mutations by the client.
    */
   clientMutationId?: InputMaybe<Scalars['String']['input']>;
-  /** Unique identifier of the pipeline. */
-  rowId: Scalars['UUID']['input'];
+  /** The globally unique `ID` which will identify a single `Pipeline` to be deleted. */
+  id: Scalars['ID']['input'];
 };
 
 /** All input for the `deletePipelineByTeamIdAndName` mutation. */
@@ -1406,8 +1406,8 @@ export type DeletePipelineInput = {
    * payload verbatim. May be used to track mutations by the client.
    */
   clientMutationId?: InputMaybe<Scalars['String']['input']>;
-  /** The globally unique `ID` which will identify a single `Pipeline` to be deleted. */
-  id: Scalars['ID']['input'];
+  /** Unique identifier of the pipeline. */
+  rowId: Scalars['UUID']['input'];
 };
 
 /** The output of our delete `Pipeline` mutation. */
@@ -1433,6 +1433,17 @@ export type DeletePipelinePayloadPipelineEdgeArgs = {
   orderBy?: Array<PipelineOrderBy>;
 };
 
+/** All input for the `deletePipelineStageById` mutation. */
+export type DeletePipelineStageByIdInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** The globally unique `ID` which will identify a single `PipelineStage` to be deleted. */
+  id: Scalars['ID']['input'];
+};
+
 /** All input for the `deletePipelineStageByPipelineIdAndEnvironmentId` mutation. */
 export type DeletePipelineStageByPipelineIdAndEnvironmentIdInput = {
   /**
@@ -1446,17 +1457,6 @@ export type DeletePipelineStageByPipelineIdAndEnvironmentIdInput = {
   pipelineId: Scalars['UUID']['input'];
 };
 
-/** All input for the `deletePipelineStageByRowId` mutation. */
-export type DeletePipelineStageByRowIdInput = {
-  /**
-   * An arbitrary string value with no semantic meaning. Will be included in the
-   * payload verbatim. May be used to track mutations by the client.
-   */
-  clientMutationId?: InputMaybe<Scalars['String']['input']>;
-  /** Unique identifier of the stage. */
-  rowId: Scalars['UUID']['input'];
-};
-
 /** All input for the `deletePipelineStage` mutation. */
 export type DeletePipelineStageInput = {
   /**
@@ -1464,8 +1464,8 @@ export type DeletePipelineStageInput = {
    * payload verbatim. May be used to track mutations by the client.
    */
   clientMutationId?: InputMaybe<Scalars['String']['input']>;
-  /** The globally unique `ID` which will identify a single `PipelineStage` to be deleted. */
-  id: Scalars['ID']['input'];
+  /** Unique identifier of the stage. */
+  rowId: Scalars['UUID']['input'];
 };
 
 /** The output of our delete `PipelineStage` mutation. */
@@ -1491,15 +1491,15 @@ export type DeletePipelineStagePayloadPipelineStageEdgeArgs = {
   orderBy?: Array<PipelineStageOrderBy>;
 };
 
-/** All input for the `deleteSegmentByRowId` mutation. */
-export type DeleteSegmentByRowIdInput = {
+/** All input for the `deleteSegmentById` mutation. */
+export type DeleteSegmentByIdInput = {
   /**
    * An arbitrary string value with no semantic meaning. Will be included in the
    * payload verbatim. May be used to track mutations by the client.
    */
   clientMutationId?: InputMaybe<Scalars['String']['input']>;
-  /** Unique identifier of the segment. */
-  rowId: Scalars['UUID']['input'];
+  /** The globally unique `ID` which will identify a single `Segment` to be deleted. */
+  id: Scalars['ID']['input'];
 };
 
 /** All input for the `deleteSegmentByTeamIdAndKey` mutation. */
@@ -1522,8 +1522,8 @@ export type DeleteSegmentInput = {
    * payload verbatim. May be used to track mutations by the client.
    */
   clientMutationId?: InputMaybe<Scalars['String']['input']>;
-  /** The globally unique `ID` which will identify a single `Segment` to be deleted. */
-  id: Scalars['ID']['input'];
+  /** Unique identifier of the segment. */
+  rowId: Scalars['UUID']['input'];
 };
 
 /** The output of our delete `Segment` mutation. */
@@ -1562,15 +1562,15 @@ export type DeleteStageCriterionByFeatureStageIdAndPriorityInput = {
   priority: Scalars['Int']['input'];
 };
 
-/** All input for the `deleteStageCriterionByRowId` mutation. */
-export type DeleteStageCriterionByRowIdInput = {
+/** All input for the `deleteStageCriterionById` mutation. */
+export type DeleteStageCriterionByIdInput = {
   /**
    * An arbitrary string value with no semantic meaning. Will be included in the
    * payload verbatim. May be used to track mutations by the client.
    */
   clientMutationId?: InputMaybe<Scalars['String']['input']>;
-  /** Unique identifier of the criterion. */
-  rowId: Scalars['UUID']['input'];
+  /** The globally unique `ID` which will identify a single `StageCriterion` to be deleted. */
+  id: Scalars['ID']['input'];
 };
 
 /** All input for the `deleteStageCriterion` mutation. */
@@ -1580,8 +1580,8 @@ export type DeleteStageCriterionInput = {
    * payload verbatim. May be used to track mutations by the client.
    */
   clientMutationId?: InputMaybe<Scalars['String']['input']>;
-  /** The globally unique `ID` which will identify a single `StageCriterion` to be deleted. */
-  id: Scalars['ID']['input'];
+  /** Unique identifier of the criterion. */
+  rowId: Scalars['UUID']['input'];
 };
 
 /** The output of our delete `StageCriterion` mutation. */
@@ -1607,15 +1607,15 @@ export type DeleteStageCriterionPayloadStageCriterionEdgeArgs = {
   orderBy?: Array<StageCriterionOrderBy>;
 };
 
-/** All input for the `deleteTeamByRowId` mutation. */
-export type DeleteTeamByRowIdInput = {
+/** All input for the `deleteTeamById` mutation. */
+export type DeleteTeamByIdInput = {
   /**
    * An arbitrary string value with no semantic meaning. Will be included in the
    * payload verbatim. May be used to track mutations by the client.
    */
   clientMutationId?: InputMaybe<Scalars['String']['input']>;
-  /** Unique identifier of the team. */
-  rowId: Scalars['UUID']['input'];
+  /** The globally unique `ID` which will identify a single `Team` to be deleted. */
+  id: Scalars['ID']['input'];
 };
 
 /** All input for the `deleteTeamBySlug` mutation. */
@@ -1636,19 +1636,19 @@ export type DeleteTeamInput = {
    * payload verbatim. May be used to track mutations by the client.
    */
   clientMutationId?: InputMaybe<Scalars['String']['input']>;
-  /** The globally unique `ID` which will identify a single `Team` to be deleted. */
-  id: Scalars['ID']['input'];
+  /** Unique identifier of the team. */
+  rowId: Scalars['UUID']['input'];
 };
 
-/** All input for the `deleteTeamMembershipByRowId` mutation. */
-export type DeleteTeamMembershipByRowIdInput = {
+/** All input for the `deleteTeamMembershipById` mutation. */
+export type DeleteTeamMembershipByIdInput = {
   /**
    * An arbitrary string value with no semantic meaning. Will be included in the
    * payload verbatim. May be used to track mutations by the client.
    */
   clientMutationId?: InputMaybe<Scalars['String']['input']>;
-  /** Unique identifier of the membership. */
-  rowId: Scalars['UUID']['input'];
+  /** The globally unique `ID` which will identify a single `TeamMembership` to be deleted. */
+  id: Scalars['ID']['input'];
 };
 
 /** All input for the `deleteTeamMembershipByTeamIdAndUserId` mutation. */
@@ -1671,8 +1671,8 @@ export type DeleteTeamMembershipInput = {
    * payload verbatim. May be used to track mutations by the client.
    */
   clientMutationId?: InputMaybe<Scalars['String']['input']>;
-  /** The globally unique `ID` which will identify a single `TeamMembership` to be deleted. */
-  id: Scalars['ID']['input'];
+  /** Unique identifier of the membership. */
+  rowId: Scalars['UUID']['input'];
 };
 
 /** The output of our delete `TeamMembership` mutation. */
@@ -1721,15 +1721,15 @@ export type DeleteTeamPayloadTeamEdgeArgs = {
   orderBy?: Array<TeamOrderBy>;
 };
 
-/** All input for the `deleteUserByRowId` mutation. */
-export type DeleteUserByRowIdInput = {
+/** All input for the `deleteUserById` mutation. */
+export type DeleteUserByIdInput = {
   /**
    * An arbitrary string value with no semantic meaning. Will be included in the
    * payload verbatim. May be used to track mutations by the client.
    */
   clientMutationId?: InputMaybe<Scalars['String']['input']>;
-  /** Unique identifier of the user. */
-  rowId: Scalars['UUID']['input'];
+  /** The globally unique `ID` which will identify a single `User` to be deleted. */
+  id: Scalars['ID']['input'];
 };
 
 /** All input for the `deleteUser` mutation. */
@@ -1739,8 +1739,8 @@ export type DeleteUserInput = {
    * payload verbatim. May be used to track mutations by the client.
    */
   clientMutationId?: InputMaybe<Scalars['String']['input']>;
-  /** The globally unique `ID` which will identify a single `User` to be deleted. */
-  id: Scalars['ID']['input'];
+  /** Unique identifier of the user. */
+  rowId: Scalars['UUID']['input'];
 };
 
 /** The output of our delete `User` mutation. */
@@ -1770,11 +1770,11 @@ export type DeleteUserPayloadUserEdgeArgs = {
 export type Environment = Node & {
   __typename?: 'Environment';
   /** Reads and enables pagination through a set of `Client`. */
-  clientsByEnvironmentId: ClientConnection;
+  clients: ClientConnection;
   /** When the environment was created. */
   createdAt: Scalars['Datetime']['output'];
   /** Reads and enables pagination through a set of `FeatureStage`. */
-  featureStagesByEnvironmentId: FeatureStageConnection;
+  featureStages: FeatureStageConnection;
   /** A globally unique identifier. Can be used in various places throughout the system to identify this single value. */
   id: Scalars['ID']['output'];
   /** URL-safe handle, unique within the team (lowercase letters, digits, dashes). */
@@ -1782,13 +1782,13 @@ export type Environment = Node & {
   /** Display name. */
   name: Scalars['String']['output'];
   /** Reads and enables pagination through a set of `PipelineStage`. */
-  pipelineStagesByEnvironmentId: PipelineStageConnection;
+  pipelineStages: PipelineStageConnection;
   /** Display and promotion order (ascending). */
   position: Scalars['Int']['output'];
   /** Unique identifier of the environment. */
   rowId: Scalars['UUID']['output'];
   /** Reads a single `Team` that is related to this `Environment`. */
-  teamByTeamId?: Maybe<Team>;
+  team?: Maybe<Team>;
   /** The team owning the environment. */
   teamId: Scalars['UUID']['output'];
   /** Development, staging or production. */
@@ -1799,7 +1799,7 @@ export type Environment = Node & {
 
 
 /** Where flags are served (e.g. development, staging, production). Each client is bound to one environment; each feature has at most one stage per environment. */
-export type EnvironmentClientsByEnvironmentIdArgs = {
+export type EnvironmentClientsArgs = {
   after?: InputMaybe<Scalars['Cursor']['input']>;
   before?: InputMaybe<Scalars['Cursor']['input']>;
   condition?: InputMaybe<ClientCondition>;
@@ -1811,7 +1811,7 @@ export type EnvironmentClientsByEnvironmentIdArgs = {
 
 
 /** Where flags are served (e.g. development, staging, production). Each client is bound to one environment; each feature has at most one stage per environment. */
-export type EnvironmentFeatureStagesByEnvironmentIdArgs = {
+export type EnvironmentFeatureStagesArgs = {
   after?: InputMaybe<Scalars['Cursor']['input']>;
   before?: InputMaybe<Scalars['Cursor']['input']>;
   condition?: InputMaybe<FeatureStageCondition>;
@@ -1823,7 +1823,7 @@ export type EnvironmentFeatureStagesByEnvironmentIdArgs = {
 
 
 /** Where flags are served (e.g. development, staging, production). Each client is bound to one environment; each feature has at most one stage per environment. */
-export type EnvironmentPipelineStagesByEnvironmentIdArgs = {
+export type EnvironmentPipelineStagesArgs = {
   after?: InputMaybe<Scalars['Cursor']['input']>;
   before?: InputMaybe<Scalars['Cursor']['input']>;
   condition?: InputMaybe<PipelineStageCondition>;
@@ -1921,18 +1921,14 @@ export type Feature = Node & {
   __typename?: 'Feature';
   /** When the feature was created. */
   createdAt: Scalars['Datetime']['output'];
+  /** Reads and enables pagination through a set of `FeatureDependency`. */
+  dependencies: FeatureDependencyConnection;
+  /** Reads and enables pagination through a set of `FeatureDependency`. */
+  dependents: FeatureDependencyConnection;
   /** What the flag does. */
   description: Scalars['String']['output'];
   /** When the flag is expected to be removed; past it the flag is reported as stale. */
   expiresAt?: Maybe<Scalars['Datetime']['output']>;
-  /** Reads and enables pagination through a set of `FeatureDependency`. */
-  featureDependenciesByDependsOnId: FeatureDependencyConnection;
-  /** Reads and enables pagination through a set of `FeatureDependency`. */
-  featureDependenciesByFeatureId: FeatureDependencyConnection;
-  /** Reads and enables pagination through a set of `FeatureStage`. */
-  featureStagesByFeatureId: FeatureStageConnection;
-  /** Reads and enables pagination through a set of `FeatureVersion`. */
-  featureVersionsByFeatureId: FeatureVersionConnection;
   /** A globally unique identifier. Can be used in various places throughout the system to identify this single value. */
   id: Scalars['ID']['output'];
   /** The key applications evaluate, unique within the team: a letter or digit, then up to 127 letters, digits, ".", "_" or "-". */
@@ -1947,6 +1943,8 @@ export type Feature = Node & {
   name: Scalars['String']['output'];
   /** Key of the variant served when the feature is disabled (kill switch, not deployed, failing prerequisite); "off" for simple features. */
   offVariant: Scalars['String']['output'];
+  /** Reads a single `User` that is related to this `Feature`. */
+  owner?: Maybe<User>;
   /** The member responsible for the flag (null: nobody). */
   ownerId?: Maybe<Scalars['UUID']['output']>;
   /** Why the flag exists (release, experiment, operational, permission...). */
@@ -1955,27 +1953,29 @@ export type Feature = Node & {
   referenceUrl?: Maybe<Scalars['String']['output']>;
   /** Unique identifier of the feature. */
   rowId: Scalars['UUID']['output'];
+  /** Reads and enables pagination through a set of `FeatureStage`. */
+  stages: FeatureStageConnection;
   /** When true, users keep the variant a weighted split first gave them even if the split changes (sticky assignments). */
   sticky: Scalars['Boolean']['output'];
   /** Free-form labels for filtering: at most 50, each at most 64 characters. */
   tags: Array<Maybe<Scalars['String']['output']>>;
   /** Reads a single `Team` that is related to this `Feature`. */
-  teamByTeamId?: Maybe<Team>;
+  team?: Maybe<Team>;
   /** The team owning the feature. */
   teamId: Scalars['UUID']['output'];
   /** When the feature was last changed. */
   updatedAt: Scalars['Datetime']['output'];
-  /** Reads a single `User` that is related to this `Feature`. */
-  userByOwnerId?: Maybe<User>;
   /** JSON type of every variant value; boolean for simple features. */
   valueType: FeatureValueType;
   /** The values the feature can serve: a JSON array of {key, value, description?} with unique keys. Simple features: exactly [{"key":"on","value":true},{"key":"off","value":false}] (the default). */
   variants: Scalars['JSON']['output'];
+  /** Reads and enables pagination through a set of `FeatureVersion`. */
+  versions: FeatureVersionConnection;
 };
 
 
 /** A feature flag: its variants, off variant, metadata and lifecycle. Its stages (one per environment) decide where and to whom it is served. */
-export type FeatureFeatureDependenciesByDependsOnIdArgs = {
+export type FeatureDependenciesArgs = {
   after?: InputMaybe<Scalars['Cursor']['input']>;
   before?: InputMaybe<Scalars['Cursor']['input']>;
   condition?: InputMaybe<FeatureDependencyCondition>;
@@ -1987,7 +1987,7 @@ export type FeatureFeatureDependenciesByDependsOnIdArgs = {
 
 
 /** A feature flag: its variants, off variant, metadata and lifecycle. Its stages (one per environment) decide where and to whom it is served. */
-export type FeatureFeatureDependenciesByFeatureIdArgs = {
+export type FeatureDependentsArgs = {
   after?: InputMaybe<Scalars['Cursor']['input']>;
   before?: InputMaybe<Scalars['Cursor']['input']>;
   condition?: InputMaybe<FeatureDependencyCondition>;
@@ -1999,7 +1999,7 @@ export type FeatureFeatureDependenciesByFeatureIdArgs = {
 
 
 /** A feature flag: its variants, off variant, metadata and lifecycle. Its stages (one per environment) decide where and to whom it is served. */
-export type FeatureFeatureStagesByFeatureIdArgs = {
+export type FeatureStagesArgs = {
   after?: InputMaybe<Scalars['Cursor']['input']>;
   before?: InputMaybe<Scalars['Cursor']['input']>;
   condition?: InputMaybe<FeatureStageCondition>;
@@ -2011,7 +2011,7 @@ export type FeatureFeatureStagesByFeatureIdArgs = {
 
 
 /** A feature flag: its variants, off variant, metadata and lifecycle. Its stages (one per environment) decide where and to whom it is served. */
-export type FeatureFeatureVersionsByFeatureIdArgs = {
+export type FeatureVersionsArgs = {
   after?: InputMaybe<Scalars['Cursor']['input']>;
   before?: InputMaybe<Scalars['Cursor']['input']>;
   condition?: InputMaybe<FeatureVersionCondition>;
@@ -2066,12 +2066,12 @@ export type FeatureDependency = Node & {
   __typename?: 'FeatureDependency';
   /** When the dependency was created. */
   createdAt: Scalars['Datetime']['output'];
+  /** Reads a single `Feature` that is related to this `FeatureDependency`. */
+  dependsOn?: Maybe<Feature>;
   /** The prerequisite feature (same team; cannot be deleted while depended on). */
   dependsOnId: Scalars['UUID']['output'];
   /** Reads a single `Feature` that is related to this `FeatureDependency`. */
-  featureByDependsOnId?: Maybe<Feature>;
-  /** Reads a single `Feature` that is related to this `FeatureDependency`. */
-  featureByFeatureId?: Maybe<Feature>;
+  feature?: Maybe<Feature>;
   /** The dependent feature. */
   featureId: Scalars['UUID']['output'];
   /** A globally unique identifier. Can be used in various places throughout the system to identify this single value. */
@@ -2081,7 +2081,7 @@ export type FeatureDependency = Node & {
   /** Unique identifier of the dependency. */
   rowId: Scalars['UUID']['output'];
   /** Reads a single `Team` that is related to this `FeatureDependency`. */
-  teamByTeamId?: Maybe<Team>;
+  team?: Maybe<Team>;
   /** The team owning both features (filled from the feature when omitted). */
   teamId: Scalars['UUID']['output'];
   /** When the dependency was last changed. */
@@ -2265,38 +2265,38 @@ export type FeaturePatch = {
 /** A feature in one environment: its deployment status, default variant and (through criteria) its targeting. At most one per feature and environment. */
 export type FeatureStage = Node & {
   __typename?: 'FeatureStage';
+  /** Reads and enables pagination through a set of `FeatureStage`. */
+  childStages: FeatureStageConnection;
   /** When the stage was created. */
   createdAt: Scalars['Datetime']['output'];
+  /** Reads and enables pagination through a set of `StageCriterion`. */
+  criteria: StageCriterionConnection;
   /** Variant served when criteria exist but none matches; null: the feature's off variant. */
   defaultVariant?: Maybe<Scalars['String']['output']>;
   /** Reads a single `Environment` that is related to this `FeatureStage`. */
-  environmentByEnvironmentId?: Maybe<Environment>;
+  environment?: Maybe<Environment>;
   /** The environment. */
   environmentId: Scalars['UUID']['output'];
   /** Reads a single `Feature` that is related to this `FeatureStage`. */
-  featureByFeatureId?: Maybe<Feature>;
+  feature?: Maybe<Feature>;
   /** The feature. */
   featureId: Scalars['UUID']['output'];
-  /** Reads a single `FeatureStage` that is related to this `FeatureStage`. */
-  featureStageByParentStageId?: Maybe<FeatureStage>;
-  /** Reads and enables pagination through a set of `FeatureStage`. */
-  featureStagesByParentStageId: FeatureStageConnection;
   /** A globally unique identifier. Can be used in various places throughout the system to identify this single value. */
   id: Scalars['ID']['output'];
+  /** Reads a single `FeatureStage` that is related to this `FeatureStage`. */
+  parentStage?: Maybe<FeatureStage>;
   /** The stage this one follows (forks from), copied from the pipeline; null for a root stage. */
   parentStageId?: Maybe<Scalars['UUID']['output']>;
   /** Order among the feature's stages (ascending), copied from the pipeline. */
   position: Scalars['Int']['output'];
   /** Unique identifier of the stage. */
   rowId: Scalars['UUID']['output'];
-  /** Reads and enables pagination through a set of `StageCriterion`. */
-  stageCriteriaByFeatureStageId: StageCriterionConnection;
   /** Deployment status; only deployed is served. Changed through requestStageChange, never directly. */
   status: StageStatus;
   /** When the status last changed (null: never). */
   statusChangedAt?: Maybe<Scalars['Datetime']['output']>;
   /** Reads a single `Team` that is related to this `FeatureStage`. */
-  teamByTeamId?: Maybe<Team>;
+  team?: Maybe<Team>;
   /** The team owning the feature (filled from the feature when omitted). */
   teamId: Scalars['UUID']['output'];
   /** When the stage was last changed. */
@@ -2305,7 +2305,7 @@ export type FeatureStage = Node & {
 
 
 /** A feature in one environment: its deployment status, default variant and (through criteria) its targeting. At most one per feature and environment. */
-export type FeatureStageFeatureStagesByParentStageIdArgs = {
+export type FeatureStageChildStagesArgs = {
   after?: InputMaybe<Scalars['Cursor']['input']>;
   before?: InputMaybe<Scalars['Cursor']['input']>;
   condition?: InputMaybe<FeatureStageCondition>;
@@ -2317,7 +2317,7 @@ export type FeatureStageFeatureStagesByParentStageIdArgs = {
 
 
 /** A feature in one environment: its deployment status, default variant and (through criteria) its targeting. At most one per feature and environment. */
-export type FeatureStageStageCriteriaByFeatureStageIdArgs = {
+export type FeatureStageCriteriaArgs = {
   after?: InputMaybe<Scalars['Cursor']['input']>;
   before?: InputMaybe<Scalars['Cursor']['input']>;
   condition?: InputMaybe<StageCriterionCondition>;
@@ -2423,7 +2423,7 @@ export type FeatureVersion = Node & {
   /** When the version was written. */
   createdAt: Scalars['Datetime']['output'];
   /** Reads a single `Feature` that is related to this `FeatureVersion`. */
-  featureByFeatureId?: Maybe<Feature>;
+  feature?: Maybe<Feature>;
   /** The feature. */
   featureId: Scalars['UUID']['output'];
   /** A globally unique identifier. Can be used in various places throughout the system to identify this single value. */
@@ -2539,84 +2539,84 @@ export type Mutation = {
   createTeamMembership?: Maybe<CreateTeamMembershipPayload>;
   /** Creates a user with a temporary password (system administrators). */
   createUser: UserWithTemporaryPassword;
-  /** Deletes a single `ApiToken` using its globally unique id. */
-  deleteApiToken?: Maybe<DeleteApiTokenPayload>;
   /** Deletes a single `ApiToken` using a unique key. */
-  deleteApiTokenByRowId?: Maybe<DeleteApiTokenPayload>;
-  /** Deletes a single `Client` using its globally unique id. */
-  deleteClient?: Maybe<DeleteClientPayload>;
+  deleteApiToken?: Maybe<DeleteApiTokenPayload>;
+  /** Deletes a single `ApiToken` using its globally unique id. */
+  deleteApiTokenById?: Maybe<DeleteApiTokenPayload>;
   /** Deletes a single `Client` using a unique key. */
-  deleteClientByRowId?: Maybe<DeleteClientPayload>;
-  /** Deletes a single `Context` using its globally unique id. */
-  deleteContext?: Maybe<DeleteContextPayload>;
+  deleteClient?: Maybe<DeleteClientPayload>;
+  /** Deletes a single `Client` using its globally unique id. */
+  deleteClientById?: Maybe<DeleteClientPayload>;
   /** Deletes a single `Context` using a unique key. */
-  deleteContextByRowId?: Maybe<DeleteContextPayload>;
+  deleteContext?: Maybe<DeleteContextPayload>;
+  /** Deletes a single `Context` using its globally unique id. */
+  deleteContextById?: Maybe<DeleteContextPayload>;
   /** Deletes a single `Context` using a unique key. */
   deleteContextByTeamIdAndKey?: Maybe<DeleteContextPayload>;
-  /** Deletes a single `Environment` using its globally unique id. */
-  deleteEnvironment?: Maybe<DeleteEnvironmentPayload>;
   /** Deletes a single `Environment` using a unique key. */
-  deleteEnvironmentByRowId?: Maybe<DeleteEnvironmentPayload>;
+  deleteEnvironment?: Maybe<DeleteEnvironmentPayload>;
+  /** Deletes a single `Environment` using its globally unique id. */
+  deleteEnvironmentById?: Maybe<DeleteEnvironmentPayload>;
   /** Deletes a single `Environment` using a unique key. */
   deleteEnvironmentByTeamIdAndKey?: Maybe<DeleteEnvironmentPayload>;
-  /** Deletes a single `Feature` using its globally unique id. */
-  deleteFeature?: Maybe<DeleteFeaturePayload>;
   /** Deletes a single `Feature` using a unique key. */
-  deleteFeatureByRowId?: Maybe<DeleteFeaturePayload>;
+  deleteFeature?: Maybe<DeleteFeaturePayload>;
+  /** Deletes a single `Feature` using its globally unique id. */
+  deleteFeatureById?: Maybe<DeleteFeaturePayload>;
   /** Deletes a single `Feature` using a unique key. */
   deleteFeatureByTeamIdAndKey?: Maybe<DeleteFeaturePayload>;
-  /** Deletes a single `FeatureDependency` using its globally unique id. */
+  /** Deletes a single `FeatureDependency` using a unique key. */
   deleteFeatureDependency?: Maybe<DeleteFeatureDependencyPayload>;
   /** Deletes a single `FeatureDependency` using a unique key. */
   deleteFeatureDependencyByFeatureIdAndDependsOnId?: Maybe<DeleteFeatureDependencyPayload>;
-  /** Deletes a single `FeatureDependency` using a unique key. */
-  deleteFeatureDependencyByRowId?: Maybe<DeleteFeatureDependencyPayload>;
-  /** Deletes a single `FeatureStage` using its globally unique id. */
+  /** Deletes a single `FeatureDependency` using its globally unique id. */
+  deleteFeatureDependencyById?: Maybe<DeleteFeatureDependencyPayload>;
+  /** Deletes a single `FeatureStage` using a unique key. */
   deleteFeatureStage?: Maybe<DeleteFeatureStagePayload>;
   /** Deletes a single `FeatureStage` using a unique key. */
   deleteFeatureStageByFeatureIdAndEnvironmentId?: Maybe<DeleteFeatureStagePayload>;
-  /** Deletes a single `FeatureStage` using a unique key. */
-  deleteFeatureStageByRowId?: Maybe<DeleteFeatureStagePayload>;
-  /** Deletes a single `Pipeline` using its globally unique id. */
-  deletePipeline?: Maybe<DeletePipelinePayload>;
+  /** Deletes a single `FeatureStage` using its globally unique id. */
+  deleteFeatureStageById?: Maybe<DeleteFeatureStagePayload>;
   /** Deletes a single `Pipeline` using a unique key. */
-  deletePipelineByRowId?: Maybe<DeletePipelinePayload>;
+  deletePipeline?: Maybe<DeletePipelinePayload>;
+  /** Deletes a single `Pipeline` using its globally unique id. */
+  deletePipelineById?: Maybe<DeletePipelinePayload>;
   /** Deletes a single `Pipeline` using a unique key. */
   deletePipelineByTeamIdAndName?: Maybe<DeletePipelinePayload>;
-  /** Deletes a single `PipelineStage` using its globally unique id. */
+  /** Deletes a single `PipelineStage` using a unique key. */
   deletePipelineStage?: Maybe<DeletePipelineStagePayload>;
+  /** Deletes a single `PipelineStage` using its globally unique id. */
+  deletePipelineStageById?: Maybe<DeletePipelineStagePayload>;
   /** Deletes a single `PipelineStage` using a unique key. */
   deletePipelineStageByPipelineIdAndEnvironmentId?: Maybe<DeletePipelineStagePayload>;
-  /** Deletes a single `PipelineStage` using a unique key. */
-  deletePipelineStageByRowId?: Maybe<DeletePipelineStagePayload>;
-  /** Deletes a single `Segment` using its globally unique id. */
-  deleteSegment?: Maybe<DeleteSegmentPayload>;
   /** Deletes a single `Segment` using a unique key. */
-  deleteSegmentByRowId?: Maybe<DeleteSegmentPayload>;
+  deleteSegment?: Maybe<DeleteSegmentPayload>;
+  /** Deletes a single `Segment` using its globally unique id. */
+  deleteSegmentById?: Maybe<DeleteSegmentPayload>;
   /** Deletes a single `Segment` using a unique key. */
   deleteSegmentByTeamIdAndKey?: Maybe<DeleteSegmentPayload>;
-  /** Deletes a single `StageCriterion` using its globally unique id. */
+  /** Deletes a single `StageCriterion` using a unique key. */
   deleteStageCriterion?: Maybe<DeleteStageCriterionPayload>;
   /** Deletes a single `StageCriterion` using a unique key. */
   deleteStageCriterionByFeatureStageIdAndPriority?: Maybe<DeleteStageCriterionPayload>;
-  /** Deletes a single `StageCriterion` using a unique key. */
-  deleteStageCriterionByRowId?: Maybe<DeleteStageCriterionPayload>;
-  /** Deletes a single `Team` using its globally unique id. */
-  deleteTeam?: Maybe<DeleteTeamPayload>;
+  /** Deletes a single `StageCriterion` using its globally unique id. */
+  deleteStageCriterionById?: Maybe<DeleteStageCriterionPayload>;
   /** Deletes a single `Team` using a unique key. */
-  deleteTeamByRowId?: Maybe<DeleteTeamPayload>;
+  deleteTeam?: Maybe<DeleteTeamPayload>;
+  /** Deletes a single `Team` using its globally unique id. */
+  deleteTeamById?: Maybe<DeleteTeamPayload>;
   /** Deletes a single `Team` using a unique key. */
   deleteTeamBySlug?: Maybe<DeleteTeamPayload>;
-  /** Deletes a single `TeamMembership` using its globally unique id. */
-  deleteTeamMembership?: Maybe<DeleteTeamMembershipPayload>;
   /** Deletes a single `TeamMembership` using a unique key. */
-  deleteTeamMembershipByRowId?: Maybe<DeleteTeamMembershipPayload>;
+  deleteTeamMembership?: Maybe<DeleteTeamMembershipPayload>;
+  /** Deletes a single `TeamMembership` using its globally unique id. */
+  deleteTeamMembershipById?: Maybe<DeleteTeamMembershipPayload>;
   /** Deletes a single `TeamMembership` using a unique key. */
   deleteTeamMembershipByTeamIdAndUserId?: Maybe<DeleteTeamMembershipPayload>;
-  /** Deletes a single `User` using its globally unique id. */
-  deleteUser?: Maybe<DeleteUserPayload>;
   /** Deletes a single `User` using a unique key. */
-  deleteUserByRowId?: Maybe<DeleteUserPayload>;
+  deleteUser?: Maybe<DeleteUserPayload>;
+  /** Deletes a single `User` using its globally unique id. */
+  deleteUserById?: Maybe<DeleteUserPayload>;
   /** Logs in with email and password (rate-limited per account and address). */
   login: AuthTokens;
   /** Ends the current session: its access and refresh tokens stop working. */
@@ -2637,80 +2637,80 @@ export type Mutation = {
   rotateSigningKey: RotateSigningKeyPayload;
   /** Replaces all criteria of a stage at once: a JSON array of {name?, priority?, rules?, rolloutBp?, variant?, split?} (priority defaults to the position in the array, rolloutBp to 10000). Everything is validated; if any criterion is invalid nothing changes. Requesters. */
   setStageCriteria?: Maybe<SetStageCriteriaPayload>;
-  /** Updates a single `Client` using its globally unique id and a patch. */
-  updateClient?: Maybe<UpdateClientPayload>;
   /** Updates a single `Client` using a unique key and a patch. */
-  updateClientByRowId?: Maybe<UpdateClientPayload>;
-  /** Updates a single `Context` using its globally unique id and a patch. */
-  updateContext?: Maybe<UpdateContextPayload>;
+  updateClient?: Maybe<UpdateClientPayload>;
+  /** Updates a single `Client` using its globally unique id and a patch. */
+  updateClientById?: Maybe<UpdateClientPayload>;
   /** Updates a single `Context` using a unique key and a patch. */
-  updateContextByRowId?: Maybe<UpdateContextPayload>;
+  updateContext?: Maybe<UpdateContextPayload>;
+  /** Updates a single `Context` using its globally unique id and a patch. */
+  updateContextById?: Maybe<UpdateContextPayload>;
   /** Updates a single `Context` using a unique key and a patch. */
   updateContextByTeamIdAndKey?: Maybe<UpdateContextPayload>;
-  /** Updates a single `Environment` using its globally unique id and a patch. */
-  updateEnvironment?: Maybe<UpdateEnvironmentPayload>;
   /** Updates a single `Environment` using a unique key and a patch. */
-  updateEnvironmentByRowId?: Maybe<UpdateEnvironmentPayload>;
+  updateEnvironment?: Maybe<UpdateEnvironmentPayload>;
+  /** Updates a single `Environment` using its globally unique id and a patch. */
+  updateEnvironmentById?: Maybe<UpdateEnvironmentPayload>;
   /** Updates a single `Environment` using a unique key and a patch. */
   updateEnvironmentByTeamIdAndKey?: Maybe<UpdateEnvironmentPayload>;
-  /** Updates a single `Feature` using its globally unique id and a patch. */
-  updateFeature?: Maybe<UpdateFeaturePayload>;
   /** Updates a single `Feature` using a unique key and a patch. */
-  updateFeatureByRowId?: Maybe<UpdateFeaturePayload>;
+  updateFeature?: Maybe<UpdateFeaturePayload>;
+  /** Updates a single `Feature` using its globally unique id and a patch. */
+  updateFeatureById?: Maybe<UpdateFeaturePayload>;
   /** Updates a single `Feature` using a unique key and a patch. */
   updateFeatureByTeamIdAndKey?: Maybe<UpdateFeaturePayload>;
-  /** Updates a single `FeatureDependency` using its globally unique id and a patch. */
+  /** Updates a single `FeatureDependency` using a unique key and a patch. */
   updateFeatureDependency?: Maybe<UpdateFeatureDependencyPayload>;
   /** Updates a single `FeatureDependency` using a unique key and a patch. */
   updateFeatureDependencyByFeatureIdAndDependsOnId?: Maybe<UpdateFeatureDependencyPayload>;
-  /** Updates a single `FeatureDependency` using a unique key and a patch. */
-  updateFeatureDependencyByRowId?: Maybe<UpdateFeatureDependencyPayload>;
-  /** Updates a single `FeatureStage` using its globally unique id and a patch. */
+  /** Updates a single `FeatureDependency` using its globally unique id and a patch. */
+  updateFeatureDependencyById?: Maybe<UpdateFeatureDependencyPayload>;
+  /** Updates a single `FeatureStage` using a unique key and a patch. */
   updateFeatureStage?: Maybe<UpdateFeatureStagePayload>;
   /** Updates a single `FeatureStage` using a unique key and a patch. */
   updateFeatureStageByFeatureIdAndEnvironmentId?: Maybe<UpdateFeatureStagePayload>;
-  /** Updates a single `FeatureStage` using a unique key and a patch. */
-  updateFeatureStageByRowId?: Maybe<UpdateFeatureStagePayload>;
-  /** Updates a single `Pipeline` using its globally unique id and a patch. */
-  updatePipeline?: Maybe<UpdatePipelinePayload>;
+  /** Updates a single `FeatureStage` using its globally unique id and a patch. */
+  updateFeatureStageById?: Maybe<UpdateFeatureStagePayload>;
   /** Updates a single `Pipeline` using a unique key and a patch. */
-  updatePipelineByRowId?: Maybe<UpdatePipelinePayload>;
+  updatePipeline?: Maybe<UpdatePipelinePayload>;
+  /** Updates a single `Pipeline` using its globally unique id and a patch. */
+  updatePipelineById?: Maybe<UpdatePipelinePayload>;
   /** Updates a single `Pipeline` using a unique key and a patch. */
   updatePipelineByTeamIdAndName?: Maybe<UpdatePipelinePayload>;
-  /** Updates a single `PipelineStage` using its globally unique id and a patch. */
+  /** Updates a single `PipelineStage` using a unique key and a patch. */
   updatePipelineStage?: Maybe<UpdatePipelineStagePayload>;
+  /** Updates a single `PipelineStage` using its globally unique id and a patch. */
+  updatePipelineStageById?: Maybe<UpdatePipelineStagePayload>;
   /** Updates a single `PipelineStage` using a unique key and a patch. */
   updatePipelineStageByPipelineIdAndEnvironmentId?: Maybe<UpdatePipelineStagePayload>;
-  /** Updates a single `PipelineStage` using a unique key and a patch. */
-  updatePipelineStageByRowId?: Maybe<UpdatePipelineStagePayload>;
-  /** Updates a single `Segment` using its globally unique id and a patch. */
-  updateSegment?: Maybe<UpdateSegmentPayload>;
   /** Updates a single `Segment` using a unique key and a patch. */
-  updateSegmentByRowId?: Maybe<UpdateSegmentPayload>;
+  updateSegment?: Maybe<UpdateSegmentPayload>;
+  /** Updates a single `Segment` using its globally unique id and a patch. */
+  updateSegmentById?: Maybe<UpdateSegmentPayload>;
   /** Updates a single `Segment` using a unique key and a patch. */
   updateSegmentByTeamIdAndKey?: Maybe<UpdateSegmentPayload>;
-  /** Updates a single `StageCriterion` using its globally unique id and a patch. */
+  /** Updates a single `StageCriterion` using a unique key and a patch. */
   updateStageCriterion?: Maybe<UpdateStageCriterionPayload>;
   /** Updates a single `StageCriterion` using a unique key and a patch. */
   updateStageCriterionByFeatureStageIdAndPriority?: Maybe<UpdateStageCriterionPayload>;
-  /** Updates a single `StageCriterion` using a unique key and a patch. */
-  updateStageCriterionByRowId?: Maybe<UpdateStageCriterionPayload>;
-  /** Updates a single `Team` using its globally unique id and a patch. */
-  updateTeam?: Maybe<UpdateTeamPayload>;
+  /** Updates a single `StageCriterion` using its globally unique id and a patch. */
+  updateStageCriterionById?: Maybe<UpdateStageCriterionPayload>;
   /** Updates a single `Team` using a unique key and a patch. */
-  updateTeamByRowId?: Maybe<UpdateTeamPayload>;
+  updateTeam?: Maybe<UpdateTeamPayload>;
+  /** Updates a single `Team` using its globally unique id and a patch. */
+  updateTeamById?: Maybe<UpdateTeamPayload>;
   /** Updates a single `Team` using a unique key and a patch. */
   updateTeamBySlug?: Maybe<UpdateTeamPayload>;
-  /** Updates a single `TeamMembership` using its globally unique id and a patch. */
-  updateTeamMembership?: Maybe<UpdateTeamMembershipPayload>;
   /** Updates a single `TeamMembership` using a unique key and a patch. */
-  updateTeamMembershipByRowId?: Maybe<UpdateTeamMembershipPayload>;
+  updateTeamMembership?: Maybe<UpdateTeamMembershipPayload>;
+  /** Updates a single `TeamMembership` using its globally unique id and a patch. */
+  updateTeamMembershipById?: Maybe<UpdateTeamMembershipPayload>;
   /** Updates a single `TeamMembership` using a unique key and a patch. */
   updateTeamMembershipByTeamIdAndUserId?: Maybe<UpdateTeamMembershipPayload>;
-  /** Updates a single `User` using its globally unique id and a patch. */
-  updateUser?: Maybe<UpdateUserPayload>;
   /** Updates a single `User` using a unique key and a patch. */
-  updateUserByRowId?: Maybe<UpdateUserPayload>;
+  updateUser?: Maybe<UpdateUserPayload>;
+  /** Updates a single `User` using its globally unique id and a patch. */
+  updateUserById?: Maybe<UpdateUserPayload>;
 };
 
 
@@ -2817,8 +2817,8 @@ export type MutationDeleteApiTokenArgs = {
 
 
 /** The root mutation type which contains root level fields which mutate data. */
-export type MutationDeleteApiTokenByRowIdArgs = {
-  input: DeleteApiTokenByRowIdInput;
+export type MutationDeleteApiTokenByIdArgs = {
+  input: DeleteApiTokenByIdInput;
 };
 
 
@@ -2829,8 +2829,8 @@ export type MutationDeleteClientArgs = {
 
 
 /** The root mutation type which contains root level fields which mutate data. */
-export type MutationDeleteClientByRowIdArgs = {
-  input: DeleteClientByRowIdInput;
+export type MutationDeleteClientByIdArgs = {
+  input: DeleteClientByIdInput;
 };
 
 
@@ -2841,8 +2841,8 @@ export type MutationDeleteContextArgs = {
 
 
 /** The root mutation type which contains root level fields which mutate data. */
-export type MutationDeleteContextByRowIdArgs = {
-  input: DeleteContextByRowIdInput;
+export type MutationDeleteContextByIdArgs = {
+  input: DeleteContextByIdInput;
 };
 
 
@@ -2859,8 +2859,8 @@ export type MutationDeleteEnvironmentArgs = {
 
 
 /** The root mutation type which contains root level fields which mutate data. */
-export type MutationDeleteEnvironmentByRowIdArgs = {
-  input: DeleteEnvironmentByRowIdInput;
+export type MutationDeleteEnvironmentByIdArgs = {
+  input: DeleteEnvironmentByIdInput;
 };
 
 
@@ -2877,8 +2877,8 @@ export type MutationDeleteFeatureArgs = {
 
 
 /** The root mutation type which contains root level fields which mutate data. */
-export type MutationDeleteFeatureByRowIdArgs = {
-  input: DeleteFeatureByRowIdInput;
+export type MutationDeleteFeatureByIdArgs = {
+  input: DeleteFeatureByIdInput;
 };
 
 
@@ -2901,8 +2901,8 @@ export type MutationDeleteFeatureDependencyByFeatureIdAndDependsOnIdArgs = {
 
 
 /** The root mutation type which contains root level fields which mutate data. */
-export type MutationDeleteFeatureDependencyByRowIdArgs = {
-  input: DeleteFeatureDependencyByRowIdInput;
+export type MutationDeleteFeatureDependencyByIdArgs = {
+  input: DeleteFeatureDependencyByIdInput;
 };
 
 
@@ -2919,8 +2919,8 @@ export type MutationDeleteFeatureStageByFeatureIdAndEnvironmentIdArgs = {
 
 
 /** The root mutation type which contains root level fields which mutate data. */
-export type MutationDeleteFeatureStageByRowIdArgs = {
-  input: DeleteFeatureStageByRowIdInput;
+export type MutationDeleteFeatureStageByIdArgs = {
+  input: DeleteFeatureStageByIdInput;
 };
 
 
@@ -2931,8 +2931,8 @@ export type MutationDeletePipelineArgs = {
 
 
 /** The root mutation type which contains root level fields which mutate data. */
-export type MutationDeletePipelineByRowIdArgs = {
-  input: DeletePipelineByRowIdInput;
+export type MutationDeletePipelineByIdArgs = {
+  input: DeletePipelineByIdInput;
 };
 
 
@@ -2949,14 +2949,14 @@ export type MutationDeletePipelineStageArgs = {
 
 
 /** The root mutation type which contains root level fields which mutate data. */
-export type MutationDeletePipelineStageByPipelineIdAndEnvironmentIdArgs = {
-  input: DeletePipelineStageByPipelineIdAndEnvironmentIdInput;
+export type MutationDeletePipelineStageByIdArgs = {
+  input: DeletePipelineStageByIdInput;
 };
 
 
 /** The root mutation type which contains root level fields which mutate data. */
-export type MutationDeletePipelineStageByRowIdArgs = {
-  input: DeletePipelineStageByRowIdInput;
+export type MutationDeletePipelineStageByPipelineIdAndEnvironmentIdArgs = {
+  input: DeletePipelineStageByPipelineIdAndEnvironmentIdInput;
 };
 
 
@@ -2967,8 +2967,8 @@ export type MutationDeleteSegmentArgs = {
 
 
 /** The root mutation type which contains root level fields which mutate data. */
-export type MutationDeleteSegmentByRowIdArgs = {
-  input: DeleteSegmentByRowIdInput;
+export type MutationDeleteSegmentByIdArgs = {
+  input: DeleteSegmentByIdInput;
 };
 
 
@@ -2991,8 +2991,8 @@ export type MutationDeleteStageCriterionByFeatureStageIdAndPriorityArgs = {
 
 
 /** The root mutation type which contains root level fields which mutate data. */
-export type MutationDeleteStageCriterionByRowIdArgs = {
-  input: DeleteStageCriterionByRowIdInput;
+export type MutationDeleteStageCriterionByIdArgs = {
+  input: DeleteStageCriterionByIdInput;
 };
 
 
@@ -3003,8 +3003,8 @@ export type MutationDeleteTeamArgs = {
 
 
 /** The root mutation type which contains root level fields which mutate data. */
-export type MutationDeleteTeamByRowIdArgs = {
-  input: DeleteTeamByRowIdInput;
+export type MutationDeleteTeamByIdArgs = {
+  input: DeleteTeamByIdInput;
 };
 
 
@@ -3021,8 +3021,8 @@ export type MutationDeleteTeamMembershipArgs = {
 
 
 /** The root mutation type which contains root level fields which mutate data. */
-export type MutationDeleteTeamMembershipByRowIdArgs = {
-  input: DeleteTeamMembershipByRowIdInput;
+export type MutationDeleteTeamMembershipByIdArgs = {
+  input: DeleteTeamMembershipByIdInput;
 };
 
 
@@ -3039,8 +3039,8 @@ export type MutationDeleteUserArgs = {
 
 
 /** The root mutation type which contains root level fields which mutate data. */
-export type MutationDeleteUserByRowIdArgs = {
-  input: DeleteUserByRowIdInput;
+export type MutationDeleteUserByIdArgs = {
+  input: DeleteUserByIdInput;
 };
 
 
@@ -3093,8 +3093,8 @@ export type MutationUpdateClientArgs = {
 
 
 /** The root mutation type which contains root level fields which mutate data. */
-export type MutationUpdateClientByRowIdArgs = {
-  input: UpdateClientByRowIdInput;
+export type MutationUpdateClientByIdArgs = {
+  input: UpdateClientByIdInput;
 };
 
 
@@ -3105,8 +3105,8 @@ export type MutationUpdateContextArgs = {
 
 
 /** The root mutation type which contains root level fields which mutate data. */
-export type MutationUpdateContextByRowIdArgs = {
-  input: UpdateContextByRowIdInput;
+export type MutationUpdateContextByIdArgs = {
+  input: UpdateContextByIdInput;
 };
 
 
@@ -3123,8 +3123,8 @@ export type MutationUpdateEnvironmentArgs = {
 
 
 /** The root mutation type which contains root level fields which mutate data. */
-export type MutationUpdateEnvironmentByRowIdArgs = {
-  input: UpdateEnvironmentByRowIdInput;
+export type MutationUpdateEnvironmentByIdArgs = {
+  input: UpdateEnvironmentByIdInput;
 };
 
 
@@ -3141,8 +3141,8 @@ export type MutationUpdateFeatureArgs = {
 
 
 /** The root mutation type which contains root level fields which mutate data. */
-export type MutationUpdateFeatureByRowIdArgs = {
-  input: UpdateFeatureByRowIdInput;
+export type MutationUpdateFeatureByIdArgs = {
+  input: UpdateFeatureByIdInput;
 };
 
 
@@ -3165,8 +3165,8 @@ export type MutationUpdateFeatureDependencyByFeatureIdAndDependsOnIdArgs = {
 
 
 /** The root mutation type which contains root level fields which mutate data. */
-export type MutationUpdateFeatureDependencyByRowIdArgs = {
-  input: UpdateFeatureDependencyByRowIdInput;
+export type MutationUpdateFeatureDependencyByIdArgs = {
+  input: UpdateFeatureDependencyByIdInput;
 };
 
 
@@ -3183,8 +3183,8 @@ export type MutationUpdateFeatureStageByFeatureIdAndEnvironmentIdArgs = {
 
 
 /** The root mutation type which contains root level fields which mutate data. */
-export type MutationUpdateFeatureStageByRowIdArgs = {
-  input: UpdateFeatureStageByRowIdInput;
+export type MutationUpdateFeatureStageByIdArgs = {
+  input: UpdateFeatureStageByIdInput;
 };
 
 
@@ -3195,8 +3195,8 @@ export type MutationUpdatePipelineArgs = {
 
 
 /** The root mutation type which contains root level fields which mutate data. */
-export type MutationUpdatePipelineByRowIdArgs = {
-  input: UpdatePipelineByRowIdInput;
+export type MutationUpdatePipelineByIdArgs = {
+  input: UpdatePipelineByIdInput;
 };
 
 
@@ -3213,14 +3213,14 @@ export type MutationUpdatePipelineStageArgs = {
 
 
 /** The root mutation type which contains root level fields which mutate data. */
-export type MutationUpdatePipelineStageByPipelineIdAndEnvironmentIdArgs = {
-  input: UpdatePipelineStageByPipelineIdAndEnvironmentIdInput;
+export type MutationUpdatePipelineStageByIdArgs = {
+  input: UpdatePipelineStageByIdInput;
 };
 
 
 /** The root mutation type which contains root level fields which mutate data. */
-export type MutationUpdatePipelineStageByRowIdArgs = {
-  input: UpdatePipelineStageByRowIdInput;
+export type MutationUpdatePipelineStageByPipelineIdAndEnvironmentIdArgs = {
+  input: UpdatePipelineStageByPipelineIdAndEnvironmentIdInput;
 };
 
 
@@ -3231,8 +3231,8 @@ export type MutationUpdateSegmentArgs = {
 
 
 /** The root mutation type which contains root level fields which mutate data. */
-export type MutationUpdateSegmentByRowIdArgs = {
-  input: UpdateSegmentByRowIdInput;
+export type MutationUpdateSegmentByIdArgs = {
+  input: UpdateSegmentByIdInput;
 };
 
 
@@ -3255,8 +3255,8 @@ export type MutationUpdateStageCriterionByFeatureStageIdAndPriorityArgs = {
 
 
 /** The root mutation type which contains root level fields which mutate data. */
-export type MutationUpdateStageCriterionByRowIdArgs = {
-  input: UpdateStageCriterionByRowIdInput;
+export type MutationUpdateStageCriterionByIdArgs = {
+  input: UpdateStageCriterionByIdInput;
 };
 
 
@@ -3267,8 +3267,8 @@ export type MutationUpdateTeamArgs = {
 
 
 /** The root mutation type which contains root level fields which mutate data. */
-export type MutationUpdateTeamByRowIdArgs = {
-  input: UpdateTeamByRowIdInput;
+export type MutationUpdateTeamByIdArgs = {
+  input: UpdateTeamByIdInput;
 };
 
 
@@ -3285,8 +3285,8 @@ export type MutationUpdateTeamMembershipArgs = {
 
 
 /** The root mutation type which contains root level fields which mutate data. */
-export type MutationUpdateTeamMembershipByRowIdArgs = {
-  input: UpdateTeamMembershipByRowIdInput;
+export type MutationUpdateTeamMembershipByIdArgs = {
+  input: UpdateTeamMembershipByIdInput;
 };
 
 
@@ -3303,8 +3303,8 @@ export type MutationUpdateUserArgs = {
 
 
 /** The root mutation type which contains root level fields which mutate data. */
-export type MutationUpdateUserByRowIdArgs = {
-  input: UpdateUserByRowIdInput;
+export type MutationUpdateUserByIdArgs = {
+  input: UpdateUserByIdInput;
 };
 
 /** An object with a globally unique `ID`. */
@@ -3337,12 +3337,12 @@ export type Pipeline = Node & {
   id: Scalars['ID']['output'];
   /** Display name, unique within the team. */
   name: Scalars['String']['output'];
-  /** Reads and enables pagination through a set of `PipelineStage`. */
-  pipelineStagesByPipelineId: PipelineStageConnection;
   /** Unique identifier of the pipeline. */
   rowId: Scalars['UUID']['output'];
+  /** Reads and enables pagination through a set of `PipelineStage`. */
+  stages: PipelineStageConnection;
   /** Reads a single `Team` that is related to this `Pipeline`. */
-  teamByTeamId?: Maybe<Team>;
+  team?: Maybe<Team>;
   /** The team owning the pipeline. */
   teamId: Scalars['UUID']['output'];
   /** When the pipeline was last changed. */
@@ -3351,7 +3351,7 @@ export type Pipeline = Node & {
 
 
 /** A named template of stages over environments (a DAG: a stage may fork from a parent stage). Features copy a pipeline's stages. */
-export type PipelinePipelineStagesByPipelineIdArgs = {
+export type PipelineStagesArgs = {
   after?: InputMaybe<Scalars['Cursor']['input']>;
   before?: InputMaybe<Scalars['Cursor']['input']>;
   condition?: InputMaybe<PipelineStageCondition>;
@@ -3429,30 +3429,30 @@ export type PipelinePatch = {
 /** One stage of a pipeline: an environment, its position, and optionally the stage it forks from. */
 export type PipelineStage = Node & {
   __typename?: 'PipelineStage';
+  /** Reads and enables pagination through a set of `PipelineStage`. */
+  childStages: PipelineStageConnection;
   /** When the stage was created. */
   createdAt: Scalars['Datetime']['output'];
   /** Reads a single `Environment` that is related to this `PipelineStage`. */
-  environmentByEnvironmentId?: Maybe<Environment>;
+  environment?: Maybe<Environment>;
   /** The environment of this stage (once per pipeline). */
   environmentId: Scalars['UUID']['output'];
   /** A globally unique identifier. Can be used in various places throughout the system to identify this single value. */
   id: Scalars['ID']['output'];
+  /** Reads a single `PipelineStage` that is related to this `PipelineStage`. */
+  parentStage?: Maybe<PipelineStage>;
   /** The stage this one follows (forks from); null for a root stage. Must be a stage of the same pipeline; no cycles. */
   parentStageId?: Maybe<Scalars['UUID']['output']>;
   /** Reads a single `Pipeline` that is related to this `PipelineStage`. */
-  pipelineByPipelineId?: Maybe<Pipeline>;
+  pipeline?: Maybe<Pipeline>;
   /** The pipeline. */
   pipelineId: Scalars['UUID']['output'];
-  /** Reads a single `PipelineStage` that is related to this `PipelineStage`. */
-  pipelineStageByParentStageId?: Maybe<PipelineStage>;
-  /** Reads and enables pagination through a set of `PipelineStage`. */
-  pipelineStagesByParentStageId: PipelineStageConnection;
   /** Order within the pipeline (ascending). */
   position: Scalars['Int']['output'];
   /** Unique identifier of the stage. */
   rowId: Scalars['UUID']['output'];
   /** Reads a single `Team` that is related to this `PipelineStage`. */
-  teamByTeamId?: Maybe<Team>;
+  team?: Maybe<Team>;
   /** The team owning the pipeline (filled from the pipeline when omitted). */
   teamId: Scalars['UUID']['output'];
   /** When the stage was last changed. */
@@ -3461,7 +3461,7 @@ export type PipelineStage = Node & {
 
 
 /** One stage of a pipeline: an environment, its position, and optionally the stage it forks from. */
-export type PipelineStagePipelineStagesByParentStageIdArgs = {
+export type PipelineStageChildStagesArgs = {
   after?: InputMaybe<Scalars['Cursor']['input']>;
   before?: InputMaybe<Scalars['Cursor']['input']>;
   condition?: InputMaybe<PipelineStageCondition>;
@@ -3551,154 +3551,166 @@ export type PipelineStagePatch = {
 /** The root query type which gives access points into the data universe. */
 export type Query = Node & {
   __typename?: 'Query';
-  /** Reads and enables pagination through a set of `ApiToken`. */
-  allApiTokens?: Maybe<ApiTokenConnection>;
-  /** Reads and enables pagination through a set of `AuditLog`. */
-  allAuditLogs?: Maybe<AuditLogConnection>;
-  /** Reads and enables pagination through a set of `ChangeFeed`. */
-  allChangeFeeds?: Maybe<ChangeFeedConnection>;
-  /** Reads and enables pagination through a set of `Client`. */
-  allClients?: Maybe<ClientConnection>;
-  /** Reads and enables pagination through a set of `Context`. */
-  allContexts?: Maybe<ContextConnection>;
-  /** Reads and enables pagination through a set of `Environment`. */
-  allEnvironments?: Maybe<EnvironmentConnection>;
-  /** Reads and enables pagination through a set of `FeatureDependency`. */
-  allFeatureDependencies?: Maybe<FeatureDependencyConnection>;
-  /** Reads and enables pagination through a set of `FeatureStage`. */
-  allFeatureStages?: Maybe<FeatureStageConnection>;
-  /** Reads and enables pagination through a set of `FeatureVersion`. */
-  allFeatureVersions?: Maybe<FeatureVersionConnection>;
-  /** Reads and enables pagination through a set of `Feature`. */
-  allFeatures?: Maybe<FeatureConnection>;
-  /** Reads and enables pagination through a set of `PipelineStage`. */
-  allPipelineStages?: Maybe<PipelineStageConnection>;
-  /** Reads and enables pagination through a set of `Pipeline`. */
-  allPipelines?: Maybe<PipelineConnection>;
-  /** Reads and enables pagination through a set of `Segment`. */
-  allSegments?: Maybe<SegmentConnection>;
-  /** Reads and enables pagination through a set of `StageCriterion`. */
-  allStageCriteria?: Maybe<StageCriterionConnection>;
-  /** Reads and enables pagination through a set of `TeamMembership`. */
-  allTeamMemberships?: Maybe<TeamMembershipConnection>;
-  /** Reads and enables pagination through a set of `Team`. */
-  allTeams?: Maybe<TeamConnection>;
-  /** Reads and enables pagination through a set of `User`. */
-  allUsers?: Maybe<UserConnection>;
-  /** Reads a single `ApiToken` using its globally unique `ID`. */
-  apiToken?: Maybe<ApiToken>;
   /** Get a single `ApiToken`. */
-  apiTokenByRowId?: Maybe<ApiToken>;
-  /** Reads a single `AuditLog` using its globally unique `ID`. */
-  auditLog?: Maybe<AuditLog>;
+  apiToken?: Maybe<ApiToken>;
+  /** Reads a single `ApiToken` using its globally unique `ID`. */
+  apiTokenById?: Maybe<ApiToken>;
+  /** Reads and enables pagination through a set of `ApiToken`. */
+  apiTokens?: Maybe<ApiTokenConnection>;
   /** Get a single `AuditLog`. */
-  auditLogByRowId?: Maybe<AuditLog>;
-  /** Reads a single `ChangeFeed` using its globally unique `ID`. */
-  changeFeed?: Maybe<ChangeFeed>;
+  auditLog?: Maybe<AuditLog>;
+  /** Reads a single `AuditLog` using its globally unique `ID`. */
+  auditLogById?: Maybe<AuditLog>;
+  /** Reads and enables pagination through a set of `AuditLog`. */
+  auditLogs?: Maybe<AuditLogConnection>;
   /** Get a single `ChangeFeed`. */
-  changeFeedByRevision?: Maybe<ChangeFeed>;
-  /** Reads a single `Client` using its globally unique `ID`. */
-  client?: Maybe<Client>;
+  changeFeed?: Maybe<ChangeFeed>;
+  /** Reads a single `ChangeFeed` using its globally unique `ID`. */
+  changeFeedById?: Maybe<ChangeFeed>;
+  /** Reads and enables pagination through a set of `ChangeFeed`. */
+  changeFeeds?: Maybe<ChangeFeedConnection>;
   /** Get a single `Client`. */
-  clientByRowId?: Maybe<Client>;
-  /** Reads a single `Context` using its globally unique `ID`. */
-  context?: Maybe<Context>;
+  client?: Maybe<Client>;
+  /** Reads a single `Client` using its globally unique `ID`. */
+  clientById?: Maybe<Client>;
+  /** Reads and enables pagination through a set of `Client`. */
+  clients?: Maybe<ClientConnection>;
   /** Get a single `Context`. */
-  contextByRowId?: Maybe<Context>;
+  context?: Maybe<Context>;
+  /** Reads a single `Context` using its globally unique `ID`. */
+  contextById?: Maybe<Context>;
   /** Get a single `Context`. */
   contextByTeamIdAndKey?: Maybe<Context>;
+  /** Reads and enables pagination through a set of `Context`. */
+  contexts?: Maybe<ContextConnection>;
   /** The latest revision of a change to the teams you can read (0 before any): an edge whose snapshot is at this revision is up to date. */
   currentRevision?: Maybe<Scalars['BigInt']['output']>;
   /** The logged-in user, or null when the request is anonymous. */
   currentUser?: Maybe<User>;
-  /** Reads a single `Environment` using its globally unique `ID`. */
-  environment?: Maybe<Environment>;
   /** Get a single `Environment`. */
-  environmentByRowId?: Maybe<Environment>;
+  environment?: Maybe<Environment>;
+  /** Reads a single `Environment` using its globally unique `ID`. */
+  environmentById?: Maybe<Environment>;
   /** Get a single `Environment`. */
   environmentByTeamIdAndKey?: Maybe<Environment>;
-  /** Reads a single `Feature` using its globally unique `ID`. */
-  feature?: Maybe<Feature>;
+  /** Reads and enables pagination through a set of `Environment`. */
+  environments?: Maybe<EnvironmentConnection>;
   /** Get a single `Feature`. */
-  featureByRowId?: Maybe<Feature>;
+  feature?: Maybe<Feature>;
+  /** Reads a single `Feature` using its globally unique `ID`. */
+  featureById?: Maybe<Feature>;
   /** Get a single `Feature`. */
   featureByTeamIdAndKey?: Maybe<Feature>;
-  /** Reads a single `FeatureDependency` using its globally unique `ID`. */
+  /** Reads and enables pagination through a set of `FeatureDependency`. */
+  featureDependencies?: Maybe<FeatureDependencyConnection>;
+  /** Get a single `FeatureDependency`. */
   featureDependency?: Maybe<FeatureDependency>;
   /** Get a single `FeatureDependency`. */
   featureDependencyByFeatureIdAndDependsOnId?: Maybe<FeatureDependency>;
-  /** Get a single `FeatureDependency`. */
-  featureDependencyByRowId?: Maybe<FeatureDependency>;
-  /** Reads a single `FeatureStage` using its globally unique `ID`. */
+  /** Reads a single `FeatureDependency` using its globally unique `ID`. */
+  featureDependencyById?: Maybe<FeatureDependency>;
+  /** Get a single `FeatureStage`. */
   featureStage?: Maybe<FeatureStage>;
   /** Get a single `FeatureStage`. */
   featureStageByFeatureIdAndEnvironmentId?: Maybe<FeatureStage>;
-  /** Get a single `FeatureStage`. */
-  featureStageByRowId?: Maybe<FeatureStage>;
-  /** Reads a single `FeatureVersion` using its globally unique `ID`. */
+  /** Reads a single `FeatureStage` using its globally unique `ID`. */
+  featureStageById?: Maybe<FeatureStage>;
+  /** Reads and enables pagination through a set of `FeatureStage`. */
+  featureStages?: Maybe<FeatureStageConnection>;
+  /** Get a single `FeatureVersion`. */
   featureVersion?: Maybe<FeatureVersion>;
   /** Get a single `FeatureVersion`. */
   featureVersionByFeatureIdAndVersion?: Maybe<FeatureVersion>;
-  /** Get a single `FeatureVersion`. */
-  featureVersionByRowId?: Maybe<FeatureVersion>;
+  /** Reads a single `FeatureVersion` using its globally unique `ID`. */
+  featureVersionById?: Maybe<FeatureVersion>;
   /** What changed in a feature between two of its versions: {fromVersion, toVersion, changes}, where changes.feature is {field: {before, after}} and changes.dependencies/stages/criteria are {added, removed, changed: [{id, changes}]}; only changed sections appear. Null when either version does not exist or is not visible. */
   featureVersionDiff?: Maybe<Scalars['JSON']['output']>;
+  /** Reads and enables pagination through a set of `FeatureVersion`. */
+  featureVersions?: Maybe<FeatureVersionConnection>;
+  /** Reads and enables pagination through a set of `Feature`. */
+  features?: Maybe<FeatureConnection>;
   /** The root query type must be a `Node` to work well with Relay 1 mutations. This just resolves to `query`. */
   id: Scalars['ID']['output'];
   /** Fetches an object given its globally unique `ID`. */
   node?: Maybe<Node>;
-  /** Reads a single `Pipeline` using its globally unique `ID`. */
-  pipeline?: Maybe<Pipeline>;
   /** Get a single `Pipeline`. */
-  pipelineByRowId?: Maybe<Pipeline>;
+  pipeline?: Maybe<Pipeline>;
+  /** Reads a single `Pipeline` using its globally unique `ID`. */
+  pipelineById?: Maybe<Pipeline>;
   /** Get a single `Pipeline`. */
   pipelineByTeamIdAndName?: Maybe<Pipeline>;
-  /** Reads a single `PipelineStage` using its globally unique `ID`. */
+  /** Get a single `PipelineStage`. */
   pipelineStage?: Maybe<PipelineStage>;
+  /** Reads a single `PipelineStage` using its globally unique `ID`. */
+  pipelineStageById?: Maybe<PipelineStage>;
   /** Get a single `PipelineStage`. */
   pipelineStageByPipelineIdAndEnvironmentId?: Maybe<PipelineStage>;
-  /** Get a single `PipelineStage`. */
-  pipelineStageByRowId?: Maybe<PipelineStage>;
+  /** Reads and enables pagination through a set of `PipelineStage`. */
+  pipelineStages?: Maybe<PipelineStageConnection>;
+  /** Reads and enables pagination through a set of `Pipeline`. */
+  pipelines?: Maybe<PipelineConnection>;
   /**
    * Exposes the root query type nested one level down. This is helpful for Relay 1
    * which can only query top level fields if they are in a particular form.
    */
   query: Query;
-  /** Reads a single `Segment` using its globally unique `ID`. */
-  segment?: Maybe<Segment>;
   /** Get a single `Segment`. */
-  segmentByRowId?: Maybe<Segment>;
+  segment?: Maybe<Segment>;
+  /** Reads a single `Segment` using its globally unique `ID`. */
+  segmentById?: Maybe<Segment>;
   /** Get a single `Segment`. */
   segmentByTeamIdAndKey?: Maybe<Segment>;
-  /** Reads a single `StageCriterion` using its globally unique `ID`. */
+  /** Reads and enables pagination through a set of `Segment`. */
+  segments?: Maybe<SegmentConnection>;
+  /** Reads and enables pagination through a set of `StageCriterion`. */
+  stageCriteria?: Maybe<StageCriterionConnection>;
+  /** Get a single `StageCriterion`. */
   stageCriterion?: Maybe<StageCriterion>;
   /** Get a single `StageCriterion`. */
   stageCriterionByFeatureStageIdAndPriority?: Maybe<StageCriterion>;
-  /** Get a single `StageCriterion`. */
-  stageCriterionByRowId?: Maybe<StageCriterion>;
-  /** Reads a single `Team` using its globally unique `ID`. */
-  team?: Maybe<Team>;
+  /** Reads a single `StageCriterion` using its globally unique `ID`. */
+  stageCriterionById?: Maybe<StageCriterion>;
   /** Get a single `Team`. */
-  teamByRowId?: Maybe<Team>;
+  team?: Maybe<Team>;
+  /** Reads a single `Team` using its globally unique `ID`. */
+  teamById?: Maybe<Team>;
   /** Get a single `Team`. */
   teamBySlug?: Maybe<Team>;
-  /** Reads a single `TeamMembership` using its globally unique `ID`. */
-  teamMembership?: Maybe<TeamMembership>;
   /** Get a single `TeamMembership`. */
-  teamMembershipByRowId?: Maybe<TeamMembership>;
+  teamMembership?: Maybe<TeamMembership>;
+  /** Reads a single `TeamMembership` using its globally unique `ID`. */
+  teamMembershipById?: Maybe<TeamMembership>;
   /** Get a single `TeamMembership`. */
   teamMembershipByTeamIdAndUserId?: Maybe<TeamMembership>;
-  /** Reads a single `User` using its globally unique `ID`. */
-  user?: Maybe<User>;
+  /** Reads and enables pagination through a set of `TeamMembership`. */
+  teamMemberships?: Maybe<TeamMembershipConnection>;
+  /** Reads and enables pagination through a set of `Team`. */
+  teams?: Maybe<TeamConnection>;
   /** Get a single `User`. */
-  userByRowId?: Maybe<User>;
+  user?: Maybe<User>;
+  /** Reads a single `User` using its globally unique `ID`. */
+  userById?: Maybe<User>;
+  /** Reads and enables pagination through a set of `User`. */
+  users?: Maybe<UserConnection>;
   /** Verifies the whole audit log: recomputes every entry's hash and checks that each links to its predecessor and the last one to the chain head. System administrators only (DNIED otherwise). */
   verifyAuditChain?: Maybe<AuditChainStatus>;
 };
 
 
 /** The root query type which gives access points into the data universe. */
-export type QueryAllApiTokensArgs = {
+export type QueryApiTokenArgs = {
+  rowId: Scalars['UUID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryApiTokenByIdArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryApiTokensArgs = {
   after?: InputMaybe<Scalars['Cursor']['input']>;
   before?: InputMaybe<Scalars['Cursor']['input']>;
   condition?: InputMaybe<ApiTokenCondition>;
@@ -3710,7 +3722,19 @@ export type QueryAllApiTokensArgs = {
 
 
 /** The root query type which gives access points into the data universe. */
-export type QueryAllAuditLogsArgs = {
+export type QueryAuditLogArgs = {
+  rowId: Scalars['BigInt']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryAuditLogByIdArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryAuditLogsArgs = {
   after?: InputMaybe<Scalars['Cursor']['input']>;
   before?: InputMaybe<Scalars['Cursor']['input']>;
   condition?: InputMaybe<AuditLogCondition>;
@@ -3722,7 +3746,19 @@ export type QueryAllAuditLogsArgs = {
 
 
 /** The root query type which gives access points into the data universe. */
-export type QueryAllChangeFeedsArgs = {
+export type QueryChangeFeedArgs = {
+  revision: Scalars['BigInt']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryChangeFeedByIdArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryChangeFeedsArgs = {
   after?: InputMaybe<Scalars['Cursor']['input']>;
   before?: InputMaybe<Scalars['Cursor']['input']>;
   condition?: InputMaybe<ChangeFeedCondition>;
@@ -3734,7 +3770,19 @@ export type QueryAllChangeFeedsArgs = {
 
 
 /** The root query type which gives access points into the data universe. */
-export type QueryAllClientsArgs = {
+export type QueryClientArgs = {
+  rowId: Scalars['UUID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryClientByIdArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryClientsArgs = {
   after?: InputMaybe<Scalars['Cursor']['input']>;
   before?: InputMaybe<Scalars['Cursor']['input']>;
   condition?: InputMaybe<ClientCondition>;
@@ -3746,218 +3794,14 @@ export type QueryAllClientsArgs = {
 
 
 /** The root query type which gives access points into the data universe. */
-export type QueryAllContextsArgs = {
-  after?: InputMaybe<Scalars['Cursor']['input']>;
-  before?: InputMaybe<Scalars['Cursor']['input']>;
-  condition?: InputMaybe<ContextCondition>;
-  first?: InputMaybe<Scalars['Int']['input']>;
-  last?: InputMaybe<Scalars['Int']['input']>;
-  offset?: InputMaybe<Scalars['Int']['input']>;
-  orderBy?: InputMaybe<Array<ContextOrderBy>>;
-};
-
-
-/** The root query type which gives access points into the data universe. */
-export type QueryAllEnvironmentsArgs = {
-  after?: InputMaybe<Scalars['Cursor']['input']>;
-  before?: InputMaybe<Scalars['Cursor']['input']>;
-  condition?: InputMaybe<EnvironmentCondition>;
-  first?: InputMaybe<Scalars['Int']['input']>;
-  last?: InputMaybe<Scalars['Int']['input']>;
-  offset?: InputMaybe<Scalars['Int']['input']>;
-  orderBy?: InputMaybe<Array<EnvironmentOrderBy>>;
-};
-
-
-/** The root query type which gives access points into the data universe. */
-export type QueryAllFeatureDependenciesArgs = {
-  after?: InputMaybe<Scalars['Cursor']['input']>;
-  before?: InputMaybe<Scalars['Cursor']['input']>;
-  condition?: InputMaybe<FeatureDependencyCondition>;
-  first?: InputMaybe<Scalars['Int']['input']>;
-  last?: InputMaybe<Scalars['Int']['input']>;
-  offset?: InputMaybe<Scalars['Int']['input']>;
-  orderBy?: InputMaybe<Array<FeatureDependencyOrderBy>>;
-};
-
-
-/** The root query type which gives access points into the data universe. */
-export type QueryAllFeatureStagesArgs = {
-  after?: InputMaybe<Scalars['Cursor']['input']>;
-  before?: InputMaybe<Scalars['Cursor']['input']>;
-  condition?: InputMaybe<FeatureStageCondition>;
-  first?: InputMaybe<Scalars['Int']['input']>;
-  last?: InputMaybe<Scalars['Int']['input']>;
-  offset?: InputMaybe<Scalars['Int']['input']>;
-  orderBy?: InputMaybe<Array<FeatureStageOrderBy>>;
-};
-
-
-/** The root query type which gives access points into the data universe. */
-export type QueryAllFeatureVersionsArgs = {
-  after?: InputMaybe<Scalars['Cursor']['input']>;
-  before?: InputMaybe<Scalars['Cursor']['input']>;
-  condition?: InputMaybe<FeatureVersionCondition>;
-  first?: InputMaybe<Scalars['Int']['input']>;
-  last?: InputMaybe<Scalars['Int']['input']>;
-  offset?: InputMaybe<Scalars['Int']['input']>;
-  orderBy?: InputMaybe<Array<FeatureVersionOrderBy>>;
-};
-
-
-/** The root query type which gives access points into the data universe. */
-export type QueryAllFeaturesArgs = {
-  after?: InputMaybe<Scalars['Cursor']['input']>;
-  before?: InputMaybe<Scalars['Cursor']['input']>;
-  condition?: InputMaybe<FeatureCondition>;
-  first?: InputMaybe<Scalars['Int']['input']>;
-  last?: InputMaybe<Scalars['Int']['input']>;
-  offset?: InputMaybe<Scalars['Int']['input']>;
-  orderBy?: InputMaybe<Array<FeatureOrderBy>>;
-};
-
-
-/** The root query type which gives access points into the data universe. */
-export type QueryAllPipelineStagesArgs = {
-  after?: InputMaybe<Scalars['Cursor']['input']>;
-  before?: InputMaybe<Scalars['Cursor']['input']>;
-  condition?: InputMaybe<PipelineStageCondition>;
-  first?: InputMaybe<Scalars['Int']['input']>;
-  last?: InputMaybe<Scalars['Int']['input']>;
-  offset?: InputMaybe<Scalars['Int']['input']>;
-  orderBy?: InputMaybe<Array<PipelineStageOrderBy>>;
-};
-
-
-/** The root query type which gives access points into the data universe. */
-export type QueryAllPipelinesArgs = {
-  after?: InputMaybe<Scalars['Cursor']['input']>;
-  before?: InputMaybe<Scalars['Cursor']['input']>;
-  condition?: InputMaybe<PipelineCondition>;
-  first?: InputMaybe<Scalars['Int']['input']>;
-  last?: InputMaybe<Scalars['Int']['input']>;
-  offset?: InputMaybe<Scalars['Int']['input']>;
-  orderBy?: InputMaybe<Array<PipelineOrderBy>>;
-};
-
-
-/** The root query type which gives access points into the data universe. */
-export type QueryAllSegmentsArgs = {
-  after?: InputMaybe<Scalars['Cursor']['input']>;
-  before?: InputMaybe<Scalars['Cursor']['input']>;
-  condition?: InputMaybe<SegmentCondition>;
-  first?: InputMaybe<Scalars['Int']['input']>;
-  last?: InputMaybe<Scalars['Int']['input']>;
-  offset?: InputMaybe<Scalars['Int']['input']>;
-  orderBy?: InputMaybe<Array<SegmentOrderBy>>;
-};
-
-
-/** The root query type which gives access points into the data universe. */
-export type QueryAllStageCriteriaArgs = {
-  after?: InputMaybe<Scalars['Cursor']['input']>;
-  before?: InputMaybe<Scalars['Cursor']['input']>;
-  condition?: InputMaybe<StageCriterionCondition>;
-  first?: InputMaybe<Scalars['Int']['input']>;
-  last?: InputMaybe<Scalars['Int']['input']>;
-  offset?: InputMaybe<Scalars['Int']['input']>;
-  orderBy?: InputMaybe<Array<StageCriterionOrderBy>>;
-};
-
-
-/** The root query type which gives access points into the data universe. */
-export type QueryAllTeamMembershipsArgs = {
-  after?: InputMaybe<Scalars['Cursor']['input']>;
-  before?: InputMaybe<Scalars['Cursor']['input']>;
-  condition?: InputMaybe<TeamMembershipCondition>;
-  first?: InputMaybe<Scalars['Int']['input']>;
-  last?: InputMaybe<Scalars['Int']['input']>;
-  offset?: InputMaybe<Scalars['Int']['input']>;
-  orderBy?: InputMaybe<Array<TeamMembershipOrderBy>>;
-};
-
-
-/** The root query type which gives access points into the data universe. */
-export type QueryAllTeamsArgs = {
-  after?: InputMaybe<Scalars['Cursor']['input']>;
-  before?: InputMaybe<Scalars['Cursor']['input']>;
-  condition?: InputMaybe<TeamCondition>;
-  first?: InputMaybe<Scalars['Int']['input']>;
-  last?: InputMaybe<Scalars['Int']['input']>;
-  offset?: InputMaybe<Scalars['Int']['input']>;
-  orderBy?: InputMaybe<Array<TeamOrderBy>>;
-};
-
-
-/** The root query type which gives access points into the data universe. */
-export type QueryAllUsersArgs = {
-  after?: InputMaybe<Scalars['Cursor']['input']>;
-  before?: InputMaybe<Scalars['Cursor']['input']>;
-  condition?: InputMaybe<UserCondition>;
-  first?: InputMaybe<Scalars['Int']['input']>;
-  last?: InputMaybe<Scalars['Int']['input']>;
-  offset?: InputMaybe<Scalars['Int']['input']>;
-  orderBy?: InputMaybe<Array<UserOrderBy>>;
-};
-
-
-/** The root query type which gives access points into the data universe. */
-export type QueryApiTokenArgs = {
-  id: Scalars['ID']['input'];
-};
-
-
-/** The root query type which gives access points into the data universe. */
-export type QueryApiTokenByRowIdArgs = {
-  rowId: Scalars['UUID']['input'];
-};
-
-
-/** The root query type which gives access points into the data universe. */
-export type QueryAuditLogArgs = {
-  id: Scalars['ID']['input'];
-};
-
-
-/** The root query type which gives access points into the data universe. */
-export type QueryAuditLogByRowIdArgs = {
-  rowId: Scalars['BigInt']['input'];
-};
-
-
-/** The root query type which gives access points into the data universe. */
-export type QueryChangeFeedArgs = {
-  id: Scalars['ID']['input'];
-};
-
-
-/** The root query type which gives access points into the data universe. */
-export type QueryChangeFeedByRevisionArgs = {
-  revision: Scalars['BigInt']['input'];
-};
-
-
-/** The root query type which gives access points into the data universe. */
-export type QueryClientArgs = {
-  id: Scalars['ID']['input'];
-};
-
-
-/** The root query type which gives access points into the data universe. */
-export type QueryClientByRowIdArgs = {
-  rowId: Scalars['UUID']['input'];
-};
-
-
-/** The root query type which gives access points into the data universe. */
 export type QueryContextArgs = {
-  id: Scalars['ID']['input'];
+  rowId: Scalars['UUID']['input'];
 };
 
 
 /** The root query type which gives access points into the data universe. */
-export type QueryContextByRowIdArgs = {
-  rowId: Scalars['UUID']['input'];
+export type QueryContextByIdArgs = {
+  id: Scalars['ID']['input'];
 };
 
 
@@ -3969,14 +3813,26 @@ export type QueryContextByTeamIdAndKeyArgs = {
 
 
 /** The root query type which gives access points into the data universe. */
-export type QueryEnvironmentArgs = {
-  id: Scalars['ID']['input'];
+export type QueryContextsArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<ContextCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<ContextOrderBy>>;
 };
 
 
 /** The root query type which gives access points into the data universe. */
-export type QueryEnvironmentByRowIdArgs = {
+export type QueryEnvironmentArgs = {
   rowId: Scalars['UUID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryEnvironmentByIdArgs = {
+  id: Scalars['ID']['input'];
 };
 
 
@@ -3988,14 +3844,26 @@ export type QueryEnvironmentByTeamIdAndKeyArgs = {
 
 
 /** The root query type which gives access points into the data universe. */
-export type QueryFeatureArgs = {
-  id: Scalars['ID']['input'];
+export type QueryEnvironmentsArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<EnvironmentCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<EnvironmentOrderBy>>;
 };
 
 
 /** The root query type which gives access points into the data universe. */
-export type QueryFeatureByRowIdArgs = {
+export type QueryFeatureArgs = {
   rowId: Scalars['UUID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryFeatureByIdArgs = {
+  id: Scalars['ID']['input'];
 };
 
 
@@ -4007,8 +3875,20 @@ export type QueryFeatureByTeamIdAndKeyArgs = {
 
 
 /** The root query type which gives access points into the data universe. */
+export type QueryFeatureDependenciesArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<FeatureDependencyCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<FeatureDependencyOrderBy>>;
+};
+
+
+/** The root query type which gives access points into the data universe. */
 export type QueryFeatureDependencyArgs = {
-  id: Scalars['ID']['input'];
+  rowId: Scalars['UUID']['input'];
 };
 
 
@@ -4020,14 +3900,14 @@ export type QueryFeatureDependencyByFeatureIdAndDependsOnIdArgs = {
 
 
 /** The root query type which gives access points into the data universe. */
-export type QueryFeatureDependencyByRowIdArgs = {
-  rowId: Scalars['UUID']['input'];
+export type QueryFeatureDependencyByIdArgs = {
+  id: Scalars['ID']['input'];
 };
 
 
 /** The root query type which gives access points into the data universe. */
 export type QueryFeatureStageArgs = {
-  id: Scalars['ID']['input'];
+  rowId: Scalars['UUID']['input'];
 };
 
 
@@ -4039,14 +3919,26 @@ export type QueryFeatureStageByFeatureIdAndEnvironmentIdArgs = {
 
 
 /** The root query type which gives access points into the data universe. */
-export type QueryFeatureStageByRowIdArgs = {
-  rowId: Scalars['UUID']['input'];
+export type QueryFeatureStageByIdArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryFeatureStagesArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<FeatureStageCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<FeatureStageOrderBy>>;
 };
 
 
 /** The root query type which gives access points into the data universe. */
 export type QueryFeatureVersionArgs = {
-  id: Scalars['ID']['input'];
+  rowId: Scalars['UUID']['input'];
 };
 
 
@@ -4058,8 +3950,8 @@ export type QueryFeatureVersionByFeatureIdAndVersionArgs = {
 
 
 /** The root query type which gives access points into the data universe. */
-export type QueryFeatureVersionByRowIdArgs = {
-  rowId: Scalars['UUID']['input'];
+export type QueryFeatureVersionByIdArgs = {
+  id: Scalars['ID']['input'];
 };
 
 
@@ -4072,6 +3964,30 @@ export type QueryFeatureVersionDiffArgs = {
 
 
 /** The root query type which gives access points into the data universe. */
+export type QueryFeatureVersionsArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<FeatureVersionCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<FeatureVersionOrderBy>>;
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryFeaturesArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<FeatureCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<FeatureOrderBy>>;
+};
+
+
+/** The root query type which gives access points into the data universe. */
 export type QueryNodeArgs = {
   id: Scalars['ID']['input'];
 };
@@ -4079,13 +3995,13 @@ export type QueryNodeArgs = {
 
 /** The root query type which gives access points into the data universe. */
 export type QueryPipelineArgs = {
-  id: Scalars['ID']['input'];
+  rowId: Scalars['UUID']['input'];
 };
 
 
 /** The root query type which gives access points into the data universe. */
-export type QueryPipelineByRowIdArgs = {
-  rowId: Scalars['UUID']['input'];
+export type QueryPipelineByIdArgs = {
+  id: Scalars['ID']['input'];
 };
 
 
@@ -4098,6 +4014,12 @@ export type QueryPipelineByTeamIdAndNameArgs = {
 
 /** The root query type which gives access points into the data universe. */
 export type QueryPipelineStageArgs = {
+  rowId: Scalars['UUID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryPipelineStageByIdArgs = {
   id: Scalars['ID']['input'];
 };
 
@@ -4110,20 +4032,38 @@ export type QueryPipelineStageByPipelineIdAndEnvironmentIdArgs = {
 
 
 /** The root query type which gives access points into the data universe. */
-export type QueryPipelineStageByRowIdArgs = {
-  rowId: Scalars['UUID']['input'];
+export type QueryPipelineStagesArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<PipelineStageCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<PipelineStageOrderBy>>;
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryPipelinesArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<PipelineCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<PipelineOrderBy>>;
 };
 
 
 /** The root query type which gives access points into the data universe. */
 export type QuerySegmentArgs = {
-  id: Scalars['ID']['input'];
+  rowId: Scalars['UUID']['input'];
 };
 
 
 /** The root query type which gives access points into the data universe. */
-export type QuerySegmentByRowIdArgs = {
-  rowId: Scalars['UUID']['input'];
+export type QuerySegmentByIdArgs = {
+  id: Scalars['ID']['input'];
 };
 
 
@@ -4135,8 +4075,32 @@ export type QuerySegmentByTeamIdAndKeyArgs = {
 
 
 /** The root query type which gives access points into the data universe. */
+export type QuerySegmentsArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<SegmentCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<SegmentOrderBy>>;
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryStageCriteriaArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<StageCriterionCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<StageCriterionOrderBy>>;
+};
+
+
+/** The root query type which gives access points into the data universe. */
 export type QueryStageCriterionArgs = {
-  id: Scalars['ID']['input'];
+  rowId: Scalars['UUID']['input'];
 };
 
 
@@ -4148,20 +4112,20 @@ export type QueryStageCriterionByFeatureStageIdAndPriorityArgs = {
 
 
 /** The root query type which gives access points into the data universe. */
-export type QueryStageCriterionByRowIdArgs = {
-  rowId: Scalars['UUID']['input'];
-};
-
-
-/** The root query type which gives access points into the data universe. */
-export type QueryTeamArgs = {
+export type QueryStageCriterionByIdArgs = {
   id: Scalars['ID']['input'];
 };
 
 
 /** The root query type which gives access points into the data universe. */
-export type QueryTeamByRowIdArgs = {
+export type QueryTeamArgs = {
   rowId: Scalars['UUID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryTeamByIdArgs = {
+  id: Scalars['ID']['input'];
 };
 
 
@@ -4173,13 +4137,13 @@ export type QueryTeamBySlugArgs = {
 
 /** The root query type which gives access points into the data universe. */
 export type QueryTeamMembershipArgs = {
-  id: Scalars['ID']['input'];
+  rowId: Scalars['UUID']['input'];
 };
 
 
 /** The root query type which gives access points into the data universe. */
-export type QueryTeamMembershipByRowIdArgs = {
-  rowId: Scalars['UUID']['input'];
+export type QueryTeamMembershipByIdArgs = {
+  id: Scalars['ID']['input'];
 };
 
 
@@ -4191,14 +4155,50 @@ export type QueryTeamMembershipByTeamIdAndUserIdArgs = {
 
 
 /** The root query type which gives access points into the data universe. */
+export type QueryTeamMembershipsArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<TeamMembershipCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<TeamMembershipOrderBy>>;
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryTeamsArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<TeamCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<TeamOrderBy>>;
+};
+
+
+/** The root query type which gives access points into the data universe. */
 export type QueryUserArgs = {
+  rowId: Scalars['UUID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryUserByIdArgs = {
   id: Scalars['ID']['input'];
 };
 
 
 /** The root query type which gives access points into the data universe. */
-export type QueryUserByRowIdArgs = {
-  rowId: Scalars['UUID']['input'];
+export type QueryUsersArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<UserCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<UserOrderBy>>;
 };
 
 export type RefreshTokenInput = {
@@ -4321,7 +4321,7 @@ export type Segment = Node & {
   /** Rule groups, OR'ed: {"groups": [{"op": "and"|"or", "conditions": [...]}]}. Validated on write; may reference other segments but never itself (CYCLE). Unlike criteria, a segment with no groups matches nobody. */
   rules: Scalars['JSON']['output'];
   /** Reads a single `Team` that is related to this `Segment`. */
-  teamByTeamId?: Maybe<Team>;
+  team?: Maybe<Team>;
   /** The team owning the segment. */
   teamId: Scalars['UUID']['output'];
   /** When the segment was last changed. */
@@ -4428,7 +4428,7 @@ export type StageCriterion = Node & {
   /** When the criterion was created. */
   createdAt: Scalars['Datetime']['output'];
   /** Reads a single `FeatureStage` that is related to this `StageCriterion`. */
-  featureStageByFeatureStageId?: Maybe<FeatureStage>;
+  featureStage?: Maybe<FeatureStage>;
   /** The feature stage. */
   featureStageId: Scalars['UUID']['output'];
   /** A globally unique identifier. Can be used in various places throughout the system to identify this single value. */
@@ -4446,7 +4446,7 @@ export type StageCriterion = Node & {
   /** Weighted split: a JSON array of {variant, weight}, weights in basis points summing to 10000, kept in order. */
   split?: Maybe<Scalars['JSON']['output']>;
   /** Reads a single `Team` that is related to this `StageCriterion`. */
-  teamByTeamId?: Maybe<Team>;
+  team?: Maybe<Team>;
   /** The team owning the stage (filled from the stage when omitted). */
   teamId: Scalars['UUID']['output'];
   /** When the criterion was last changed. */
@@ -4542,7 +4542,12 @@ export type StageCriterionPatch = {
   variant?: InputMaybe<Scalars['String']['input']>;
 };
 
-/** Deployment status of a feature in one environment. Only deployed is served; every other status serves the off variant. */
+/**
+ * Deployment status of a feature in one environment. A finalized deployment is
+ * served, and keeps serving while a rollback is requested, approved or rejected,
+ * until the rollback is finalized (rollbacked); every other status serves the off
+ * variant (the engine's SERVED_STATUSES decides).
+ */
 export type StageStatus =
   | 'deployed'
   | 'deployment_approved'
@@ -4579,46 +4584,46 @@ export type SubscriptionFeatureChangedArgs = {
 export type Team = Node & {
   __typename?: 'Team';
   /** Reads and enables pagination through a set of `ApiToken`. */
-  apiTokensByTeamId: ApiTokenConnection;
+  apiTokens: ApiTokenConnection;
   /** Reads and enables pagination through a set of `Client`. */
-  clientsByTeamId: ClientConnection;
+  clients: ClientConnection;
   /** Reads and enables pagination through a set of `Context`. */
-  contextsByTeamId: ContextConnection;
+  contexts: ContextConnection;
   /** When the team was created. */
   createdAt: Scalars['Datetime']['output'];
   /** Reads and enables pagination through a set of `Environment`. */
-  environmentsByTeamId: EnvironmentConnection;
+  environments: EnvironmentConnection;
   /** Reads and enables pagination through a set of `FeatureDependency`. */
-  featureDependenciesByTeamId: FeatureDependencyConnection;
+  featureDependencies: FeatureDependencyConnection;
   /** Reads and enables pagination through a set of `FeatureStage`. */
-  featureStagesByTeamId: FeatureStageConnection;
+  featureStages: FeatureStageConnection;
   /** Reads and enables pagination through a set of `Feature`. */
-  featuresByTeamId: FeatureConnection;
+  features: FeatureConnection;
   /** A globally unique identifier. Can be used in various places throughout the system to identify this single value. */
   id: Scalars['ID']['output'];
   /** Display name. */
   name: Scalars['String']['output'];
   /** Reads and enables pagination through a set of `PipelineStage`. */
-  pipelineStagesByTeamId: PipelineStageConnection;
+  pipelineStages: PipelineStageConnection;
   /** Reads and enables pagination through a set of `Pipeline`. */
-  pipelinesByTeamId: PipelineConnection;
+  pipelines: PipelineConnection;
   /** Unique identifier of the team. */
   rowId: Scalars['UUID']['output'];
   /** Reads and enables pagination through a set of `Segment`. */
-  segmentsByTeamId: SegmentConnection;
+  segments: SegmentConnection;
   /** URL-safe unique handle (lowercase letters, digits, dashes). */
   slug: Scalars['String']['output'];
   /** Reads and enables pagination through a set of `StageCriterion`. */
-  stageCriteriaByTeamId: StageCriterionConnection;
+  stageCriteria: StageCriterionConnection;
   /** Reads and enables pagination through a set of `TeamMembership`. */
-  teamMembershipsByTeamId: TeamMembershipConnection;
+  teamMemberships: TeamMembershipConnection;
   /** When the team was last changed. */
   updatedAt: Scalars['Datetime']['output'];
 };
 
 
 /** A tenant: every flag, environment, client and policy belongs to one team. */
-export type TeamApiTokensByTeamIdArgs = {
+export type TeamApiTokensArgs = {
   after?: InputMaybe<Scalars['Cursor']['input']>;
   before?: InputMaybe<Scalars['Cursor']['input']>;
   condition?: InputMaybe<ApiTokenCondition>;
@@ -4630,7 +4635,7 @@ export type TeamApiTokensByTeamIdArgs = {
 
 
 /** A tenant: every flag, environment, client and policy belongs to one team. */
-export type TeamClientsByTeamIdArgs = {
+export type TeamClientsArgs = {
   after?: InputMaybe<Scalars['Cursor']['input']>;
   before?: InputMaybe<Scalars['Cursor']['input']>;
   condition?: InputMaybe<ClientCondition>;
@@ -4642,7 +4647,7 @@ export type TeamClientsByTeamIdArgs = {
 
 
 /** A tenant: every flag, environment, client and policy belongs to one team. */
-export type TeamContextsByTeamIdArgs = {
+export type TeamContextsArgs = {
   after?: InputMaybe<Scalars['Cursor']['input']>;
   before?: InputMaybe<Scalars['Cursor']['input']>;
   condition?: InputMaybe<ContextCondition>;
@@ -4654,7 +4659,7 @@ export type TeamContextsByTeamIdArgs = {
 
 
 /** A tenant: every flag, environment, client and policy belongs to one team. */
-export type TeamEnvironmentsByTeamIdArgs = {
+export type TeamEnvironmentsArgs = {
   after?: InputMaybe<Scalars['Cursor']['input']>;
   before?: InputMaybe<Scalars['Cursor']['input']>;
   condition?: InputMaybe<EnvironmentCondition>;
@@ -4666,7 +4671,7 @@ export type TeamEnvironmentsByTeamIdArgs = {
 
 
 /** A tenant: every flag, environment, client and policy belongs to one team. */
-export type TeamFeatureDependenciesByTeamIdArgs = {
+export type TeamFeatureDependenciesArgs = {
   after?: InputMaybe<Scalars['Cursor']['input']>;
   before?: InputMaybe<Scalars['Cursor']['input']>;
   condition?: InputMaybe<FeatureDependencyCondition>;
@@ -4678,7 +4683,7 @@ export type TeamFeatureDependenciesByTeamIdArgs = {
 
 
 /** A tenant: every flag, environment, client and policy belongs to one team. */
-export type TeamFeatureStagesByTeamIdArgs = {
+export type TeamFeatureStagesArgs = {
   after?: InputMaybe<Scalars['Cursor']['input']>;
   before?: InputMaybe<Scalars['Cursor']['input']>;
   condition?: InputMaybe<FeatureStageCondition>;
@@ -4690,7 +4695,7 @@ export type TeamFeatureStagesByTeamIdArgs = {
 
 
 /** A tenant: every flag, environment, client and policy belongs to one team. */
-export type TeamFeaturesByTeamIdArgs = {
+export type TeamFeaturesArgs = {
   after?: InputMaybe<Scalars['Cursor']['input']>;
   before?: InputMaybe<Scalars['Cursor']['input']>;
   condition?: InputMaybe<FeatureCondition>;
@@ -4702,7 +4707,7 @@ export type TeamFeaturesByTeamIdArgs = {
 
 
 /** A tenant: every flag, environment, client and policy belongs to one team. */
-export type TeamPipelineStagesByTeamIdArgs = {
+export type TeamPipelineStagesArgs = {
   after?: InputMaybe<Scalars['Cursor']['input']>;
   before?: InputMaybe<Scalars['Cursor']['input']>;
   condition?: InputMaybe<PipelineStageCondition>;
@@ -4714,7 +4719,7 @@ export type TeamPipelineStagesByTeamIdArgs = {
 
 
 /** A tenant: every flag, environment, client and policy belongs to one team. */
-export type TeamPipelinesByTeamIdArgs = {
+export type TeamPipelinesArgs = {
   after?: InputMaybe<Scalars['Cursor']['input']>;
   before?: InputMaybe<Scalars['Cursor']['input']>;
   condition?: InputMaybe<PipelineCondition>;
@@ -4726,7 +4731,7 @@ export type TeamPipelinesByTeamIdArgs = {
 
 
 /** A tenant: every flag, environment, client and policy belongs to one team. */
-export type TeamSegmentsByTeamIdArgs = {
+export type TeamSegmentsArgs = {
   after?: InputMaybe<Scalars['Cursor']['input']>;
   before?: InputMaybe<Scalars['Cursor']['input']>;
   condition?: InputMaybe<SegmentCondition>;
@@ -4738,7 +4743,7 @@ export type TeamSegmentsByTeamIdArgs = {
 
 
 /** A tenant: every flag, environment, client and policy belongs to one team. */
-export type TeamStageCriteriaByTeamIdArgs = {
+export type TeamStageCriteriaArgs = {
   after?: InputMaybe<Scalars['Cursor']['input']>;
   before?: InputMaybe<Scalars['Cursor']['input']>;
   condition?: InputMaybe<StageCriterionCondition>;
@@ -4750,7 +4755,7 @@ export type TeamStageCriteriaByTeamIdArgs = {
 
 
 /** A tenant: every flag, environment, client and policy belongs to one team. */
-export type TeamTeamMembershipsByTeamIdArgs = {
+export type TeamTeamMembershipsArgs = {
   after?: InputMaybe<Scalars['Cursor']['input']>;
   before?: InputMaybe<Scalars['Cursor']['input']>;
   condition?: InputMaybe<TeamMembershipCondition>;
@@ -4810,13 +4815,13 @@ export type TeamMembership = Node & {
   /** Unique identifier of the membership. */
   rowId: Scalars['UUID']['output'];
   /** Reads a single `Team` that is related to this `TeamMembership`. */
-  teamByTeamId?: Maybe<Team>;
+  team?: Maybe<Team>;
   /** The team. */
   teamId: Scalars['UUID']['output'];
   /** When the membership was last changed. */
   updatedAt: Scalars['Datetime']['output'];
   /** Reads a single `User` that is related to this `TeamMembership`. */
-  userByUserId?: Maybe<User>;
+  user?: Maybe<User>;
   /** The member. */
   userId: Scalars['UUID']['output'];
 };
@@ -4911,17 +4916,17 @@ export type TeamRole =
   | 'team_admin'
   | 'viewer';
 
-/** All input for the `updateClientByRowId` mutation. */
-export type UpdateClientByRowIdInput = {
+/** All input for the `updateClientById` mutation. */
+export type UpdateClientByIdInput = {
   /**
    * An arbitrary string value with no semantic meaning. Will be included in the
    * payload verbatim. May be used to track mutations by the client.
    */
   clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** The globally unique `ID` which will identify a single `Client` to be updated. */
+  id: Scalars['ID']['input'];
   /** An object where the defined keys will be set on the `Client` being updated. */
-  clientPatch: ClientPatch;
-  /** Unique identifier of the client. */
-  rowId: Scalars['UUID']['input'];
+  patch: ClientPatch;
 };
 
 /** All input for the `updateClient` mutation. */
@@ -4932,9 +4937,9 @@ export type UpdateClientInput = {
    */
   clientMutationId?: InputMaybe<Scalars['String']['input']>;
   /** An object where the defined keys will be set on the `Client` being updated. */
-  clientPatch: ClientPatch;
-  /** The globally unique `ID` which will identify a single `Client` to be updated. */
-  id: Scalars['ID']['input'];
+  patch: ClientPatch;
+  /** Unique identifier of the client. */
+  rowId: Scalars['UUID']['input'];
 };
 
 /** The output of our update `Client` mutation. */
@@ -4959,17 +4964,17 @@ export type UpdateClientPayloadClientEdgeArgs = {
   orderBy?: Array<ClientOrderBy>;
 };
 
-/** All input for the `updateContextByRowId` mutation. */
-export type UpdateContextByRowIdInput = {
+/** All input for the `updateContextById` mutation. */
+export type UpdateContextByIdInput = {
   /**
    * An arbitrary string value with no semantic meaning. Will be included in the
    * payload verbatim. May be used to track mutations by the client.
    */
   clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** The globally unique `ID` which will identify a single `Context` to be updated. */
+  id: Scalars['ID']['input'];
   /** An object where the defined keys will be set on the `Context` being updated. */
-  contextPatch: ContextPatch;
-  /** Unique identifier of the context. */
-  rowId: Scalars['UUID']['input'];
+  patch: ContextPatch;
 };
 
 /** All input for the `updateContextByTeamIdAndKey` mutation. */
@@ -4979,10 +4984,10 @@ export type UpdateContextByTeamIdAndKeyInput = {
    * payload verbatim. May be used to track mutations by the client.
    */
   clientMutationId?: InputMaybe<Scalars['String']['input']>;
-  /** An object where the defined keys will be set on the `Context` being updated. */
-  contextPatch: ContextPatch;
   /** Attribute name as applications send it, unique within the team (targetingKey and bucketingKey are built in). */
   key: Scalars['String']['input'];
+  /** An object where the defined keys will be set on the `Context` being updated. */
+  patch: ContextPatch;
   /** The team owning the context. */
   teamId: Scalars['UUID']['input'];
 };
@@ -4995,9 +5000,9 @@ export type UpdateContextInput = {
    */
   clientMutationId?: InputMaybe<Scalars['String']['input']>;
   /** An object where the defined keys will be set on the `Context` being updated. */
-  contextPatch: ContextPatch;
-  /** The globally unique `ID` which will identify a single `Context` to be updated. */
-  id: Scalars['ID']['input'];
+  patch: ContextPatch;
+  /** Unique identifier of the context. */
+  rowId: Scalars['UUID']['input'];
 };
 
 /** The output of our update `Context` mutation. */
@@ -5022,17 +5027,17 @@ export type UpdateContextPayloadContextEdgeArgs = {
   orderBy?: Array<ContextOrderBy>;
 };
 
-/** All input for the `updateEnvironmentByRowId` mutation. */
-export type UpdateEnvironmentByRowIdInput = {
+/** All input for the `updateEnvironmentById` mutation. */
+export type UpdateEnvironmentByIdInput = {
   /**
    * An arbitrary string value with no semantic meaning. Will be included in the
    * payload verbatim. May be used to track mutations by the client.
    */
   clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** The globally unique `ID` which will identify a single `Environment` to be updated. */
+  id: Scalars['ID']['input'];
   /** An object where the defined keys will be set on the `Environment` being updated. */
-  environmentPatch: EnvironmentPatch;
-  /** Unique identifier of the environment. */
-  rowId: Scalars['UUID']['input'];
+  patch: EnvironmentPatch;
 };
 
 /** All input for the `updateEnvironmentByTeamIdAndKey` mutation. */
@@ -5042,10 +5047,10 @@ export type UpdateEnvironmentByTeamIdAndKeyInput = {
    * payload verbatim. May be used to track mutations by the client.
    */
   clientMutationId?: InputMaybe<Scalars['String']['input']>;
-  /** An object where the defined keys will be set on the `Environment` being updated. */
-  environmentPatch: EnvironmentPatch;
   /** URL-safe handle, unique within the team (lowercase letters, digits, dashes). */
   key: Scalars['String']['input'];
+  /** An object where the defined keys will be set on the `Environment` being updated. */
+  patch: EnvironmentPatch;
   /** The team owning the environment. */
   teamId: Scalars['UUID']['input'];
 };
@@ -5058,9 +5063,9 @@ export type UpdateEnvironmentInput = {
    */
   clientMutationId?: InputMaybe<Scalars['String']['input']>;
   /** An object where the defined keys will be set on the `Environment` being updated. */
-  environmentPatch: EnvironmentPatch;
-  /** The globally unique `ID` which will identify a single `Environment` to be updated. */
-  id: Scalars['ID']['input'];
+  patch: EnvironmentPatch;
+  /** Unique identifier of the environment. */
+  rowId: Scalars['UUID']['input'];
 };
 
 /** The output of our update `Environment` mutation. */
@@ -5085,17 +5090,17 @@ export type UpdateEnvironmentPayloadEnvironmentEdgeArgs = {
   orderBy?: Array<EnvironmentOrderBy>;
 };
 
-/** All input for the `updateFeatureByRowId` mutation. */
-export type UpdateFeatureByRowIdInput = {
+/** All input for the `updateFeatureById` mutation. */
+export type UpdateFeatureByIdInput = {
   /**
    * An arbitrary string value with no semantic meaning. Will be included in the
    * payload verbatim. May be used to track mutations by the client.
    */
   clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** The globally unique `ID` which will identify a single `Feature` to be updated. */
+  id: Scalars['ID']['input'];
   /** An object where the defined keys will be set on the `Feature` being updated. */
-  featurePatch: FeaturePatch;
-  /** Unique identifier of the feature. */
-  rowId: Scalars['UUID']['input'];
+  patch: FeaturePatch;
 };
 
 /** All input for the `updateFeatureByTeamIdAndKey` mutation. */
@@ -5105,10 +5110,10 @@ export type UpdateFeatureByTeamIdAndKeyInput = {
    * payload verbatim. May be used to track mutations by the client.
    */
   clientMutationId?: InputMaybe<Scalars['String']['input']>;
-  /** An object where the defined keys will be set on the `Feature` being updated. */
-  featurePatch: FeaturePatch;
   /** The key applications evaluate, unique within the team: a letter or digit, then up to 127 letters, digits, ".", "_" or "-". */
   key: Scalars['String']['input'];
+  /** An object where the defined keys will be set on the `Feature` being updated. */
+  patch: FeaturePatch;
   /** The team owning the feature. */
   teamId: Scalars['UUID']['input'];
 };
@@ -5122,23 +5127,23 @@ export type UpdateFeatureDependencyByFeatureIdAndDependsOnIdInput = {
   clientMutationId?: InputMaybe<Scalars['String']['input']>;
   /** The prerequisite feature (same team; cannot be deleted while depended on). */
   dependsOnId: Scalars['UUID']['input'];
-  /** An object where the defined keys will be set on the `FeatureDependency` being updated. */
-  featureDependencyPatch: FeatureDependencyPatch;
   /** The dependent feature. */
   featureId: Scalars['UUID']['input'];
+  /** An object where the defined keys will be set on the `FeatureDependency` being updated. */
+  patch: FeatureDependencyPatch;
 };
 
-/** All input for the `updateFeatureDependencyByRowId` mutation. */
-export type UpdateFeatureDependencyByRowIdInput = {
+/** All input for the `updateFeatureDependencyById` mutation. */
+export type UpdateFeatureDependencyByIdInput = {
   /**
    * An arbitrary string value with no semantic meaning. Will be included in the
    * payload verbatim. May be used to track mutations by the client.
    */
   clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** The globally unique `ID` which will identify a single `FeatureDependency` to be updated. */
+  id: Scalars['ID']['input'];
   /** An object where the defined keys will be set on the `FeatureDependency` being updated. */
-  featureDependencyPatch: FeatureDependencyPatch;
-  /** Unique identifier of the dependency. */
-  rowId: Scalars['UUID']['input'];
+  patch: FeatureDependencyPatch;
 };
 
 /** All input for the `updateFeatureDependency` mutation. */
@@ -5149,9 +5154,9 @@ export type UpdateFeatureDependencyInput = {
    */
   clientMutationId?: InputMaybe<Scalars['String']['input']>;
   /** An object where the defined keys will be set on the `FeatureDependency` being updated. */
-  featureDependencyPatch: FeatureDependencyPatch;
-  /** The globally unique `ID` which will identify a single `FeatureDependency` to be updated. */
-  id: Scalars['ID']['input'];
+  patch: FeatureDependencyPatch;
+  /** Unique identifier of the dependency. */
+  rowId: Scalars['UUID']['input'];
 };
 
 /** The output of our update `FeatureDependency` mutation. */
@@ -5184,9 +5189,9 @@ export type UpdateFeatureInput = {
    */
   clientMutationId?: InputMaybe<Scalars['String']['input']>;
   /** An object where the defined keys will be set on the `Feature` being updated. */
-  featurePatch: FeaturePatch;
-  /** The globally unique `ID` which will identify a single `Feature` to be updated. */
-  id: Scalars['ID']['input'];
+  patch: FeaturePatch;
+  /** Unique identifier of the feature. */
+  rowId: Scalars['UUID']['input'];
 };
 
 /** The output of our update `Feature` mutation. */
@@ -5223,20 +5228,20 @@ export type UpdateFeatureStageByFeatureIdAndEnvironmentIdInput = {
   /** The feature. */
   featureId: Scalars['UUID']['input'];
   /** An object where the defined keys will be set on the `FeatureStage` being updated. */
-  featureStagePatch: FeatureStagePatch;
+  patch: FeatureStagePatch;
 };
 
-/** All input for the `updateFeatureStageByRowId` mutation. */
-export type UpdateFeatureStageByRowIdInput = {
+/** All input for the `updateFeatureStageById` mutation. */
+export type UpdateFeatureStageByIdInput = {
   /**
    * An arbitrary string value with no semantic meaning. Will be included in the
    * payload verbatim. May be used to track mutations by the client.
    */
   clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** The globally unique `ID` which will identify a single `FeatureStage` to be updated. */
+  id: Scalars['ID']['input'];
   /** An object where the defined keys will be set on the `FeatureStage` being updated. */
-  featureStagePatch: FeatureStagePatch;
-  /** Unique identifier of the stage. */
-  rowId: Scalars['UUID']['input'];
+  patch: FeatureStagePatch;
 };
 
 /** All input for the `updateFeatureStage` mutation. */
@@ -5247,9 +5252,9 @@ export type UpdateFeatureStageInput = {
    */
   clientMutationId?: InputMaybe<Scalars['String']['input']>;
   /** An object where the defined keys will be set on the `FeatureStage` being updated. */
-  featureStagePatch: FeatureStagePatch;
-  /** The globally unique `ID` which will identify a single `FeatureStage` to be updated. */
-  id: Scalars['ID']['input'];
+  patch: FeatureStagePatch;
+  /** Unique identifier of the stage. */
+  rowId: Scalars['UUID']['input'];
 };
 
 /** The output of our update `FeatureStage` mutation. */
@@ -5274,17 +5279,17 @@ export type UpdateFeatureStagePayloadFeatureStageEdgeArgs = {
   orderBy?: Array<FeatureStageOrderBy>;
 };
 
-/** All input for the `updatePipelineByRowId` mutation. */
-export type UpdatePipelineByRowIdInput = {
+/** All input for the `updatePipelineById` mutation. */
+export type UpdatePipelineByIdInput = {
   /**
    * An arbitrary string value with no semantic meaning. Will be included in the
    * payload verbatim. May be used to track mutations by the client.
    */
   clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** The globally unique `ID` which will identify a single `Pipeline` to be updated. */
+  id: Scalars['ID']['input'];
   /** An object where the defined keys will be set on the `Pipeline` being updated. */
-  pipelinePatch: PipelinePatch;
-  /** Unique identifier of the pipeline. */
-  rowId: Scalars['UUID']['input'];
+  patch: PipelinePatch;
 };
 
 /** All input for the `updatePipelineByTeamIdAndName` mutation. */
@@ -5297,7 +5302,7 @@ export type UpdatePipelineByTeamIdAndNameInput = {
   /** Display name, unique within the team. */
   name: Scalars['String']['input'];
   /** An object where the defined keys will be set on the `Pipeline` being updated. */
-  pipelinePatch: PipelinePatch;
+  patch: PipelinePatch;
   /** The team owning the pipeline. */
   teamId: Scalars['UUID']['input'];
 };
@@ -5309,10 +5314,10 @@ export type UpdatePipelineInput = {
    * payload verbatim. May be used to track mutations by the client.
    */
   clientMutationId?: InputMaybe<Scalars['String']['input']>;
-  /** The globally unique `ID` which will identify a single `Pipeline` to be updated. */
-  id: Scalars['ID']['input'];
   /** An object where the defined keys will be set on the `Pipeline` being updated. */
-  pipelinePatch: PipelinePatch;
+  patch: PipelinePatch;
+  /** Unique identifier of the pipeline. */
+  rowId: Scalars['UUID']['input'];
 };
 
 /** The output of our update `Pipeline` mutation. */
@@ -5337,6 +5342,19 @@ export type UpdatePipelinePayloadPipelineEdgeArgs = {
   orderBy?: Array<PipelineOrderBy>;
 };
 
+/** All input for the `updatePipelineStageById` mutation. */
+export type UpdatePipelineStageByIdInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** The globally unique `ID` which will identify a single `PipelineStage` to be updated. */
+  id: Scalars['ID']['input'];
+  /** An object where the defined keys will be set on the `PipelineStage` being updated. */
+  patch: PipelineStagePatch;
+};
+
 /** All input for the `updatePipelineStageByPipelineIdAndEnvironmentId` mutation. */
 export type UpdatePipelineStageByPipelineIdAndEnvironmentIdInput = {
   /**
@@ -5346,23 +5364,10 @@ export type UpdatePipelineStageByPipelineIdAndEnvironmentIdInput = {
   clientMutationId?: InputMaybe<Scalars['String']['input']>;
   /** The environment of this stage (once per pipeline). */
   environmentId: Scalars['UUID']['input'];
+  /** An object where the defined keys will be set on the `PipelineStage` being updated. */
+  patch: PipelineStagePatch;
   /** The pipeline. */
   pipelineId: Scalars['UUID']['input'];
-  /** An object where the defined keys will be set on the `PipelineStage` being updated. */
-  pipelineStagePatch: PipelineStagePatch;
-};
-
-/** All input for the `updatePipelineStageByRowId` mutation. */
-export type UpdatePipelineStageByRowIdInput = {
-  /**
-   * An arbitrary string value with no semantic meaning. Will be included in the
-   * payload verbatim. May be used to track mutations by the client.
-   */
-  clientMutationId?: InputMaybe<Scalars['String']['input']>;
-  /** An object where the defined keys will be set on the `PipelineStage` being updated. */
-  pipelineStagePatch: PipelineStagePatch;
-  /** Unique identifier of the stage. */
-  rowId: Scalars['UUID']['input'];
 };
 
 /** All input for the `updatePipelineStage` mutation. */
@@ -5372,10 +5377,10 @@ export type UpdatePipelineStageInput = {
    * payload verbatim. May be used to track mutations by the client.
    */
   clientMutationId?: InputMaybe<Scalars['String']['input']>;
-  /** The globally unique `ID` which will identify a single `PipelineStage` to be updated. */
-  id: Scalars['ID']['input'];
   /** An object where the defined keys will be set on the `PipelineStage` being updated. */
-  pipelineStagePatch: PipelineStagePatch;
+  patch: PipelineStagePatch;
+  /** Unique identifier of the stage. */
+  rowId: Scalars['UUID']['input'];
 };
 
 /** The output of our update `PipelineStage` mutation. */
@@ -5400,17 +5405,17 @@ export type UpdatePipelineStagePayloadPipelineStageEdgeArgs = {
   orderBy?: Array<PipelineStageOrderBy>;
 };
 
-/** All input for the `updateSegmentByRowId` mutation. */
-export type UpdateSegmentByRowIdInput = {
+/** All input for the `updateSegmentById` mutation. */
+export type UpdateSegmentByIdInput = {
   /**
    * An arbitrary string value with no semantic meaning. Will be included in the
    * payload verbatim. May be used to track mutations by the client.
    */
   clientMutationId?: InputMaybe<Scalars['String']['input']>;
-  /** Unique identifier of the segment. */
-  rowId: Scalars['UUID']['input'];
+  /** The globally unique `ID` which will identify a single `Segment` to be updated. */
+  id: Scalars['ID']['input'];
   /** An object where the defined keys will be set on the `Segment` being updated. */
-  segmentPatch: SegmentPatch;
+  patch: SegmentPatch;
 };
 
 /** All input for the `updateSegmentByTeamIdAndKey` mutation. */
@@ -5423,7 +5428,7 @@ export type UpdateSegmentByTeamIdAndKeyInput = {
   /** Handle rules use to reference the segment, unique within the team. */
   key: Scalars['String']['input'];
   /** An object where the defined keys will be set on the `Segment` being updated. */
-  segmentPatch: SegmentPatch;
+  patch: SegmentPatch;
   /** The team owning the segment. */
   teamId: Scalars['UUID']['input'];
 };
@@ -5435,10 +5440,10 @@ export type UpdateSegmentInput = {
    * payload verbatim. May be used to track mutations by the client.
    */
   clientMutationId?: InputMaybe<Scalars['String']['input']>;
-  /** The globally unique `ID` which will identify a single `Segment` to be updated. */
-  id: Scalars['ID']['input'];
   /** An object where the defined keys will be set on the `Segment` being updated. */
-  segmentPatch: SegmentPatch;
+  patch: SegmentPatch;
+  /** Unique identifier of the segment. */
+  rowId: Scalars['UUID']['input'];
 };
 
 /** The output of our update `Segment` mutation. */
@@ -5472,23 +5477,23 @@ export type UpdateStageCriterionByFeatureStageIdAndPriorityInput = {
   clientMutationId?: InputMaybe<Scalars['String']['input']>;
   /** The feature stage. */
   featureStageId: Scalars['UUID']['input'];
+  /** An object where the defined keys will be set on the `StageCriterion` being updated. */
+  patch: StageCriterionPatch;
   /** Evaluation order within the stage (ascending, unique). */
   priority: Scalars['Int']['input'];
-  /** An object where the defined keys will be set on the `StageCriterion` being updated. */
-  stageCriterionPatch: StageCriterionPatch;
 };
 
-/** All input for the `updateStageCriterionByRowId` mutation. */
-export type UpdateStageCriterionByRowIdInput = {
+/** All input for the `updateStageCriterionById` mutation. */
+export type UpdateStageCriterionByIdInput = {
   /**
    * An arbitrary string value with no semantic meaning. Will be included in the
    * payload verbatim. May be used to track mutations by the client.
    */
   clientMutationId?: InputMaybe<Scalars['String']['input']>;
-  /** Unique identifier of the criterion. */
-  rowId: Scalars['UUID']['input'];
+  /** The globally unique `ID` which will identify a single `StageCriterion` to be updated. */
+  id: Scalars['ID']['input'];
   /** An object where the defined keys will be set on the `StageCriterion` being updated. */
-  stageCriterionPatch: StageCriterionPatch;
+  patch: StageCriterionPatch;
 };
 
 /** All input for the `updateStageCriterion` mutation. */
@@ -5498,10 +5503,10 @@ export type UpdateStageCriterionInput = {
    * payload verbatim. May be used to track mutations by the client.
    */
   clientMutationId?: InputMaybe<Scalars['String']['input']>;
-  /** The globally unique `ID` which will identify a single `StageCriterion` to be updated. */
-  id: Scalars['ID']['input'];
   /** An object where the defined keys will be set on the `StageCriterion` being updated. */
-  stageCriterionPatch: StageCriterionPatch;
+  patch: StageCriterionPatch;
+  /** Unique identifier of the criterion. */
+  rowId: Scalars['UUID']['input'];
 };
 
 /** The output of our update `StageCriterion` mutation. */
@@ -5526,17 +5531,17 @@ export type UpdateStageCriterionPayloadStageCriterionEdgeArgs = {
   orderBy?: Array<StageCriterionOrderBy>;
 };
 
-/** All input for the `updateTeamByRowId` mutation. */
-export type UpdateTeamByRowIdInput = {
+/** All input for the `updateTeamById` mutation. */
+export type UpdateTeamByIdInput = {
   /**
    * An arbitrary string value with no semantic meaning. Will be included in the
    * payload verbatim. May be used to track mutations by the client.
    */
   clientMutationId?: InputMaybe<Scalars['String']['input']>;
-  /** Unique identifier of the team. */
-  rowId: Scalars['UUID']['input'];
+  /** The globally unique `ID` which will identify a single `Team` to be updated. */
+  id: Scalars['ID']['input'];
   /** An object where the defined keys will be set on the `Team` being updated. */
-  teamPatch: TeamPatch;
+  patch: TeamPatch;
 };
 
 /** All input for the `updateTeamBySlug` mutation. */
@@ -5546,10 +5551,10 @@ export type UpdateTeamBySlugInput = {
    * payload verbatim. May be used to track mutations by the client.
    */
   clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** An object where the defined keys will be set on the `Team` being updated. */
+  patch: TeamPatch;
   /** URL-safe unique handle (lowercase letters, digits, dashes). */
   slug: Scalars['String']['input'];
-  /** An object where the defined keys will be set on the `Team` being updated. */
-  teamPatch: TeamPatch;
 };
 
 /** All input for the `updateTeam` mutation. */
@@ -5559,23 +5564,23 @@ export type UpdateTeamInput = {
    * payload verbatim. May be used to track mutations by the client.
    */
   clientMutationId?: InputMaybe<Scalars['String']['input']>;
-  /** The globally unique `ID` which will identify a single `Team` to be updated. */
-  id: Scalars['ID']['input'];
   /** An object where the defined keys will be set on the `Team` being updated. */
-  teamPatch: TeamPatch;
+  patch: TeamPatch;
+  /** Unique identifier of the team. */
+  rowId: Scalars['UUID']['input'];
 };
 
-/** All input for the `updateTeamMembershipByRowId` mutation. */
-export type UpdateTeamMembershipByRowIdInput = {
+/** All input for the `updateTeamMembershipById` mutation. */
+export type UpdateTeamMembershipByIdInput = {
   /**
    * An arbitrary string value with no semantic meaning. Will be included in the
    * payload verbatim. May be used to track mutations by the client.
    */
   clientMutationId?: InputMaybe<Scalars['String']['input']>;
-  /** Unique identifier of the membership. */
-  rowId: Scalars['UUID']['input'];
+  /** The globally unique `ID` which will identify a single `TeamMembership` to be updated. */
+  id: Scalars['ID']['input'];
   /** An object where the defined keys will be set on the `TeamMembership` being updated. */
-  teamMembershipPatch: TeamMembershipPatch;
+  patch: TeamMembershipPatch;
 };
 
 /** All input for the `updateTeamMembershipByTeamIdAndUserId` mutation. */
@@ -5585,10 +5590,10 @@ export type UpdateTeamMembershipByTeamIdAndUserIdInput = {
    * payload verbatim. May be used to track mutations by the client.
    */
   clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** An object where the defined keys will be set on the `TeamMembership` being updated. */
+  patch: TeamMembershipPatch;
   /** The team. */
   teamId: Scalars['UUID']['input'];
-  /** An object where the defined keys will be set on the `TeamMembership` being updated. */
-  teamMembershipPatch: TeamMembershipPatch;
   /** The member. */
   userId: Scalars['UUID']['input'];
 };
@@ -5600,10 +5605,10 @@ export type UpdateTeamMembershipInput = {
    * payload verbatim. May be used to track mutations by the client.
    */
   clientMutationId?: InputMaybe<Scalars['String']['input']>;
-  /** The globally unique `ID` which will identify a single `TeamMembership` to be updated. */
-  id: Scalars['ID']['input'];
   /** An object where the defined keys will be set on the `TeamMembership` being updated. */
-  teamMembershipPatch: TeamMembershipPatch;
+  patch: TeamMembershipPatch;
+  /** Unique identifier of the membership. */
+  rowId: Scalars['UUID']['input'];
 };
 
 /** The output of our update `TeamMembership` mutation. */
@@ -5650,17 +5655,17 @@ export type UpdateTeamPayloadTeamEdgeArgs = {
   orderBy?: Array<TeamOrderBy>;
 };
 
-/** All input for the `updateUserByRowId` mutation. */
-export type UpdateUserByRowIdInput = {
+/** All input for the `updateUserById` mutation. */
+export type UpdateUserByIdInput = {
   /**
    * An arbitrary string value with no semantic meaning. Will be included in the
    * payload verbatim. May be used to track mutations by the client.
    */
   clientMutationId?: InputMaybe<Scalars['String']['input']>;
-  /** Unique identifier of the user. */
-  rowId: Scalars['UUID']['input'];
+  /** The globally unique `ID` which will identify a single `User` to be updated. */
+  id: Scalars['ID']['input'];
   /** An object where the defined keys will be set on the `User` being updated. */
-  userPatch: UserPatch;
+  patch: UserPatch;
 };
 
 /** All input for the `updateUser` mutation. */
@@ -5670,10 +5675,10 @@ export type UpdateUserInput = {
    * payload verbatim. May be used to track mutations by the client.
    */
   clientMutationId?: InputMaybe<Scalars['String']['input']>;
-  /** The globally unique `ID` which will identify a single `User` to be updated. */
-  id: Scalars['ID']['input'];
   /** An object where the defined keys will be set on the `User` being updated. */
-  userPatch: UserPatch;
+  patch: UserPatch;
+  /** Unique identifier of the user. */
+  rowId: Scalars['UUID']['input'];
 };
 
 /** The output of our update `User` mutation. */
@@ -5702,13 +5707,11 @@ export type UpdateUserPayloadUserEdgeArgs = {
 export type User = Node & {
   __typename?: 'User';
   /** Reads and enables pagination through a set of `ApiToken`. */
-  apiTokensByCreatedBy: ApiTokenConnection;
+  createdApiTokens: ApiTokenConnection;
   /** When the user was created. */
   createdAt: Scalars['Datetime']['output'];
   /** Login email address (unique, case-insensitive). */
   email: Scalars['String']['output'];
-  /** Reads and enables pagination through a set of `Feature`. */
-  featuresByOwnerId: FeatureConnection;
   /** A globally unique identifier. Can be used in various places throughout the system to identify this single value. */
   id: Scalars['ID']['output'];
   /** System administrators see and manage every team. */
@@ -5719,17 +5722,19 @@ export type User = Node & {
   mustResetPassword: Scalars['Boolean']['output'];
   /** Display name. */
   name: Scalars['String']['output'];
+  /** Reads and enables pagination through a set of `Feature`. */
+  ownedFeatures: FeatureConnection;
   /** Unique identifier of the user. */
   rowId: Scalars['UUID']['output'];
   /** Reads and enables pagination through a set of `TeamMembership`. */
-  teamMembershipsByUserId: TeamMembershipConnection;
+  teamMemberships: TeamMembershipConnection;
   /** When the user was last changed. */
   updatedAt: Scalars['Datetime']['output'];
 };
 
 
 /** A person who can log in to FluxGate. */
-export type UserApiTokensByCreatedByArgs = {
+export type UserCreatedApiTokensArgs = {
   after?: InputMaybe<Scalars['Cursor']['input']>;
   before?: InputMaybe<Scalars['Cursor']['input']>;
   condition?: InputMaybe<ApiTokenCondition>;
@@ -5741,7 +5746,7 @@ export type UserApiTokensByCreatedByArgs = {
 
 
 /** A person who can log in to FluxGate. */
-export type UserFeaturesByOwnerIdArgs = {
+export type UserOwnedFeaturesArgs = {
   after?: InputMaybe<Scalars['Cursor']['input']>;
   before?: InputMaybe<Scalars['Cursor']['input']>;
   condition?: InputMaybe<FeatureCondition>;
@@ -5753,7 +5758,7 @@ export type UserFeaturesByOwnerIdArgs = {
 
 
 /** A person who can log in to FluxGate. */
-export type UserTeamMembershipsByUserIdArgs = {
+export type UserTeamMembershipsArgs = {
   after?: InputMaybe<Scalars['Cursor']['input']>;
   before?: InputMaybe<Scalars['Cursor']['input']>;
   condition?: InputMaybe<TeamMembershipCondition>;

@@ -13,13 +13,13 @@ beforeAll(async () => {
     level: "trace",
     destination: { write: (line: string) => void lines.push(line) },
   });
-  // Production defaults, as the stand-alone entry reads them; any free port.
+  // Production defaults, as the stand-alone entry reads them; no gRPC; any free port.
   const config = loadBackendConfig({
     DATABASE_URL: inject("ownerUrl"),
     AUTH_DATABASE_URL: inject("authUrl"),
     DATABASE_VISITOR: inject("visitorRole"),
   });
-  backend = await startBackend({ ...config, port: 0 }, { logger });
+  backend = await startBackend({ ...config, port: 0, grpcAddress: null }, { logger });
 });
 afterAll(() => backend?.close());
 

@@ -93,32 +93,32 @@ describe("features over GraphQL", () => {
     );
     const read = await as(
       token,
-      `query($id: UUID!) { featureByRowId(rowId: $id) { key featureStagesByFeatureId { nodes { status stageCriteriaByFeatureStageId(orderBy: PRIORITY_ASC) { nodes { priority name rolloutBp variant split } } } } } }`,
+      `query($id: UUID!) { feature(rowId: $id) { key stages { nodes { status criteria(orderBy: PRIORITY_ASC) { nodes { priority name rolloutBp variant split } } } } } }`,
       { id: featureId },
     );
     const updated = await as(
       token,
-      `mutation($id: UUID!) { updateFeatureByRowId(input: { rowId: $id, featurePatch: { name: "Checkout v2" } }) { feature { name } } }`,
+      `mutation($id: UUID!) { updateFeature(input: { rowId: $id, patch: { name: "Checkout v2" } }) { feature { name } } }`,
       { id: featureId },
     );
     const deleted = await as(
       token,
-      `mutation($id: UUID!) { deleteFeatureByRowId(input: { rowId: $id }) { deletedFeatureId } }`,
+      `mutation($id: UUID!) { deleteFeature(input: { rowId: $id }) { deletedFeatureId } }`,
       {
         id: featureId,
       },
     );
-    const gone = await as(token, `query($id: UUID!) { featureByRowId(rowId: $id) { key } }`, {
+    const gone = await as(token, `query($id: UUID!) { feature(rowId: $id) { key } }`, {
       id: featureId,
     });
 
     // Assertions
     expect(set.errors).toBeUndefined();
     expect(deployed.data.requestStageChange.result.status).toBe("deployed");
-    expect(read.data.featureByRowId.featureStagesByFeatureId.nodes).toEqual([
+    expect(read.data.feature.stages.nodes).toEqual([
       {
         status: "deployed",
-        stageCriteriaByFeatureStageId: {
+        criteria: {
           nodes: [
             { priority: 0, name: "Premium markets", rolloutBp: 10000, variant: "v2", split: null },
             {
@@ -132,9 +132,9 @@ describe("features over GraphQL", () => {
         },
       },
     ]);
-    expect(updated.data.updateFeatureByRowId.feature.name).toBe("Checkout v2");
-    expect(deleted.data.deleteFeatureByRowId.deletedFeatureId).toEqual(expect.any(String));
-    expect(gone.data.featureByRowId).toBeNull();
+    expect(updated.data.updateFeature.feature.name).toBe("Checkout v2");
+    expect(deleted.data.deleteFeature.deletedFeatureId).toEqual(expect.any(String));
+    expect(gone.data.feature).toBeNull();
   });
 
   it("rejects invalid criteria with the validation code and keeps the previous criteria (BADRX, WEIGH)", async () => {
@@ -184,7 +184,7 @@ describe("features over GraphQL", () => {
     });
     const after = await as(
       token,
-      `query($s: UUID!) { featureStageByRowId(rowId: $s) { stageCriteriaByFeatureStageId { nodes { name } } } }`,
+      `query($s: UUID!) { featureStage(rowId: $s) { criteria { nodes { name } } } }`,
       {
         s: stageId,
       },
@@ -192,9 +192,7 @@ describe("features over GraphQL", () => {
 
     expect(badRegex.errors?.[0]?.extensions?.code).toBe("BADRX");
     expect(badWeights.errors?.[0]?.extensions?.code).toBe("WEIGH");
-    expect(after.data.featureStageByRowId.stageCriteriaByFeatureStageId.nodes).toEqual([
-      { name: "keep" },
-    ]);
+    expect(after.data.featureStage.criteria.nodes).toEqual([{ name: "keep" }]);
   });
 
   it("refuses a JSON number out of range instead of storing the default (BADNM)", async () => {
@@ -230,7 +228,7 @@ describe("features over GraphQL", () => {
     );
     const stored = await as(
       token,
-      `query($s: UUID!) { featureStageByRowId(rowId: $s) { stageCriteriaByFeatureStageId { totalCount } } }`,
+      `query($s: UUID!) { featureStage(rowId: $s) { criteria { totalCount } } }`,
       { s: stageId },
     );
 
@@ -239,7 +237,7 @@ describe("features over GraphQL", () => {
     expect(huge.body.errors?.[0]?.message).toMatch(/\$\[0\]\.rolloutBp.*finite/);
     expect(negative.status).toBe(400);
     expect(negative.body.errors?.[0]?.message).toMatch(/finite/);
-    expect(stored.data.featureStageByRowId.stageCriteriaByFeatureStageId.totalCount).toBe(0);
+    expect(stored.data.featureStage.criteria.totalCount).toBe(0);
   });
 
   it("refuses a tag longer than 64 characters (23514)", async () => {
@@ -291,7 +289,7 @@ describe("features over GraphQL", () => {
     // Action
     await as(
       token,
-      `mutation($id: UUID!) { updateFeatureByRowId(input: { rowId: $id, featurePatch: { name: "Live" } }) { clientMutationId } }`,
+      `mutation($id: UUID!) { updateFeature(input: { rowId: $id, patch: { name: "Live" } }) { clientMutationId } }`,
       {
         id: featureId,
       },

@@ -7,9 +7,9 @@ import { createTeamWith, createUserWithPassword, login, owner, useBackend } from
 const api = useBackend();
 
 const UPDATE = `mutation($id: UUID!) {
-  updateFeatureByRowId(input: { rowId: $id, featurePatch: { name: "Changed" } }) { feature { name } }
+  updateFeature(input: { rowId: $id, patch: { name: "Changed" } }) { feature { name } }
 }`;
-const DELETE = `mutation($id: UUID!) { deleteFeatureByRowId(input: { rowId: $id }) { feature { rowId } } }`;
+const DELETE = `mutation($id: UUID!) { deleteFeature(input: { rowId: $id }) { feature { rowId } } }`;
 
 async function featureOf(teamId: string): Promise<string> {
   const { rows } = await owner().query<{ id: string }>(
@@ -44,7 +44,7 @@ describe("updates and deletes that match no row the caller may change", () => {
     const { status, body } = await api.graphql(UPDATE, { id: myFeature }, requesterToken);
     expect(status).toBe(200);
     expect(body.errors).toBeUndefined();
-    expect(body.data?.updateFeatureByRowId.feature.name).toBe("Changed");
+    expect(body.data?.updateFeature.feature.name).toBe("Changed");
   });
 
   it("refuses to update another team's feature and leaves it unchanged (NOT_FOUND)", async () => {

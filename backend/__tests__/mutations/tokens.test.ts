@@ -248,9 +248,9 @@ describe("API tokens", () => {
       "select encode(token_hash, 'hex') as hash from app_private.api_token_secrets where token_id = $1",
       [token.rowId],
     );
-    const teams = await api.graphql("{ allTeams { nodes { rowId } } }", {}, secret);
+    const teams = await api.graphql("{ teams { nodes { rowId } } }", {}, secret);
     const rename = await api.graphql(
-      `mutation { updateTeamByRowId(input: { rowId: "${team.id}", teamPatch: { name: "x" } }) { team { name } } }`,
+      `mutation { updateTeam(input: { rowId: "${team.id}", patch: { name: "x" } }) { team { name } } }`,
       {},
       secret,
     );
@@ -266,8 +266,8 @@ describe("API tokens", () => {
     expect(token.tokenPrefix).toBe(secret.slice(0, 12));
     expect(stored.rows[0].hash).toHaveLength(64);
     expect(stored.rows[0].hash).not.toContain(secret.slice(4));
-    expect(teams.body.data?.allTeams.nodes).toEqual([{ rowId: team.id }]);
-    expect(teams.body.data?.allTeams.nodes).not.toContainEqual({ rowId: otherTeam.id });
+    expect(teams.body.data?.teams.nodes).toEqual([{ rowId: team.id }]);
+    expect(teams.body.data?.teams.nodes).not.toContainEqual({ rowId: otherTeam.id });
     const name = await owner().query("select name from app_public.teams where id = $1", [team.id]);
     // An update that RLS filters out matches nothing: NOT_FOUND.
     expect(rename.body.errors?.[0]?.extensions?.code).toBe("NOT_FOUND");
@@ -373,7 +373,7 @@ describe("API token hardening", () => {
 
     // Action
     const unrevoke = await api.graphql(
-      `mutation($id: UUID!) { updateApiTokenByRowId(input: { rowId: $id, apiTokenPatch: { revokedAt: null } }) { apiToken { revokedAt } } }`,
+      `mutation($id: UUID!) { updateApiToken(input: { rowId: $id, patch: { revokedAt: null } }) { apiToken { revokedAt } } }`,
       { id: tokenId },
       accessToken,
     );
@@ -386,7 +386,7 @@ describe("API token hardening", () => {
 
     // Assertions
     expect(unrevoke.status).toBe(400);
-    expect(unrevoke.body.errors?.[0]?.message).toMatch(/updateApiTokenByRowId/);
+    expect(unrevoke.body.errors?.[0]?.message).toMatch(/updateApiToken/);
     expect(bySql).toBe("DNIED");
     expect(await status(secret)).toBe(401);
   });
@@ -416,11 +416,11 @@ describe("API token hardening", () => {
     const evaluate = await adminWithToken(["evaluate", "ingest_metrics"]);
     const read = await adminWithToken(["read"]);
     const QUERY = `{
-      allTeams { nodes { rowId } }
-      allUsers { nodes { email } }
-      allAuditLogs { totalCount }
-      allClients { totalCount }
-      allFeatures { totalCount }
+      teams { nodes { rowId } }
+      users { nodes { email } }
+      auditLogs { totalCount }
+      clients { totalCount }
+      features { totalCount }
     }`;
 
     // Action
@@ -430,29 +430,29 @@ describe("API token hardening", () => {
     // Assertions
     expect(denied.status).toBe(200);
     expect(denied.body.data).toEqual({
-      allTeams: { nodes: [] },
-      allUsers: { nodes: [] },
-      allAuditLogs: { totalCount: 0 },
-      allClients: { totalCount: 0 },
-      allFeatures: { totalCount: 0 },
+      teams: { nodes: [] },
+      users: { nodes: [] },
+      auditLogs: { totalCount: 0 },
+      clients: { totalCount: 0 },
+      features: { totalCount: 0 },
     });
-    expect(allowed.body.data?.allTeams.nodes).toEqual([{ rowId: read.team.id }]);
-    expect(allowed.body.data?.allUsers.nodes.map((u: { email: string }) => u.email).sort()).toEqual(
+    expect(allowed.body.data?.teams.nodes).toEqual([{ rowId: read.team.id }]);
+    expect(allowed.body.data?.users.nodes.map((u: { email: string }) => u.email).sort()).toEqual(
       [read.admin.email, read.viewer.email].sort(),
     );
-    expect(allowed.body.data?.allAuditLogs.totalCount).toBeGreaterThan(0);
+    expect(allowed.body.data?.auditLogs.totalCount).toBeGreaterThan(0);
   });
 
   it("hides API token audit entries from viewers, like the tokens themselves", async () => {
     const { viewer, accessToken, team } = await adminWithToken(["read"]);
     const viewerToken = (await login(api, viewer)).accessToken;
-    const QUERY = `query($t: UUID!) { allAuditLogs(condition: { teamId: $t, tableName: "api_tokens" }) { totalCount } }`;
+    const QUERY = `query($t: UUID!) { auditLogs(condition: { teamId: $t, tableName: "api_tokens" }) { totalCount } }`;
 
     const asViewer = await api.graphql(QUERY, { t: team.id }, viewerToken);
     const asAdmin = await api.graphql(QUERY, { t: team.id }, accessToken);
 
-    expect(asViewer.body.data?.allAuditLogs.totalCount).toBe(0);
-    expect(asAdmin.body.data?.allAuditLogs.totalCount).toBe(1);
+    expect(asViewer.body.data?.auditLogs.totalCount).toBe(0);
+    expect(asAdmin.body.data?.auditLogs.totalCount).toBe(1);
   });
 });
 
@@ -478,7 +478,7 @@ describe("sessions end when they say they end", () => {
     const user = await createUserWithPassword();
     const adminToken = (await login(api, admin)).accessToken;
     const tokens = await login(api, user);
-    const SET_ENABLED = `mutation($id: UUID!, $on: Boolean!) { updateUserByRowId(input: { rowId: $id, userPatch: { isEnabled: $on } }) { user { isEnabled } } }`;
+    const SET_ENABLED = `mutation($id: UUID!, $on: Boolean!) { updateUser(input: { rowId: $id, patch: { isEnabled: $on } }) { user { isEnabled } } }`;
 
     // Action
     await api.graphql(SET_ENABLED, { id: user.id, on: false }, adminToken);

@@ -9,7 +9,7 @@ describe("query limits", () => {
     // Setup: team -> memberships -> user -> memberships -> team ... (cyclic schema)
     let selection = "rowId";
     for (let i = 0; i < 8; i++) {
-      selection = `teamMembershipsByUserId { nodes { teamByTeamId { teamMembershipsByTeamId { nodes { userByUserId { ${selection} } } } } } }`;
+      selection = `teamMemberships { nodes { team { teamMemberships { nodes { user { ${selection} } } } } } }`;
     }
 
     // Action
@@ -39,21 +39,21 @@ describe("query limits", () => {
 
   it("still answers an ordinary query", async () => {
     const { status, body } = await api.graphql(
-      "{ allTeams(first: 5) { totalCount nodes { rowId name } } }",
+      "{ teams(first: 5) { totalCount nodes { rowId name } } }",
     );
     expect(status).toBe(200);
-    expect(body.data?.allTeams.nodes).toEqual([]);
+    expect(body.data?.teams.nodes).toEqual([]);
   });
 });
 
 describe("page size", () => {
   it("refuses first or last above 1,000 rows, literal or variable, with a 400 (PAGE_TOO_LARGE)", async () => {
-    const literal = await api.graphql("{ allFeatures(first: 1000000000) { totalCount } }");
+    const literal = await api.graphql("{ features(first: 1000000000) { totalCount } }");
     const variable = await api.graphql(
-      "query($n: Int) { allTeams { nodes { featuresByTeamId(last: $n) { totalCount } } } }",
+      "query($n: Int) { teams { nodes { features(last: $n) { totalCount } } } }",
       { n: 1001 },
     );
-    const largest = await api.graphql("{ allFeatures(first: 1000) { totalCount } }");
+    const largest = await api.graphql("{ features(first: 1000) { totalCount } }");
 
     expect(literal.status).toBe(400);
     expect(literal.body.errors?.[0]).toMatchObject({ extensions: { code: "PAGE_TOO_LARGE" } });
@@ -61,6 +61,6 @@ describe("page size", () => {
     expect(variable.status).toBe(400);
     expect(variable.body.errors?.[0]?.extensions?.code).toBe("PAGE_TOO_LARGE");
     expect(largest.status).toBe(200);
-    expect(largest.body.data).toEqual({ allFeatures: { totalCount: 0 } });
+    expect(largest.body.data).toEqual({ features: { totalCount: 0 } });
   });
 });

@@ -12,7 +12,7 @@ import {
 
 const backend = useBackend();
 
-const FEATURES = `query Features { allFeatures(orderBy: KEY_ASC) { nodes { key name } } }`;
+const FEATURES = `query Features { features(orderBy: KEY_ASC) { nodes { key name } } }`;
 
 /** POSTs a GraphQL request and returns status, cache header and parsed body. */
 async function post(
@@ -62,7 +62,7 @@ async function teamWithFeature(members: Array<[TestUser, string[]]>, key: string
 }
 
 const keys = (body: { data?: any }) =>
-  (body.data.allFeatures.nodes as Array<{ key: string }>).map((node) => node.key);
+  (body.data.features.nodes as Array<{ key: string }>).map((node) => node.key);
 
 describe("response cache", () => {
   it("answers a repeated query from the cache with the same body", async () => {
@@ -109,7 +109,7 @@ describe("response cache", () => {
 
     const update = await post(
       editorToken,
-      `mutation($t: UUID!) { updateFeatureByTeamIdAndKey(input: { teamId: $t, key: "renamed-flag", featurePatch: { name: "New name" } }) { feature { name } } }`,
+      `mutation($t: UUID!) { updateFeatureByTeamIdAndKey(input: { teamId: $t, key: "renamed-flag", patch: { name: "New name" } }) { feature { name } } }`,
       { t: team.id },
     );
     expect(update.body.errors).toBeUndefined();
@@ -117,7 +117,7 @@ describe("response cache", () => {
 
     const after = await post(viewerToken, FEATURES);
     expect(after.cache).toBe("miss");
-    expect(after.body.data.allFeatures.nodes).toEqual([{ key: "renamed-flag", name: "New name" }]);
+    expect(after.body.data.features.nodes).toEqual([{ key: "renamed-flag", name: "New name" }]);
   });
 
   it("never answers older than the last committed update, under concurrent reads", async () => {
@@ -135,11 +135,11 @@ describe("response cache", () => {
     const rename = (name: string) =>
       post(
         editorToken,
-        `mutation($t: UUID!, $n: String!) { updateFeatureByTeamIdAndKey(input: { teamId: $t, key: "counter-flag", featurePatch: { name: $n } }) { feature { name } } }`,
+        `mutation($t: UUID!, $n: String!) { updateFeatureByTeamIdAndKey(input: { teamId: $t, key: "counter-flag", patch: { name: $n } }) { feature { name } } }`,
         { t: team.id, n: name },
       );
     const readName = async () =>
-      (await post(viewerToken, FEATURES)).body.data.allFeatures.nodes[0].name as string;
+      (await post(viewerToken, FEATURES)).body.data.features.nodes[0].name as string;
 
     for (let version = 1; version <= 8; version++) {
       // Reads racing the update may see either name...
@@ -175,7 +175,7 @@ describe("response cache", () => {
     expect((await post(accessToken, "mutation { logout { sessionsEnded } }")).status).toBe(200);
     const after = await post(accessToken, FEATURES);
     expect(after.cache).toBeNull();
-    expect(after.body.data?.allFeatures?.nodes ?? []).toEqual([]);
+    expect(after.body.data?.features?.nodes ?? []).toEqual([]);
   });
 
   it("does not cache mutations, errors, verifyAuditChain, or requests asking for no-cache", async () => {
@@ -183,7 +183,7 @@ describe("response cache", () => {
     await teamWithFeature([[user, ["team_admin"]]], "uncached-flag");
     const { accessToken } = await login(backend, user);
 
-    const badId = `query { featureByRowId(rowId: "not-a-uuid") { key } }`;
+    const badId = `query { feature(rowId: "not-a-uuid") { key } }`;
     expect((await post(accessToken, badId)).body.errors).toBeDefined();
     expect((await post(accessToken, badId)).cache).toBe("miss");
 
@@ -196,7 +196,7 @@ describe("response cache", () => {
     expect(fresh.cache).toBe("bypass");
     expect(keys(fresh.body)).toContain("uncached-flag");
 
-    const rename = `mutation { updateUserByRowId(input: { rowId: "${user.id}", userPatch: { name: "Renamed" } }) { user { name } } }`;
+    const rename = `mutation { updateUser(input: { rowId: "${user.id}", patch: { name: "Renamed" } }) { user { name } } }`;
     expect((await post(accessToken, rename)).cache).toBeNull();
     expect((await post(accessToken, rename)).cache).toBeNull();
   });
@@ -205,7 +205,7 @@ describe("response cache", () => {
     const user = await createUserWithPassword();
     await teamWithFeature([[user, ["viewer"]]], "concurrent-flag");
     const { accessToken } = await login(backend, user);
-    const query = `query Concurrent { allFeatures { nodes { key } } }`;
+    const query = `query Concurrent { features { nodes { key } } }`;
 
     // Exactly one miss for 8 concurrent requests, unless another test
     // file's commit moved the stamp mid-way: then try again.

@@ -1,40 +1,22 @@
 import { describe, expect, it } from "vitest";
 
-import { createTeamWith, createUserWithPassword, login, owner, useBackend } from "../helpers.ts";
-import { subscribe, waitFor } from "../websocket/rawWebSocket.ts";
+import { owner, useBackend } from "../helpers.ts";
+import { waitFor } from "../websocket/rawWebSocket.ts";
+import { named, outcomeWithin, rename, subscribedMember } from "./auditSubscription.ts";
 
 const api = useBackend();
-
-const AUDIT = `subscription($teamId: UUID!) {
-  auditEntryAdded(teamId: $teamId) { auditLogId auditLogEntry { tableName after } }
-}`;
-
-/** Renames the team as the owner (a commit, so every subscriber gets an audit event). */
-async function rename(teamId: string, name: string): Promise<void> {
-  await owner().query("update app_public.teams set name = $2 where id = $1", [teamId, name]);
-}
-
-const named = (name: string) => (event: any) =>
-  event.data?.auditEntryAdded?.auditLogEntry?.after?.name === name;
 
 describe("subscriptions end when access ends", () => {
   it("ends a subscription with an error once its session logs out (42501)", async () => {
     // Setup: a member receiving events.
-    const member = await createUserWithPassword();
-    const team = await createTeamWith([[member, ["viewer"]]]);
-    const tokens = await login(api, member);
-    const sub = subscribe(api.url, AUDIT, { teamId: team.id }, `Bearer ${tokens.accessToken}`);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    const { team, tokens, sub } = await subscribedMember(api);
     await rename(team.id, "before logout");
     await waitFor(() => sub.events.find(named("before logout")));
 
     // Action
     const out = await api.graphql("mutation { logout { sessionsEnded } }", {}, tokens.accessToken);
     await rename(team.id, "after logout");
-    const outcome = await Promise.race([
-      sub.ended,
-      new Promise((resolve) => setTimeout(() => resolve("still open"), 3_000)),
-    ]);
+    const outcome = await outcomeWithin(sub, 3_000);
     await sub.dispose();
 
     // Assertions
@@ -48,11 +30,7 @@ describe("subscriptions end when access ends", () => {
   });
 
   it("ends a subscription with an error once the membership is removed (42501)", async () => {
-    const member = await createUserWithPassword();
-    const team = await createTeamWith([[member, ["viewer"]]]);
-    const tokens = await login(api, member);
-    const sub = subscribe(api.url, AUDIT, { teamId: team.id }, `Bearer ${tokens.accessToken}`);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    const { member, team, sub } = await subscribedMember(api);
     await rename(team.id, "while a member");
     await waitFor(() => sub.events.find(named("while a member")));
 
@@ -61,10 +39,7 @@ describe("subscriptions end when access ends", () => {
       [team.id, member.id],
     );
     await rename(team.id, "after removal");
-    const outcome = await Promise.race([
-      sub.ended,
-      new Promise((resolve) => setTimeout(() => resolve("still open"), 3_000)),
-    ]);
+    const outcome = await outcomeWithin(sub, 3_000);
     await sub.dispose();
 
     expect(outcome).toBe("complete");
@@ -79,11 +54,7 @@ describe("subscriptions end when access ends", () => {
   });
 
   it("keeps delivering to a member whose access is unchanged", async () => {
-    const member = await createUserWithPassword();
-    const team = await createTeamWith([[member, ["viewer"]]]);
-    const tokens = await login(api, member);
-    const sub = subscribe(api.url, AUDIT, { teamId: team.id }, `Bearer ${tokens.accessToken}`);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    const { team, sub } = await subscribedMember(api);
 
     for (const name of ["one", "two", "three"]) await rename(team.id, name);
     await waitFor(() => sub.events.find(named("three")));

@@ -53,7 +53,7 @@ describe("auditEntryAdded subscription", () => {
 
     // Action
     const renamed = await api.graphql(
-      `mutation { updateTeamByRowId(input: { rowId: "${team.id}", teamPatch: { name: "Renamed live" } }) { team { name } } }`,
+      `mutation { updateTeam(input: { rowId: "${team.id}", patch: { name: "Renamed live" } }) { team { name } } }`,
       {},
       tokens.accessToken,
     );
@@ -63,7 +63,7 @@ describe("auditEntryAdded subscription", () => {
     await sub.client.dispose();
 
     // Assertions
-    expect(renamed.body.data?.updateTeamByRowId.team.name).toBe("Renamed live");
+    expect(renamed.body.data?.updateTeam.team.name).toBe("Renamed live");
     expect(event.data.auditEntryAdded.auditLogEntry).toMatchObject({
       action: "update",
       tableName: "teams",

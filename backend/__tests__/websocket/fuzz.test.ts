@@ -1,12 +1,12 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 
-import { createTeamWith, createUserWithPassword, login, owner, useBackend } from "../helpers.ts";
+import { useBackend } from "../helpers.ts";
+import { named, rename, subscribedMember } from "../subscriptions/auditSubscription.ts";
 import {
   encodeFrame,
   type FrameSpec,
   openRawWebSocket,
-  subscribe,
   waitFor,
   watchUncaught,
 } from "./rawWebSocket.ts";
@@ -125,18 +125,9 @@ describe("WebSocket fuzzing", () => {
       )
       .finally(() => uncaught.stop());
     const health = await fetch(`${api.url}/health`);
-    const member = await createUserWithPassword();
-    const team = await createTeamWith([[member, ["viewer"]]]);
-    const tokens = await login(api, member);
-    const sub = subscribe(
-      api.url,
-      "subscription($teamId: UUID!) { auditEntryAdded(teamId: $teamId) { auditLogId } }",
-      { teamId: team.id },
-      `Bearer ${tokens.accessToken}`,
-    );
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    await owner().query("update app_public.teams set name = 'after fuzz' where id = $1", [team.id]);
-    const event = await waitFor(() => sub.events.find((e) => e.data?.auditEntryAdded));
+    const { team, sub } = await subscribedMember(api);
+    await rename(team.id, "after fuzz");
+    const event = await waitFor(() => sub.events.find(named("after fuzz")));
     await sub.dispose();
 
     // Assertions

@@ -83,7 +83,7 @@ describe("WebSocket endpoint", () => {
   it("applies the HTTP depth limit to documents over WebSocket", async () => {
     let selection = "rowId";
     for (let i = 0; i < 8; i++) {
-      selection = `teamMembershipsByUserId { nodes { teamByTeamId { teamMembershipsByTeamId { nodes { userByUserId { ${selection} } } } } } }`;
+      selection = `teamMemberships { nodes { team { teamMemberships { nodes { user { ${selection} } } } } } }`;
     }
 
     const sub = subscribe(api.url, `{ currentUser { ${selection} } }`, {});

@@ -11,13 +11,16 @@ import {
   type ChannelCredentials,
   Client,
   type ClientOptions,
+  type ClientReadableStream,
   type ClientUnaryCall,
+  type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { Flag, Segment } from "./snapshot.ts";
 
 export const protobufPackage = "fluxgate.delivery.v1";
 
@@ -26,20 +29,173 @@ export const protobufFileName = "fluxgate/delivery/v1/delivery.proto";
 /**
  * FluxGate delivery protocol: how edges learn what to serve.
  *
- * Edges connect to a backend over gRPC. This first version only reports the
- * control plane's global revision; the snapshot and delta stream build on it.
+ * An edge authenticates as a client of one environment (metadata
+ * `x-client-id` and `x-client-secret`) and subscribes: it receives a
+ * snapshot of that environment, then every change as a delta, each message
+ * with the revision and a checksum of the state after it, so the edge can
+ * prove it converged (docs/decisions/0016-delivery-stream.md).
  */
 
-/** Asks for the current revision of one environment. */
+/** What kind of client a key belongs to. */
+export const ClientKind = {
+  /** CLIENT_KIND_UNSPECIFIED - Not set; never sent. */
+  CLIENT_KIND_UNSPECIFIED: 0,
+  /** CLIENT_KIND_BACKEND - Server-side SDKs and edges. */
+  CLIENT_KIND_BACKEND: 1,
+  /** CLIENT_KIND_WEB - Browser SDKs, restricted to allowed origins. */
+  CLIENT_KIND_WEB: 2,
+  UNRECOGNIZED: -1,
+} as const;
+
+export type ClientKind = typeof ClientKind[keyof typeof ClientKind];
+
+export namespace ClientKind {
+  export type CLIENT_KIND_UNSPECIFIED = typeof ClientKind.CLIENT_KIND_UNSPECIFIED;
+  export type CLIENT_KIND_BACKEND = typeof ClientKind.CLIENT_KIND_BACKEND;
+  export type CLIENT_KIND_WEB = typeof ClientKind.CLIENT_KIND_WEB;
+  export type UNRECOGNIZED = typeof ClientKind.UNRECOGNIZED;
+}
+
+export function clientKindFromJSON(object: any): ClientKind {
+  switch (object) {
+    case 0:
+    case "CLIENT_KIND_UNSPECIFIED":
+      return ClientKind.CLIENT_KIND_UNSPECIFIED;
+    case 1:
+    case "CLIENT_KIND_BACKEND":
+      return ClientKind.CLIENT_KIND_BACKEND;
+    case 2:
+    case "CLIENT_KIND_WEB":
+      return ClientKind.CLIENT_KIND_WEB;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return ClientKind.UNRECOGNIZED;
+  }
+}
+
+export function clientKindToJSON(object: ClientKind): string {
+  switch (object) {
+    case ClientKind.CLIENT_KIND_UNSPECIFIED:
+      return "CLIENT_KIND_UNSPECIFIED";
+    case ClientKind.CLIENT_KIND_BACKEND:
+      return "CLIENT_KIND_BACKEND";
+    case ClientKind.CLIENT_KIND_WEB:
+      return "CLIENT_KIND_WEB";
+    case ClientKind.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** Asks for the current revision of the client's environment. */
 export interface GetRevisionRequest {
-  /** The environment the calling client is bound to. */
+  /**
+   * Ignored: the environment is the one the client's credentials are bound
+   * to (a client of another environment cannot ask about this one).
+   *
+   * @deprecated
+   */
   environmentId: string;
 }
 
 /** The current revision. */
 export interface GetRevisionResponse {
-  /** Monotonic revision: it grows with every change to what edges serve. */
+  /**
+   * Monotonic revision of the environment: it grows with every change to
+   * what edges serve there.
+   */
   revision: string;
+}
+
+/** Opens the stream. */
+export interface SubscribeRequest {
+  /**
+   * The revision of the state the edge already holds (0: none). When the
+   * backend can bring that state up to date it sends deltas only;
+   * otherwise it starts with a snapshot.
+   */
+  sinceRevision: string;
+  /**
+   * The checksum of the state the edge holds at since_revision; a state
+   * whose checksum differs is replaced by a snapshot.
+   */
+  sinceChecksum: Buffer;
+}
+
+/** One message of the stream. */
+export interface SubscribeResponse {
+  /** The revision of the state after this message. */
+  revision: string;
+  /**
+   * Checksum of the state after this message: the XOR of the SHA-256 of
+   * every entity's encoding, tagged by kind and key (see the decision).
+   */
+  checksum: Buffer;
+  /** A part of a snapshot that replaces the edge's state. */
+  snapshot?:
+    | SnapshotChunk
+    | undefined;
+  /** Changes to apply to the state. */
+  delta?:
+    | Delta
+    | undefined;
+  /** Nothing changed; the stream is alive. */
+  heartbeat?: Heartbeat | undefined;
+}
+
+/**
+ * A part of a snapshot. The first chunk clears the edge's state; the state
+ * is complete (and the checksum applies) after the last one.
+ */
+export interface SnapshotChunk {
+  /** Environment key. */
+  environment: string;
+  /** Position of this chunk, from 0. */
+  chunkIndex: number;
+  /** How many chunks the snapshot has. */
+  chunkCount: number;
+  /** Flags of this chunk. */
+  flags: Flag[];
+  /** Segments of this chunk. */
+  segments: Segment[];
+  /** Client keys of this chunk. */
+  clientKeys: ClientKey[];
+}
+
+/** Changes to apply, in order: upserts replace by key, deletes remove. */
+export interface Delta {
+  /** Flags added or changed. */
+  upsertedFlags: Flag[];
+  /** Keys of flags removed. */
+  deletedFlagKeys: string[];
+  /** Segments added or changed. */
+  upsertedSegments: Segment[];
+  /** Keys of segments removed. */
+  deletedSegmentKeys: string[];
+  /** Client keys added or changed. */
+  upsertedClientKeys: ClientKey[];
+  /** Ids of client keys removed (deleted, disabled or rotated away). */
+  deletedClientKeyIds: string[];
+}
+
+/** Sent when nothing changed for a while. */
+export interface Heartbeat {
+}
+
+/**
+ * A credential callers of the edge present (Authorization: Bearer or
+ * X-API-Key), as its hash.
+ */
+export interface ClientKey {
+  /** Client id. */
+  id: string;
+  /** SHA-256 of the secret. */
+  secretSha256: Buffer;
+  /** Backend or web. */
+  kind: ClientKind;
+  /** Origins a web client may be used from. */
+  allowedOrigins: string[];
 }
 
 function createBaseGetRevisionRequest(): GetRevisionRequest {
@@ -182,12 +338,760 @@ export const GetRevisionResponse: MessageFns<GetRevisionResponse> = {
   },
 };
 
+function createBaseSubscribeRequest(): SubscribeRequest {
+  return { sinceRevision: "0", sinceChecksum: Buffer.alloc(0) };
+}
+
+export const SubscribeRequest: MessageFns<SubscribeRequest> = {
+  encode(message: SubscribeRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sinceRevision !== "0") {
+      writer.uint32(8).int64(message.sinceRevision);
+    }
+    if (message.sinceChecksum.length !== 0) {
+      writer.uint32(18).bytes(message.sinceChecksum);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SubscribeRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSubscribeRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.sinceRevision = reader.int64().toString();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.sinceChecksum = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SubscribeRequest {
+    return {
+      sinceRevision: isSet(object.sinceRevision)
+        ? globalThis.String(object.sinceRevision)
+        : isSet(object.since_revision)
+        ? globalThis.String(object.since_revision)
+        : "0",
+      sinceChecksum: isSet(object.sinceChecksum)
+        ? Buffer.from(bytesFromBase64(object.sinceChecksum))
+        : isSet(object.since_checksum)
+        ? Buffer.from(bytesFromBase64(object.since_checksum))
+        : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: SubscribeRequest): unknown {
+    const obj: any = {};
+    if (message.sinceRevision !== "0") {
+      obj.sinceRevision = message.sinceRevision;
+    }
+    if (message.sinceChecksum.length !== 0) {
+      obj.sinceChecksum = base64FromBytes(message.sinceChecksum);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SubscribeRequest>, I>>(base?: I): SubscribeRequest {
+    return SubscribeRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SubscribeRequest>, I>>(object: I): SubscribeRequest {
+    const message = createBaseSubscribeRequest();
+    message.sinceRevision = object.sinceRevision ?? "0";
+    message.sinceChecksum = object.sinceChecksum ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseSubscribeResponse(): SubscribeResponse {
+  return { revision: "0", checksum: Buffer.alloc(0), snapshot: undefined, delta: undefined, heartbeat: undefined };
+}
+
+export const SubscribeResponse: MessageFns<SubscribeResponse> = {
+  encode(message: SubscribeResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.revision !== "0") {
+      writer.uint32(8).int64(message.revision);
+    }
+    if (message.checksum.length !== 0) {
+      writer.uint32(18).bytes(message.checksum);
+    }
+    if (message.snapshot !== undefined) {
+      SnapshotChunk.encode(message.snapshot, writer.uint32(26).fork()).join();
+    }
+    if (message.delta !== undefined) {
+      Delta.encode(message.delta, writer.uint32(34).fork()).join();
+    }
+    if (message.heartbeat !== undefined) {
+      Heartbeat.encode(message.heartbeat, writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SubscribeResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSubscribeResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.revision = reader.int64().toString();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.checksum = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.snapshot = SnapshotChunk.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.delta = Delta.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.heartbeat = Heartbeat.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SubscribeResponse {
+    return {
+      revision: isSet(object.revision) ? globalThis.String(object.revision) : "0",
+      checksum: isSet(object.checksum) ? Buffer.from(bytesFromBase64(object.checksum)) : Buffer.alloc(0),
+      snapshot: isSet(object.snapshot) ? SnapshotChunk.fromJSON(object.snapshot) : undefined,
+      delta: isSet(object.delta) ? Delta.fromJSON(object.delta) : undefined,
+      heartbeat: isSet(object.heartbeat) ? Heartbeat.fromJSON(object.heartbeat) : undefined,
+    };
+  },
+
+  toJSON(message: SubscribeResponse): unknown {
+    const obj: any = {};
+    if (message.revision !== "0") {
+      obj.revision = message.revision;
+    }
+    if (message.checksum.length !== 0) {
+      obj.checksum = base64FromBytes(message.checksum);
+    }
+    if (message.snapshot !== undefined) {
+      obj.snapshot = SnapshotChunk.toJSON(message.snapshot);
+    }
+    if (message.delta !== undefined) {
+      obj.delta = Delta.toJSON(message.delta);
+    }
+    if (message.heartbeat !== undefined) {
+      obj.heartbeat = Heartbeat.toJSON(message.heartbeat);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SubscribeResponse>, I>>(base?: I): SubscribeResponse {
+    return SubscribeResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SubscribeResponse>, I>>(object: I): SubscribeResponse {
+    const message = createBaseSubscribeResponse();
+    message.revision = object.revision ?? "0";
+    message.checksum = object.checksum ?? Buffer.alloc(0);
+    message.snapshot = (object.snapshot !== undefined && object.snapshot !== null)
+      ? SnapshotChunk.fromPartial(object.snapshot)
+      : undefined;
+    message.delta = (object.delta !== undefined && object.delta !== null) ? Delta.fromPartial(object.delta) : undefined;
+    message.heartbeat = (object.heartbeat !== undefined && object.heartbeat !== null)
+      ? Heartbeat.fromPartial(object.heartbeat)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseSnapshotChunk(): SnapshotChunk {
+  return { environment: "", chunkIndex: 0, chunkCount: 0, flags: [], segments: [], clientKeys: [] };
+}
+
+export const SnapshotChunk: MessageFns<SnapshotChunk> = {
+  encode(message: SnapshotChunk, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.environment !== "") {
+      writer.uint32(10).string(message.environment);
+    }
+    if (message.chunkIndex !== 0) {
+      writer.uint32(16).uint32(message.chunkIndex);
+    }
+    if (message.chunkCount !== 0) {
+      writer.uint32(24).uint32(message.chunkCount);
+    }
+    for (const v of message.flags) {
+      Flag.encode(v!, writer.uint32(34).fork()).join();
+    }
+    for (const v of message.segments) {
+      Segment.encode(v!, writer.uint32(42).fork()).join();
+    }
+    for (const v of message.clientKeys) {
+      ClientKey.encode(v!, writer.uint32(50).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SnapshotChunk {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSnapshotChunk();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.environment = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.chunkIndex = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.chunkCount = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.flags.push(Flag.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.segments.push(Segment.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.clientKeys.push(ClientKey.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SnapshotChunk {
+    return {
+      environment: isSet(object.environment) ? globalThis.String(object.environment) : "",
+      chunkIndex: isSet(object.chunkIndex)
+        ? globalThis.Number(object.chunkIndex)
+        : isSet(object.chunk_index)
+        ? globalThis.Number(object.chunk_index)
+        : 0,
+      chunkCount: isSet(object.chunkCount)
+        ? globalThis.Number(object.chunkCount)
+        : isSet(object.chunk_count)
+        ? globalThis.Number(object.chunk_count)
+        : 0,
+      flags: globalThis.Array.isArray(object?.flags) ? object.flags.map((e: any) => Flag.fromJSON(e)) : [],
+      segments: globalThis.Array.isArray(object?.segments) ? object.segments.map((e: any) => Segment.fromJSON(e)) : [],
+      clientKeys: globalThis.Array.isArray(object?.clientKeys)
+        ? object.clientKeys.map((e: any) => ClientKey.fromJSON(e))
+        : globalThis.Array.isArray(object?.client_keys)
+        ? object.client_keys.map((e: any) => ClientKey.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: SnapshotChunk): unknown {
+    const obj: any = {};
+    if (message.environment !== "") {
+      obj.environment = message.environment;
+    }
+    if (message.chunkIndex !== 0) {
+      obj.chunkIndex = Math.round(message.chunkIndex);
+    }
+    if (message.chunkCount !== 0) {
+      obj.chunkCount = Math.round(message.chunkCount);
+    }
+    if (message.flags?.length) {
+      obj.flags = message.flags.map((e) => Flag.toJSON(e));
+    }
+    if (message.segments?.length) {
+      obj.segments = message.segments.map((e) => Segment.toJSON(e));
+    }
+    if (message.clientKeys?.length) {
+      obj.clientKeys = message.clientKeys.map((e) => ClientKey.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SnapshotChunk>, I>>(base?: I): SnapshotChunk {
+    return SnapshotChunk.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SnapshotChunk>, I>>(object: I): SnapshotChunk {
+    const message = createBaseSnapshotChunk();
+    message.environment = object.environment ?? "";
+    message.chunkIndex = object.chunkIndex ?? 0;
+    message.chunkCount = object.chunkCount ?? 0;
+    message.flags = object.flags?.map((e) => Flag.fromPartial(e)) || [];
+    message.segments = object.segments?.map((e) => Segment.fromPartial(e)) || [];
+    message.clientKeys = object.clientKeys?.map((e) => ClientKey.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseDelta(): Delta {
+  return {
+    upsertedFlags: [],
+    deletedFlagKeys: [],
+    upsertedSegments: [],
+    deletedSegmentKeys: [],
+    upsertedClientKeys: [],
+    deletedClientKeyIds: [],
+  };
+}
+
+export const Delta: MessageFns<Delta> = {
+  encode(message: Delta, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.upsertedFlags) {
+      Flag.encode(v!, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.deletedFlagKeys) {
+      writer.uint32(18).string(v!);
+    }
+    for (const v of message.upsertedSegments) {
+      Segment.encode(v!, writer.uint32(26).fork()).join();
+    }
+    for (const v of message.deletedSegmentKeys) {
+      writer.uint32(34).string(v!);
+    }
+    for (const v of message.upsertedClientKeys) {
+      ClientKey.encode(v!, writer.uint32(42).fork()).join();
+    }
+    for (const v of message.deletedClientKeyIds) {
+      writer.uint32(50).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Delta {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDelta();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.upsertedFlags.push(Flag.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.deletedFlagKeys.push(reader.string());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.upsertedSegments.push(Segment.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.deletedSegmentKeys.push(reader.string());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.upsertedClientKeys.push(ClientKey.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.deletedClientKeyIds.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Delta {
+    return {
+      upsertedFlags: globalThis.Array.isArray(object?.upsertedFlags)
+        ? object.upsertedFlags.map((e: any) => Flag.fromJSON(e))
+        : globalThis.Array.isArray(object?.upserted_flags)
+        ? object.upserted_flags.map((e: any) => Flag.fromJSON(e))
+        : [],
+      deletedFlagKeys: globalThis.Array.isArray(object?.deletedFlagKeys)
+        ? object.deletedFlagKeys.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.deleted_flag_keys)
+        ? object.deleted_flag_keys.map((e: any) => globalThis.String(e))
+        : [],
+      upsertedSegments: globalThis.Array.isArray(object?.upsertedSegments)
+        ? object.upsertedSegments.map((e: any) => Segment.fromJSON(e))
+        : globalThis.Array.isArray(object?.upserted_segments)
+        ? object.upserted_segments.map((e: any) => Segment.fromJSON(e))
+        : [],
+      deletedSegmentKeys: globalThis.Array.isArray(object?.deletedSegmentKeys)
+        ? object.deletedSegmentKeys.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.deleted_segment_keys)
+        ? object.deleted_segment_keys.map((e: any) => globalThis.String(e))
+        : [],
+      upsertedClientKeys: globalThis.Array.isArray(object?.upsertedClientKeys)
+        ? object.upsertedClientKeys.map((e: any) => ClientKey.fromJSON(e))
+        : globalThis.Array.isArray(object?.upserted_client_keys)
+        ? object.upserted_client_keys.map((e: any) => ClientKey.fromJSON(e))
+        : [],
+      deletedClientKeyIds: globalThis.Array.isArray(object?.deletedClientKeyIds)
+        ? object.deletedClientKeyIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.deleted_client_key_ids)
+        ? object.deleted_client_key_ids.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: Delta): unknown {
+    const obj: any = {};
+    if (message.upsertedFlags?.length) {
+      obj.upsertedFlags = message.upsertedFlags.map((e) => Flag.toJSON(e));
+    }
+    if (message.deletedFlagKeys?.length) {
+      obj.deletedFlagKeys = message.deletedFlagKeys;
+    }
+    if (message.upsertedSegments?.length) {
+      obj.upsertedSegments = message.upsertedSegments.map((e) => Segment.toJSON(e));
+    }
+    if (message.deletedSegmentKeys?.length) {
+      obj.deletedSegmentKeys = message.deletedSegmentKeys;
+    }
+    if (message.upsertedClientKeys?.length) {
+      obj.upsertedClientKeys = message.upsertedClientKeys.map((e) => ClientKey.toJSON(e));
+    }
+    if (message.deletedClientKeyIds?.length) {
+      obj.deletedClientKeyIds = message.deletedClientKeyIds;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Delta>, I>>(base?: I): Delta {
+    return Delta.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Delta>, I>>(object: I): Delta {
+    const message = createBaseDelta();
+    message.upsertedFlags = object.upsertedFlags?.map((e) => Flag.fromPartial(e)) || [];
+    message.deletedFlagKeys = object.deletedFlagKeys?.map((e) => e) || [];
+    message.upsertedSegments = object.upsertedSegments?.map((e) => Segment.fromPartial(e)) || [];
+    message.deletedSegmentKeys = object.deletedSegmentKeys?.map((e) => e) || [];
+    message.upsertedClientKeys = object.upsertedClientKeys?.map((e) => ClientKey.fromPartial(e)) || [];
+    message.deletedClientKeyIds = object.deletedClientKeyIds?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseHeartbeat(): Heartbeat {
+  return {};
+}
+
+export const Heartbeat: MessageFns<Heartbeat> = {
+  encode(_: Heartbeat, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Heartbeat {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseHeartbeat();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): Heartbeat {
+    return {};
+  },
+
+  toJSON(_: Heartbeat): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Heartbeat>, I>>(base?: I): Heartbeat {
+    return Heartbeat.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Heartbeat>, I>>(_: I): Heartbeat {
+    const message = createBaseHeartbeat();
+    return message;
+  },
+};
+
+function createBaseClientKey(): ClientKey {
+  return { id: "", secretSha256: Buffer.alloc(0), kind: 0, allowedOrigins: [] };
+}
+
+export const ClientKey: MessageFns<ClientKey> = {
+  encode(message: ClientKey, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.secretSha256.length !== 0) {
+      writer.uint32(18).bytes(message.secretSha256);
+    }
+    if (message.kind !== 0) {
+      writer.uint32(24).int32(message.kind);
+    }
+    for (const v of message.allowedOrigins) {
+      writer.uint32(34).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ClientKey {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseClientKey();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.secretSha256 = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.kind = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.allowedOrigins.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ClientKey {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      secretSha256: isSet(object.secretSha256)
+        ? Buffer.from(bytesFromBase64(object.secretSha256))
+        : isSet(object.secret_sha256)
+        ? Buffer.from(bytesFromBase64(object.secret_sha256))
+        : Buffer.alloc(0),
+      kind: isSet(object.kind) ? clientKindFromJSON(object.kind) : 0,
+      allowedOrigins: globalThis.Array.isArray(object?.allowedOrigins)
+        ? object.allowedOrigins.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.allowed_origins)
+        ? object.allowed_origins.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ClientKey): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.secretSha256.length !== 0) {
+      obj.secretSha256 = base64FromBytes(message.secretSha256);
+    }
+    if (message.kind !== 0) {
+      obj.kind = clientKindToJSON(message.kind);
+    }
+    if (message.allowedOrigins?.length) {
+      obj.allowedOrigins = message.allowedOrigins;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ClientKey>, I>>(base?: I): ClientKey {
+    return ClientKey.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ClientKey>, I>>(object: I): ClientKey {
+    const message = createBaseClientKey();
+    message.id = object.id ?? "";
+    message.secretSha256 = object.secretSha256 ?? Buffer.alloc(0);
+    message.kind = object.kind ?? 0;
+    message.allowedOrigins = object.allowedOrigins?.map((e) => e) || [];
+    return message;
+  },
+};
+
 /** Serves flag configuration to edge servers. */
 export type DeliveryServiceService = typeof DeliveryServiceService;
 export const DeliveryServiceService = {
   /**
-   * Returns the control plane's current global revision, so an edge can tell
-   * whether its snapshot is current.
+   * Returns the current revision of the client's environment, so an edge
+   * can tell whether its snapshot is current.
    */
   getRevision: {
     path: "/fluxgate.delivery.v1.DeliveryService/GetRevision" as const,
@@ -198,20 +1102,38 @@ export const DeliveryServiceService = {
     responseSerialize: (value: GetRevisionResponse): Buffer => Buffer.from(GetRevisionResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetRevisionResponse => GetRevisionResponse.decode(value),
   },
+  /**
+   * Streams a snapshot of the client's environment, then its changes as
+   * deltas, with heartbeats while nothing changes.
+   */
+  subscribe: {
+    path: "/fluxgate.delivery.v1.DeliveryService/Subscribe" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: SubscribeRequest): Buffer => Buffer.from(SubscribeRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SubscribeRequest => SubscribeRequest.decode(value),
+    responseSerialize: (value: SubscribeResponse): Buffer => Buffer.from(SubscribeResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SubscribeResponse => SubscribeResponse.decode(value),
+  },
 } as const;
 
 export interface DeliveryServiceServer extends UntypedServiceImplementation {
   /**
-   * Returns the control plane's current global revision, so an edge can tell
-   * whether its snapshot is current.
+   * Returns the current revision of the client's environment, so an edge
+   * can tell whether its snapshot is current.
    */
   getRevision: handleUnaryCall<GetRevisionRequest, GetRevisionResponse>;
+  /**
+   * Streams a snapshot of the client's environment, then its changes as
+   * deltas, with heartbeats while nothing changes.
+   */
+  subscribe: handleServerStreamingCall<SubscribeRequest, SubscribeResponse>;
 }
 
 export interface DeliveryServiceClient extends Client {
   /**
-   * Returns the control plane's current global revision, so an edge can tell
-   * whether its snapshot is current.
+   * Returns the current revision of the client's environment, so an edge
+   * can tell whether its snapshot is current.
    */
   getRevision(
     request: GetRevisionRequest,
@@ -228,6 +1150,16 @@ export interface DeliveryServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetRevisionResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * Streams a snapshot of the client's environment, then its changes as
+   * deltas, with heartbeats while nothing changes.
+   */
+  subscribe(request: SubscribeRequest, options?: Partial<CallOptions>): ClientReadableStream<SubscribeResponse>;
+  subscribe(
+    request: SubscribeRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<SubscribeResponse>;
 }
 
 export const DeliveryServiceClient = makeGenericClientConstructor(
@@ -238,6 +1170,14 @@ export const DeliveryServiceClient = makeGenericClientConstructor(
   service: typeof DeliveryServiceService;
   serviceName: string;
 };
+
+function bytesFromBase64(b64: string): Uint8Array {
+  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
+}
+
+function base64FromBytes(arr: Uint8Array): string {
+  return globalThis.Buffer.from(arr).toString("base64");
+}
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 

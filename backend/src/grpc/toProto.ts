@@ -1,0 +1,135 @@
+import type {
+  Condition,
+  CriterionDefinition,
+  FlagDefinition,
+  FlagKind as EngineFlagKind,
+  Operator as EngineOperator,
+  RuleGroup as EngineRuleGroup,
+  SegmentDefinition,
+  StageStatus as EngineStageStatus,
+} from "@fluxgate/engine";
+
+import { ClientKey, ClientKind } from "../../../proto/gen/fluxgate/delivery/v1/delivery.ts";
+import {
+  Combinator,
+  type ConditionValue,
+  type Criterion,
+  Flag,
+  FlagKind,
+  Operator,
+  type RuleGroup,
+  Segment,
+  StageStatus,
+} from "../../../proto/gen/fluxgate/delivery/v1/snapshot.ts";
+
+/** A client key row of app_private.environment_client_keys. */
+export interface ClientKeyRow {
+  id: string;
+  secret_sha256: Buffer;
+  kind: "backend" | "web";
+  allowed_origins: string[];
+}
+
+const KINDS: Record<EngineFlagKind, FlagKind> = {
+  boolean: FlagKind.FLAG_KIND_BOOLEAN,
+  string: FlagKind.FLAG_KIND_STRING,
+  number: FlagKind.FLAG_KIND_NUMBER,
+  json: FlagKind.FLAG_KIND_JSON,
+};
+
+/** Engine names map to proto names by prefix: `DEPLOYED` is `STAGE_STATUS_DEPLOYED`. */
+const enumValue = <T>(values: Record<string, T>, prefix: string, name: string): T => {
+  const value = values[`${prefix}${name}`];
+  if (value === undefined) throw new Error(`no ${prefix}${name} in the delivery protocol`);
+  return value;
+};
+
+function conditionValue(value: string | number | boolean): ConditionValue {
+  if (typeof value === "string") return { stringValue: value };
+  if (typeof value === "number") return { numberValue: value };
+  return { boolValue: value };
+}
+
+function ruleGroups(groups: readonly EngineRuleGroup[] | undefined): RuleGroup[] {
+  return (groups ?? []).map((group) => ({
+    combinator: group.combinator === "OR" ? Combinator.COMBINATOR_OR : Combinator.COMBINATOR_AND,
+    conditions: group.conditions.map((condition: Condition) =>
+      "segment" in condition
+        ? { segment: { segment: condition.segment, negate: condition.negate ?? false } }
+        : {
+            attribute: {
+              attribute: condition.attribute,
+              operator: enumValue<Operator>(
+                Operator,
+                "OPERATOR_",
+                condition.operator satisfies EngineOperator,
+              ),
+              values: (condition.values ?? []).map(conditionValue),
+              caseInsensitive: condition.caseInsensitive ?? false,
+            },
+          },
+    ),
+  }));
+}
+
+function criterion(def: CriterionDefinition, position: number): Criterion {
+  return {
+    id: def.id ?? "",
+    priority: def.priority ?? position,
+    rules: ruleGroups(def.rules),
+    rolloutBasisPoints: def.rolloutBasisPoints ?? 10_000,
+    ...(def.split
+      ? { split: { allocations: def.split.map((slice) => ({ ...slice })) } }
+      : { variant: def.variant ?? "" }),
+  };
+}
+
+/** The wire form of an engine flag definition (as environment_snapshot builds it). */
+export function flagToProto(def: FlagDefinition): Flag {
+  return Flag.fromPartial({
+    key: def.key,
+    kind: KINDS[def.kind ?? "boolean"],
+    variants: (def.variants ?? []).map((variant) => ({
+      key: variant.key,
+      valueJson: JSON.stringify(variant.value),
+    })),
+    offVariant: def.offVariant ?? "off",
+    ...(def.onVariant !== undefined ? { onVariant: def.onVariant } : {}),
+    killSwitch: def.killSwitch ?? false,
+    sticky: def.sticky ?? false,
+    prerequisites: (def.prerequisites ?? []).map((p) => ({
+      flagKey: p.flagKey,
+      ...(p.variant !== undefined ? { variant: p.variant } : {}),
+    })),
+    ...(def.stage
+      ? {
+          stage: {
+            status: enumValue<StageStatus>(
+              StageStatus,
+              "STAGE_STATUS_",
+              def.stage.status satisfies EngineStageStatus,
+            ),
+            ...(def.stage.defaultVariant !== undefined
+              ? { defaultVariant: def.stage.defaultVariant }
+              : {}),
+            criteria: (def.stage.criteria ?? []).map(criterion),
+          },
+        }
+      : {}),
+  });
+}
+
+/** The wire form of an engine segment definition. */
+export function segmentToProto(def: SegmentDefinition): Segment {
+  return Segment.fromPartial({ key: def.key, rules: ruleGroups(def.rules) });
+}
+
+/** The wire form of a client key row. */
+export function clientKeyToProto(row: ClientKeyRow): ClientKey {
+  return ClientKey.fromPartial({
+    id: row.id,
+    secretSha256: row.secret_sha256,
+    kind: row.kind === "web" ? ClientKind.CLIENT_KIND_WEB : ClientKind.CLIENT_KIND_BACKEND,
+    allowedOrigins: row.allowed_origins,
+  });
+}
