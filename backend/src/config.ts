@@ -1,3 +1,5 @@
+import { LOG_LEVELS, type LogLevel } from "@fluxgate/log";
+
 import type { DeliveryHubOptions } from "./grpc/DeliveryHub.ts";
 
 /** Backend settings, read once from the environment. */
@@ -36,8 +38,10 @@ export interface BackendConfig {
   deliveryHub?: Partial<DeliveryHubOptions>;
   /** Where `npm run generate` writes the SDL; unset at run time. */
   exportSchemaPath?: string;
-  /** `local` allows development conveniences (detailed errors). */
+  /** `local` allows development conveniences (detailed errors, readable logs). */
   mode: "local" | "production";
+  /** `LOG_LEVEL`; default `info` (`debug`: a line per request; `trace`: headers, variable names). */
+  logLevel?: LogLevel;
 }
 
 /** Thrown for a missing or malformed setting, naming it. */
@@ -79,6 +83,7 @@ export function loadBackendConfig(env: NodeJS.ProcessEnv = process.env): Backend
       ? { accessTokenTtlSeconds: integer(env, "BACKEND_ACCESS_TOKEN_TTL_SECONDS", 900) }
       : {}),
     mode,
+    logLevel: oneOf(env, "LOG_LEVEL", LOG_LEVELS, "info"),
   };
 }
 

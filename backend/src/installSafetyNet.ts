@@ -1,6 +1,8 @@
+import type { Logger } from "@fluxgate/log";
+
 export interface SafetyNetOptions {
-  /** Log prefix, e.g. `backend`. */
-  name: string;
+  /** Where the errors go (the process's logger). */
+  log: Logger;
   /**
    * Called once when uncaught errors come faster than the budget allows:
    * the process is no longer healthy and should stop (cleanly).
@@ -32,12 +34,11 @@ export function errorBudget(maxErrors: number, windowMs: number): (now?: number)
  * then `onFatal` runs, once. Returns a function that removes the handlers.
  */
 export function installSafetyNet(options: SafetyNetOptions): () => void {
-  const { name, maxErrors = 20, windowMs = 60_000 } = options;
+  const { log, maxErrors = 20, windowMs = 60_000 } = options;
   const spend = errorBudget(maxErrors, windowMs);
   let fatal = false;
   const handle = (error: unknown, origin: string) => {
-    const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
-    console.error(`${name}: ${origin} (kept serving): ${detail}`);
+    log.error({ err: error }, `${origin} (kept serving)`);
     if (!spend() && !fatal) {
       fatal = true;
       options.onFatal(`${maxErrors + 1} uncaught errors within ${windowMs / 1000} s`);

@@ -1,19 +1,20 @@
-import type { IncomingMessage } from "node:http";
-
+import { createLogger, type Logger } from "@fluxgate/log";
 import { PgSimplifyInflectionPreset } from "@graphile/simplify-inflection";
+import type pg from "pg";
 import { makePgService } from "postgraphile/adaptors/pg";
-import { defaultMaskError } from "postgraphile/grafserv";
 import { PostGraphileAmberPreset } from "postgraphile/presets/amber";
 import { makePgSmartTagsFromFilePlugin } from "postgraphile/utils";
 
-import type { AuthService, Identity } from "./auth/AuthService.ts";
+import type { AuthService } from "./auth/AuthService.ts";
 import { clientAddress, compileTrustedProxies } from "./auth/clientAddress.ts";
+import type { AuthenticatedRequest } from "./AuthenticatedRequest.ts";
 import type { ResponseCache } from "./cache/ResponseCache.ts";
 import type { BackendConfig } from "./config.ts";
-import { maskError } from "./errors/maskError.ts";
+import { maskError, maskUnexpected } from "./errors/maskError.ts";
 import { AuthPlugin } from "./plugins/AuthPlugin.ts";
 import { JsonInputPlugin } from "./plugins/JsonInputPlugin.ts";
 import { NotFoundPlugin } from "./plugins/NotFoundPlugin.ts";
+import { makeOperationLogPlugin } from "./plugins/OperationLogPlugin.ts";
 import { PageSizePlugin } from "./plugins/PageSizePlugin.ts";
 import { makeQueryLimitsPlugin } from "./plugins/QueryLimitsPlugin.ts";
 import { RegexDialectPlugin } from "./plugins/RegexDialectPlugin.ts";
@@ -23,18 +24,26 @@ import {
   withoutSuggestions,
 } from "./plugins/SchemaDisclosurePlugin.ts";
 import { SubscriptionsPlugin } from "./plugins/SubscriptionsPlugin.ts";
+import { requestLog } from "./requestLog.ts";
 
 const TAGS_FILE = new URL("../postgraphile.tags.json5", import.meta.url).pathname;
 
-/** The request, once the HTTP layer has authenticated it. */
-export type AuthenticatedRequest = IncomingMessage & { fluxgateIdentity?: Identity };
+/** What a running server hands the preset beyond its configuration. */
+export interface PresetRuntime {
+  /** Where errors are logged; default a `backend` logger on stdout. */
+  logger?: Logger;
+  /** The authenticator pool (the caller ends it); default one from `authDatabaseUrl`. */
+  pool?: pg.Pool;
+}
 
 /** The PostGraphile preset for `config`: the whole GraphQL admin API. */
 export function makePreset(
   config: BackendConfig,
   auth?: AuthService,
   cache?: ResponseCache,
+  runtime: PresetRuntime = {},
 ): GraphileConfig.Preset {
+  const log = runtime.logger ?? createLogger("backend");
   const trustProxy = compileTrustedProxies(config.trustedProxies);
   return {
     // Simplified names (`features`, `feature.stages`, `stage.environment`);
@@ -60,11 +69,14 @@ export function makePreset(
       // production: no anonymous introspection, no "did you mean" (after the rule plugins).
       makeSchemaDisclosurePlugin(config),
       // repeated queries answered from memory while the data is unchanged.
-      ...(cache ? [makeResponseCachePlugin(cache)] : []),
+      ...(cache ? [makeResponseCachePlugin(cache, log)] : []),
+      // LOG_LEVEL=trace: each operation's name and (censored) variables.
+      makeOperationLogPlugin(log),
     ],
     pgServices: [
       makePgService({
-        connectionString: config.authDatabaseUrl,
+        // The server's own pool, so its errors are logged as ours (watchPool).
+        ...(runtime.pool ? { pool: runtime.pool } : { connectionString: config.authDatabaseUrl }),
         // Only app_public is introspected; grants decide what is exposed.
         schemas: ["app_public"],
         // LISTEN/NOTIFY-backed pubsub for subscriptions.
@@ -84,7 +96,7 @@ export function makePreset(
       maxRequestLength: config.maxRequestBytes,
       // Client errors (custom SQLSTATEs, constraints) keep their message and code.
       maskError: (error) => {
-        const masked = maskError(error, defaultMaskError);
+        const masked = maskError(error, (other) => maskUnexpected(other, requestLog(log)));
         return config.suggestions ? masked : withoutSuggestions(masked);
       },
     },
@@ -109,6 +121,7 @@ export function makePreset(
           auth,
           identity,
           clientAddress: clientAddress(req, trustProxy),
+          log: requestLog(log),
         };
       },
     },

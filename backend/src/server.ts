@@ -2,17 +2,21 @@ import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 
+import { createLogger, type Logger, REQUEST_ID_HEADER, requestId } from "@fluxgate/log";
 import pg from "pg";
 import { postgraphile } from "postgraphile";
 import { grafserv } from "postgraphile/grafserv/node";
 
 import { AuthService, UnauthenticatedError } from "./auth/AuthService.ts";
+import type { AuthenticatedRequest } from "./AuthenticatedRequest.ts";
 import { ResponseCache } from "./cache/ResponseCache.ts";
 import type { BackendConfig } from "./config.ts";
+import { watchPool } from "./db/watchPool.ts";
 import { type DeliveryServer, startDeliveryServer } from "./grpc/startDeliveryServer.ts";
-import { type AuthenticatedRequest, makePreset } from "./makePreset.ts";
+import { makePreset } from "./makePreset.ts";
 import { installWebSockets } from "./middleware/installWebSockets.ts";
 import { releasePostGraphile } from "./releasePostGraphile.ts";
+import { runWithRequestLog } from "./requestLog.ts";
 
 export interface Backend {
   /** Base URL, e.g. http://127.0.0.1:8080 */
@@ -21,17 +25,34 @@ export interface Backend {
   auth: AuthService;
   /** The query answer cache; undefined when turned off. */
   cache: ResponseCache | undefined;
+  log: Logger;
   /** The gRPC delivery server; undefined when `grpcAddress` is null. */
   grpc: DeliveryServer | undefined;
   close(): Promise<void>;
 }
 
+export interface BackendOptions {
+  /**
+   * Default: a `backend` logger on stdout at `config.logLevel`, readable
+   * lines in local mode, JSON in production.
+   */
+  logger?: Logger;
+}
+
 /** Starts the GraphQL admin API and `/health` on one `node:http` server. */
-export async function startBackend(config: BackendConfig): Promise<Backend> {
+export async function startBackend(
+  config: BackendConfig,
+  options: BackendOptions = {},
+): Promise<Backend> {
+  const log =
+    options.logger ??
+    createLogger("backend", { level: config.logLevel, pretty: config.mode === "local" });
+  let closing: Promise<void> | undefined;
+  const stopping = () => closing !== undefined;
   const ownerPool = new pg.Pool({ connectionString: config.ownerDatabaseUrl, max: 10 });
-  ownerPool.on("error", (error) =>
-    console.error("backend: idle owner connection failed", error.message),
-  );
+  watchPool(ownerPool, "owner", log, stopping);
+  const graphilePool = new pg.Pool({ connectionString: config.authDatabaseUrl });
+  watchPool(graphilePool, "authenticator", log, stopping);
   const auth = new AuthService(
     ownerPool,
     config.accessTokenTtlSeconds ? { accessTokenTtlSeconds: config.accessTokenTtlSeconds } : {},
@@ -40,33 +61,36 @@ export async function startBackend(config: BackendConfig): Promise<Backend> {
     config.responseCacheBytes > 0
       ? new ResponseCache(ownerPool, config.responseCacheBytes)
       : undefined;
-  const pgl = postgraphile(makePreset(config, auth, cache));
+  const pgl = postgraphile(makePreset(config, auth, cache, { logger: log, pool: graphilePool }));
   const serv = pgl.createServ(grafserv);
   const graphqlHandler = serv.createHandler();
 
   const server = createServer((req, res) => {
+    const reqLog = logRequest(log, req, res);
     if (applyCors(config, req, res)) return;
     const path = (req.url ?? "/").split("?", 1)[0];
     if (path === "/health") {
       sendJson(res, 200, { status: "ok" });
       return;
     }
-    void authenticateThen(auth, req as AuthenticatedRequest, res, () =>
-      graphqlHandler(req, res, (error?: Error) => {
-        if (error) {
-          console.error("backend: unhandled request error", error);
-          sendJson(res, 500, { errors: [{ message: "internal error" }] });
-        } else {
-          sendJson(res, 404, {
-            errors: [{ message: `no route for ${req.method} ${path}; GraphQL is at /graphql` }],
-          });
-        }
-      }),
+    runWithRequestLog(reqLog, () =>
+      authenticateThen(auth, req as AuthenticatedRequest, res, reqLog, () =>
+        graphqlHandler(req, res, (error?: Error) => {
+          if (error) {
+            reqLog.error({ err: error }, "unhandled request error");
+            sendJson(res, 500, { errors: [{ message: "internal error" }] });
+          } else {
+            sendJson(res, 404, {
+              errors: [{ message: `no route for ${req.method} ${path}; GraphQL is at /graphql` }],
+            });
+          }
+        }),
+      ),
     );
   });
   // Not grafserv's own upgrade handler: it has no frame size limit and no
   // per-socket error listener (docs/decisions/0010-websocket-hardening.md).
-  const closeWebSockets = installWebSockets(server, serv, auth, {
+  const closeWebSockets = installWebSockets(server, serv, auth, log, {
     maxPayload: config.maxRequestBytes,
   });
   // Slow or stuck clients must not pin connections forever.
@@ -95,12 +119,12 @@ export async function startBackend(config: BackendConfig): Promise<Backend> {
         ...(config.deliveryHub ? { hub: config.deliveryHub } : {}),
       })
     : undefined;
-  let closing: Promise<void> | undefined;
   return {
     url: `http://${config.host}:${port}`,
     server,
     auth,
     cache,
+    log,
     grpc,
     close() {
       closing ??= (async () => {
@@ -109,6 +133,7 @@ export async function startBackend(config: BackendConfig): Promise<Backend> {
         server.closeAllConnections();
         await new Promise<void>((resolve) => server.close(() => resolve()));
         await releasePostGraphile(pgl);
+        await graphilePool.end();
         await ownerPool.end();
       })();
       return closing;
@@ -124,6 +149,7 @@ async function authenticateThen(
   auth: AuthService,
   req: AuthenticatedRequest,
   res: ServerResponse,
+  log: Logger,
   next: () => void,
 ): Promise<void> {
   try {
@@ -135,12 +161,38 @@ async function authenticateThen(
         errors: [{ message: error.message, extensions: { code: "UNAUTHENTICATED" } }],
       });
     } else {
-      console.error("backend: authentication failed", error);
+      log.error({ err: error }, "authentication failed");
       sendJson(res, 503, { errors: [{ message: "authentication is unavailable; try again" }] });
     }
     return;
   }
   next();
+}
+
+/**
+ * The request's id (a sane incoming `X-Request-Id`, else a new one), echoed
+ * in the response, and its logger. When the response is sent: one `debug`
+ * line (method, path without the query string, status, duration), and at
+ * `trace` the request headers (credentials censored by the logger).
+ */
+function logRequest(log: Logger, req: IncomingMessage, res: ServerResponse): Logger {
+  const reqId = requestId(req.headers[REQUEST_ID_HEADER]);
+  res.setHeader(REQUEST_ID_HEADER, reqId);
+  const reqLog = log.child({ reqId });
+  if (reqLog.isLevelEnabled("debug")) {
+    const started = performance.now();
+    res.once("finish", () => {
+      const line = {
+        method: req.method,
+        path: (req.url ?? "/").split("?", 1)[0],
+        status: res.statusCode,
+        ms: Math.round(performance.now() - started),
+        ...(reqLog.isLevelEnabled("trace") ? { headers: req.headers } : {}),
+      };
+      reqLog.debug(line, "request");
+    });
+  }
+  return reqLog;
 }
 
 /** Answers preflights; returns true when the response is complete. */

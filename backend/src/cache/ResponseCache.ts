@@ -36,8 +36,9 @@ interface GraphQLBody {
 
 /**
  * Answers to GraphQL queries, kept per caller and served again while the
- * data cannot have changed (see db/migrations 1300-response-cache-stamp.sql
- * and docs/decisions/0008-response-cache.md).
+ * data cannot have changed (see `app_private.response_cache_stamp` in
+ * db/schema.sql, written by migration 000004-response-cache-stamp.sql and
+ * 000005, and docs/decisions/0008-response-cache.md).
  *
  * Every cacheable request costs one small statement, which checks the
  * caller's credential is still live and reads the audit chain position: an

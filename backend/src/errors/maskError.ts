@@ -1,15 +1,20 @@
+import { randomBytes } from "node:crypto";
+
+import type { Logger } from "@fluxgate/log";
+import { isSafeError } from "postgraphile/grafast";
+import { defaultMaskError } from "postgraphile/grafserv";
 import { GraphQLError } from "postgraphile/graphql";
 
+import { isCustomSqlstate } from "./customSqlstate.ts";
 import { notFound, NOTHING_DELETED } from "./notFound.ts";
 
 /*
  * SQLSTATEs that describe the caller's input or permissions, never the
- * server's state: their messages are safe to show. Custom codes (db/ERRORS.md)
- * are five characters starting with a letter outside F, H, P and X.
+ * server's state: their messages are safe to show, as are FluxGate's own
+ * codes (./customSqlstate.ts).
  */
 const CLIENT_SQLSTATE_CLASSES = new Set(["22", "23"]);
 const CLIENT_SQLSTATES = new Set(["42501", "P0002"]);
-const CUSTOM_SQLSTATE = /^[A-EG-OQ-WYZ][A-Z0-9][A-OQ-Z1-9][A-Z][A-Z0-9]$/;
 
 /** SQLSTATEs reported under the name the backend uses for the same error. */
 const CODE_NAMES: Record<string, string> = { NTFND: "NOT_FOUND" };
@@ -49,14 +54,14 @@ export function maskError(
   const code = original?.code;
   if (
     typeof code === "string" &&
-    (CUSTOM_SQLSTATE.test(code) ||
+    (isCustomSqlstate(code) ||
       CLIENT_SQLSTATES.has(code) ||
       CLIENT_SQLSTATE_CLASSES.has(code.slice(0, 2)))
   ) {
     const what = original?.constraint ? ` (${original.constraint})` : "";
     const friendly = FRIENDLY[code];
     const message =
-      friendly && !CUSTOM_SQLSTATE.test(code)
+      friendly && !isCustomSqlstate(code)
         ? `${friendly}${what}: ${original!.message}`
         : original!.message!;
     return reissue(error, message, original!, {
@@ -66,6 +71,21 @@ export function maskError(
     });
   }
   return fallback(error);
+}
+
+/**
+ * The mask for everything else: grafserv's default, except that a hidden
+ * error is logged through `log` (one line with the request id and an error
+ * id the client sees) instead of dumped on the console.
+ */
+export function maskUnexpected(error: GraphQLError, log: Logger): GraphQLError {
+  const original = error.originalError;
+  if (!original || original instanceof GraphQLError || isSafeError(original)) {
+    return defaultMaskError(error);
+  }
+  const errorId = randomBytes(6).toString("hex");
+  log.error({ err: original, errorId, path: error.path }, "GraphQL error masked");
+  return reissue(error, `An error occurred (logged with id: '${errorId}')`, original, { errorId });
 }
 
 /** `error`, at the same place in the document, with the message and code the client sees. */

@@ -1,13 +1,15 @@
 import type { IncomingMessage, Server } from "node:http";
 import type { Duplex } from "node:stream";
 
+import { type Logger, REQUEST_ID_HEADER, requestId } from "@fluxgate/log";
 import { CloseCode, GRAPHQL_TRANSPORT_WS_PROTOCOL, makeServer } from "graphql-ws";
 import { makeGraphQLWSConfig } from "postgraphile/grafserv";
 import type { NodeGrafserv } from "postgraphile/grafserv/node";
 import { type WebSocket, WebSocketServer } from "ws";
 
 import { type AuthService, UnauthenticatedError } from "../auth/AuthService.ts";
-import type { AuthenticatedRequest } from "../makePreset.ts";
+import type { AuthenticatedRequest } from "../AuthenticatedRequest.ts";
+import { runWithRequestLog } from "../requestLog.ts";
 
 export interface WebSocketOptions {
   /** Largest message accepted, in bytes (the HTTP body limit). */
@@ -33,12 +35,15 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  * is authenticated once at `connection_init`. A bad credential closes with
  * 4401 (graphql-ws clients treat it as fatal and do not retry); a session's
  * socket closes with 4401 when its access token expires. Execution, masking
- * and validation (depth limits included) are grafserv's own.
+ * and validation (depth limits included) are grafserv's own. The upgrade
+ * gets a request id (`X-Request-Id`, as HTTP requests do) that every log
+ * line of the socket carries.
  */
 export function installWebSockets(
   server: Server,
   serv: NodeGrafserv,
   auth: AuthService,
+  log: Logger,
   options: WebSocketOptions,
 ): () => void {
   const base = makeGraphQLWSConfig(serv);
@@ -64,12 +69,18 @@ export function installWebSockets(
       protocols.has(GRAPHQL_TRANSPORT_WS_PROTOCOL) ? GRAPHQL_TRANSPORT_WS_PROTOCOL : false,
   });
   const keepaliveMs = options.keepaliveMs ?? 12_000;
-  const badFrames = throttledLog("backend: websocket closed on a bad frame", 10_000);
+  const badFrames = throttledLog("websocket closed on a bad frame", 10_000);
+  const socketLogs = new WeakMap<IncomingMessage, Logger>();
+  wss.on("headers", (headers, request) => {
+    const reqId = socketLogs.get(request)?.bindings().reqId as string | undefined;
+    if (reqId) headers.push(`X-Request-Id: ${reqId}`);
+  });
 
   wss.on("connection", (socket: WebSocket, request: IncomingMessage) => {
+    const socketLog = socketLogs.get(request) ?? log;
     // ws has already closed the socket (1002 protocol error, 1009 too big)
     // when this fires; without a listener the error would kill the process.
-    socket.on("error", (error: Error & { code?: string }) => badFrames.note(error));
+    socket.on("error", (error: Error & { code?: string }) => badFrames.note(socketLog, error));
     keepAlive(socket, keepaliveMs);
     const closed = graphqlWs.opened(
       {
@@ -81,13 +92,13 @@ export function installWebSockets(
         close: (code, reason) => socket.close(code, reason),
         onMessage: (handle) => {
           socket.on("message", (data, isBinary) => {
-            void (async () => {
+            void runWithRequestLog(socketLog, async () => {
               try {
                 await handle(isBinary ? "" : messageText(data));
               } catch (error) {
-                closeOnError(socket, error);
+                closeOnError(socket, error, socketLog);
               }
-            })();
+            });
           });
         },
       },
@@ -95,7 +106,7 @@ export function installWebSockets(
     );
     socket.once("close", (code, reason) => {
       void Promise.resolve(closed(code, reason.toString())).catch((error: unknown) =>
-        console.error("backend: websocket cleanup failed", error),
+        socketLog.error({ err: error }, "websocket cleanup failed"),
       );
     });
   });
@@ -107,6 +118,7 @@ export function installWebSockets(
       socket.destroy();
       return;
     }
+    socketLogs.set(req, log.child({ reqId: requestId(req.headers[REQUEST_ID_HEADER]) }));
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit("connection", ws, req));
   };
   server.on("upgrade", onUpgrade);
@@ -124,14 +136,14 @@ function throttledLog(prefix: string, intervalMs: number) {
   let last = 0;
   let skipped = 0;
   return {
-    note(error: Error & { code?: string }) {
+    note(log: Logger, error: Error & { code?: string }) {
       const now = Date.now();
       if (now - last < intervalMs) {
         skipped++;
         return;
       }
       const more = skipped ? ` (+${skipped} more since the last report)` : "";
-      console.warn(`${prefix}: ${error.code ?? error.message}${more}`);
+      log.warn(`${prefix}: ${error.code ?? error.message}${more}`);
       last = now;
       skipped = 0;
     },
@@ -193,13 +205,13 @@ function messageText(data: Buffer | ArrayBuffer | Buffer[]): string {
  * An error out of graphql-ws ends this one socket: 4401 for a refused
  * credential, 4500 (logged, not shown) for anything else.
  */
-function closeOnError(socket: WebSocket, error: unknown): void {
+function closeOnError(socket: WebSocket, error: unknown, log: Logger): void {
   // Sending to a socket that is already closing fails: nothing to report.
   if (socket.readyState !== socket.OPEN) return;
   if (error instanceof UnauthenticatedError) {
     socket.close(CloseCode.Unauthorized, `Unauthorized: ${error.message}`.slice(0, 123));
     return;
   }
-  console.error("backend: websocket operation failed", error);
+  log.error({ err: error }, "websocket operation failed");
   socket.close(CloseCode.InternalServerError, "Internal server error");
 }

@@ -1,7 +1,9 @@
+import type { Logger } from "@fluxgate/log";
 import type { Result } from "postgraphile/grafserv";
 
+import type { AuthenticatedRequest } from "../AuthenticatedRequest.ts";
 import type { CachedAnswer, ResponseCache } from "../cache/ResponseCache.ts";
-import type { AuthenticatedRequest } from "../makePreset.ts";
+import { requestLog } from "../requestLog.ts";
 
 /** Response header telling clients (and tests) how a query was answered. */
 export const CACHE_HEADER = "x-fluxgate-cache";
@@ -12,7 +14,7 @@ export const CACHE_HEADER = "x-fluxgate-cache";
  * shared with grafserv, and only POSTs of JSON bodies are considered. A
  * `Cache-Control: no-cache` or `no-store` request always runs.
  */
-export function makeResponseCachePlugin(cache: ResponseCache): GraphileConfig.Plugin {
+export function makeResponseCachePlugin(cache: ResponseCache, log: Logger): GraphileConfig.Plugin {
   return {
     name: "ResponseCachePlugin",
     version: "0.1.0",
@@ -56,7 +58,7 @@ export function makeResponseCachePlugin(cache: ResponseCache): GraphileConfig.Pl
             });
           } catch (error) {
             if (own !== undefined) return own;
-            console.error("backend: response cache unavailable", error);
+            requestLog(log).error({ err: error }, "response cache unavailable");
             return next();
           }
           // A credential that is no longer live is never served from the

@@ -1,3 +1,4 @@
+import type { Logger } from "@fluxgate/log";
 import { jsonParse } from "postgraphile/@dataplan/json";
 import { sideEffectWithPgClient, type WithPgClient } from "postgraphile/@dataplan/pg";
 import {
@@ -12,8 +13,18 @@ import { extendSchema, gql } from "postgraphile/utils";
 
 import { ClientError } from "../errors/ClientError.ts";
 
+declare global {
+  namespace Grafast {
+    interface Context {
+      /** The request's logger (its lines carry the request id). */
+      log: Logger;
+    }
+  }
+}
+
 /*
- * Channels written by the history triggers (db/migrations 9000-history.sql):
+ * Channels written by the history triggers (the `9000-history` block of
+ * db/migrations/committed/000002-control-plane-auth-domain-history.sql):
  * `postgraphile:features:<team>` for every change to a feature or its
  * dependencies, stages and criteria; `postgraphile:audit:<team>` for every
  * audit entry.
@@ -38,6 +49,7 @@ type Ended = { [ENDED]: Error };
 function guardedSubscriber(
   inner: GrafastSubscriber,
   mayRead: () => Promise<boolean>,
+  log: Logger,
 ): GrafastSubscriber {
   return {
     async subscribe(topic) {
@@ -59,7 +71,7 @@ function guardedSubscriber(
               ended = { [ENDED]: new ClientError("42501", "you can no longer read this team") };
             }
           } catch (error) {
-            console.error("backend: subscription access check failed", error);
+            log.error({ err: error }, "subscription access check failed");
             ended = { [ENDED]: new Error("subscription access check failed") };
           }
           if (!ended) return result;
@@ -120,16 +132,20 @@ export const SubscriptionsPlugin = extendSchema((build) => {
             withPgClient: context().get("withPgClient") as Step<WithPgClient>,
             pgSettings: context().get("pgSettings") as Step<Record<string, string>>,
             teamId: $teamId,
+            log: context().get("log"),
           },
-          ({ inner, withPgClient, pgSettings, teamId }) =>
-            guardedSubscriber(inner, () =>
-              withPgClient(pgSettings, async (client) => {
-                const { rows } = await client.query<{ ok: boolean }>({
-                  text: CAN_READ_TEAM,
-                  values: [teamId],
-                });
-                return rows[0]?.ok === true;
-              }),
+          ({ inner, withPgClient, pgSettings, teamId, log }) =>
+            guardedSubscriber(
+              inner,
+              () =>
+                withPgClient(pgSettings, async (client) => {
+                  const { rows } = await client.query<{ ok: boolean }>({
+                    text: CAN_READ_TEAM,
+                    values: [teamId],
+                  });
+                  return rows[0]?.ok === true;
+                }),
+              log,
             ),
         );
         return listen($subscriber, $topic, ($item: Step) =>
