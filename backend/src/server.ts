@@ -108,6 +108,7 @@ export async function startBackend(
   const grpc = config.grpcAddress
     ? await startDeliveryServer(ownerPool, {
         address: config.grpcAddress,
+        log: log.child({ component: "grpc" }),
         ...(config.grpcTls
           ? {
               tls: {

@@ -1,4 +1,10 @@
-import type { FlagDefinition, SegmentDefinition, Snapshot } from "@fluxgate/engine";
+import {
+  compile,
+  type FlagDefinition,
+  type FlagEvaluator,
+  type SegmentDefinition,
+  type Snapshot,
+} from "@fluxgate/engine";
 import type { ServerWritableStream } from "@grpc/grpc-js";
 import { status as grpcStatus } from "@grpc/grpc-js";
 import type pg from "pg";
@@ -9,6 +15,7 @@ import {
   SubscribeResponse,
 } from "../../../proto/gen/fluxgate/delivery/v1/delivery.ts";
 import { type EntityKind, EnvironmentState } from "./EnvironmentState.ts";
+import { statusError, UNAUTHENTICATED_DETAILS } from "./statusError.ts";
 import { type ClientKeyRow, clientKeyToProto, flagToProto, segmentToProto } from "./toProto.ts";
 
 /** An authenticated subscriber: a client of one environment. */
@@ -53,14 +60,26 @@ class EnvironmentFeed {
   readonly environmentId: string;
   readonly teamId: string;
   state: EnvironmentState;
+  /** The engine snapshot the state was built from. */
+  snapshot: Snapshot;
+  #evaluator: { snapshot: Snapshot; evaluator: FlagEvaluator } | undefined;
   readonly subscribers = new Set<Subscriber>();
   #refreshing: Promise<void> | undefined;
   #again = false;
 
-  constructor(environmentId: string, teamId: string, state: EnvironmentState) {
+  constructor(environmentId: string, teamId: string, state: EnvironmentState, snapshot: Snapshot) {
     this.environmentId = environmentId;
     this.teamId = teamId;
     this.state = state;
+    this.snapshot = snapshot;
+  }
+
+  /** An evaluator of the current snapshot, compiled on first use after each change. */
+  get evaluator(): FlagEvaluator {
+    if (this.#evaluator?.snapshot !== this.snapshot) {
+      this.#evaluator = { snapshot: this.snapshot, evaluator: compile(this.snapshot) };
+    }
+    return this.#evaluator.evaluator;
   }
 
   /**
@@ -144,6 +163,15 @@ export class DeliveryHub {
     this.#listener?.release();
   }
 
+  /** An evaluator of an environment's current snapshot, and its revision. */
+  async evaluatorOf(
+    environmentId: string,
+    teamId: string,
+  ): Promise<{ evaluator: FlagEvaluator; revision: string }> {
+    const feed = await this.#feed(environmentId, teamId);
+    return { evaluator: feed.evaluator, revision: feed.state.revision };
+  }
+
   /** The current state of an environment (loading it on first use). */
   async stateOf(environmentId: string, teamId: string): Promise<EnvironmentState> {
     return (await this.#feed(environmentId, teamId)).state;
@@ -159,10 +187,10 @@ export class DeliveryHub {
     const feed = await this.#feed(subscriber.environmentId, subscriber.teamId);
     const { state } = feed;
     if (!this.#authorized(subscriber, state)) {
-      subscriber.stream.emit("error", {
-        code: grpcStatus.UNAUTHENTICATED,
-        details: "client credentials are invalid, disabled or rotated",
-      });
+      subscriber.stream.emit(
+        "error",
+        statusError(grpcStatus.UNAUTHENTICATED, UNAUTHENTICATED_DETAILS),
+      );
       return;
     }
     const current =
@@ -212,7 +240,7 @@ export class DeliveryHub {
     if (!feed) {
       feed = this.#load(environmentId, null).then((loaded) => {
         if (!loaded) throw new Error(`environment ${environmentId} does not exist`);
-        return new EnvironmentFeed(environmentId, teamId, loaded.state);
+        return new EnvironmentFeed(environmentId, teamId, loaded.state, loaded.snapshot);
       });
       this.#feeds.set(environmentId, feed);
       feed.catch(() => this.#feeds.delete(environmentId));
@@ -228,7 +256,7 @@ export class DeliveryHub {
   async #load(
     environmentId: string,
     previous: EnvironmentState | null,
-  ): Promise<{ state: EnvironmentState; delta: Delta | null } | null> {
+  ): Promise<{ state: EnvironmentState; delta: Delta | null; snapshot: Snapshot } | null> {
     const client = await this.#pool.connect();
     try {
       await client.query("begin isolation level repeatable read read only");
@@ -262,10 +290,11 @@ export class DeliveryHub {
           message: clientKeyToProto(key) as never,
         })),
       ];
-      return (previous ?? EnvironmentState.empty(snapshot.environment ?? "")).next(
+      const next = (previous ?? EnvironmentState.empty(snapshot.environment ?? "")).next(
         String(snapshot.revision),
         items,
       );
+      return { ...next, snapshot };
     } catch (error) {
       await client.query("rollback").catch(() => {});
       throw error;
@@ -301,6 +330,7 @@ export class DeliveryHub {
         if (!loaded) return;
         const moved = loaded.state.revision !== feed.state.revision;
         feed.state = loaded.state;
+        if (loaded.delta) feed.snapshot = loaded.snapshot;
         if (loaded.delta || moved) this.#broadcast(feed, loaded.delta);
       })
       .catch(() => {
@@ -324,10 +354,10 @@ export class DeliveryHub {
     for (const subscriber of feed.subscribers) {
       if (!this.#authorized(subscriber, state)) {
         feed.subscribers.delete(subscriber);
-        subscriber.stream.emit("error", {
-          code: grpcStatus.UNAUTHENTICATED,
-          details: "client credentials are invalid, disabled or rotated",
-        });
+        subscriber.stream.emit(
+          "error",
+          statusError(grpcStatus.UNAUTHENTICATED, UNAUTHENTICATED_DETAILS),
+        );
         continue;
       }
       this.#write(feed, subscriber, message);
@@ -355,10 +385,13 @@ export class DeliveryHub {
   #write(feed: EnvironmentFeed, subscriber: Subscriber, message: Buffer): void {
     if (subscriber.stream.writableLength >= this.#options.maxQueuedMessages) {
       feed.subscribers.delete(subscriber);
-      subscriber.stream.emit("error", {
-        code: grpcStatus.RESOURCE_EXHAUSTED,
-        details: "the stream fell too far behind; subscribe again with since_revision",
-      });
+      subscriber.stream.emit(
+        "error",
+        statusError(
+          grpcStatus.RESOURCE_EXHAUSTED,
+          "the stream fell too far behind; subscribe again with since_revision",
+        ),
+      );
       return;
     }
     subscriber.stream.write(message);

@@ -1,5 +1,7 @@
 import { createHash } from "node:crypto";
 
+import type { EvaluationContext, EvaluationResult as EngineResult } from "@fluxgate/engine";
+import type { Logger } from "@fluxgate/log";
 import * as grpc from "@grpc/grpc-js";
 import { loadSync } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
@@ -8,11 +10,17 @@ import type pg from "pg";
 
 import {
   DeliveryServiceService,
+  type EvaluateBatchRequest,
+  type EvaluateBatchResponse,
+  type EvaluateRequest,
+  type EvaluateResponse,
+  type EvaluationResult,
   GetRevisionResponse,
   type SubscribeRequest,
   SubscribeResponse,
 } from "../../../proto/gen/fluxgate/delivery/v1/delivery.ts";
 import { DeliveryHub, type DeliveryHubOptions, type Subscriber } from "./DeliveryHub.ts";
+import { statusError, UNAUTHENTICATED_DETAILS } from "./statusError.ts";
 
 const PROTO_ROOT = new URL("../../../proto/", import.meta.url).pathname;
 const SERVICE_NAME = "fluxgate.delivery.v1.DeliveryService";
@@ -24,6 +32,8 @@ export interface DeliveryServerConfig {
   tls?: { certChain: Buffer; privateKey: Buffer };
   /** Hub tuning (tests shorten the intervals). */
   hub?: Partial<DeliveryHubOptions>;
+  /** Where failures are logged. */
+  log?: Logger;
 }
 
 export interface DeliveryServer {
@@ -43,12 +53,37 @@ const service: grpc.ServiceDefinition = {
   },
 };
 
+/** Flag keys per EvaluateBatch: all flags is the usual ask; a list is bounded. */
+const MAX_BATCH_KEYS = 1_000;
+
+/** The evaluation context of a request: a JSON object, or INVALID_ARGUMENT naming the problem. */
+function parseContext(text: string): EvaluationContext {
+  if (text === "") return {};
+  let context: unknown;
+  try {
+    context = JSON.parse(text);
+  } catch {
+    throw statusError(grpc.status.INVALID_ARGUMENT, "context_json is not valid JSON");
+  }
+  if (typeof context !== "object" || context === null || Array.isArray(context)) {
+    throw statusError(grpc.status.INVALID_ARGUMENT, "context_json must be a JSON object");
+  }
+  return context as EvaluationContext;
+}
+
+function resultToProto(result: EngineResult): EvaluationResult {
+  return {
+    flagKey: result.flagKey,
+    valueJson: JSON.stringify(result.value),
+    ...(result.variant !== null ? { variant: result.variant } : {}),
+    reason: result.reason,
+    ...(result.errorCode ? { errorCode: result.errorCode } : {}),
+    ...(result.metadata?.blockedBy ? { blockedBy: result.metadata.blockedBy } : {}),
+  };
+}
+
 function unauthenticated(): grpc.ServiceError {
-  return Object.assign(new Error("client credentials are invalid, disabled or rotated"), {
-    code: grpc.status.UNAUTHENTICATED,
-    details: "client credentials are invalid, disabled or rotated",
-    metadata: new grpc.Metadata(),
-  });
+  return statusError(grpc.status.UNAUTHENTICATED, UNAUTHENTICATED_DETAILS);
 }
 
 /**
@@ -99,19 +134,68 @@ export async function startDeliveryServer(
   const hub = new DeliveryHub(pool, config.hub);
   await hub.start();
 
+  /** Authenticates a unary call, runs `handle`, and answers with its result or status. */
+  function unary<Req, Res>(
+    call: grpc.ServerUnaryCall<Req, Res>,
+    callback: grpc.sendUnaryData<Res>,
+    handle: (client: Omit<Subscriber, "stream">) => Promise<Res>,
+  ): void {
+    void (async () => {
+      const client = await authenticate(pool, call.metadata);
+      if (!client) return callback(unauthenticated());
+      callback(null, await handle(client));
+    })().catch((error: unknown) => {
+      if (error instanceof Error && "code" in error && typeof error.code === "number") {
+        return callback(error as grpc.ServiceError);
+      }
+      config.log?.error({ err: error, rpc: call.getPath() }, "grpc: call failed");
+      callback(statusError(grpc.status.UNAVAILABLE, "the database is unavailable; retry"));
+    });
+  }
+
   server.addService(service, {
     getRevision(
       call: grpc.ServerUnaryCall<unknown, GetRevisionResponse>,
       callback: grpc.sendUnaryData<GetRevisionResponse>,
     ) {
-      void (async () => {
-        const client = await authenticate(pool, call.metadata);
-        if (!client) return callback(unauthenticated());
+      unary(call, callback, async (client) => {
         const state = await hub.stateOf(client.environmentId, client.teamId);
-        callback(null, { revision: state.revision });
-      })().catch(() =>
-        callback({ code: grpc.status.UNAVAILABLE, details: "the database is unavailable" }),
-      );
+        return { revision: state.revision };
+      });
+    },
+    evaluate(
+      call: grpc.ServerUnaryCall<EvaluateRequest, EvaluateResponse>,
+      callback: grpc.sendUnaryData<EvaluateResponse>,
+    ) {
+      unary(call, callback, async (client) => {
+        if (!call.request.flagKey) {
+          throw statusError(grpc.status.INVALID_ARGUMENT, "flag_key is required");
+        }
+        const context = parseContext(call.request.contextJson);
+        const { evaluator } = await hub.evaluatorOf(client.environmentId, client.teamId);
+        return { result: resultToProto(evaluator.evaluate(call.request.flagKey, context)) };
+      });
+    },
+    evaluateBatch(
+      call: grpc.ServerUnaryCall<EvaluateBatchRequest, EvaluateBatchResponse>,
+      callback: grpc.sendUnaryData<EvaluateBatchResponse>,
+    ) {
+      unary(call, callback, async (client) => {
+        const { flagKeys } = call.request;
+        if (flagKeys.length > MAX_BATCH_KEYS) {
+          throw statusError(
+            grpc.status.INVALID_ARGUMENT,
+            `at most ${MAX_BATCH_KEYS} flag_keys (send none for every flag)`,
+          );
+        }
+        const context = parseContext(call.request.contextJson);
+        const { evaluator, revision } = await hub.evaluatorOf(client.environmentId, client.teamId);
+        const results =
+          flagKeys.length === 0
+            ? evaluator.evaluateAll(context)
+            : flagKeys.map((key) => evaluator.evaluate(key, context));
+        return { results: results.map(resultToProto), revision };
+      });
     },
     subscribe(stream: grpc.ServerWritableStream<SubscribeRequest, SubscribeResponse | Buffer>) {
       void (async () => {
@@ -121,12 +205,13 @@ export async function startDeliveryServer(
           return;
         }
         await hub.subscribe({ ...client, stream }, stream.request);
-      })().catch(() =>
-        stream.emit("error", {
-          code: grpc.status.UNAVAILABLE,
-          details: "the database is unavailable; retry",
-        }),
-      );
+      })().catch((error: unknown) => {
+        config.log?.error({ err: error, rpc: stream.getPath() }, "grpc: subscribe failed");
+        stream.emit(
+          "error",
+          statusError(grpc.status.UNAVAILABLE, "the database is unavailable; retry"),
+        );
+      });
     },
   });
 

@@ -88,6 +88,56 @@ export function clientKindToJSON(object: ClientKind): string {
   }
 }
 
+/** One flag to evaluate. */
+export interface EvaluateRequest {
+  /** Key of the flag. */
+  flagKey: string;
+  /** The evaluation context as a JSON object ({"targetingKey": ..., ...}). */
+  contextJson: string;
+}
+
+/** The result of one evaluation. */
+export interface EvaluateResponse {
+  /** The result. */
+  result?: EvaluationResult | undefined;
+}
+
+/** Several flags to evaluate for one context. */
+export interface EvaluateBatchRequest {
+  /** Keys of the flags; empty: every flag of the environment. */
+  flagKeys: string[];
+  /** The evaluation context as a JSON object. */
+  contextJson: string;
+}
+
+/** The results, in the order asked (or by flag key for all flags). */
+export interface EvaluateBatchResponse {
+  /** One result per flag. */
+  results: EvaluationResult[];
+  /** The revision of the environment that answered. */
+  revision: string;
+}
+
+/** An evaluation result (docs/evaluation.md): OpenFeature's vocabulary. */
+export interface EvaluationResult {
+  /** Key of the flag. */
+  flagKey: string;
+  /** The value served, as JSON text. */
+  valueJson: string;
+  /** The variant served; absent when none (an unknown flag). */
+  variant?:
+    | string
+    | undefined;
+  /** STATIC, TARGETING_MATCH, SPLIT, DISABLED, DEFAULT or ERROR. */
+  reason: string;
+  /** FLAG_NOT_FOUND, TARGETING_KEY_MISSING, INVALID_CONTEXT or GENERAL, with reason ERROR. */
+  errorCode?:
+    | string
+    | undefined;
+  /** The prerequisite flag that blocked this one (reason DISABLED). */
+  blockedBy?: string | undefined;
+}
+
 /** Asks for the current revision of the client's environment. */
 export interface GetRevisionRequest {
   /**
@@ -197,6 +247,513 @@ export interface ClientKey {
   /** Origins a web client may be used from. */
   allowedOrigins: string[];
 }
+
+function createBaseEvaluateRequest(): EvaluateRequest {
+  return { flagKey: "", contextJson: "" };
+}
+
+export const EvaluateRequest: MessageFns<EvaluateRequest> = {
+  encode(message: EvaluateRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.flagKey !== "") {
+      writer.uint32(10).string(message.flagKey);
+    }
+    if (message.contextJson !== "") {
+      writer.uint32(18).string(message.contextJson);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EvaluateRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEvaluateRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.flagKey = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.contextJson = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EvaluateRequest {
+    return {
+      flagKey: isSet(object.flagKey)
+        ? globalThis.String(object.flagKey)
+        : isSet(object.flag_key)
+        ? globalThis.String(object.flag_key)
+        : "",
+      contextJson: isSet(object.contextJson)
+        ? globalThis.String(object.contextJson)
+        : isSet(object.context_json)
+        ? globalThis.String(object.context_json)
+        : "",
+    };
+  },
+
+  toJSON(message: EvaluateRequest): unknown {
+    const obj: any = {};
+    if (message.flagKey !== "") {
+      obj.flagKey = message.flagKey;
+    }
+    if (message.contextJson !== "") {
+      obj.contextJson = message.contextJson;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EvaluateRequest>, I>>(base?: I): EvaluateRequest {
+    return EvaluateRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EvaluateRequest>, I>>(object: I): EvaluateRequest {
+    const message = createBaseEvaluateRequest();
+    message.flagKey = object.flagKey ?? "";
+    message.contextJson = object.contextJson ?? "";
+    return message;
+  },
+};
+
+function createBaseEvaluateResponse(): EvaluateResponse {
+  return { result: undefined };
+}
+
+export const EvaluateResponse: MessageFns<EvaluateResponse> = {
+  encode(message: EvaluateResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.result !== undefined) {
+      EvaluationResult.encode(message.result, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EvaluateResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEvaluateResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.result = EvaluationResult.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EvaluateResponse {
+    return { result: isSet(object.result) ? EvaluationResult.fromJSON(object.result) : undefined };
+  },
+
+  toJSON(message: EvaluateResponse): unknown {
+    const obj: any = {};
+    if (message.result !== undefined) {
+      obj.result = EvaluationResult.toJSON(message.result);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EvaluateResponse>, I>>(base?: I): EvaluateResponse {
+    return EvaluateResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EvaluateResponse>, I>>(object: I): EvaluateResponse {
+    const message = createBaseEvaluateResponse();
+    message.result = (object.result !== undefined && object.result !== null)
+      ? EvaluationResult.fromPartial(object.result)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseEvaluateBatchRequest(): EvaluateBatchRequest {
+  return { flagKeys: [], contextJson: "" };
+}
+
+export const EvaluateBatchRequest: MessageFns<EvaluateBatchRequest> = {
+  encode(message: EvaluateBatchRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.flagKeys) {
+      writer.uint32(10).string(v!);
+    }
+    if (message.contextJson !== "") {
+      writer.uint32(18).string(message.contextJson);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EvaluateBatchRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEvaluateBatchRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.flagKeys.push(reader.string());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.contextJson = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EvaluateBatchRequest {
+    return {
+      flagKeys: globalThis.Array.isArray(object?.flagKeys)
+        ? object.flagKeys.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.flag_keys)
+        ? object.flag_keys.map((e: any) => globalThis.String(e))
+        : [],
+      contextJson: isSet(object.contextJson)
+        ? globalThis.String(object.contextJson)
+        : isSet(object.context_json)
+        ? globalThis.String(object.context_json)
+        : "",
+    };
+  },
+
+  toJSON(message: EvaluateBatchRequest): unknown {
+    const obj: any = {};
+    if (message.flagKeys?.length) {
+      obj.flagKeys = message.flagKeys;
+    }
+    if (message.contextJson !== "") {
+      obj.contextJson = message.contextJson;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EvaluateBatchRequest>, I>>(base?: I): EvaluateBatchRequest {
+    return EvaluateBatchRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EvaluateBatchRequest>, I>>(object: I): EvaluateBatchRequest {
+    const message = createBaseEvaluateBatchRequest();
+    message.flagKeys = object.flagKeys?.map((e) => e) || [];
+    message.contextJson = object.contextJson ?? "";
+    return message;
+  },
+};
+
+function createBaseEvaluateBatchResponse(): EvaluateBatchResponse {
+  return { results: [], revision: "0" };
+}
+
+export const EvaluateBatchResponse: MessageFns<EvaluateBatchResponse> = {
+  encode(message: EvaluateBatchResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.results) {
+      EvaluationResult.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.revision !== "0") {
+      writer.uint32(16).int64(message.revision);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EvaluateBatchResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEvaluateBatchResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.results.push(EvaluationResult.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.revision = reader.int64().toString();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EvaluateBatchResponse {
+    return {
+      results: globalThis.Array.isArray(object?.results)
+        ? object.results.map((e: any) => EvaluationResult.fromJSON(e))
+        : [],
+      revision: isSet(object.revision) ? globalThis.String(object.revision) : "0",
+    };
+  },
+
+  toJSON(message: EvaluateBatchResponse): unknown {
+    const obj: any = {};
+    if (message.results?.length) {
+      obj.results = message.results.map((e) => EvaluationResult.toJSON(e));
+    }
+    if (message.revision !== "0") {
+      obj.revision = message.revision;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EvaluateBatchResponse>, I>>(base?: I): EvaluateBatchResponse {
+    return EvaluateBatchResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EvaluateBatchResponse>, I>>(object: I): EvaluateBatchResponse {
+    const message = createBaseEvaluateBatchResponse();
+    message.results = object.results?.map((e) => EvaluationResult.fromPartial(e)) || [];
+    message.revision = object.revision ?? "0";
+    return message;
+  },
+};
+
+function createBaseEvaluationResult(): EvaluationResult {
+  return { flagKey: "", valueJson: "", variant: undefined, reason: "", errorCode: undefined, blockedBy: undefined };
+}
+
+export const EvaluationResult: MessageFns<EvaluationResult> = {
+  encode(message: EvaluationResult, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.flagKey !== "") {
+      writer.uint32(10).string(message.flagKey);
+    }
+    if (message.valueJson !== "") {
+      writer.uint32(18).string(message.valueJson);
+    }
+    if (message.variant !== undefined) {
+      writer.uint32(26).string(message.variant);
+    }
+    if (message.reason !== "") {
+      writer.uint32(34).string(message.reason);
+    }
+    if (message.errorCode !== undefined) {
+      writer.uint32(42).string(message.errorCode);
+    }
+    if (message.blockedBy !== undefined) {
+      writer.uint32(50).string(message.blockedBy);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EvaluationResult {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEvaluationResult();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.flagKey = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.valueJson = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.variant = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.errorCode = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.blockedBy = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EvaluationResult {
+    return {
+      flagKey: isSet(object.flagKey)
+        ? globalThis.String(object.flagKey)
+        : isSet(object.flag_key)
+        ? globalThis.String(object.flag_key)
+        : "",
+      valueJson: isSet(object.valueJson)
+        ? globalThis.String(object.valueJson)
+        : isSet(object.value_json)
+        ? globalThis.String(object.value_json)
+        : "",
+      variant: isSet(object.variant) ? globalThis.String(object.variant) : undefined,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      errorCode: isSet(object.errorCode)
+        ? globalThis.String(object.errorCode)
+        : isSet(object.error_code)
+        ? globalThis.String(object.error_code)
+        : undefined,
+      blockedBy: isSet(object.blockedBy)
+        ? globalThis.String(object.blockedBy)
+        : isSet(object.blocked_by)
+        ? globalThis.String(object.blocked_by)
+        : undefined,
+    };
+  },
+
+  toJSON(message: EvaluationResult): unknown {
+    const obj: any = {};
+    if (message.flagKey !== "") {
+      obj.flagKey = message.flagKey;
+    }
+    if (message.valueJson !== "") {
+      obj.valueJson = message.valueJson;
+    }
+    if (message.variant !== undefined) {
+      obj.variant = message.variant;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.errorCode !== undefined) {
+      obj.errorCode = message.errorCode;
+    }
+    if (message.blockedBy !== undefined) {
+      obj.blockedBy = message.blockedBy;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EvaluationResult>, I>>(base?: I): EvaluationResult {
+    return EvaluationResult.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EvaluationResult>, I>>(object: I): EvaluationResult {
+    const message = createBaseEvaluationResult();
+    message.flagKey = object.flagKey ?? "";
+    message.valueJson = object.valueJson ?? "";
+    message.variant = object.variant ?? undefined;
+    message.reason = object.reason ?? "";
+    message.errorCode = object.errorCode ?? undefined;
+    message.blockedBy = object.blockedBy ?? undefined;
+    return message;
+  },
+};
 
 function createBaseGetRevisionRequest(): GetRevisionRequest {
   return { environmentId: "" };
@@ -1115,6 +1672,30 @@ export const DeliveryServiceService = {
     responseSerialize: (value: SubscribeResponse): Buffer => Buffer.from(SubscribeResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): SubscribeResponse => SubscribeResponse.decode(value),
   },
+  /**
+   * Evaluates one flag for a context in the client's environment, for
+   * callers without a local evaluator.
+   */
+  evaluate: {
+    path: "/fluxgate.delivery.v1.DeliveryService/Evaluate" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: EvaluateRequest): Buffer => Buffer.from(EvaluateRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): EvaluateRequest => EvaluateRequest.decode(value),
+    responseSerialize: (value: EvaluateResponse): Buffer => Buffer.from(EvaluateResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): EvaluateResponse => EvaluateResponse.decode(value),
+  },
+  /** Evaluates several flags (all of them when none are named) for one context. */
+  evaluateBatch: {
+    path: "/fluxgate.delivery.v1.DeliveryService/EvaluateBatch" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: EvaluateBatchRequest): Buffer => Buffer.from(EvaluateBatchRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): EvaluateBatchRequest => EvaluateBatchRequest.decode(value),
+    responseSerialize: (value: EvaluateBatchResponse): Buffer =>
+      Buffer.from(EvaluateBatchResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): EvaluateBatchResponse => EvaluateBatchResponse.decode(value),
+  },
 } as const;
 
 export interface DeliveryServiceServer extends UntypedServiceImplementation {
@@ -1128,6 +1709,13 @@ export interface DeliveryServiceServer extends UntypedServiceImplementation {
    * deltas, with heartbeats while nothing changes.
    */
   subscribe: handleServerStreamingCall<SubscribeRequest, SubscribeResponse>;
+  /**
+   * Evaluates one flag for a context in the client's environment, for
+   * callers without a local evaluator.
+   */
+  evaluate: handleUnaryCall<EvaluateRequest, EvaluateResponse>;
+  /** Evaluates several flags (all of them when none are named) for one context. */
+  evaluateBatch: handleUnaryCall<EvaluateBatchRequest, EvaluateBatchResponse>;
 }
 
 export interface DeliveryServiceClient extends Client {
@@ -1160,6 +1748,41 @@ export interface DeliveryServiceClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<SubscribeResponse>;
+  /**
+   * Evaluates one flag for a context in the client's environment, for
+   * callers without a local evaluator.
+   */
+  evaluate(
+    request: EvaluateRequest,
+    callback: (error: ServiceError | null, response: EvaluateResponse) => void,
+  ): ClientUnaryCall;
+  evaluate(
+    request: EvaluateRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: EvaluateResponse) => void,
+  ): ClientUnaryCall;
+  evaluate(
+    request: EvaluateRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: EvaluateResponse) => void,
+  ): ClientUnaryCall;
+  /** Evaluates several flags (all of them when none are named) for one context. */
+  evaluateBatch(
+    request: EvaluateBatchRequest,
+    callback: (error: ServiceError | null, response: EvaluateBatchResponse) => void,
+  ): ClientUnaryCall;
+  evaluateBatch(
+    request: EvaluateBatchRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: EvaluateBatchResponse) => void,
+  ): ClientUnaryCall;
+  evaluateBatch(
+    request: EvaluateBatchRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: EvaluateBatchResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const DeliveryServiceClient = makeGenericClientConstructor(
