@@ -1,0 +1,270 @@
+/*
+ * `npm run bench:delivery`: how fast a committed change reaches edges over
+ * the gRPC delivery stream, against two real backend replicas (in this
+ * process) over a throw-away embedded Postgres:
+ *   propagation: commit → delta received, p50/p99 over BENCH_CHANGES
+ *     sequential changes (1,000), to a stream on the replica that saw the
+ *     NOTIFY first and to one on the other replica;
+ *   fan-out: one change → received by every one of 1,000 concurrent streams
+ *     on one backend (median and worst of 5 changes);
+ *   snapshot: building and encoding the snapshot of an environment with
+ *     10,000 flags (each with a deployed stage and one criterion), and its
+ *     bytes on the wire against the same snapshot as JSON.
+ * Targets (issue #11): p99 ≤ 50 ms on one replica, ≤ 100 ms across
+ * replicas; 1,000 streams within 500 ms; 10k-flag snapshot ≤ 1 s.
+ * Writes bench/RESULTS.md (section "delivery") and results/delivery.json.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+import * as grpc from "@grpc/grpc-js";
+import pg from "pg";
+
+import { loadBackendConfig } from "../backend/src/config.ts";
+import { type Backend, startBackend } from "../backend/src/server.ts";
+import {
+  DeliveryServiceClient,
+  SubscribeResponse,
+} from "../proto/gen/fluxgate/delivery/v1/delivery.ts";
+import { startTestDatabase } from "../scripts/lib/testDatabase.ts";
+import { updateResults } from "./engine/updateResults.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const CHANGES = Number(process.env.BENCH_CHANGES ?? 1_000);
+const STREAMS = Number(process.env.BENCH_STREAMS ?? 1_000);
+const SNAPSHOT_FLAGS = Number(process.env.BENCH_SNAPSHOT_FLAGS ?? 10_000);
+
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+const ms = (value: number) => Math.round(value * 10) / 10;
+
+const database = await startTestDatabase();
+const owner = new pg.Pool({ connectionString: database.ownerUrl, max: 4 });
+const backends: Backend[] = [];
+
+async function replica(): Promise<Backend> {
+  const backend = await startBackend({
+    ...loadBackendConfig({
+      DATABASE_URL: database.ownerUrl,
+      AUTH_DATABASE_URL: database.authUrl,
+      DATABASE_VISITOR: database.names.visitor,
+      BACKEND_PORT: "1",
+      BACKEND_GRPC_ADDR: "127.0.0.1:0",
+      LOG_LEVEL: "warn",
+    }),
+    port: 0,
+  });
+  backends.push(backend);
+  return backend;
+}
+
+/** A team, its environment, one boolean flag deployed there, and a client (all committed). */
+async function environment(
+  flags = 1,
+): Promise<{ clientId: string; secret: string; teamId: string }> {
+  const db = await owner.connect();
+  try {
+    await db.query("begin");
+    const {
+      rows: [admin],
+    } = await db.query<{ id: string }>(
+      "insert into app_public.users (email, name, is_admin) values ($1, 'bench', true) returning id",
+      [`bench-${Date.now()}-${Math.random()}@example.com`],
+    );
+    const {
+      rows: [team],
+    } = await db.query<{ id: string }>(
+      "insert into app_public.teams (slug, name) values ($1, $1) returning id",
+      [`bench-${Math.random().toString(36).slice(2, 10)}`],
+    );
+    const {
+      rows: [env],
+    } = await db.query<{ id: string }>(
+      "insert into app_public.environments (team_id, key, name) values ($1, 'production', 'Production') returning id",
+      [team!.id],
+    );
+    await db.query(
+      `with f as (
+         insert into app_public.features (team_id, key, name)
+         select $1, 'flag-' || i, 'Flag ' || i from generate_series(1, $3::int) i returning id
+       ), s as (
+         insert into app_public.feature_stages (feature_id, environment_id)
+         select id, $2 from f returning id
+       )
+       insert into app_public.stage_criteria (feature_stage_id, priority, rules, rollout_bp, variant)
+       select id, 0, '{"groups":[{"op":"and","conditions":[{"contextKey":"targetingKey","operator":"STARTS_WITH","value":"user-"}]}]}', 3000, 'on'
+       from s`,
+      [team!.id, env!.id, flags],
+    );
+    await db.query(
+      "update app_public.feature_stages set status = 'deployed' where environment_id = $1",
+      [env!.id],
+    );
+    const {
+      rows: [session],
+    } = await db.query<{ id: string }>(
+      "insert into app_private.sessions (user_id) values ($1) returning id",
+      [admin!.id],
+    );
+    await db.query("select set_config('jwt.claims.session_id', $1, true)", [session!.id]);
+    const {
+      rows: [client],
+    } = await db.query<{ id: string; secret: string }>(
+      "select (r).client.id as id, (r).secret from app_public.create_client($1, 'bench', 'backend', '{}') r",
+      [env!.id],
+    );
+    await db.query("commit");
+    return { clientId: client!.id, secret: client!.secret, teamId: team!.id };
+  } finally {
+    db.release();
+  }
+}
+
+/** A stream whose every message is timestamped on arrival. */
+function stream(backend: Backend, clientId: string, secret: string) {
+  const client = new DeliveryServiceClient(
+    backend.grpc!.address,
+    grpc.credentials.createInsecure(),
+  );
+  const metadata = new grpc.Metadata();
+  metadata.set("x-client-id", clientId);
+  metadata.set("x-client-secret", secret);
+  const call = client.subscribe({ sinceRevision: "0", sinceChecksum: Buffer.alloc(0) }, metadata);
+  const waiting = new Map<string, (at: number) => void>();
+  const arrived = new Map<string, number>();
+  let ready: () => void;
+  const snapshot = new Promise<void>((resolve) => (ready = resolve));
+  call.on("data", (message: SubscribeResponse) => {
+    const at = performance.now();
+    if (message.snapshot && message.snapshot.chunkIndex === message.snapshot.chunkCount - 1)
+      ready();
+    if (!message.delta) return;
+    arrived.set(message.revision, at);
+    waiting.get(message.revision)?.(at);
+  });
+  call.on("error", () => {});
+  return {
+    snapshot,
+    /** Resolves with the arrival time of the delta of `revision`. */
+    deltaOf(revision: string): Promise<number> {
+      const at = arrived.get(revision);
+      if (at !== undefined) return Promise.resolve(at);
+      return new Promise((resolve) => waiting.set(revision, resolve));
+    },
+    close: () => {
+      call.cancel();
+      client.close();
+    },
+  };
+}
+
+/** Toggles a flag's kill switch; resolves with the commit time and the revision it made. */
+async function change(teamId: string, on: boolean): Promise<{ at: number; revision: string }> {
+  await owner.query(
+    "update app_public.features set kill_switch = $2 where team_id = $1 and key = 'flag-1'",
+    [teamId, on],
+  );
+  const at = performance.now();
+  const {
+    rows: [latest],
+  } = await owner.query<{ revision: string }>(
+    "select max(revision)::text as revision from app_public.change_feed where team_id = $1",
+    [teamId],
+  );
+  return { at, revision: latest!.revision };
+}
+
+try {
+  const [a, b] = [await replica(), await replica()];
+
+  // Propagation, one replica and across two.
+  const env = await environment();
+  const onA = stream(a, env.clientId, env.secret);
+  const onB = stream(b, env.clientId, env.secret);
+  await Promise.all([onA.snapshot, onB.snapshot]);
+  const sameReplica: number[] = [];
+  const otherReplica: number[] = [];
+  for (let i = 0; i < CHANGES; i++) {
+    const { at, revision } = await change(env.teamId, i % 2 === 0);
+    const [ta, tb] = await Promise.all([onA.deltaOf(revision), onB.deltaOf(revision)]);
+    sameReplica.push(Math.min(ta, tb) - at);
+    otherReplica.push(Math.max(ta, tb) - at);
+  }
+  onA.close();
+  onB.close();
+  sameReplica.sort((x, y) => x - y);
+  otherReplica.sort((x, y) => x - y);
+
+  // Fan-out to many streams of one backend.
+  const fan = await environment();
+  const streams = Array.from({ length: STREAMS }, () => stream(a, fan.clientId, fan.secret));
+  await Promise.all(streams.map((s) => s.snapshot));
+  const fanOut: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const { at, revision } = await change(fan.teamId, i % 2 === 0);
+    const arrivals = await Promise.all(streams.map((s) => s.deltaOf(revision)));
+    fanOut.push(Math.max(...arrivals) - at);
+  }
+  for (const s of streams) s.close();
+  fanOut.sort((x, y) => x - y);
+
+  // Snapshot of a large environment.
+  const big = await environment(SNAPSHOT_FLAGS);
+  const {
+    rows: [bigEnv],
+  } = await owner.query<{ environment_id: string }>(
+    "select environment_id from app_public.clients where id = $1",
+    [big.clientId],
+  );
+  const started = performance.now();
+  const state = await a.grpc!.hub.stateOf(bigEnv!.environment_id, big.teamId);
+  const snapshotMs = performance.now() - started;
+  const protoBytes = [...state.entities.values()].reduce((sum, e) => sum + e.bytes.length, 0);
+  const {
+    rows: [json],
+  } = await owner.query<{ bytes: number }>(
+    "select length(app_private.environment_snapshot($1)::text) as bytes",
+    [bigEnv!.environment_id],
+  );
+
+  const figures = {
+    changes: CHANGES,
+    propagationMs: {
+      oneReplica: { p50: ms(percentile(sameReplica, 50)), p99: ms(percentile(sameReplica, 99)) },
+      acrossReplicas: {
+        p50: ms(percentile(otherReplica, 50)),
+        p99: ms(percentile(otherReplica, 99)),
+      },
+    },
+    fanOut: { streams: STREAMS, medianMs: ms(percentile(fanOut, 50)), worstMs: ms(fanOut.at(-1)!) },
+    snapshot: {
+      flags: SNAPSHOT_FLAGS,
+      buildMs: ms(snapshotMs),
+      protobufBytes: protoBytes,
+      jsonBytes: json!.bytes,
+    },
+  };
+  const table = `## delivery (gRPC stream)
+
+Two backend replicas in one process over one embedded Postgres; ${CHANGES} sequential changes
+(a kill-switch toggle committed through the owner pool), each timed from its commit to the delta's
+arrival.
+
+| Measure | Figure | Target |
+| --- | --- | --- |
+| propagation p50 / p99, one replica | ${figures.propagationMs.oneReplica.p50} / ${figures.propagationMs.oneReplica.p99} ms | p99 ≤ 50 ms |
+| propagation p50 / p99, across replicas | ${figures.propagationMs.acrossReplicas.p50} / ${figures.propagationMs.acrossReplicas.p99} ms | p99 ≤ 100 ms |
+| one change to ${STREAMS} streams, median / worst of 5 | ${figures.fanOut.medianMs} / ${figures.fanOut.worstMs} ms | ≤ 500 ms |
+| snapshot of ${SNAPSHOT_FLAGS} flags: build + encode | ${figures.snapshot.buildMs} ms | ≤ 1 s |
+| snapshot bytes: protobuf / JSON | ${figures.snapshot.protobufBytes} / ${figures.snapshot.jsonBytes} (${ms(figures.snapshot.protobufBytes / figures.snapshot.jsonBytes)}×) | — |
+`;
+  mkdirSync(join(ROOT, "bench/results"), { recursive: true });
+  writeFileSync(join(ROOT, "bench/results/delivery.json"), `${JSON.stringify(figures, null, 2)}\n`);
+  updateResults(join(ROOT, "bench/RESULTS.md"), "delivery", table);
+  console.log(JSON.stringify(figures));
+} finally {
+  for (const backend of backends) await backend.close();
+  await owner.end();
+  await database.postgres.stop();
+  process.exit(0);
+}
