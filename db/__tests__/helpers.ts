@@ -1,24 +1,12 @@
 import { randomUUID } from "node:crypto";
 
-import pg from "pg";
-import { afterAll, inject } from "vitest";
+import type pg from "pg";
+import { inject } from "vitest";
+
+import { ownerPool } from "../../scripts/lib/fileDatabase.ts";
 
 /** A client inside a transaction that is always rolled back. */
 export type TxClient = pg.PoolClient;
-
-let pool: pg.Pool | undefined;
-
-/** The owner pool of the migrated test database (one per test file). */
-export function ownerPool(): pg.Pool {
-  if (!pool) {
-    pool = new pg.Pool({ connectionString: inject("ownerUrl"), max: 4 });
-    afterAll(async () => {
-      await pool?.end();
-      pool = undefined;
-    });
-  }
-  return pool;
-}
 
 async function inRolledBackTransaction<T>(fn: (client: TxClient) => Promise<T>): Promise<T> {
   const client = await ownerPool().connect();
