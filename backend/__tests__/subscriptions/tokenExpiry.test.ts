@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 
+import { subscribe, waitFor } from "../../../scripts/lib/rawWebSocket.ts";
 import { createTeamWith, createUserWithPassword, login, owner, useBackend } from "../helpers.ts";
-import { subscribe, waitFor } from "../websocket/rawWebSocket.ts";
 
 // Access tokens live two seconds here, so expiry can be watched.
 const api = useBackend({ accessTokenTtlSeconds: 2 });

@@ -1,7 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 
-import { createTeamWith, createUserWithPassword, login, owner, useBackend } from "../helpers.ts";
 import {
   encodeFrame,
   type FrameSpec,
@@ -9,7 +8,8 @@ import {
   subscribe,
   waitFor,
   watchUncaught,
-} from "./rawWebSocket.ts";
+} from "../../../scripts/lib/rawWebSocket.ts";
+import { createTeamWith, createUserWithPassword, login, owner, useBackend } from "../helpers.ts";
 
 const api = useBackend();
 
