@@ -10,7 +10,7 @@ export interface LocalPostgresOptions {
   port: number;
   /** Superuser password (the superuser is `postgres`). */
   password: string;
-  /** Delete the data directory on stop (tests). */
+  /** Delete the data directory on stop and skip durability (tests, generate). */
   ephemeral?: boolean;
   onLog?: (line: string) => void;
 }
@@ -52,7 +52,14 @@ export async function startLocalPostgres(options: LocalPostgresOptions): Promise
     persistent: !options.ephemeral,
     createPostgresUser: process.getuid?.() === 0,
     initdbFlags: ["--encoding=UTF8", "--locale=C"],
-    postgresFlags: ["-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200"],
+    postgresFlags: [
+      ...["-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200"],
+      // A cluster deleted on stop never has to survive a crash: skip the
+      // flushes (commits, template clones, the shutdown checkpoint).
+      ...(options.ephemeral
+        ? ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
+        : []),
+    ],
     onLog: (message) => log(String(message).trimEnd()),
     onError: (message) => log(String(message).trimEnd()),
   });
