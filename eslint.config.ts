@@ -20,6 +20,19 @@ export default tseslint.config(
       "@typescript-eslint/no-explicit-any": "off",
       // `declare global { namespace Grafast ... }` extends library types.
       "@typescript-eslint/no-namespace": ["error", { allowDeclarations: true }],
+      // Helpers shared across folders live in scripts/lib/ (docs/decisions/0014).
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            {
+              group: ["**/__tests__/**"],
+              message:
+                "Another folder's test helpers: move what is shared to scripts/lib/ (docs/decisions/0014-test-databases.md).",
+            },
+          ],
+        },
+      ],
       "no-restricted-syntax": [
         "error",
         { selector: "CallExpression[callee.property.name='only']", message: "No focused tests." },

@@ -1,7 +1,8 @@
 import { defineConfig } from "vitest/config";
 
 // Two projects: `unit` needs nothing but Node; `db` needs the embedded Postgres
-// that `db/__tests__/globalSetup.ts` starts and migrates once per run.
+// that `scripts/lib/testGlobalSetup.ts` starts, migrating a template once per
+// run; `scripts/lib/fileDatabaseSetup.ts` gives each test file its own clone.
 export default defineConfig({
   test: {
     projects: [
@@ -18,7 +19,8 @@ export default defineConfig({
           // Tests run the API exactly as production does (masked errors).
           env: { GRAPHILE_ENV: "production" },
           include: ["{db,backend,scripts}/__tests__/**/*.test.ts"],
-          globalSetup: ["db/__tests__/globalSetup.ts"],
+          globalSetup: ["scripts/lib/testGlobalSetup.ts"],
+          setupFiles: ["scripts/lib/fileDatabaseSetup.ts"],
           testTimeout: 30_000,
           hookTimeout: 60_000,
         },

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 
 import { afterAll, beforeAll, inject } from "vitest";
 
-import { ownerPool } from "../../db/__tests__/helpers.ts";
+import { fileDatabase, ownerPool } from "../../scripts/lib/fileDatabase.ts";
 import { hashPassword } from "../src/auth/passwords.ts";
 import { type Backend, type BackendConfig, startBackend } from "../src/index.ts";
 
@@ -22,8 +22,8 @@ export function useBackend(
   let backend: Backend | undefined;
   beforeAll(async () => {
     backend = await startBackend({
-      authDatabaseUrl: inject("authUrl"),
-      ownerDatabaseUrl: inject("ownerUrl"),
+      authDatabaseUrl: fileDatabase().authUrl,
+      ownerDatabaseUrl: fileDatabase().ownerUrl,
       visitorRole: inject("visitorRole"),
       host: "127.0.0.1",
       port: 0,
@@ -79,7 +79,7 @@ export async function graphql<T = Record<string, any>>(
   return { status: response.status, body: (await response.json()) as GraphQLResponse<T>["body"] };
 }
 
-/** The owner pool (bypasses RLS) for test setup, shared with the DB tests' helpers. */
+/** The owner pool (bypasses RLS) of this file's own database, for test setup. */
 export const owner = ownerPool;
 
 export interface TestUser {

@@ -1,24 +1,10 @@
-import { randomUUID } from "node:crypto";
+import type pg from "pg";
+import { inject } from "vitest";
 
-import pg from "pg";
-import { afterAll, inject } from "vitest";
+import { ownerPool } from "../../scripts/lib/fileDatabase.ts";
 
 /** A client inside a transaction that is always rolled back. */
 export type TxClient = pg.PoolClient;
-
-let pool: pg.Pool | undefined;
-
-/** The owner pool of the migrated test database (one per test file). */
-export function ownerPool(): pg.Pool {
-  if (!pool) {
-    pool = new pg.Pool({ connectionString: inject("ownerUrl"), max: 4 });
-    afterAll(async () => {
-      await pool?.end();
-      pool = undefined;
-    });
-  }
-  return pool;
-}
 
 async function inRolledBackTransaction<T>(fn: (client: TxClient) => Promise<T>): Promise<T> {
   const client = await ownerPool().connect();
@@ -83,48 +69,8 @@ export function withUserDb<T>(userId: string, fn: (client: TxClient) => Promise<
   });
 }
 
-export interface NewUser {
-  id: string;
-  email: string;
-}
+export { createTeam, createUser, type NewUser } from "../../scripts/lib/domainFixtures.ts";
 
-/** Creates a user as root (call before switching role). */
-export async function createUser(
-  client: TxClient,
-  options: { isAdmin?: boolean; name?: string } = {},
-): Promise<NewUser> {
-  const email = `user-${randomUUID()}@example.com`;
-  const {
-    rows: [user],
-  } = await client.query<NewUser>(
-    "insert into app_public.users (email, name, is_admin) values ($1, $2, $3) returning id, email",
-    [email, options.name ?? "Test User", options.isAdmin ?? false],
-  );
-  return user!;
-}
-
-/** Creates a team as root, with the given members and roles. */
-export async function createTeam(
-  client: TxClient,
-  members: Array<[NewUser, string[]]> = [],
-): Promise<{ id: string; slug: string }> {
-  const slug = `team-${randomUUID().slice(0, 8)}`;
-  const {
-    rows: [team],
-  } = await client.query<{ id: string; slug: string }>(
-    "insert into app_public.teams (slug, name) values ($1, $1) returning id, slug",
-    [slug],
-  );
-  for (const [user, roles] of members) {
-    await client.query(
-      "insert into app_public.team_memberships (team_id, user_id, roles) values ($1, $2, $3::app_public.team_role[])",
-      [team!.id, user.id, roles],
-    );
-  }
-  return team!;
-}
-
-/** Runs `sql` and returns the SQLSTATE it fails with (or undefined). */
 export async function errorCode(
   client: TxClient,
   sql: string,

@@ -1,7 +1,8 @@
 import pg from "pg";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { DESCRIBED_SCHEMAS, describeSchema } from "../lib/describeSchema.ts";
+import { fileDatabase } from "../lib/fileDatabase.ts";
 
 /*
  * `db/schema.sql` is what describeSchema prints for the migrated database;
@@ -11,7 +12,7 @@ import { DESCRIBED_SCHEMAS, describeSchema } from "../lib/describeSchema.ts";
 let client: pg.Client;
 
 beforeAll(async () => {
-  client = new pg.Client({ connectionString: inject("ownerUrl") });
+  client = new pg.Client({ connectionString: fileDatabase().ownerUrl });
   await client.connect();
 });
 

@@ -9,10 +9,10 @@ import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 
-import { encodeFrame, openRawWebSocket } from "../../backend/__tests__/websocket/rawWebSocket.ts";
 import { childOutput } from "../lib/childOutput.ts";
 import { freePort } from "../lib/freePort.ts";
 import { postmasterPid, startLocalPostgres } from "../lib/localPostgres.ts";
+import { encodeFrame, openRawWebSocket } from "../lib/rawWebSocket.ts";
 import { connectionString, setupDatabase } from "../lib/setupDatabase.ts";
 
 const START = new URL("../start.ts", import.meta.url).pathname;

@@ -43,13 +43,22 @@ export async function setupDatabase(rootUrl: string, names: DatabaseNames): Prom
         database,
       ]);
       if (!rowCount) await client.query(`create database ${database} owner ${names.owner}`);
-      await client.query(`revoke all on database ${database} from public`);
-      await client.query(`grant connect on database ${database} to ${names.authenticator}`);
-      await client.query(`grant all on database ${database} to ${names.owner}`);
+      await grantDatabase(client, database, names);
     }
   } finally {
     await client.end();
   }
+}
+
+/** The database-level grants of a FluxGate database (`database` must be checked). */
+export async function grantDatabase(
+  client: pg.ClientBase,
+  database: string,
+  names: Pick<DatabaseNames, "owner" | "authenticator">,
+): Promise<void> {
+  await client.query(`revoke all on database ${database} from public`);
+  await client.query(`grant connect on database ${database} to ${names.authenticator}`);
+  await client.query(`grant all on database ${database} to ${names.owner}`);
 }
 
 async function ensureRole(client: pg.Client, role: string, options: string): Promise<void> {

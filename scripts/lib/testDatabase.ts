@@ -3,10 +3,17 @@ import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
+import pg from "pg";
+
 import { freePort } from "./freePort.ts";
 import { type LocalPostgres, startLocalPostgres } from "./localPostgres.ts";
 import { migrateDatabase } from "./migrateDatabase.ts";
-import { connectionString, type DatabaseNames, setupDatabase } from "./setupDatabase.ts";
+import {
+  connectionString,
+  type DatabaseNames,
+  grantDatabase,
+  setupDatabase,
+} from "./setupDatabase.ts";
 
 export interface TestDatabase {
   postgres: LocalPostgres;
@@ -17,9 +24,25 @@ export interface TestDatabase {
   authUrl: string;
 }
 
+/** What a test worker needs to clone the migrated template (serialisable). */
+export interface TestCluster {
+  rootUrl: string;
+  names: DatabaseNames;
+}
+
+/** One clone of the template: the database of one test file. */
+export interface FileDatabase {
+  database: string;
+  ownerUrl: string;
+  authUrl: string;
+  visitorRole: string;
+}
+
 /**
  * A throw-away Postgres cluster with FluxGate's roles and every migration
- * (committed and current) applied: what each test run starts once.
+ * (committed and current) applied to `fluxgate_template`: what each test run
+ * (and `npm run generate`) starts once. Tests never use it directly: each test
+ * file gets a clone (`cloneTestDatabase`).
  */
 export async function startTestDatabase(): Promise<TestDatabase> {
   // /tmp, not the checkout: as root, Postgres runs as another user that must
@@ -42,7 +65,7 @@ export async function startTestDatabase(): Promise<TestDatabase> {
     },
   };
   const names: DatabaseNames = {
-    database: "fluxgate_test",
+    database: "fluxgate_template",
     owner: "fluxgate_owner",
     ownerPassword: randomBytes(16).toString("hex"),
     authenticator: "fluxgate_authenticator",
@@ -79,4 +102,46 @@ export async function startTestDatabase(): Promise<TestDatabase> {
     await postgres.stop();
     throw error;
   }
+}
+
+/**
+ * Marks the migrated database as a template nobody can connect to: `create
+ * database ... template` needs it idle, and a test that reached for it by
+ * mistake would otherwise break every clone made meanwhile.
+ */
+export async function sealTemplate(cluster: TestCluster): Promise<void> {
+  const client = new pg.Client({ connectionString: cluster.rootUrl });
+  await client.connect();
+  try {
+    const template = cluster.names.database;
+    await client.query(`alter database ${template} with is_template true allow_connections false`);
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * Clones the migrated template into a fresh database with the same owner and
+ * database-level grants (those are per database, so the clone does not
+ * inherit them). Roles are cluster-wide and shared by every clone.
+ */
+export async function cloneTestDatabase(cluster: TestCluster): Promise<FileDatabase> {
+  const { names, rootUrl } = cluster;
+  const database = `fluxgate_test_${randomBytes(6).toString("hex")}`;
+  const client = new pg.Client({ connectionString: rootUrl });
+  await client.connect();
+  try {
+    await client.query(
+      `create database ${database} template ${names.database} owner ${names.owner}`,
+    );
+    await grantDatabase(client, database, names);
+  } finally {
+    await client.end();
+  }
+  return {
+    database,
+    ownerUrl: connectionString(rootUrl, names.owner, names.ownerPassword, database),
+    authUrl: connectionString(rootUrl, names.authenticator, names.authenticatorPassword, database),
+    visitorRole: names.visitor,
+  };
 }

@@ -1,16 +1,16 @@
 import * as grpc from "@grpc/grpc-js";
 
 import {
-  createClient,
-  createTeamDomain,
-  type TeamDomain,
-} from "../../../db/__tests__/domainFixtures.ts";
-import {
   ClientKey,
   DeliveryServiceClient,
   type SubscribeResponse,
 } from "../../../proto/gen/fluxgate/delivery/v1/delivery.ts";
 import { Flag, Segment } from "../../../proto/gen/fluxgate/delivery/v1/snapshot.ts";
+import {
+  createClient,
+  createTeamDomain,
+  type TeamDomain,
+} from "../../../scripts/lib/domainFixtures.ts";
 import { entityDigest, xorInto } from "../../src/grpc/EnvironmentState.ts";
 import {
   createTeamWith,

@@ -1,6 +1,7 @@
 import { createLogger } from "@fluxgate/log";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 
+import { fileDatabase } from "../../../scripts/lib/fileDatabase.ts";
 import { type Backend, loadBackendConfig, startBackend } from "../../src/index.ts";
 import { createTeamWith, createUserWithPassword, graphql, LOGIN, owner } from "../helpers.ts";
 
@@ -15,8 +16,8 @@ beforeAll(async () => {
   });
   // Production defaults, as the stand-alone entry reads them; no gRPC; any free port.
   const config = loadBackendConfig({
-    DATABASE_URL: inject("ownerUrl"),
-    AUTH_DATABASE_URL: inject("authUrl"),
+    DATABASE_URL: fileDatabase().ownerUrl,
+    AUTH_DATABASE_URL: fileDatabase().authUrl,
     DATABASE_VISITOR: inject("visitorRole"),
   });
   backend = await startBackend({ ...config, port: 0, grpcAddress: null }, { logger });

@@ -1,3 +1,4 @@
+import { subscribe, type Subscription } from "../../../scripts/lib/rawWebSocket.ts";
 import {
   createTeamWith,
   createUserWithPassword,
@@ -5,7 +6,6 @@ import {
   owner,
   type TestBackend,
 } from "../helpers.ts";
-import { subscribe, type Subscription } from "../websocket/rawWebSocket.ts";
 
 export const AUDIT = `subscription($teamId: UUID!) {
   auditEntryAdded(teamId: $teamId) { auditLogId auditLogEntry { tableName after } }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 
+import { waitFor } from "../../../scripts/lib/rawWebSocket.ts";
 import { useBackend } from "../helpers.ts";
-import { waitFor } from "../websocket/rawWebSocket.ts";
 import { named, outcomeWithin, rename, subscribedMember } from "./auditSubscription.ts";
 
 // Access tokens live two seconds here, so expiry can be watched.

@@ -1,15 +1,15 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 
-import { useBackend } from "../helpers.ts";
-import { named, rename, subscribedMember } from "../subscriptions/auditSubscription.ts";
 import {
   encodeFrame,
   type FrameSpec,
   openRawWebSocket,
   waitFor,
   watchUncaught,
-} from "./rawWebSocket.ts";
+} from "../../../scripts/lib/rawWebSocket.ts";
+import { useBackend } from "../helpers.ts";
+import { named, rename, subscribedMember } from "../subscriptions/auditSubscription.ts";
 
 const api = useBackend();
 

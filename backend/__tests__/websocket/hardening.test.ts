@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
 
-import { createUserWithPassword, login, owner, useBackend } from "../helpers.ts";
 import {
   encodeFrame,
   openRawWebSocket,
@@ -8,7 +7,8 @@ import {
   subscribe,
   textFrame,
   watchUncaught,
-} from "./rawWebSocket.ts";
+} from "../../../scripts/lib/rawWebSocket.ts";
+import { createUserWithPassword, login, owner, useBackend } from "../helpers.ts";
 
 const api = useBackend();
 

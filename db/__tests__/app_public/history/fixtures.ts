@@ -1,6 +1,6 @@
 import pg from "pg";
-import { inject } from "vitest";
 
+import { fileDatabase } from "../../../../scripts/lib/fileDatabase.ts";
 import type { TxClient } from "../../helpers.ts";
 
 /** An audit entry as the tests look at it. */
@@ -49,7 +49,7 @@ export async function tamper(client: TxClient, sql: string, values: unknown[] = 
 
 /** A committed-connection client of the owner (for LISTEN/NOTIFY, commits). */
 export async function ownerClient(): Promise<pg.Client> {
-  const client = new pg.Client({ connectionString: inject("ownerUrl") });
+  const client = new pg.Client({ connectionString: fileDatabase().ownerUrl });
   await client.connect();
   return client;
 }
