@@ -83,16 +83,25 @@ async function environment(
       "insert into app_public.environments (team_id, key, name) values ($1, 'production', 'Production') returning id",
       [team!.id],
     );
+    // A large fixture is written with the history and validation triggers
+    // off (this database is thrown away): 10,000 audited, versioned inserts
+    // would take minutes and measure nothing of delivery.
+    const quiet = flags > 1;
+    if (quiet) {
+      for (const table of ["features", "feature_stages", "stage_criteria"]) {
+        await db.query(`alter table app_public.${table} disable trigger user`);
+      }
+    }
     await db.query(
       `with f as (
          insert into app_public.features (team_id, key, name)
          select $1, 'flag-' || i, 'Flag ' || i from generate_series(1, $3::int) i returning id
        ), s as (
-         insert into app_public.feature_stages (feature_id, environment_id)
-         select id, $2 from f returning id
+         insert into app_public.feature_stages (team_id, feature_id, environment_id)
+         select $1, id, $2 from f returning id
        )
-       insert into app_public.stage_criteria (feature_stage_id, priority, rules, rollout_bp, variant)
-       select id, 0, '{"groups":[{"op":"and","conditions":[{"contextKey":"targetingKey","operator":"STARTS_WITH","value":"user-"}]}]}', 3000, 'on'
+       insert into app_public.stage_criteria (team_id, feature_stage_id, priority, rules, rollout_bp, variant)
+       select $1, id, 0, '{"groups":[{"op":"and","conditions":[{"contextKey":"targetingKey","operator":"STARTS_WITH","value":"user-"}]}]}', 3000, 'on'
        from s`,
       [team!.id, env!.id, flags],
     );
@@ -100,6 +109,11 @@ async function environment(
       "update app_public.feature_stages set status = 'deployed' where environment_id = $1",
       [env!.id],
     );
+    if (quiet) {
+      for (const table of ["features", "feature_stages", "stage_criteria"]) {
+        await db.query(`alter table app_public.${table} enable trigger user`);
+      }
+    }
     const {
       rows: [session],
     } = await db.query<{ id: string }>(

@@ -1491,14 +1491,14 @@ grant execute on function app_hidden.current_user_visible_user_ids() to fluxgate
 -- ----------------------------------------------------------------------------
 -- function app_hidden.engine_condition(item jsonb)
 -- ----------------------------------------------------------------------------
--- sql, immutable, strict, security invoker, parallel safe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+-- plpgsql, immutable, strict, security invoker, parallel safe, owner fluxgate_owner
 CREATE OR REPLACE FUNCTION app_hidden.engine_condition(item jsonb)
  RETURNS jsonb
- LANGUAGE sql
+ LANGUAGE plpgsql
  IMMUTABLE PARALLEL SAFE STRICT
- SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
-  select case
+begin
+  return case
     when jsonb_typeof(item) <> 'object' or item ? 'segment' then item
     else (item - 'contextKey' - 'value' - 'values')
       || case when item ? 'contextKey' then jsonb_build_object('attribute', item -> 'contextKey') else '{}'::jsonb end
@@ -1515,6 +1515,7 @@ AS $function$
           'value', item -> 'value', 'values', item -> 'values')) || '{"misspelled": true}'::jsonb)
       end
   end;
+end;
 $function$;
 comment on function app_hidden.engine_condition(item jsonb) is 'One stored condition as the engine''s (contextKey → attribute, value → values: [value]); what has no engine counterpart is carried so that the engine refuses it.';
 grant execute on function app_hidden.engine_condition(item jsonb) to fluxgate_visitor;
@@ -1522,14 +1523,14 @@ grant execute on function app_hidden.engine_condition(item jsonb) to fluxgate_vi
 -- ----------------------------------------------------------------------------
 -- function app_hidden.engine_group(item jsonb)
 -- ----------------------------------------------------------------------------
--- sql, immutable, strict, security invoker, parallel safe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+-- plpgsql, immutable, strict, security invoker, parallel safe, owner fluxgate_owner
 CREATE OR REPLACE FUNCTION app_hidden.engine_group(item jsonb)
  RETURNS jsonb
- LANGUAGE sql
+ LANGUAGE plpgsql
  IMMUTABLE PARALLEL SAFE STRICT
- SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
-  select case
+begin
+  return case
     when jsonb_typeof(item) <> 'object' then item
     else (item - 'op' - 'conditions')
       || jsonb_build_object('combinator', case item -> 'op'
@@ -1542,6 +1543,7 @@ AS $function$
           from jsonb_array_elements(item -> 'conditions') with ordinality as c (item, position))
         else item -> 'conditions' end)
   end;
+end;
 $function$;
 comment on function app_hidden.engine_group(item jsonb) is 'One stored rule group ({op, conditions}) as the engine''s ({combinator, conditions}).';
 grant execute on function app_hidden.engine_group(item jsonb) to fluxgate_visitor;
@@ -1549,20 +1551,21 @@ grant execute on function app_hidden.engine_group(item jsonb) to fluxgate_visito
 -- ----------------------------------------------------------------------------
 -- function app_hidden.engine_rules(rules jsonb)
 -- ----------------------------------------------------------------------------
--- sql, immutable, strict, security invoker, parallel safe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+-- plpgsql, immutable, strict, security invoker, parallel safe, owner fluxgate_owner
 CREATE OR REPLACE FUNCTION app_hidden.engine_rules(rules jsonb)
  RETURNS jsonb
- LANGUAGE sql
+ LANGUAGE plpgsql
  IMMUTABLE PARALLEL SAFE STRICT
- SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
-  select case
+begin
+  return case
     when jsonb_typeof(rules) = 'object' and jsonb_typeof(rules -> 'groups') = 'array'
       and (rules - 'groups') = '{}'::jsonb then (
       select coalesce(jsonb_agg(app_hidden.engine_group(g.item) order by g.position), '[]'::jsonb)
       from jsonb_array_elements(rules -> 'groups') with ordinality as g (item, position))
     else jsonb_build_object('stored', rules)
   end;
+end;
 $function$;
 comment on function app_hidden.engine_rules(rules jsonb) is 'A stored rules document ({"groups": [...]}) as the engine''s rule groups ([{combinator, conditions: [{attribute, operator, values?, caseInsensitive?} | {segment, negate?}]}]). Total and faithful: a document Postgres refuses maps to one the engine refuses.';
 grant execute on function app_hidden.engine_rules(rules jsonb) to fluxgate_visitor;

@@ -41,7 +41,7 @@ create function app_hidden.engine_rules(rules jsonb) returns jsonb as $$
     )
     order by g.position), '[]'::jsonb)
   from jsonb_array_elements(rules -> 'groups') with ordinality as g (item, position);
-$$ language sql immutable strict parallel safe set search_path to pg_catalog, public, pg_temp;
+$$ language sql immutable strict parallel safe;
 comment on function app_hidden.engine_rules(jsonb) is
   E'A stored rules document ({"groups": [...]}) as the engine''s rule groups ([{combinator, conditions: [{attribute, operator, values?, caseInsensitive?} | {segment, negate?}]}]).';
 
