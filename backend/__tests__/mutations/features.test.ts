@@ -37,6 +37,19 @@ async function setup() {
   };
 }
 
+const SET = `mutation($s: UUID!, $c: JSON!) { setStageCriteria(input: { stageId: $s, criteria: $c }) { clientMutationId } }`;
+
+/** A new contextual feature's stage in the environment; returns the stage id. */
+async function featureStage(teamId: string, token: string, environmentId: string): Promise<string> {
+  const featureId = (await as(token, CREATE_FEATURE, { teamId })).data.createFeature.feature.rowId;
+  const created = await as(
+    token,
+    `mutation($f: UUID!, $e: UUID!, $t: UUID!) { createFeatureStage(input: { featureStage: { featureId: $f, environmentId: $e, teamId: $t } }) { featureStage { rowId } } }`,
+    { f: featureId, e: environmentId, t: teamId },
+  );
+  return created.data.createFeatureStage.featureStage.rowId;
+}
+
 const CREATE_FEATURE = `mutation($teamId: UUID!) {
   createFeature(input: { feature: {
     teamId: $teamId, key: "new-checkout", name: "New checkout", kind: contextual, valueType: string,
@@ -139,16 +152,7 @@ describe("features over GraphQL", () => {
 
   it("rejects invalid criteria with the validation code and keeps the previous criteria (BADRX, WEIGH)", async () => {
     const { team, token, environmentId } = await setup();
-    const featureId = (await as(token, CREATE_FEATURE, { teamId: team.id })).data.createFeature
-      .feature.rowId;
-    const stageId = (
-      await as(
-        token,
-        `mutation($f: UUID!, $e: UUID!, $t: UUID!) { createFeatureStage(input: { featureStage: { featureId: $f, environmentId: $e, teamId: $t } }) { featureStage { rowId } } }`,
-        { f: featureId, e: environmentId, t: team.id },
-      )
-    ).data.createFeatureStage.featureStage.rowId;
-    const SET = `mutation($s: UUID!, $c: JSON!) { setStageCriteria(input: { stageId: $s, criteria: $c }) { clientMutationId } }`;
+    const stageId = await featureStage(team.id, token, environmentId);
     await as(token, SET, {
       s: stageId,
       c: [{ name: "keep", rules: { groups: [] }, variant: "v2" }],
@@ -198,16 +202,7 @@ describe("features over GraphQL", () => {
   it("refuses a JSON number out of range instead of storing the default (BADNM)", async () => {
     // Setup
     const { team, token, environmentId } = await setup();
-    const featureId = (await as(token, CREATE_FEATURE, { teamId: team.id })).data.createFeature
-      .feature.rowId;
-    const stageId = (
-      await as(
-        token,
-        `mutation($f: UUID!, $e: UUID!, $t: UUID!) { createFeatureStage(input: { featureStage: { featureId: $f, environmentId: $e, teamId: $t } }) { featureStage { rowId } } }`,
-        { f: featureId, e: environmentId, t: team.id },
-      )
-    ).data.createFeatureStage.featureStage.rowId;
-    const SET = `mutation($s: UUID!, $c: JSON!) { setStageCriteria(input: { stageId: $s, criteria: $c }) { clientMutationId } }`;
+    const stageId = await featureStage(team.id, token, environmentId);
     // JSON.stringify cannot write 1e400: the body is written by hand, as a client might.
     const post = (body: string) =>
       fetch(`${api.url}/graphql`, {

@@ -43,7 +43,13 @@ export interface Tokens {
 /** Who a request is: resolved from its `Authorization` header. */
 export type Identity =
   | { kind: "anonymous" }
-  | { kind: "session"; sessionId: string; userId: string }
+  | {
+      kind: "session";
+      sessionId: string;
+      userId: string;
+      /** The response cache stamp read while checking the session (see ResponseCache). */
+      stamp?: string;
+    }
   | { kind: "apiToken"; tokenId: string; teamId: string };
 
 /** Thrown for a presented credential that is invalid: answered with 401. */
@@ -280,14 +286,16 @@ export class AuthService {
     }
     // A signature proves who was issued the token, not that the session is
     // still live: logout, revocation and disabling end it before it expires.
-    const { rowCount } = await this.#pool.query(
-      `select from app_private.sessions s join app_public.users u on u.id = s.user_id
-       where s.id = $1 and s.user_id = $2 and s.revoked_at is null and s.expires_at > now()
-         and u.is_enabled`,
-      [payload.sid, payload.sub],
-    );
-    if (!rowCount) throw new UnauthenticatedError("session has ended; log in again");
-    return { kind: "session", sessionId: payload.sid, userId: payload.sub };
+    // The same statement reads the response cache stamp (one round trip).
+    const {
+      rows: [live],
+    } = await this.#pool.query<{ stamp: string | null }>({
+      name: "fluxgate_session_stamp",
+      text: "select app_private.session_stamp($1, $2) as stamp",
+      values: [payload.sid, payload.sub],
+    });
+    if (!live?.stamp) throw new UnauthenticatedError("session has ended; log in again");
+    return { kind: "session", sessionId: payload.sid, userId: payload.sub, stamp: live.stamp };
   }
 
   /** A fresh temporary password and its hash. */

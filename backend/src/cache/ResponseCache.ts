@@ -154,6 +154,8 @@ export class ResponseCache {
 
   async #stamp(identity: Identity): Promise<string | null> {
     if (identity.kind === "anonymous") return null;
+    // Read with the session's liveness check before this request started.
+    if (identity.kind === "session" && identity.stamp !== undefined) return identity.stamp;
     const { rows } = await this.#pool.query<{ stamp: string | null }>({
       name: "fluxgate_response_cache_stamp",
       text: "select app_private.response_cache_stamp($1, $2) as stamp",

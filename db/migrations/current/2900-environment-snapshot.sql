@@ -1,8 +1,9 @@
 /*
  * The snapshot of one environment, exactly the engine's `Snapshot`
  * (engine/src/Snapshot.ts, docs/evaluation.md): every flag of the team with
- * this environment's stage, the team's segments and each flag's
- * prerequisites, at the environment's latest revision. It is the only place
+ * this environment's stage, the team's segments, each flag's prerequisites
+ * and the team's context schema (so the engine checks every rule as
+ * app_hidden.validate_rules does), at the environment's latest revision. It is the only place
  * that builds snapshots; delivery streams what it produces (issue #10).
  *
  * Rules are stored in the admin dialect (`{"groups": [{"op", "conditions":
@@ -108,6 +109,15 @@ create function app_private.environment_snapshot(environment_id uuid) returns js
         order by segment.key), '[]'::jsonb)
       from app_public.segments segment
       where segment.team_id = e.team_id
+    ),
+    'contexts', (
+      select coalesce(jsonb_agg(
+        jsonb_build_object('key', context.key, 'type', context.type::text)
+          || case when context.allowed_values is null then '{}'::jsonb
+            else jsonb_build_object('allowedValues', context.allowed_values) end
+        order by context.key), '[]'::jsonb)
+      from app_public.contexts context
+      where context.team_id = e.team_id
     )
   )
   from app_public.environments e
@@ -115,7 +125,7 @@ create function app_private.environment_snapshot(environment_id uuid) returns js
 $$ language sql stable strict set search_path to pg_catalog, public, pg_temp;
 revoke all on function app_private.environment_snapshot(uuid) from public;
 comment on function app_private.environment_snapshot(uuid) is
-  E'For the backend (owner): the engine Snapshot of an environment (flags with this environment''s stage, segments, prerequisites) at its latest revision; null for an unknown environment.';
+  E'For the backend (owner): the engine Snapshot of an environment (flags with this environment''s stage, segments, prerequisites, the team''s context schema) at its latest revision; null for an unknown environment.';
 
 comment on type app_public.stage_status is
   E'Deployment status of a feature in one environment. A finalized deployment is served, and keeps serving while a rollback is requested, approved or rejected, until the rollback is finalized (rollbacked); every other status serves the off variant (the engine''s SERVED_STATUSES decides).';
