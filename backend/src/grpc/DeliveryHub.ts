@@ -15,7 +15,7 @@ import {
   SubscribeResponse,
 } from "../../../proto/gen/fluxgate/delivery/v1/delivery.ts";
 import { type EntityKind, EnvironmentState } from "./EnvironmentState.ts";
-import { statusError, UNAUTHENTICATED_DETAILS } from "./statusError.ts";
+import { statusError, unauthenticated } from "./statusError.ts";
 import { type ClientKeyRow, clientKeyToProto, flagToProto, segmentToProto } from "./toProto.ts";
 
 /** An authenticated subscriber: a client of one environment. */
@@ -54,6 +54,10 @@ export const DEFAULT_HUB_OPTIONS: DeliveryHubOptions = {
 
 const encode = (message: SubscribeResponse) =>
   Buffer.from(SubscribeResponse.encode(message).finish());
+
+/** "Nothing changed; this is the state": the opening of a resumed stream, and the keep-alive. */
+const heartbeatOf = (state: EnvironmentState) =>
+  encode({ revision: state.revision, checksum: state.checksum, heartbeat: {} });
 
 /** One environment: its current state and the streams that follow it. */
 class EnvironmentFeed {
@@ -187,19 +191,14 @@ export class DeliveryHub {
     const feed = await this.#feed(subscriber.environmentId, subscriber.teamId);
     const { state } = feed;
     if (!this.#authorized(subscriber, state)) {
-      subscriber.stream.emit(
-        "error",
-        statusError(grpcStatus.UNAUTHENTICATED, UNAUTHENTICATED_DETAILS),
-      );
+      subscriber.stream.emit("error", unauthenticated());
       return;
     }
     const current =
       request.sinceRevision === state.revision &&
       Buffer.from(request.sinceChecksum).equals(state.checksum);
     if (current) {
-      subscriber.stream.write(
-        encode({ revision: state.revision, checksum: state.checksum, heartbeat: {} }),
-      );
+      subscriber.stream.write(heartbeatOf(state));
     } else {
       for (const chunk of this.#snapshotChunks(state)) subscriber.stream.write(chunk);
     }
@@ -346,21 +345,12 @@ export class DeliveryHub {
    */
   #broadcast(feed: EnvironmentFeed, delta: Delta | null): void {
     const { state } = feed;
-    const message = encode({
-      revision: state.revision,
-      checksum: state.checksum,
-      ...(delta ? { delta } : { heartbeat: {} }),
-    });
+    const message = delta
+      ? encode({ revision: state.revision, checksum: state.checksum, delta })
+      : heartbeatOf(state);
     for (const subscriber of feed.subscribers) {
-      if (!this.#authorized(subscriber, state)) {
-        feed.subscribers.delete(subscriber);
-        subscriber.stream.emit(
-          "error",
-          statusError(grpcStatus.UNAUTHENTICATED, UNAUTHENTICATED_DETAILS),
-        );
-        continue;
-      }
-      this.#write(feed, subscriber, message);
+      if (this.#authorized(subscriber, state)) this.#write(feed, subscriber, message);
+      else this.#end(feed, subscriber, unauthenticated());
     }
   }
 
@@ -369,12 +359,7 @@ export class DeliveryHub {
       void pending.then(
         (feed) => {
           if (feed.subscribers.size === 0) return;
-          const { state } = feed;
-          const message = encode({
-            revision: state.revision,
-            checksum: state.checksum,
-            heartbeat: {},
-          });
+          const message = heartbeatOf(feed.state);
           for (const subscriber of feed.subscribers) this.#write(feed, subscriber, message);
         },
         () => {},
@@ -384,9 +369,9 @@ export class DeliveryHub {
 
   #write(feed: EnvironmentFeed, subscriber: Subscriber, message: Buffer): void {
     if (subscriber.stream.writableLength >= this.#options.maxQueuedMessages) {
-      feed.subscribers.delete(subscriber);
-      subscriber.stream.emit(
-        "error",
+      this.#end(
+        feed,
+        subscriber,
         statusError(
           grpcStatus.RESOURCE_EXHAUSTED,
           "the stream fell too far behind; subscribe again with since_revision",
@@ -395,6 +380,12 @@ export class DeliveryHub {
       return;
     }
     subscriber.stream.write(message);
+  }
+
+  /** Ends one stream with `error` (its status); the feed stops writing to it at once. */
+  #end(feed: EnvironmentFeed, subscriber: Subscriber, error: Error): void {
+    feed.subscribers.delete(subscriber);
+    subscriber.stream.emit("error", error);
   }
 
   /** Whether the subscriber's key is still one the environment accepts. */

@@ -20,7 +20,7 @@ import {
   SubscribeResponse,
 } from "../../../proto/gen/fluxgate/delivery/v1/delivery.ts";
 import { DeliveryHub, type DeliveryHubOptions, type Subscriber } from "./DeliveryHub.ts";
-import { statusError, UNAUTHENTICATED_DETAILS } from "./statusError.ts";
+import { statusError, unauthenticated } from "./statusError.ts";
 
 const PROTO_ROOT = new URL("../../../proto/", import.meta.url).pathname;
 const SERVICE_NAME = "fluxgate.delivery.v1.DeliveryService";
@@ -80,10 +80,6 @@ function resultToProto(result: EngineResult): EvaluationResult {
     ...(result.errorCode ? { errorCode: result.errorCode } : {}),
     ...(result.metadata?.blockedBy ? { blockedBy: result.metadata.blockedBy } : {}),
   };
-}
-
-function unauthenticated(): grpc.ServiceError {
-  return statusError(grpc.status.UNAUTHENTICATED, UNAUTHENTICATED_DETAILS);
 }
 
 /**

@@ -7,3 +7,8 @@ export const UNAUTHENTICATED_DETAILS = "client credentials are invalid, disabled
 export function statusError(code: grpc.status, details: string): grpc.ServiceError {
   return Object.assign(new Error(details), { code, details, metadata: new grpc.Metadata() });
 }
+
+/** The answer for a missing, wrong, disabled or rotated client credential. */
+export function unauthenticated(): grpc.ServiceError {
+  return statusError(grpc.status.UNAUTHENTICATED, UNAUTHENTICATED_DETAILS);
+}
