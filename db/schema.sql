@@ -1031,7 +1031,7 @@ create table app_public.segments (
   key text not null,
   name text not null,
   description text default ''::text not null,
-  rules jsonb default '{"groups": []}'::jsonb not null,
+  rules jsonb default '[]'::jsonb not null,
   created_at timestamp with time zone default now() not null,
   updated_at timestamp with time zone default now() not null,
   constraint segments_description_check CHECK ((length(description) <= 2000)),
@@ -1047,7 +1047,7 @@ comment on column app_public.segments.team_id is 'The team owning the segment.';
 comment on column app_public.segments.key is 'Handle rules use to reference the segment, unique within the team.';
 comment on column app_public.segments.name is 'Display name.';
 comment on column app_public.segments.description is 'Who is in the segment, in words.';
-comment on column app_public.segments.rules is 'Rule groups, OR''ed: {"groups": [{"op": "and"|"or", "conditions": [...]}]}. Validated on write; may reference other segments but never itself (CYCLE). Unlike criteria, a segment with no groups matches nobody.';
+comment on column app_public.segments.rules is 'Rule groups, OR''ed, in the same form as a criterion''s rules (docs/evaluation.md, "Written, stored and streamed"). Validated on write; may reference other segments but never itself (CYCLE). Unlike criteria, a segment with no groups matches nobody. The deprecated legacy dialect (decision 0017) is still accepted on write, and stored in this form.';
 comment on column app_public.segments.created_at is 'When the segment was created.';
 comment on column app_public.segments.updated_at is 'When the segment was last changed.';
 
@@ -1074,6 +1074,7 @@ grant update (key, name, description, rules) on app_public.segments to fluxgate_
 -- triggers
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON app_public.segments FOR EACH ROW EXECUTE FUNCTION app_private.tg__timestamps();
 CREATE TRIGGER _300_lock_graph BEFORE INSERT OR UPDATE OF key, rules ON app_public.segments FOR EACH ROW EXECUTE FUNCTION app_private.tg__lock_team_graph('segments');
+CREATE TRIGGER _350_normalize_legacy_rules BEFORE INSERT OR UPDATE OF rules ON app_public.segments FOR EACH ROW EXECUTE FUNCTION app_private.tg__normalize_legacy_rules();
 CREATE TRIGGER _400_validate BEFORE INSERT OR UPDATE OF key, rules ON app_public.segments FOR EACH ROW EXECUTE FUNCTION app_private.tg_segments__validate();
 CREATE TRIGGER _500_check_references AFTER DELETE OR UPDATE OF key ON app_public.segments FOR EACH ROW EXECUTE FUNCTION app_private.tg_segments__check_references();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.segments FOR EACH ROW EXECUTE FUNCTION app_private.tg__audit('id');
@@ -1089,8 +1090,8 @@ create table app_public.stage_criteria (
   feature_stage_id uuid not null,
   priority integer not null,
   name text default ''::text not null,
-  rules jsonb default '{"groups": []}'::jsonb not null,
-  rollout_bp integer default 10000 not null,
+  rules jsonb default '[]'::jsonb not null,
+  rollout_basis_points integer default 10000 not null,
   variant text,
   split jsonb,
   created_at timestamp with time zone default now() not null,
@@ -1099,7 +1100,7 @@ create table app_public.stage_criteria (
   constraint stage_criteria_name_check CHECK ((length(name) <= 200)),
   constraint stage_criteria_pkey PRIMARY KEY (id),
   constraint stage_criteria_priority_check CHECK ((priority >= 0)),
-  constraint stage_criteria_rollout_bp_check CHECK (((rollout_bp >= 0) AND (rollout_bp <= 10000))),
+  constraint stage_criteria_rollout_basis_points_check CHECK (((rollout_basis_points >= 0) AND (rollout_basis_points <= 10000))),
   constraint stage_criteria_team_id_fkey FOREIGN KEY (team_id) REFERENCES app_public.teams(id) ON DELETE CASCADE,
   constraint uniq_stage_criteria_stage_priority UNIQUE (feature_stage_id, priority)
 );
@@ -1109,8 +1110,8 @@ comment on column app_public.stage_criteria.team_id is 'The team owning the stag
 comment on column app_public.stage_criteria.feature_stage_id is 'The feature stage.';
 comment on column app_public.stage_criteria.priority is 'Evaluation order within the stage (ascending, unique).';
 comment on column app_public.stage_criteria.name is 'Display name (e.g. "Beta testers in NZ").';
-comment on column app_public.stage_criteria.rules is 'Rule groups, OR''ed: {"groups": [{"op": "and"|"or", "conditions": [{"contextKey", "operator", "value"|"values", "caseInsensitive"?} | {"segment": key}]}]}. No groups: matches every context.';
-comment on column app_public.stage_criteria.rollout_bp is 'Share of matching targeting keys included, in basis points (0..10000; 10000 = 100%).';
+comment on column app_public.stage_criteria.rules is 'Rule groups, OR''ed, exactly as the engine reads them (docs/evaluation.md, "Written, stored and streamed"): [{"combinator": "AND"|"OR" (default AND), "conditions": [{"attribute", "operator", "values"?, "caseInsensitive"?} | {"segment", "negate"?}]}]. Empty: matches every context. Validated on write. The deprecated legacy dialect (decision 0017) is still accepted on write, and stored in this form.';
+comment on column app_public.stage_criteria.rollout_basis_points is 'Share of matching targeting keys included, in basis points (0..10000; 10000 = 100%).';
 comment on column app_public.stage_criteria.variant is 'The one variant served (exactly one of variant and split; simple features default to "on").';
 comment on column app_public.stage_criteria.split is 'Weighted split: a JSON array of {variant, weight}, weights in basis points summing to 10000, kept in order.';
 comment on column app_public.stage_criteria.created_at is 'When the criterion was created.';
@@ -1133,12 +1134,13 @@ create policy update_as_requester on app_public.stage_criteria for update to pub
 
 -- grants
 grant delete, select on app_public.stage_criteria to fluxgate_visitor;
-grant insert (team_id, feature_stage_id, priority, name, rules, rollout_bp, variant, split) on app_public.stage_criteria to fluxgate_visitor;
-grant update (priority, name, rules, rollout_bp, variant, split) on app_public.stage_criteria to fluxgate_visitor;
+grant insert (team_id, feature_stage_id, priority, name, rules, rollout_basis_points, variant, split) on app_public.stage_criteria to fluxgate_visitor;
+grant update (priority, name, rules, rollout_basis_points, variant, split) on app_public.stage_criteria to fluxgate_visitor;
 
 -- triggers
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON app_public.stage_criteria FOR EACH ROW EXECUTE FUNCTION app_private.tg__timestamps();
 CREATE TRIGGER _200_same_team BEFORE INSERT OR UPDATE ON app_public.stage_criteria FOR EACH ROW EXECUTE FUNCTION app_private.tg__same_team('feature_stage_id', 'app_public.feature_stages');
+CREATE TRIGGER _350_normalize_legacy_rules BEFORE INSERT OR UPDATE OF rules ON app_public.stage_criteria FOR EACH ROW EXECUTE FUNCTION app_private.tg__normalize_legacy_rules();
 CREATE TRIGGER _400_validate BEFORE INSERT OR UPDATE ON app_public.stage_criteria FOR EACH ROW EXECUTE FUNCTION app_private.tg_stage_criteria__validate();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.stage_criteria FOR EACH ROW EXECUTE FUNCTION app_private.tg__audit('id');
 CREATE TRIGGER _910_change_feed AFTER INSERT OR DELETE OR UPDATE ON app_public.stage_criteria FOR EACH ROW EXECUTE FUNCTION app_private.tg__change_feed('id');
@@ -1489,88 +1491,6 @@ comment on function app_hidden.current_user_visible_user_ids() is 'Ids of the us
 grant execute on function app_hidden.current_user_visible_user_ids() to fluxgate_visitor;
 
 -- ----------------------------------------------------------------------------
--- function app_hidden.engine_condition(item jsonb)
--- ----------------------------------------------------------------------------
--- plpgsql, immutable, strict, security invoker, parallel safe, owner fluxgate_owner
-CREATE OR REPLACE FUNCTION app_hidden.engine_condition(item jsonb)
- RETURNS jsonb
- LANGUAGE plpgsql
- IMMUTABLE PARALLEL SAFE STRICT
-AS $function$
-begin
-  return case
-    when jsonb_typeof(item) <> 'object' or item ? 'segment' then item
-    else (item - 'contextKey' - 'value' - 'values')
-      || case when item ? 'contextKey' then jsonb_build_object('attribute', item -> 'contextKey') else '{}'::jsonb end
-      || case
-        when not (item ? 'value' or item ? 'values')
-          and item ->> 'operator' in ('EXISTS', 'NOT_EXISTS') then '{}'::jsonb
-        when item ? 'value' and not item ? 'values'
-          and item ->> 'operator' not in ('EXISTS', 'NOT_EXISTS', 'IN', 'NOT_IN')
-          then jsonb_build_object('values', jsonb_build_array(item -> 'value'))
-        when item ? 'values' and not item ? 'value' and item ->> 'operator' in ('IN', 'NOT_IN')
-          then jsonb_build_object('values', item -> 'values')
-        when not (item ? 'value' or item ? 'values') then '{}'::jsonb
-        else jsonb_build_object('values', jsonb_strip_nulls(jsonb_build_object(
-          'value', item -> 'value', 'values', item -> 'values')) || '{"misspelled": true}'::jsonb)
-      end
-  end;
-end;
-$function$;
-comment on function app_hidden.engine_condition(item jsonb) is 'One stored condition as the engine''s (contextKey → attribute, value → values: [value]); what has no engine counterpart is carried so that the engine refuses it.';
-grant execute on function app_hidden.engine_condition(item jsonb) to fluxgate_visitor;
-
--- ----------------------------------------------------------------------------
--- function app_hidden.engine_group(item jsonb)
--- ----------------------------------------------------------------------------
--- plpgsql, immutable, strict, security invoker, parallel safe, owner fluxgate_owner
-CREATE OR REPLACE FUNCTION app_hidden.engine_group(item jsonb)
- RETURNS jsonb
- LANGUAGE plpgsql
- IMMUTABLE PARALLEL SAFE STRICT
-AS $function$
-begin
-  return case
-    when jsonb_typeof(item) <> 'object' then item
-    else (item - 'op' - 'conditions')
-      || jsonb_build_object('combinator', case item -> 'op'
-        when '"and"' then '"AND"'::jsonb
-        when '"or"' then '"OR"'::jsonb
-        else jsonb_build_object('op', item -> 'op') end)
-      || jsonb_build_object('conditions', case
-        when jsonb_typeof(item -> 'conditions') = 'array' then (
-          select coalesce(jsonb_agg(app_hidden.engine_condition(c.item) order by c.position), '[]'::jsonb)
-          from jsonb_array_elements(item -> 'conditions') with ordinality as c (item, position))
-        else item -> 'conditions' end)
-  end;
-end;
-$function$;
-comment on function app_hidden.engine_group(item jsonb) is 'One stored rule group ({op, conditions}) as the engine''s ({combinator, conditions}).';
-grant execute on function app_hidden.engine_group(item jsonb) to fluxgate_visitor;
-
--- ----------------------------------------------------------------------------
--- function app_hidden.engine_rules(rules jsonb)
--- ----------------------------------------------------------------------------
--- plpgsql, immutable, strict, security invoker, parallel safe, owner fluxgate_owner
-CREATE OR REPLACE FUNCTION app_hidden.engine_rules(rules jsonb)
- RETURNS jsonb
- LANGUAGE plpgsql
- IMMUTABLE PARALLEL SAFE STRICT
-AS $function$
-begin
-  return case
-    when jsonb_typeof(rules) = 'object' and jsonb_typeof(rules -> 'groups') = 'array'
-      and (rules - 'groups') = '{}'::jsonb then (
-      select coalesce(jsonb_agg(app_hidden.engine_group(g.item) order by g.position), '[]'::jsonb)
-      from jsonb_array_elements(rules -> 'groups') with ordinality as g (item, position))
-    else jsonb_build_object('stored', rules)
-  end;
-end;
-$function$;
-comment on function app_hidden.engine_rules(rules jsonb) is 'A stored rules document ({"groups": [...]}) as the engine''s rule groups ([{combinator, conditions: [{attribute, operator, values?, caseInsensitive?} | {segment, negate?}]}]). Total and faithful: a document Postgres refuses maps to one the engine refuses.';
-grant execute on function app_hidden.engine_rules(rules jsonb) to fluxgate_visitor;
-
--- ----------------------------------------------------------------------------
 -- function app_hidden.feature_has_variant(feature_id uuid, variant text)
 -- ----------------------------------------------------------------------------
 -- sql, stable, called on null input, security definer, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
@@ -1756,6 +1676,70 @@ comment on function app_hidden.max_element_length(items text[]) is 'The length o
 grant execute on function app_hidden.max_element_length(items text[]) to fluxgate_visitor;
 
 -- ----------------------------------------------------------------------------
+-- function app_hidden.normalize_legacy_rules(rules jsonb)
+-- ----------------------------------------------------------------------------
+-- plpgsql, immutable, strict, security invoker, parallel safe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_hidden.normalize_legacy_rules(rules jsonb)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ IMMUTABLE PARALLEL SAFE STRICT
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  v_groups jsonb := '[]';
+  v_group jsonb;
+  v_conditions jsonb;
+  v_cond jsonb;
+begin
+  if jsonb_typeof(rules) is distinct from 'object' or not rules ? 'groups'
+    or jsonb_typeof(rules -> 'groups') <> 'array' or (rules - 'groups') <> '{}'::jsonb then
+    return rules;
+  end if;
+  for v_group in select g.item from jsonb_array_elements(rules -> 'groups') with ordinality g (item, position)
+    order by g.position
+  loop
+    if jsonb_typeof(v_group) = 'object' then
+      v_conditions := v_group -> 'conditions';
+      if jsonb_typeof(v_conditions) = 'array' then
+        v_conditions := '[]';
+        for v_cond in select c.item from jsonb_array_elements(v_group -> 'conditions') with ordinality c (item, position)
+          order by c.position
+        loop
+          if jsonb_typeof(v_cond) = 'object' and not v_cond ? 'segment' then
+            v_cond := (v_cond - 'contextKey' - 'value' - 'values')
+              || case when v_cond ? 'contextKey' then jsonb_build_object('attribute', v_cond -> 'contextKey') else '{}'::jsonb end
+              || case
+                when not (v_cond ? 'value' or v_cond ? 'values')
+                  and v_cond ->> 'operator' in ('EXISTS', 'NOT_EXISTS') then '{}'::jsonb
+                when v_cond ? 'value' and not v_cond ? 'values'
+                  and v_cond ->> 'operator' not in ('EXISTS', 'NOT_EXISTS', 'IN', 'NOT_IN')
+                  then jsonb_build_object('values', jsonb_build_array(v_cond -> 'value'))
+                when v_cond ? 'values' and not v_cond ? 'value' and v_cond ->> 'operator' in ('IN', 'NOT_IN')
+                  then jsonb_build_object('values', v_cond -> 'values')
+                when not (v_cond ? 'value' or v_cond ? 'values') then '{}'::jsonb
+                else jsonb_build_object('values', jsonb_strip_nulls(jsonb_build_object(
+                  'value', v_cond -> 'value', 'values', v_cond -> 'values')) || '{"misspelled": true}'::jsonb)
+              end;
+          end if;
+          v_conditions := v_conditions || jsonb_build_array(v_cond);
+        end loop;
+      end if;
+      v_group := (v_group - 'op' - 'conditions')
+        || jsonb_build_object('combinator', case v_group -> 'op'
+          when '"and"' then '"AND"'::jsonb
+          when '"or"' then '"OR"'::jsonb
+          else jsonb_build_object('op', v_group -> 'op') end)
+        || jsonb_build_object('conditions', v_conditions);
+    end if;
+    v_groups := v_groups || jsonb_build_array(v_group);
+  end loop;
+  return v_groups;
+end;
+$function$;
+comment on function app_hidden.normalize_legacy_rules(rules jsonb) is 'Deprecated, for the expand phase of decision 0017: a rules document in the legacy admin dialect ({"groups": [{"op", "conditions": [{"contextKey", "value" | "values"}]}]}) as the engine''s rule groups ([{combinator, conditions: [{attribute, operator, values?, caseInsensitive?} | {segment, negate?}]}]); any other document unchanged. Faithful: a legacy document that was invalid stays invalid.';
+grant execute on function app_hidden.normalize_legacy_rules(rules jsonb) to fluxgate_visitor;
+
+-- ----------------------------------------------------------------------------
 -- function app_hidden.portable_regex_syntax()
 -- ----------------------------------------------------------------------------
 -- sql, immutable, called on null input, security invoker, parallel safe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
@@ -1779,7 +1763,7 @@ CREATE OR REPLACE FUNCTION app_hidden.rules_reference_context(rules jsonb, key t
  LANGUAGE sql
  IMMUTABLE STRICT
 AS $function$
-  select jsonb_path_exists(rules, '$.groups[*].conditions[*] ? (@.contextKey == $k)',
+  select jsonb_path_exists(rules, '$[*].conditions[*] ? (@.attribute == $k)',
     jsonb_build_object('k', key));
 $function$;
 comment on function app_hidden.rules_reference_context(rules jsonb, key text) is 'Whether a rules document references the context key.';
@@ -1794,7 +1778,7 @@ CREATE OR REPLACE FUNCTION app_hidden.rules_reference_segment(rules jsonb, key t
  LANGUAGE sql
  IMMUTABLE STRICT
 AS $function$
-  select jsonb_path_exists(rules, '$.groups[*].conditions[*] ? (@.segment == $k)',
+  select jsonb_path_exists(rules, '$[*].conditions[*] ? (@.segment == $k)',
     jsonb_build_object('k', key));
 $function$;
 comment on function app_hidden.rules_reference_segment(rules jsonb, key text) is 'Whether a rules document references the segment key.';
@@ -1810,7 +1794,7 @@ CREATE OR REPLACE FUNCTION app_hidden.rules_segment_keys(rules jsonb)
  IMMUTABLE STRICT
 AS $function$
   select distinct c ->> 'segment'
-  from jsonb_path_query(rules, '$.groups[*].conditions[*]') c
+  from jsonb_path_query(rules, '$[*].conditions[*]') c
   where jsonb_typeof(c -> 'segment') = 'string';
 $function$;
 comment on function app_hidden.rules_segment_keys(rules jsonb) is 'Keys of the segments a rules document references.';
@@ -1908,34 +1892,30 @@ declare
   v_i int;
   v_k text;
 begin
-  if rules is null or jsonb_typeof(rules) <> 'object' then
-    raise exception 'rules must be an object {"groups": [...]}' using errcode = 'BADRL';
+  if rules is null or jsonb_typeof(rules) <> 'array' then
+    raise exception 'rules must be an array of rule groups [{"combinator", "conditions"}]%', case
+      when jsonb_typeof(rules) = 'object' and rules ? 'groups'
+        then ' (the legacy {"groups": [...]} form is only accepted as written by a client, decision 0017)' else '' end
+      using errcode = 'BADRL';
   end if;
-  for v_k in select jsonb_object_keys(rules) loop
-    if v_k <> 'groups' then
-      raise exception 'rules: unknown key "%"', v_k using errcode = 'BADRL';
-    end if;
-  end loop;
-  if jsonb_typeof(rules -> 'groups') is distinct from 'array' then
-    raise exception 'rules.groups must be an array' using errcode = 'BADRL';
-  end if;
-  if jsonb_array_length(rules -> 'groups') > 100 then
-    raise exception 'rules.groups: at most 100 groups' using errcode = 'BADRL';
+  if jsonb_array_length(rules) > 100 then
+    raise exception 'rules: at most 100 groups' using errcode = 'BADRL';
   end if;
 
-  for v_g in 0 .. jsonb_array_length(rules -> 'groups') - 1 loop
-    v_group := rules -> 'groups' -> v_g;
-    v_path := format('groups[%s]', v_g);
+  for v_g in 0 .. jsonb_array_length(rules) - 1 loop
+    v_group := rules -> v_g;
+    v_path := format('rules[%s]', v_g);
     if jsonb_typeof(v_group) <> 'object' then
-      raise exception '%: a group must be an object {"op", "conditions"}', v_path using errcode = 'BADRL';
+      raise exception '%: a group must be an object {"combinator", "conditions"}', v_path using errcode = 'BADRL';
     end if;
     for v_k in select jsonb_object_keys(v_group) loop
-      if v_k not in ('op', 'conditions') then
+      if v_k not in ('combinator', 'conditions') then
         raise exception '%: unknown key "%"', v_path, v_k using errcode = 'BADRL';
       end if;
     end loop;
-    if v_group -> 'op' is distinct from '"and"' and v_group -> 'op' is distinct from '"or"' then
-      raise exception '%.op must be "and" or "or"', v_path using errcode = 'BADRL';
+    if v_group ? 'combinator' and v_group -> 'combinator' is distinct from '"AND"'
+      and v_group -> 'combinator' is distinct from '"OR"' then
+      raise exception '%.combinator must be "AND" or "OR"', v_path using errcode = 'BADRL';
     end if;
     if jsonb_typeof(v_group -> 'conditions') is distinct from 'array' then
       raise exception '%.conditions must be an array', v_path using errcode = 'BADRL';
@@ -1946,7 +1926,7 @@ begin
 
     for v_c in 0 .. jsonb_array_length(v_group -> 'conditions') - 1 loop
       v_cond := v_group -> 'conditions' -> v_c;
-      v_path := format('groups[%s].conditions[%s]', v_g, v_c);
+      v_path := format('rules[%s].conditions[%s]', v_g, v_c);
       if jsonb_typeof(v_cond) <> 'object' then
         raise exception '%: a condition must be an object', v_path using errcode = 'BADRL';
       end if;
@@ -1975,12 +1955,12 @@ begin
 
       /* an attribute condition */
       for v_k in select jsonb_object_keys(v_cond) loop
-        if v_k not in ('contextKey', 'operator', 'value', 'values', 'caseInsensitive') then
+        if v_k not in ('attribute', 'operator', 'values', 'caseInsensitive') then
           raise exception '%: unknown key "%"', v_path, v_k using errcode = 'BADRL';
         end if;
       end loop;
-      if jsonb_typeof(v_cond -> 'contextKey') is distinct from 'string' then
-        raise exception '%.contextKey must be a string (or use {"segment": key})', v_path using errcode = 'BADRL';
+      if jsonb_typeof(v_cond -> 'attribute') is distinct from 'string' then
+        raise exception '%.attribute must be a string (or use {"segment": key})', v_path using errcode = 'BADRL';
       end if;
       if jsonb_typeof(v_cond -> 'operator') is distinct from 'string' then
         raise exception '%.operator must be a string', v_path using errcode = 'BADRL';
@@ -1988,7 +1968,7 @@ begin
       if v_cond ? 'caseInsensitive' and jsonb_typeof(v_cond -> 'caseInsensitive') <> 'boolean' then
         raise exception '%.caseInsensitive must be a boolean', v_path using errcode = 'BADRL';
       end if;
-      v_key := v_cond ->> 'contextKey';
+      v_key := v_cond ->> 'attribute';
       v_op := v_cond ->> 'operator';
       v_fold := coalesce((v_cond ->> 'caseInsensitive')::boolean, false);
 
@@ -2030,30 +2010,27 @@ begin
         raise exception '%: caseInsensitive only applies to string contexts', v_path using errcode = 'BADRL';
       end if;
 
-      /* arity: none, one "value", or a "values" list */
+      /* arity: no "values", a list of exactly one, or a list of 1 to 1000 */
       if v_arity = 'none' then
-        if v_cond ? 'value' or v_cond ? 'values' then
-          raise exception '%: % takes no value', v_path, v_op using errcode = 'BADVL';
+        if v_cond ? 'values' then
+          raise exception '%: % takes no values', v_path, v_op using errcode = 'BADVL';
         end if;
         continue;
-      elsif v_arity = 'one' then
-        if v_cond ? 'values' or not v_cond ? 'value' then
-          raise exception '%: % takes exactly one "value"', v_path, v_op using errcode = 'BADVL';
-        end if;
-        v_values := jsonb_build_array(v_cond -> 'value');
-      else
-        if v_cond ? 'value' or jsonb_typeof(v_cond -> 'values') is distinct from 'array'
-          or jsonb_array_length(v_cond -> 'values') = 0 then
-          raise exception '%: % takes a non-empty "values" list', v_path, v_op using errcode = 'BADVL';
-        end if;
-        if jsonb_array_length(v_cond -> 'values') > 1000 then
-          raise exception '%: at most 1000 values', v_path using errcode = 'BADVL';
-        end if;
-        v_values := v_cond -> 'values';
+      end if;
+      v_values := v_cond -> 'values';
+      if jsonb_typeof(v_values) is distinct from 'array' or jsonb_array_length(v_values) = 0 then
+        raise exception '%: % takes a non-empty "values" list', v_path, v_op using errcode = 'BADVL';
+      end if;
+      if v_arity = 'one' and jsonb_array_length(v_values) <> 1 then
+        raise exception '%: % takes exactly one value ("values": [value])', v_path, v_op using errcode = 'BADVL';
+      end if;
+      if jsonb_array_length(v_values) > 1000 then
+        raise exception '%: at most 1000 values', v_path using errcode = 'BADVL';
       end if;
 
       for v_i in 0 .. jsonb_array_length(v_values) - 1 loop
         v_value := v_values -> v_i;
+        v_path := format('rules[%s].conditions[%s].values[%s]', v_g, v_c, v_i);
         if jsonb_typeof(v_value) not in ('string', 'number', 'boolean') then
           raise exception '%: values must be strings, numbers or booleans', v_path using errcode = 'BADVL';
         end if;
@@ -2093,7 +2070,7 @@ begin
   end loop;
 end;
 $function$;
-comment on function app_hidden.validate_rules(team_id uuid, rules jsonb) is 'Validates a rules document against the team''s contexts and segments; raises BADRL, BADOP, BADVL, BADRX, BADSV, BADNM, BADDT, NOCTX or NOSEG with the path of the offending condition. It accepts a document exactly when the engine compiles app_hidden.engine_rules(document) with the team''s contexts (decision 0015).';
+comment on function app_hidden.validate_rules(team_id uuid, rules jsonb) is 'Validates a rules document (the engine''s rule groups) against the team''s contexts and segments; raises BADRL, BADOP, BADVL, BADRX, BADSV, BADNM, BADDT, NOCTX or NOSEG with the path of the offending condition. It accepts a document exactly when the engine compiles it with the team''s contexts (decisions 0015, 0017).';
 grant execute on function app_hidden.validate_rules(team_id uuid, rules jsonb) to fluxgate_visitor;
 
 -- ----------------------------------------------------------------------------
@@ -2405,8 +2382,8 @@ AS $function$
       json_strip_nulls(json_build_object(
         'id', c.id,
         'priority', c.priority,
-        'rules', app_hidden.engine_rules(c.rules),
-        'rolloutBasisPoints', c.rollout_bp,
+        'rules', c.rules,
+        'rolloutBasisPoints', c.rollout_basis_points,
         'variant', c.variant,
         'split', case when c.variant is null then c.split end))
       order by c.priority, c.id) as items
@@ -2461,7 +2438,7 @@ AS $function$
     ),
     'segments', (
       select coalesce(json_agg(
-        json_build_object('key', segment.key, 'rules', app_hidden.engine_rules(segment.rules))
+        json_build_object('key', segment.key, 'rules', segment.rules)
         order by segment.key), '[]'::json)
       from app_public.segments segment
       where segment.team_id = e.team_id
@@ -2477,7 +2454,7 @@ AS $function$
   )
   from e)::jsonb;
 $function$;
-comment on function app_private.environment_snapshot(environment_id uuid) is 'For the backend (owner): the engine Snapshot of an environment (flags with this environment''s stage, segments, prerequisites, the team''s context schema) at its latest revision; null for an unknown environment.';
+comment on function app_private.environment_snapshot(environment_id uuid) is 'For the backend (owner): the engine Snapshot of an environment (flags with this environment''s stage, segments, prerequisites, the team''s context schema) at its latest revision, with rules and rollouts as stored; null for an unknown environment.';
 -- no execute grants: only the owner may call it
 
 -- ----------------------------------------------------------------------------
@@ -2491,6 +2468,46 @@ AS $function$
   select pg_catalog.pg_advisory_xact_lock(7013260900);
 $function$;
 comment on function app_private.lock_history() is 'Takes the transaction-level advisory lock that serialises history writes (audit chain, revisions, versions) in commit order.';
+-- no execute grants: only the owner may call it
+
+-- ----------------------------------------------------------------------------
+-- function app_private.move_legacy_rules()
+-- ----------------------------------------------------------------------------
+-- plpgsql, volatile, called on null input, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_private.move_legacy_rules()
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  alter table app_public.segments disable trigger _400_validate;
+  update app_public.segments set rules = app_hidden.normalize_legacy_rules(rules)
+    where jsonb_typeof(rules) = 'object';
+  alter table app_public.segments enable trigger _400_validate;
+
+  alter table app_public.stage_criteria disable trigger _400_validate;
+  alter table app_public.stage_criteria disable trigger _920_feature_version;
+  update app_public.stage_criteria set rules = app_hidden.normalize_legacy_rules(rules)
+    where jsonb_typeof(rules) = 'object';
+  alter table app_public.stage_criteria enable trigger _920_feature_version;
+  alter table app_public.stage_criteria enable trigger _400_validate;
+
+  update app_public.feature_versions v
+  set snapshot = jsonb_set(v.snapshot, '{criteria}', (
+    select jsonb_agg(
+      (c.item - 'rollout_bp' - 'rules')
+        || case when c.item ? 'rules'
+          then jsonb_build_object('rules', app_hidden.normalize_legacy_rules(c.item -> 'rules')) else '{}'::jsonb end
+        || case when c.item ? 'rollout_bp'
+          then jsonb_build_object('rollout_basis_points', c.item -> 'rollout_bp') else '{}'::jsonb end
+      order by c.position)
+    from jsonb_array_elements(v.snapshot -> 'criteria') with ordinality as c (item, position)))
+  where jsonb_typeof(v.snapshot -> 'criteria') = 'array' and exists (
+    select 1 from jsonb_array_elements(v.snapshot -> 'criteria') c (item)
+    where c.item ? 'rollout_bp' or jsonb_typeof(c.item -> 'rules') = 'object');
+end;
+$function$;
+comment on function app_private.move_legacy_rules() is 'For migrations (owner), expand phase of decision 0017: moves stored rules and feature version criteria from the legacy dialect to the engine''s. Idempotent.';
 -- no execute grants: only the owner may call it
 
 -- ----------------------------------------------------------------------------
@@ -2752,6 +2769,23 @@ begin
 end;
 $function$;
 comment on function app_private.tg__lock_team_graph() is 'Trigger function serialising writes to one team''s graph (dependencies, segments, stage parents) so concurrent writes cannot form a cycle.';
+-- no execute grants: only the owner may call it
+
+-- ----------------------------------------------------------------------------
+-- function app_private.tg__normalize_legacy_rules()
+-- ----------------------------------------------------------------------------
+-- plpgsql, volatile, called on null input, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_private.tg__normalize_legacy_rules()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  NEW.rules := app_hidden.normalize_legacy_rules(NEW.rules);
+  return NEW;
+end;
+$function$;
+comment on function app_private.tg__normalize_legacy_rules() is 'Trigger function: rules written in the deprecated legacy dialect are stored in the engine''s (decision 0017).';
 -- no execute grants: only the owner may call it
 
 -- ----------------------------------------------------------------------------
@@ -3342,7 +3376,7 @@ CREATE OR REPLACE FUNCTION app_private.tg_segments__validate()
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
 begin
-  if jsonb_typeof(NEW.rules) = 'object' and jsonb_typeof(NEW.rules -> 'groups') = 'array' and exists (
+  if jsonb_typeof(NEW.rules) = 'array' and exists (
     with recursive reached(key) as (
       select k from app_hidden.rules_segment_keys(NEW.rules) k
       union
@@ -3378,8 +3412,8 @@ declare
   v_k text;
   v_sum bigint := 0;
 begin
-  if NEW.rollout_bp is null or NEW.rollout_bp not between 0 and 10000 then
-    raise exception 'rollout % is out of range: basis points from 0 to 10000 (100%%)', NEW.rollout_bp
+  if NEW.rollout_basis_points is null or NEW.rollout_basis_points not between 0 and 10000 then
+    raise exception 'rollout % is out of range: basis points from 0 to 10000 (100%%)', NEW.rollout_basis_points
       using errcode = 'BADRO';
   end if;
   perform app_hidden.validate_rules(NEW.team_id, NEW.rules);
@@ -3933,6 +3967,7 @@ declare
   v_k text;
   v_row app_public.stage_criteria;
   v_rollout numeric;
+  v_rollout_key text;
 begin
   select s.team_id into v_team_id from app_public.feature_stages s where s.id = set_stage_criteria.stage_id;
   if v_team_id is null or app_hidden.current_user_has_role(v_team_id, 'requester') is not true then
@@ -3950,10 +3985,15 @@ begin
       raise exception 'criteria[%] must be an object', v_i using errcode = 'BADRL';
     end if;
     for v_k in select jsonb_object_keys(v_item) loop
-      if v_k not in ('name', 'priority', 'rules', 'rolloutBp', 'variant', 'split') then
+      -- rolloutBp: the deprecated legacy name of rolloutBasisPoints (decision 0017)
+      if v_k not in ('name', 'priority', 'rules', 'rolloutBasisPoints', 'rolloutBp', 'variant', 'split') then
         raise exception 'criteria[%]: unknown key "%"', v_i, v_k using errcode = 'BADRL';
       end if;
     end loop;
+    if v_item ? 'rolloutBasisPoints' and v_item ? 'rolloutBp' then
+      raise exception 'criteria[%]: rolloutBp is the deprecated name of rolloutBasisPoints; give only rolloutBasisPoints', v_i
+        using errcode = 'BADRL';
+    end if;
     if jsonb_typeof(v_item -> 'name') not in ('string', 'null')
       or jsonb_typeof(v_item -> 'variant') not in ('string', 'null')
       or (jsonb_typeof(v_item -> 'priority') not in ('number', 'null')) then
@@ -3964,25 +4004,27 @@ begin
         or (v_item ->> 'priority')::numeric not between 0 and 1000000) then
       raise exception 'criteria[%].priority must be an integer from 0 to 1000000', v_i using errcode = 'BADRL';
     end if;
+    v_rollout_key := case when v_item ? 'rolloutBp' then 'rolloutBp' else 'rolloutBasisPoints' end;
     v_rollout := 10000;
-    if jsonb_typeof(v_item -> 'rolloutBp') = 'number' then
-      v_rollout := (v_item ->> 'rolloutBp')::numeric;
-    elsif jsonb_typeof(v_item -> 'rolloutBp') is distinct from 'null' and v_item ? 'rolloutBp' then
+    if jsonb_typeof(v_item -> v_rollout_key) = 'number' then
+      v_rollout := (v_item ->> v_rollout_key)::numeric;
+    elsif jsonb_typeof(v_item -> v_rollout_key) is distinct from 'null' and v_item ? v_rollout_key then
       v_rollout := -1;
     end if;
     if v_rollout <> trunc(v_rollout) or v_rollout not between 0 and 10000 then
-      raise exception 'criteria[%].rolloutBp must be an integer from 0 to 10000 basis points', v_i
+      raise exception 'criteria[%].% must be an integer from 0 to 10000 basis points', v_i, v_rollout_key
         using errcode = 'BADRO';
     end if;
 
     begin
-      insert into app_public.stage_criteria (team_id, feature_stage_id, priority, name, rules, rollout_bp, variant, split)
+      insert into app_public.stage_criteria
+        (team_id, feature_stage_id, priority, name, rules, rollout_basis_points, variant, split)
       values (
         v_team_id,
         set_stage_criteria.stage_id,
         coalesce((v_item ->> 'priority')::int, v_i),
         coalesce(v_item ->> 'name', ''),
-        coalesce(nullif(v_item -> 'rules', 'null'), '{"groups": []}'),
+        coalesce(nullif(v_item -> 'rules', 'null'), '[]'),
         v_rollout::int,
         v_item ->> 'variant',
         nullif(v_item -> 'split', 'null')
@@ -4002,7 +4044,7 @@ begin
   end loop;
 end;
 $function$;
-comment on function app_public.set_stage_criteria(stage_id uuid, criteria jsonb) is 'Replaces all criteria of a stage at once: a JSON array of {name?, priority?, rules?, rolloutBp?, variant?, split?} (priority defaults to the position in the array, rolloutBp to 10000). Everything is validated; if any criterion is invalid nothing changes. Requesters.';
+comment on function app_public.set_stage_criteria(stage_id uuid, criteria jsonb) is 'Replaces all criteria of a stage at once: a JSON array of {name?, priority?, rules?, rolloutBasisPoints?, variant?, split?}, rules being rule groups as the engine reads them (docs/evaluation.md). Priority defaults to the position in the array, rolloutBasisPoints to 10000 (rolloutBp is its deprecated name). Everything is validated; if any criterion is invalid nothing changes. Requesters.';
 grant execute on function app_public.set_stage_criteria(stage_id uuid, criteria jsonb) to fluxgate_visitor;
 
 -- ----------------------------------------------------------------------------

@@ -2635,7 +2635,7 @@ export type Mutation = {
   rotateClientSecret?: Maybe<RotateClientSecretPayload>;
   /** Starts signing with a new key; the previous key verifies until existing tokens expire (system administrators). */
   rotateSigningKey: RotateSigningKeyPayload;
-  /** Replaces all criteria of a stage at once: a JSON array of {name?, priority?, rules?, rolloutBp?, variant?, split?} (priority defaults to the position in the array, rolloutBp to 10000). Everything is validated; if any criterion is invalid nothing changes. Requesters. */
+  /** Replaces all criteria of a stage at once: a JSON array of {name?, priority?, rules?, rolloutBasisPoints?, variant?, split?}, rules being rule groups as the engine reads them (docs/evaluation.md). Priority defaults to the position in the array, rolloutBasisPoints to 10000 (rolloutBp is its deprecated name). Everything is validated; if any criterion is invalid nothing changes. Requesters. */
   setStageCriteria?: Maybe<SetStageCriteriaPayload>;
   /** Updates a single `Client` using a unique key and a patch. */
   updateClient?: Maybe<UpdateClientPayload>;
@@ -4318,7 +4318,7 @@ export type Segment = Node & {
   name: Scalars['String']['output'];
   /** Unique identifier of the segment. */
   rowId: Scalars['UUID']['output'];
-  /** Rule groups, OR'ed: {"groups": [{"op": "and"|"or", "conditions": [...]}]}. Validated on write; may reference other segments but never itself (CYCLE). Unlike criteria, a segment with no groups matches nobody. */
+  /** Rule groups, OR'ed, in the same form as a criterion's rules (docs/evaluation.md, "Written, stored and streamed"). Validated on write; may reference other segments but never itself (CYCLE). Unlike criteria, a segment with no groups matches nobody. The deprecated legacy dialect (decision 0017) is still accepted on write, and stored in this form. */
   rules: Scalars['JSON']['output'];
   /** Reads a single `Team` that is related to this `Segment`. */
   team?: Maybe<Team>;
@@ -4368,7 +4368,7 @@ export type SegmentInput = {
   key: Scalars['String']['input'];
   /** Display name. */
   name: Scalars['String']['input'];
-  /** Rule groups, OR'ed: {"groups": [{"op": "and"|"or", "conditions": [...]}]}. Validated on write; may reference other segments but never itself (CYCLE). Unlike criteria, a segment with no groups matches nobody. */
+  /** Rule groups, OR'ed, in the same form as a criterion's rules (docs/evaluation.md, "Written, stored and streamed"). Validated on write; may reference other segments but never itself (CYCLE). Unlike criteria, a segment with no groups matches nobody. The deprecated legacy dialect (decision 0017) is still accepted on write, and stored in this form. */
   rules?: InputMaybe<Scalars['JSON']['input']>;
   /** The team owning the segment. */
   teamId: Scalars['UUID']['input'];
@@ -4394,7 +4394,7 @@ export type SegmentPatch = {
   key?: InputMaybe<Scalars['String']['input']>;
   /** Display name. */
   name?: InputMaybe<Scalars['String']['input']>;
-  /** Rule groups, OR'ed: {"groups": [{"op": "and"|"or", "conditions": [...]}]}. Validated on write; may reference other segments but never itself (CYCLE). Unlike criteria, a segment with no groups matches nobody. */
+  /** Rule groups, OR'ed, in the same form as a criterion's rules (docs/evaluation.md, "Written, stored and streamed"). Validated on write; may reference other segments but never itself (CYCLE). Unlike criteria, a segment with no groups matches nobody. The deprecated legacy dialect (decision 0017) is still accepted on write, and stored in this form. */
   rules?: InputMaybe<Scalars['JSON']['input']>;
 };
 
@@ -4438,10 +4438,10 @@ export type StageCriterion = Node & {
   /** Evaluation order within the stage (ascending, unique). */
   priority: Scalars['Int']['output'];
   /** Share of matching targeting keys included, in basis points (0..10000; 10000 = 100%). */
-  rolloutBp: Scalars['Int']['output'];
+  rolloutBasisPoints: Scalars['Int']['output'];
   /** Unique identifier of the criterion. */
   rowId: Scalars['UUID']['output'];
-  /** Rule groups, OR'ed: {"groups": [{"op": "and"|"or", "conditions": [{"contextKey", "operator", "value"|"values", "caseInsensitive"?} | {"segment": key}]}]}. No groups: matches every context. */
+  /** Rule groups, OR'ed, exactly as the engine reads them (docs/evaluation.md, "Written, stored and streamed"): [{"combinator": "AND"|"OR" (default AND), "conditions": [{"attribute", "operator", "values"?, "caseInsensitive"?} | {"segment", "negate"?}]}]. Empty: matches every context. Validated on write. The deprecated legacy dialect (decision 0017) is still accepted on write, and stored in this form. */
   rules: Scalars['JSON']['output'];
   /** Weighted split: a JSON array of {variant, weight}, weights in basis points summing to 10000, kept in order. */
   split?: Maybe<Scalars['JSON']['output']>;
@@ -4501,8 +4501,8 @@ export type StageCriterionInput = {
   /** Evaluation order within the stage (ascending, unique). */
   priority: Scalars['Int']['input'];
   /** Share of matching targeting keys included, in basis points (0..10000; 10000 = 100%). */
-  rolloutBp?: InputMaybe<Scalars['Int']['input']>;
-  /** Rule groups, OR'ed: {"groups": [{"op": "and"|"or", "conditions": [{"contextKey", "operator", "value"|"values", "caseInsensitive"?} | {"segment": key}]}]}. No groups: matches every context. */
+  rolloutBasisPoints?: InputMaybe<Scalars['Int']['input']>;
+  /** Rule groups, OR'ed, exactly as the engine reads them (docs/evaluation.md, "Written, stored and streamed"): [{"combinator": "AND"|"OR" (default AND), "conditions": [{"attribute", "operator", "values"?, "caseInsensitive"?} | {"segment", "negate"?}]}]. Empty: matches every context. Validated on write. The deprecated legacy dialect (decision 0017) is still accepted on write, and stored in this form. */
   rules?: InputMaybe<Scalars['JSON']['input']>;
   /** Weighted split: a JSON array of {variant, weight}, weights in basis points summing to 10000, kept in order. */
   split?: InputMaybe<Scalars['JSON']['input']>;
@@ -4533,8 +4533,8 @@ export type StageCriterionPatch = {
   /** Evaluation order within the stage (ascending, unique). */
   priority?: InputMaybe<Scalars['Int']['input']>;
   /** Share of matching targeting keys included, in basis points (0..10000; 10000 = 100%). */
-  rolloutBp?: InputMaybe<Scalars['Int']['input']>;
-  /** Rule groups, OR'ed: {"groups": [{"op": "and"|"or", "conditions": [{"contextKey", "operator", "value"|"values", "caseInsensitive"?} | {"segment": key}]}]}. No groups: matches every context. */
+  rolloutBasisPoints?: InputMaybe<Scalars['Int']['input']>;
+  /** Rule groups, OR'ed, exactly as the engine reads them (docs/evaluation.md, "Written, stored and streamed"): [{"combinator": "AND"|"OR" (default AND), "conditions": [{"attribute", "operator", "values"?, "caseInsensitive"?} | {"segment", "negate"?}]}]. Empty: matches every context. Validated on write. The deprecated legacy dialect (decision 0017) is still accepted on write, and stored in this form. */
   rules?: InputMaybe<Scalars['JSON']['input']>;
   /** Weighted split: a JSON array of {variant, weight}, weights in basis points summing to 10000, kept in order. */
   split?: InputMaybe<Scalars['JSON']['input']>;
