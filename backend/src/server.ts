@@ -118,6 +118,7 @@ export async function startBackend(
             }
           : {}),
         ...(config.deliveryHub ? { hub: config.deliveryHub } : {}),
+        ...(config.ingest ? { ingest: config.ingest } : {}),
       })
     : undefined;
   return {
