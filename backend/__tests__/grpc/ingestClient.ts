@@ -99,7 +99,7 @@ export function sketch(users: string[]): Buffer {
  * A batch of the fixture flags: dark-mode served on/off and new-checkout
  * v2 for two minutes; `scale` multiplies every count.
  */
-export function fixtureBatch(scale = 1, batchId = randomUUID()): ReportEvaluationsRequest {
+export function fixtureBatch(scale = 1, batchId: string = randomUUID()): ReportEvaluationsRequest {
   return {
     batchId,
     revision: "0",
