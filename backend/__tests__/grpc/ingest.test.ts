@@ -139,7 +139,7 @@ describe("IngestService.ReportEvaluations", () => {
     await reportEvaluations(client(), batchOf(users(2_000, 5_000)), auth);
 
     const { rows } = await owner().query<{ registers: Buffer; estimate: string }>(
-      `select registers, app_hidden.hll_estimate(registers) as estimate
+      `select app_hidden.hll_registers(ranks) as registers, app_hidden.hll_estimate(ranks) as estimate
        from app_hidden.evaluation_uniques where team_id = $1`,
       [team.domain.teamId],
     );

@@ -58,6 +58,24 @@ export interface AssignmentRows {
   assignedAts: Date[];
 }
 
+/** Bits per register in the stored form: ranks are 0 to 23. */
+const RANK_BITS = 23;
+
+/**
+ * The stored form of a sketch (app_hidden.evaluation_uniques.ranks): each
+ * register's rank r as r leading ones in a 23-bit group, so that Postgres
+ * merges sketches with a bitwise or.
+ */
+export function rankBits(registers: Uint8Array): Buffer {
+  const bits = Buffer.alloc((registers.length * RANK_BITS) / 8);
+  registers.forEach((rank, i) => {
+    for (let b = i * RANK_BITS, end = b + rank; b < end; b++) {
+      bits[b >> 3] = bits[b >> 3]! | (0x80 >> (b & 7));
+    }
+  });
+  return bits;
+}
+
 function invalid(message: string): grpc.ServiceError {
   return statusError(grpc.status.INVALID_ARGUMENT, message);
 }
@@ -187,7 +205,7 @@ export function validateEvaluations(
       }
       rows.sketchFlagKeys.push(item.flagKey);
       rows.sketchMinutes.push(minute);
-      rows.sketches.push(Buffer.from(sketch));
+      rows.sketches.push(rankBits(sketch));
     }
   });
   return rows;
