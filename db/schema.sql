@@ -2865,10 +2865,10 @@ comment on function app_private.ingest_assignments(client_id uuid, team_id uuid,
 -- no execute grants: only the owner may call it
 
 -- ----------------------------------------------------------------------------
--- function app_private.ingest_evaluations(client_id uuid, team_id uuid, environment_id uuid, batch_id text, digest bytea, revision bigint, count_flag_keys text[], count_minutes timestamp with time zone[], count_variants text[], count_reasons text[], counts bigint[], sketch_flag_keys text[], sketch_minutes timestamp with time zone[], sketches bytea[])
+-- function app_private.ingest_evaluations(client_id uuid, team_id uuid, environment_id uuid, batch_id text, digest bytea, revision bigint, count_flag_keys text[], count_minutes timestamp with time zone[], count_variants text[], count_reasons text[], counts bigint[], sketch_flag_keys text[], sketch_minutes timestamp with time zone[], sketches bit varying[])
 -- ----------------------------------------------------------------------------
 -- plpgsql, volatile, called on null input, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
-CREATE OR REPLACE FUNCTION app_private.ingest_evaluations(client_id uuid, team_id uuid, environment_id uuid, batch_id text, digest bytea, revision bigint, count_flag_keys text[], count_minutes timestamp with time zone[], count_variants text[], count_reasons text[], counts bigint[], sketch_flag_keys text[], sketch_minutes timestamp with time zone[], sketches bytea[])
+CREATE OR REPLACE FUNCTION app_private.ingest_evaluations(client_id uuid, team_id uuid, environment_id uuid, batch_id text, digest bytea, revision bigint, count_flag_keys text[], count_minutes timestamp with time zone[], count_variants text[], count_reasons text[], counts bigint[], sketch_flag_keys text[], sketch_minutes timestamp with time zone[], sketches bit varying[])
  RETURNS integer
  LANGUAGE plpgsql
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -2922,7 +2922,7 @@ begin
 
   insert into app_hidden.evaluation_uniques as u (team_id, environment_id, feature_id, minute, ranks)
   select ingest_evaluations.team_id, ingest_evaluations.environment_id, f.id, s.m,
-    bit_or(('x' || encode(s.r, 'hex'))::bit varying)
+    bit_or(s.r)
   from unnest(sketch_flag_keys, sketch_minutes, sketches) as s(k, m, r)
   cross join lateral (
     select f.id, f.variants from app_public.features f
@@ -2947,7 +2947,7 @@ begin
   return v_rows;
 end;
 $function$;
-comment on function app_private.ingest_evaluations(client_id uuid, team_id uuid, environment_id uuid, batch_id text, digest bytea, revision bigint, count_flag_keys text[], count_minutes timestamp with time zone[], count_variants text[], count_reasons text[], counts bigint[], sketch_flag_keys text[], sketch_minutes timestamp with time zone[], sketches bytea[]) is 'Stores one evaluation batch of a client in one transaction (counts added, sketches merged, last-evaluated times moved): the rows added to, or -1 for a replay. NOFLG, NOVAR, NOREV, BATCH name bad input.';
+comment on function app_private.ingest_evaluations(client_id uuid, team_id uuid, environment_id uuid, batch_id text, digest bytea, revision bigint, count_flag_keys text[], count_minutes timestamp with time zone[], count_variants text[], count_reasons text[], counts bigint[], sketch_flag_keys text[], sketch_minutes timestamp with time zone[], sketches bit varying[]) is 'Stores one evaluation batch of a client in one transaction (counts added, sketches merged, last-evaluated times moved): the rows added to, or -1 for a replay. NOFLG, NOVAR, NOREV, BATCH name bad input.';
 -- no execute grants: only the owner may call it
 
 -- ----------------------------------------------------------------------------

@@ -227,7 +227,7 @@ export class IngestService {
     const { rows: result } = await this.#pool.query<{ rows: number }>(
       `select app_private.ingest_evaluations($1, $2, $3, $4, $5, $6,
          $7::text[], $8::timestamptz[], $9::text[], $10::text[], $11::bigint[],
-         $12::text[], $13::timestamptz[], $14::bytea[]) as rows`,
+         $12::text[], $13::timestamptz[], $14::bit varying[]) as rows`,
       [
         client.clientId,
         client.teamId,

@@ -44,7 +44,8 @@ export interface EvaluationRows {
   counts: string[];
   sketchFlagKeys: string[];
   sketchMinutes: Date[];
-  sketches: Buffer[];
+  /** Stored form (ranks), as `bit varying` hex literals. */
+  sketches: string[];
 }
 
 /** An assignment batch as the SQL function takes it. */
@@ -205,7 +206,7 @@ export function validateEvaluations(
       }
       rows.sketchFlagKeys.push(item.flagKey);
       rows.sketchMinutes.push(minute);
-      rows.sketches.push(rankBits(sketch));
+      rows.sketches.push(`x${rankBits(sketch).toString("hex")}`);
     }
   });
   return rows;

@@ -36,7 +36,7 @@ drop type if exists app_public.unique_users_point;
 drop type if exists app_public.evaluation_point;
 drop function if exists app_private.prune_ingest(interval, interval);
 drop function if exists app_private.ingest_assignments(uuid, uuid, uuid, text, bytea, text[], bytea[], text[], jsonb[], timestamptz[]);
-drop function if exists app_private.ingest_evaluations(uuid, uuid, uuid, text, bytea, bigint, text[], timestamptz[], text[], text[], bigint[], text[], timestamptz[], bytea[]);
+drop function if exists app_private.ingest_evaluations(uuid, uuid, uuid, text, bytea, bigint, text[], timestamptz[], text[], text[], bigint[], text[], timestamptz[], bit varying[]);
 drop function if exists app_private.claim_ingest_batch(uuid, text, text, bytea);
 drop function if exists app_private.bump_response_cache_epoch();
 drop function if exists app_hidden.hll_registers(bit varying);
@@ -262,7 +262,8 @@ comment on function app_private.claim_ingest_batch(uuid, text, text, bytea) is
  *
  * One evaluation batch of one client, all or nothing. Counts come as
  * parallel arrays (one element per flag, minute, variant and reason),
- * sketches likewise (one per flag and minute). Returns the counter rows
+ * sketches likewise (one per flag and minute, as ranks: see
+ * evaluation_uniques.ranks). Returns the counter rows
  * added to, or -1 for a replay. Errors name the problem: NOFLG (a flag
  * key the team does not have), NOVAR (a variant the flag does not have),
  * NOREV (a revision never reached), BATCH (an id reused).
@@ -281,7 +282,7 @@ create function app_private.ingest_evaluations(
   counts bigint[],
   sketch_flag_keys text[],
   sketch_minutes timestamptz[],
-  sketches bytea[]
+  sketches bit varying[]
 ) returns integer as $$
 #variable_conflict use_column
 declare
@@ -332,7 +333,7 @@ begin
 
   insert into app_hidden.evaluation_uniques as u (team_id, environment_id, feature_id, minute, ranks)
   select ingest_evaluations.team_id, ingest_evaluations.environment_id, f.id, s.m,
-    bit_or(('x' || encode(s.r, 'hex'))::bit varying)
+    bit_or(s.r)
   from unnest(sketch_flag_keys, sketch_minutes, sketches) as s(k, m, r)
   cross join lateral (
     select f.id, f.variants from app_public.features f
@@ -357,8 +358,8 @@ begin
   return v_rows;
 end;
 $$ language plpgsql volatile set search_path to pg_catalog, public, pg_temp;
-revoke all on function app_private.ingest_evaluations(uuid, uuid, uuid, text, bytea, bigint, text[], timestamptz[], text[], text[], bigint[], text[], timestamptz[], bytea[]) from public;
-comment on function app_private.ingest_evaluations(uuid, uuid, uuid, text, bytea, bigint, text[], timestamptz[], text[], text[], bigint[], text[], timestamptz[], bytea[]) is
+revoke all on function app_private.ingest_evaluations(uuid, uuid, uuid, text, bytea, bigint, text[], timestamptz[], text[], text[], bigint[], text[], timestamptz[], bit varying[]) from public;
+comment on function app_private.ingest_evaluations(uuid, uuid, uuid, text, bytea, bigint, text[], timestamptz[], text[], text[], bigint[], text[], timestamptz[], bit varying[]) is
   E'Stores one evaluation batch of a client in one transaction (counts added, sketches merged, last-evaluated times moved): the rows added to, or -1 for a replay. NOFLG, NOVAR, NOREV, BATCH name bad input.';
 
 /*
