@@ -324,6 +324,30 @@ describe("evaluation analytics in GraphQL", () => {
     expect(own.body.data!.evaluationsOverTime.nodes.length).toBe(2);
   });
 
+  it("shows a new batch at once, never a cached answer from before it", async () => {
+    const team = await teamWithClient(api);
+    const auth = credentials(team.id, team.secret);
+    const since = new Date(Date.now() - 3_600_000 * 2).toISOString();
+    const until = new Date(Date.now() + 60_000).toISOString();
+    const TOTAL = `query Total($environment: UUID!, $since: Datetime!, $until: Datetime!) {
+      topFlags(environmentId: $environment, since: $since, until: $until) { nodes { featureKey evaluations } }
+    }`;
+    const ask = () =>
+      api.graphql(TOTAL, { environment: team.domain.environment, since, until }, team.adminToken);
+    await reportEvaluations(client(), fixtureBatch(1), auth);
+    const before = await ask();
+    const again = await ask();
+
+    await reportEvaluations(client(), fixtureBatch(1), auth);
+    const after = await ask();
+
+    const totals = (r: typeof before) =>
+      r.body.data!.topFlags.nodes.map((n: { evaluations: string }) => n.evaluations);
+    expect(totals(before)).toEqual(["5", "5"]);
+    expect(totals(again)).toEqual(["5", "5"]);
+    expect(totals(after)).toEqual(["10", "10"]);
+  });
+
   it("refuses a reversed range with a message (BADRG)", async () => {
     const team = await teamWithClient(api);
     const now = new Date().toISOString();
