@@ -9,7 +9,7 @@ import { becomeRoot, becomeUser, errorCode, type TxClient, withRootDb } from "..
 const MINUTE = "2026-11-30T10:00:00Z";
 
 /** One evaluation batch of the team's fixture client: dark-mode on ×n at MINUTE. */
-function ingest(client: TxClient, team: TeamDomain, n: number, batchId = randomUUID()) {
+function ingest(client: TxClient, team: TeamDomain, n: number, batchId: string = randomUUID()) {
   return client.query<{ rows: number }>(
     `select app_private.ingest_evaluations($1, $2, $3, $4, $5, 0,
        array['dark-mode'], array[$6::timestamptz], array['on'], array['STATIC'], array[$7::bigint],
