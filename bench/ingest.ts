@@ -262,7 +262,8 @@ try {
 \`npm run bench:ingest\` — ${figures.date}, Node ${figures.node}, one backend and its embedded
 Postgres on this machine (2 cores shared with the load). ${BATCHES} batches per row, each
 ${FLAG_MINUTES} flag-minutes × 2 counts = ${ROWS_PER_BATCH} counter rows of fresh minutes; rows/s
-counts counter rows acknowledged (after commit) per wall-clock second.
+counts counter rows acknowledged (after commit) per wall-clock second. Compare rows of this table
+only: other work may share the machine.
 
 | scenario | rows/s | ms/batch | × baseline |
 | -------- | -----: | -------: | ---------: |
