@@ -85,7 +85,7 @@ describe("ingest across a backend restart", () => {
     // Setup: a backend process of its own, to be killed with SIGKILL.
     const team = await teamWithClient();
     const auth = credentials(team.id, team.secret);
-    const batches = Array.from({ length: 60 }, () => fixtureBatch());
+    const batches = Array.from({ length: 150 }, () => fixtureBatch());
     const grpcAddress = `127.0.0.1:${await freePort()}`;
     const child = spawn(
       process.execPath,
@@ -98,7 +98,7 @@ describe("ingest across a backend restart", () => {
           DATABASE_VISITOR: inject("visitorRole"),
           BACKEND_PORT: String(await freePort()),
           BACKEND_GRPC_ADDR: grpcAddress,
-          BACKEND_INGEST_MAX_IN_FLIGHT: "100",
+          BACKEND_INGEST_MAX_IN_FLIGHT: "1000",
           LOG_LEVEL: "info",
         },
         stdio: ["ignore", "pipe", "pipe"],
@@ -126,7 +126,7 @@ describe("ingest across a backend restart", () => {
     outcomes.forEach((outcome, i) => {
       if (outcome === true) expect(retried[i]!.accepted).toBe(false);
     });
-    expect(await storedCounts(team.domain.teamId)).toEqual(EXPECTED(60));
+    expect(await storedCounts(team.domain.teamId)).toEqual(EXPECTED(150));
   });
 
   it("acknowledges the batches in flight when it stops gracefully, and counts their retries once", async () => {
