@@ -324,6 +324,50 @@ describe("evaluation analytics in GraphQL", () => {
     expect(own.body.data!.evaluationsOverTime.nodes.length).toBe(2);
   });
 
+  it("counts a user seen in two minutes and by two edges once over the range, and per bucket", async () => {
+    const team = await teamWithClient(api);
+    const auth = credentials(team.id, team.secret);
+    const at = (ago: number, who: string[]) => ({
+      batchId: randomUUID(),
+      flagMinutes: [
+        {
+          flagKey: "dark-mode",
+          minute: minuteAgo(ago),
+          counts: [{ variant: "on", reason: "STATIC", count: String(who.length) }],
+          uniqueUsersHll: sketch(who),
+        },
+      ],
+    });
+    await reportEvaluations(client(), at(5, ["ann", "bob", "cid"]), auth);
+    await reportEvaluations(client(), at(5, ["bob", "dan"]), auth);
+    await reportEvaluations(client(), at(4, ["cid", "dan", "eve"]), auth);
+    const since = new Date(Number(minuteAgo(6)) * 1000).toISOString();
+    const until = new Date(Number(minuteAgo(3)) * 1000).toISOString();
+
+    const { body } = await api.graphql(
+      `query U($f: UUID!, $e: UUID!, $since: Datetime!, $until: Datetime!) {
+        uniqueUsers(featureId: $f, environmentId: $e, since: $since, until: $until)
+        uniqueUsersOverTime(featureId: $f, environmentId: $e, since: $since, until: $until, bucketMinutes: 1) {
+          nodes { bucket uniqueUsers }
+        }
+      }`,
+      { f: team.domain.feature, e: team.domain.environment, since, until },
+      team.adminToken,
+    );
+
+    expect(body.errors).toBeUndefined();
+    expect(body.data!.uniqueUsers).toBe("5");
+    expect(
+      body.data!.uniqueUsersOverTime.nodes.map((n: { bucket: string; uniqueUsers: string }) => [
+        new Date(n.bucket).getTime() / 1000,
+        n.uniqueUsers,
+      ]),
+    ).toEqual([
+      [Number(minuteAgo(5)), "4"],
+      [Number(minuteAgo(4)), "3"],
+    ]);
+  });
+
   it("shows a new batch at once, never a cached answer from before it", async () => {
     const team = await teamWithClient(api);
     const auth = credentials(team.id, team.secret);

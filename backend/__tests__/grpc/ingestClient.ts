@@ -84,9 +84,16 @@ export function getAssignments(
   });
 }
 
-/** The start of the current minute minus `ago` minutes, as the proto's seconds. */
+/** The minute this test file started in: every minute a test names is relative to it. */
+const START_MINUTE = Math.floor(Date.now() / 60_000) * 60;
+
+/**
+ * The start of the file's first minute minus `ago` minutes, as the proto's
+ * seconds (fixed per file, so a minute boundary passing mid-test changes
+ * nothing a test compares).
+ */
 export function minuteAgo(ago = 1): string {
-  return String(Math.floor(Date.now() / 60_000) * 60 - ago * 60);
+  return String(START_MINUTE - ago * 60);
 }
 
 export function sketch(users: string[]): Buffer {
