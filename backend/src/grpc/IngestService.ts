@@ -300,24 +300,30 @@ export class IngestService {
       }
       const client = await this.#client(stream.metadata, request.environment);
       const pageSize = request.pageSize || 1_000;
-      let after: { key: string; hash: Buffer } = { key: "", hash: Buffer.alloc(0) };
+      // Keyset pages in primary-key order: each page is one index range scan.
+      let after: { featureId: string; hash: Buffer } = {
+        featureId: "00000000-0000-0000-0000-000000000000",
+        hash: Buffer.alloc(0),
+      };
       for (;;) {
         const { rows } = await this.#pool.query<{
+          feature_id: string;
           key: string;
           hash: Buffer;
           variant: string;
           value: string;
           assigned_at: Date;
         }>(
-          `select f.key, a.targeting_key_sha256 as hash, a.variant, a.value::text as value, a.assigned_at
+          `select a.feature_id, f.key, a.targeting_key_sha256 as hash, a.variant,
+             a.value::text as value, a.assigned_at
            from app_hidden.assignments a
            join app_public.features f on f.id = a.feature_id
            where a.environment_id = $1 and f.sticky
              and (cardinality($2::text[]) = 0 or f.key = any ($2::text[]))
-             and (f.key, a.targeting_key_sha256) > ($3, $4)
-           order by f.key, a.targeting_key_sha256
+             and (a.feature_id, a.targeting_key_sha256) > ($3::uuid, $4::bytea)
+           order by a.feature_id, a.targeting_key_sha256
            limit $5`,
-          [client.environmentId, request.flagKeys, after.key, after.hash, pageSize],
+          [client.environmentId, request.flagKeys, after.featureId, after.hash, pageSize],
         );
         if (cancelled) return;
         if (rows.length > 0) {
@@ -336,7 +342,7 @@ export class IngestService {
             });
           }
           const last = rows.at(-1)!;
-          after = { key: last.key, hash: last.hash };
+          after = { featureId: last.feature_id, hash: last.hash };
         }
         if (rows.length < pageSize) break;
       }

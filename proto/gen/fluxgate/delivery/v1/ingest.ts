@@ -198,8 +198,9 @@ export interface GetAssignmentsRequest {
 /** One page of stored assignments; the stream ends after the last. */
 export interface GetAssignmentsResponse {
   /**
-   * The assignments of this page, ordered by flag key then targeting key
-   * hash, with targeting_key_sha256 set and targeting_key empty.
+   * The assignments of this page, grouped by flag and ordered by targeting
+   * key hash within it, with targeting_key_sha256 set and targeting_key
+   * empty.
    */
   assignments: Assignment[];
 }
