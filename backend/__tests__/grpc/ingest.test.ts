@@ -231,6 +231,37 @@ describe("IngestService assignments", () => {
     expect(pages.flatMap((p) => p.assignments).map((a) => a.variant)).toEqual(["v3"]);
   });
 
+  it("streams every assignment of every sticky flag once, across pages", async () => {
+    const team = await stickyTeam();
+    const auth = credentials(team.id, team.secret);
+    await owner().query("update app_public.features set sticky = true where id = $1", [
+      team.domain.feature,
+    ]);
+    const users = ["u1", "u2", "u3", "u4"];
+    await reportAssignments(
+      client(),
+      {
+        batchId: randomUUID(),
+        assignments: [
+          ...users.map((u) => assignment("new-checkout", u, "v2", '"new"')),
+          ...users.slice(0, 3).map((u) => assignment("dark-mode", u, "on", "true")),
+        ],
+      },
+      auth,
+    );
+
+    const pages = await getAssignments(client(), { pageSize: 3 }, auth);
+
+    const served = pages.flatMap((p) => p.assignments);
+    expect(pages.map((p) => p.assignments.length)).toEqual([3, 3, 1]);
+    expect(
+      new Set(
+        served.map((a) => `${a.flagKey}/${Buffer.from(a.targetingKeySha256).toString("hex")}`),
+      ).size,
+    ).toBe(7);
+    expect(served.filter((a) => a.flagKey === "dark-mode")).toHaveLength(3);
+  });
+
   it("serves only the client's own environment", async () => {
     const team = await stickyTeam();
     const other = await stickyTeam();
