@@ -68,6 +68,9 @@ comment on type app_public.context_type is 'The type of a context attribute: dec
 create type app_public.environment_type as enum ('development', 'staging', 'production');
 comment on type app_public.environment_type is 'What an environment is used for; approval policies and the UI treat production with more care.';
 
+create type app_public.evaluation_point as (bucket timestamp with time zone, variant text, reason text, evaluations bigint);
+comment on type app_public.evaluation_point is 'Evaluations of one variant for one reason during one time bucket.';
+
 create type app_public.feature_kind as enum ('simple', 'contextual');
 comment on type app_public.feature_kind is 'Simple: a boolean flag with variants on and off. Contextual: serves one of its own typed variants, chosen by criteria.';
 
@@ -77,11 +80,173 @@ comment on type app_public.feature_lifecycle is 'Where a flag is in its life: dr
 create type app_public.feature_value_type as enum ('boolean', 'string', 'number', 'json');
 comment on type app_public.feature_value_type is 'The JSON type of every variant value of a feature (json: any JSON value).';
 
+create type app_public.flag_evaluation_total as (feature_id uuid, feature_key text, evaluations bigint, last_evaluated_at timestamp with time zone);
+comment on type app_public.flag_evaluation_total is 'A flag with its evaluations over a range.';
+
 create type app_public.stage_status as enum ('not_deployed', 'deployment_requested', 'deployment_approved', 'deployment_rejected', 'deployed', 'rollback_requested', 'rollback_approved', 'rollback_rejected', 'rollbacked');
 comment on type app_public.stage_status is 'Deployment status of a feature in one environment. A finalized deployment is served, and keeps serving while a rollback is requested, approved or rejected, until the rollback is finalized (rollbacked); every other status serves the off variant (the engine''s SERVED_STATUSES decides).';
 
 create type app_public.team_role as enum ('viewer', 'requester', 'approver', 'team_admin');
 comment on type app_public.team_role is 'A role within one team: viewer reads; requester edits flags and requests stage changes; approver votes on requests; team_admin manages the team''s environments, pipelines, contexts, clients, members and policies.';
+
+create type app_public.unique_users_point as (bucket timestamp with time zone, unique_users bigint);
+comment on type app_public.unique_users_point is 'Distinct users who evaluated a flag during one time bucket.';
+
+-- ============================================================================
+-- Table app_hidden.assignments
+-- ============================================================================
+
+create table app_hidden.assignments (
+  team_id uuid not null,
+  environment_id uuid not null,
+  feature_id uuid not null,
+  targeting_key_sha256 bytea not null,
+  variant text not null,
+  value jsonb not null,
+  assigned_at timestamp with time zone not null,
+  updated_at timestamp with time zone default now() not null,
+  constraint assignments_environment_id_fkey FOREIGN KEY (environment_id) REFERENCES app_public.environments(id) ON DELETE CASCADE,
+  constraint assignments_feature_id_fkey FOREIGN KEY (feature_id) REFERENCES app_public.features(id) ON DELETE CASCADE,
+  constraint assignments_pkey PRIMARY KEY (environment_id, feature_id, targeting_key_sha256),
+  constraint assignments_targeting_key_sha256_check CHECK ((length(targeting_key_sha256) = 32))
+);
+comment on table app_hidden.assignments is 'Sticky assignments: the variant (and its value then) each user was given for a feature in an environment, served back to edges as they start.';
+comment on column app_hidden.assignments.team_id is 'The team of the environment and feature (for RLS).';
+comment on column app_hidden.assignments.environment_id is 'Where the user was assigned.';
+comment on column app_hidden.assignments.feature_id is 'The sticky flag.';
+comment on column app_hidden.assignments.targeting_key_sha256 is 'SHA-256 of the user''s targeting key; the key itself is never stored.';
+comment on column app_hidden.assignments.variant is 'The variant assigned.';
+comment on column app_hidden.assignments.value is 'The variant''s value when it was assigned.';
+comment on column app_hidden.assignments.assigned_at is 'When the edge assigned it; a report older than this is ignored.';
+comment on column app_hidden.assignments.updated_at is 'When the backend last stored it.';
+
+-- indexes
+CREATE INDEX idx_assignments_feature_id ON app_hidden.assignments USING btree (feature_id);
+
+-- row level security
+alter table app_hidden.assignments enable row level security;
+create policy select_member on app_hidden.assignments for select to public
+  using ((team_id = ANY (( SELECT app_hidden.current_user_readable_team_ids() AS current_user_readable_team_ids)::uuid[])));
+
+-- grants
+grant select on app_hidden.assignments to fluxgate_visitor;
+
+-- triggers
+-- (none)
+
+-- ============================================================================
+-- Table app_hidden.evaluation_counts
+-- ============================================================================
+
+create table app_hidden.evaluation_counts (
+  team_id uuid not null,
+  environment_id uuid not null,
+  feature_id uuid not null,
+  minute timestamp with time zone not null,
+  variant text not null,
+  reason text not null,
+  count bigint not null,
+  constraint evaluation_counts_count_check CHECK ((count > 0)),
+  constraint evaluation_counts_environment_id_fkey FOREIGN KEY (environment_id) REFERENCES app_public.environments(id) ON DELETE CASCADE,
+  constraint evaluation_counts_feature_id_fkey FOREIGN KEY (feature_id) REFERENCES app_public.features(id) ON DELETE CASCADE,
+  constraint evaluation_counts_minute_check CHECK ((date_trunc('minute'::text, minute) = minute)),
+  constraint evaluation_counts_pkey PRIMARY KEY (environment_id, feature_id, minute, variant, reason),
+  constraint evaluation_counts_reason_check CHECK ((reason = ANY (ARRAY['STATIC'::text, 'TARGETING_MATCH'::text, 'SPLIT'::text, 'DISABLED'::text, 'DEFAULT'::text, 'ERROR'::text])))
+);
+comment on table app_hidden.evaluation_counts is 'Evaluations per environment, feature, minute, variant and reason, summed over every edge that reported them.';
+comment on column app_hidden.evaluation_counts.team_id is 'The team of the environment and feature (for RLS).';
+comment on column app_hidden.evaluation_counts.environment_id is 'Where the evaluations happened.';
+comment on column app_hidden.evaluation_counts.feature_id is 'The flag evaluated.';
+comment on column app_hidden.evaluation_counts.minute is 'Start of the minute.';
+comment on column app_hidden.evaluation_counts.variant is 'The variant served; empty when none was (reason ERROR).';
+comment on column app_hidden.evaluation_counts.reason is 'Why: STATIC, TARGETING_MATCH, SPLIT, DISABLED, DEFAULT or ERROR.';
+comment on column app_hidden.evaluation_counts.count is 'How many evaluations.';
+
+-- indexes
+CREATE INDEX idx_evaluation_counts_feature_id ON app_hidden.evaluation_counts USING btree (feature_id, minute);
+CREATE INDEX idx_evaluation_counts_minute ON app_hidden.evaluation_counts USING brin (minute);
+
+-- row level security
+alter table app_hidden.evaluation_counts enable row level security;
+create policy select_member on app_hidden.evaluation_counts for select to public
+  using ((team_id = ANY (( SELECT app_hidden.current_user_readable_team_ids() AS current_user_readable_team_ids)::uuid[])));
+
+-- grants
+grant select on app_hidden.evaluation_counts to fluxgate_visitor;
+
+-- triggers
+-- (none)
+
+-- ============================================================================
+-- Table app_hidden.evaluation_uniques
+-- ============================================================================
+
+create table app_hidden.evaluation_uniques (
+  team_id uuid not null,
+  environment_id uuid not null,
+  feature_id uuid not null,
+  minute timestamp with time zone not null,
+  ranks bit varying(23552) not null,
+  constraint evaluation_uniques_environment_id_fkey FOREIGN KEY (environment_id) REFERENCES app_public.environments(id) ON DELETE CASCADE,
+  constraint evaluation_uniques_feature_id_fkey FOREIGN KEY (feature_id) REFERENCES app_public.features(id) ON DELETE CASCADE,
+  constraint evaluation_uniques_minute_check CHECK ((date_trunc('minute'::text, minute) = minute)),
+  constraint evaluation_uniques_pkey PRIMARY KEY (environment_id, feature_id, minute),
+  constraint evaluation_uniques_ranks_check CHECK ((length((ranks)::"bit") = 23552))
+);
+comment on table app_hidden.evaluation_uniques is 'A HyperLogLog sketch of the users who evaluated a feature in an environment during a minute, merged (register-wise maximum) over every edge: sketches of several minutes merge the same way, so unique users over any range are counted once.';
+comment on column app_hidden.evaluation_uniques.team_id is 'The team of the environment and feature (for RLS).';
+comment on column app_hidden.evaluation_uniques.environment_id is 'Where the evaluations happened.';
+comment on column app_hidden.evaluation_uniques.feature_id is 'The flag evaluated.';
+comment on column app_hidden.evaluation_uniques.minute is 'Start of the minute.';
+comment on column app_hidden.evaluation_uniques.ranks is 'The 1,024 HyperLogLog registers (precision 10; proto/fluxgate/delivery/v1/ingest.proto) as a thermometer code: register i is bits i*23 to i*23+22, its rank r as r leading ones. The union of two sketches is then a bitwise or, done in C (bit_or), not 1,024 steps of SQL.';
+
+-- indexes
+CREATE INDEX idx_evaluation_uniques_feature_id ON app_hidden.evaluation_uniques USING btree (feature_id, minute);
+CREATE INDEX idx_evaluation_uniques_minute ON app_hidden.evaluation_uniques USING brin (minute);
+
+-- row level security
+alter table app_hidden.evaluation_uniques enable row level security;
+create policy select_member on app_hidden.evaluation_uniques for select to public
+  using ((team_id = ANY (( SELECT app_hidden.current_user_readable_team_ids() AS current_user_readable_team_ids)::uuid[])));
+
+-- grants
+grant select on app_hidden.evaluation_uniques to fluxgate_visitor;
+
+-- triggers
+-- (none)
+
+-- ============================================================================
+-- Table app_hidden.feature_evaluations
+-- ============================================================================
+
+create table app_hidden.feature_evaluations (
+  team_id uuid not null,
+  feature_id uuid not null,
+  environment_id uuid not null,
+  last_evaluated_at timestamp with time zone not null,
+  constraint feature_evaluations_environment_id_fkey FOREIGN KEY (environment_id) REFERENCES app_public.environments(id) ON DELETE CASCADE,
+  constraint feature_evaluations_feature_id_fkey FOREIGN KEY (feature_id) REFERENCES app_public.features(id) ON DELETE CASCADE,
+  constraint feature_evaluations_pkey PRIMARY KEY (feature_id, environment_id)
+);
+comment on table app_hidden.feature_evaluations is 'When each feature was last evaluated in each environment (stale-flag detection reads it).';
+comment on column app_hidden.feature_evaluations.team_id is 'The team of the feature (for RLS).';
+comment on column app_hidden.feature_evaluations.feature_id is 'The flag.';
+comment on column app_hidden.feature_evaluations.environment_id is 'The environment.';
+comment on column app_hidden.feature_evaluations.last_evaluated_at is 'Start of the latest minute with a reported evaluation.';
+
+-- indexes
+CREATE INDEX idx_feature_evaluations_environment_id ON app_hidden.feature_evaluations USING btree (environment_id);
+
+-- row level security
+alter table app_hidden.feature_evaluations enable row level security;
+create policy select_member on app_hidden.feature_evaluations for select to public
+  using ((team_id = ANY (( SELECT app_hidden.current_user_readable_team_ids() AS current_user_readable_team_ids)::uuid[])));
+
+-- grants
+grant select on app_hidden.feature_evaluations to fluxgate_visitor;
+
+-- triggers
+-- (none)
 
 -- ============================================================================
 -- Table app_private.api_token_secrets
@@ -154,6 +319,39 @@ alter table app_private.client_secrets enable row level security;
 
 -- grants
 -- no grants: only fluxgate_owner reaches app_private.client_secrets
+
+-- triggers
+-- (none)
+
+-- ============================================================================
+-- Table app_private.ingest_batches
+-- ============================================================================
+
+create table app_private.ingest_batches (
+  client_id uuid not null,
+  batch_id text not null,
+  kind text not null,
+  digest bytea not null,
+  rows integer not null,
+  received_at timestamp with time zone default now() not null,
+  constraint ingest_batches_batch_id_check CHECK ((batch_id ~ '^[A-Za-z0-9._:-]{1,128}$'::text)),
+  constraint ingest_batches_client_id_fkey FOREIGN KEY (client_id) REFERENCES app_public.clients(id) ON DELETE CASCADE,
+  constraint ingest_batches_digest_check CHECK ((length(digest) = 32)),
+  constraint ingest_batches_kind_check CHECK ((kind = ANY (ARRAY['evaluations'::text, 'assignments'::text]))),
+  constraint ingest_batches_pkey PRIMARY KEY (client_id, batch_id)
+);
+comment on table app_private.ingest_batches is 'The ingest batches stored per client, so a replayed batch is acknowledged without counting twice; pruned after the replay window (app_private.prune_ingest).';
+comment on column app_private.ingest_batches.digest is 'SHA-256 of the batch as received: the same id with other contents is refused (BATCH), not taken for a replay.';
+
+-- indexes
+CREATE INDEX idx_ingest_batches_received_at ON app_private.ingest_batches USING btree (received_at);
+
+-- row level security
+alter table app_private.ingest_batches enable row level security;
+-- no policies: no role but the owner (or a bypassrls role) sees a row
+
+-- grants
+-- no grants: only fluxgate_owner reaches app_private.ingest_batches
 
 -- triggers
 -- (none)
@@ -1308,6 +1506,36 @@ comment on function app_hidden.ascii_lower(value text) is 'The text with ASCII l
 grant execute on function app_hidden.ascii_lower(value text) to fluxgate_visitor;
 
 -- ----------------------------------------------------------------------------
+-- function app_hidden.check_analytics_range(since timestamp with time zone, until timestamp with time zone, bucket_minutes integer)
+-- ----------------------------------------------------------------------------
+-- plpgsql, immutable, called on null input, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_hidden.check_analytics_range(since timestamp with time zone, until timestamp with time zone, bucket_minutes integer)
+ RETURNS void
+ LANGUAGE plpgsql
+ IMMUTABLE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  if since is null or until is null or since >= until then
+    raise exception 'since must be before until' using errcode = 'BADRG';
+  end if;
+  if until - since > interval '400 days' then
+    raise exception 'a range spans at most 400 days' using errcode = 'BADRG';
+  end if;
+  if bucket_minutes is not null then
+    if bucket_minutes < 1 or bucket_minutes > 44640 then
+      raise exception 'bucket_minutes must be 1 to 44640 (31 days)' using errcode = 'BADRG';
+    end if;
+    if extract(epoch from until - since) / 60 / bucket_minutes > 10000 then
+      raise exception 'at most 10000 buckets: widen bucket_minutes or narrow the range' using errcode = 'BADRG';
+    end if;
+  end if;
+end;
+$function$;
+comment on function app_hidden.check_analytics_range(since timestamp with time zone, until timestamp with time zone, bucket_minutes integer) is 'Refuses an empty, reversed or too large analytics range (BADRG).';
+grant execute on function app_hidden.check_analytics_range(since timestamp with time zone, until timestamp with time zone, bucket_minutes integer) to fluxgate_visitor;
+
+-- ----------------------------------------------------------------------------
 -- function app_hidden.create_user(email text, name text, is_admin boolean, password_hash text)
 -- ----------------------------------------------------------------------------
 -- plpgsql, volatile, called on null input, security definer, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
@@ -1554,6 +1782,52 @@ end;
 $function$;
 comment on function app_hidden.feature_snapshot(feature_id uuid) is 'The feature with its dependencies, stages and criteria as one jsonb document {feature, dependencies, stages, criteria} (rows as to_jsonb, without updated_at). Runs with the caller''s rights.';
 grant execute on function app_hidden.feature_snapshot(feature_id uuid) to fluxgate_visitor;
+
+-- ----------------------------------------------------------------------------
+-- function app_hidden.hll_estimate(ranks bit varying)
+-- ----------------------------------------------------------------------------
+-- sql, immutable, strict, security invoker, parallel safe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_hidden.hll_estimate(ranks bit varying)
+ RETURNS bigint
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE STRICT
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  with r as (
+    select pg_catalog.bit_count(pg_catalog.substring(ranks, i * 23 + 1, 23)) as rank
+    from pg_catalog.generate_series(0, 1023) i
+  ), e as (
+    select count(*) filter (where rank = 0) as zeros,
+      (0.7213 / (1 + 1.079 / 1024.0)) * 1024.0 * 1024.0 / sum(2 ^ (-rank)::float8) as raw
+    from r
+  )
+  select round(case
+    when raw <= 2.5 * 1024 and zeros > 0 then 1024 * ln(1024.0 / zeros)
+    when raw > 4294967296.0 / 30 then -4294967296.0 * ln(1 - raw / 4294967296.0)
+    else raw
+  end)::bigint
+  from e;
+$function$;
+comment on function app_hidden.hll_estimate(ranks bit varying) is 'The estimated number of distinct users in a HyperLogLog sketch stored as ranks (standard error about 3.25% with 1,024 registers; close to exact for small counts through linear counting).';
+grant execute on function app_hidden.hll_estimate(ranks bit varying) to fluxgate_visitor;
+
+-- ----------------------------------------------------------------------------
+-- function app_hidden.hll_registers(ranks bit varying)
+-- ----------------------------------------------------------------------------
+-- sql, immutable, strict, security invoker, parallel safe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_hidden.hll_registers(ranks bit varying)
+ RETURNS bytea
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE STRICT
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select pg_catalog.decode(pg_catalog.string_agg(
+    pg_catalog.lpad(pg_catalog.to_hex(pg_catalog.bit_count(pg_catalog.substring(ranks, i * 23 + 1, 23))::integer), 2, '0'),
+    '' order by i), 'hex')
+  from pg_catalog.generate_series(0, 1023) i;
+$function$;
+comment on function app_hidden.hll_registers(ranks bit varying) is 'The wire form of a stored sketch: 1,024 one-byte registers.';
+grant execute on function app_hidden.hll_registers(ranks bit varying) to fluxgate_visitor;
 
 -- ----------------------------------------------------------------------------
 -- function app_hidden.is_iso_datetime(value text)
@@ -2320,6 +2594,56 @@ $function$;
 -- no execute grants: only the owner may call it
 
 -- ----------------------------------------------------------------------------
+-- function app_private.bump_response_cache_epoch()
+-- ----------------------------------------------------------------------------
+-- sql, volatile, called on null input, security definer, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_private.bump_response_cache_epoch()
+ RETURNS void
+ LANGUAGE sql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  update app_private.response_cache_epoch set epoch = epoch + 1;
+$function$;
+comment on function app_private.bump_response_cache_epoch() is 'Moves the response cache stamp for a committed change no audit entry records (ingest).';
+-- no execute grants: only the owner may call it
+
+-- ----------------------------------------------------------------------------
+-- function app_private.claim_ingest_batch(client_id uuid, batch_id text, kind text, digest bytea)
+-- ----------------------------------------------------------------------------
+-- plpgsql, volatile, called on null input, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_private.claim_ingest_batch(client_id uuid, batch_id text, kind text, digest bytea)
+ RETURNS boolean
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  v_existing app_private.ingest_batches;
+begin
+  insert into app_private.ingest_batches (client_id, batch_id, kind, digest, rows)
+  values (claim_ingest_batch.client_id, claim_ingest_batch.batch_id, claim_ingest_batch.kind,
+    claim_ingest_batch.digest, 0)
+  on conflict do nothing;
+  if found then
+    return true;
+  end if;
+  select * into v_existing from app_private.ingest_batches b
+  where b.client_id = claim_ingest_batch.client_id and b.batch_id = claim_ingest_batch.batch_id;
+  if v_existing.kind <> claim_ingest_batch.kind then
+    raise exception 'batch_id "%" was already used for a batch of %', batch_id, v_existing.kind
+      using errcode = 'BATCH';
+  end if;
+  if v_existing.digest <> claim_ingest_batch.digest then
+    raise exception 'batch_id "%" was already used for a batch with other contents', batch_id
+      using errcode = 'BATCH';
+  end if;
+  return false;
+end;
+$function$;
+comment on function app_private.claim_ingest_batch(client_id uuid, batch_id text, kind text, digest bytea) is 'Claims a batch id for a client: true when new, false for a replay of the same batch; BATCH for an id reused with other contents.';
+-- no execute grants: only the owner may call it
+
+-- ----------------------------------------------------------------------------
 -- function app_private.current_actor_api_token_id()
 -- ----------------------------------------------------------------------------
 -- plpgsql, stable, called on null input, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
@@ -2458,6 +2782,152 @@ comment on function app_private.environment_snapshot(environment_id uuid) is 'Fo
 -- no execute grants: only the owner may call it
 
 -- ----------------------------------------------------------------------------
+-- function app_private.ingest_assignments(client_id uuid, team_id uuid, environment_id uuid, batch_id text, digest bytea, flag_keys text[], targeting_key_hashes bytea[], variants text[], "values" jsonb[], assigned_ats timestamp with time zone[])
+-- ----------------------------------------------------------------------------
+-- plpgsql, volatile, called on null input, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_private.ingest_assignments(client_id uuid, team_id uuid, environment_id uuid, batch_id text, digest bytea, flag_keys text[], targeting_key_hashes bytea[], variants text[], "values" jsonb[], assigned_ats timestamp with time zone[])
+ RETURNS integer
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+#variable_conflict use_column
+declare
+  v_missing text;
+  v_bad record;
+  v_rows integer;
+begin
+  if not app_private.claim_ingest_batch(client_id, batch_id, 'assignments', digest) then
+    return -1;
+  end if;
+
+  select k into v_missing
+  from (select distinct unnest(ingest_assignments.flag_keys)) as t(k)
+  where not exists (
+    select 1 from app_public.features f where f.team_id = ingest_assignments.team_id and f.key = t.k)
+  order by k limit 1;
+  if v_missing is not null then
+    raise exception 'unknown flag key "%"', v_missing using errcode = 'NOFLG';
+  end if;
+
+  select a.k, a.v into v_bad
+  from unnest(ingest_assignments.flag_keys, ingest_assignments.variants) as a(k, v)
+  cross join lateral (
+    select f.id, f.variants from app_public.features f
+    where f.team_id = ingest_assignments.team_id and f.key = a.k limit 1) f
+  where not f.variants @> jsonb_build_array(jsonb_build_object('key', a.v))
+  limit 1;
+  if found then
+    raise exception 'flag "%" has no variant "%"', v_bad.k, v_bad.v using errcode = 'NOVAR';
+  end if;
+
+  insert into app_hidden.assignments as s
+    (team_id, environment_id, feature_id, targeting_key_sha256, variant, value, assigned_at)
+  select ingest_assignments.team_id, ingest_assignments.environment_id, f.id, a.h, a.v, a.j, a.t
+  from unnest(ingest_assignments.flag_keys, ingest_assignments.targeting_key_hashes, ingest_assignments.variants, ingest_assignments."values", ingest_assignments.assigned_ats) as a(k, h, v, j, t)
+  cross join lateral (
+    select f.id, f.variants from app_public.features f
+    where f.team_id = ingest_assignments.team_id and f.key = a.k limit 1) f
+  on conflict (environment_id, feature_id, targeting_key_sha256)
+    do update set variant = excluded.variant, value = excluded.value,
+      assigned_at = excluded.assigned_at, updated_at = now()
+    where s.assigned_at <= excluded.assigned_at;
+  get diagnostics v_rows = row_count;
+
+  update app_private.ingest_batches b set rows = v_rows
+  where b.client_id = ingest_assignments.client_id and b.batch_id = ingest_assignments.batch_id;
+  return v_rows;
+end;
+$function$;
+comment on function app_private.ingest_assignments(client_id uuid, team_id uuid, environment_id uuid, batch_id text, digest bytea, flag_keys text[], targeting_key_hashes bytea[], variants text[], "values" jsonb[], assigned_ats timestamp with time zone[]) is 'Stores one assignment batch of a client in one transaction (newer assignments win): the rows written, or -1 for a replay. NOFLG, NOVAR, BATCH name bad input.';
+-- no execute grants: only the owner may call it
+
+-- ----------------------------------------------------------------------------
+-- function app_private.ingest_evaluations(client_id uuid, team_id uuid, environment_id uuid, batch_id text, digest bytea, revision bigint, count_flag_keys text[], count_minutes timestamp with time zone[], count_variants text[], count_reasons text[], counts bigint[], sketch_flag_keys text[], sketch_minutes timestamp with time zone[], sketches bit varying[])
+-- ----------------------------------------------------------------------------
+-- plpgsql, volatile, called on null input, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_private.ingest_evaluations(client_id uuid, team_id uuid, environment_id uuid, batch_id text, digest bytea, revision bigint, count_flag_keys text[], count_minutes timestamp with time zone[], count_variants text[], count_reasons text[], counts bigint[], sketch_flag_keys text[], sketch_minutes timestamp with time zone[], sketches bit varying[])
+ RETURNS integer
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+#variable_conflict use_column
+declare
+  v_missing text;
+  v_bad record;
+  v_rows integer;
+begin
+  if revision > (select s.last_value from app_private.revision_seq s) then
+    raise exception 'revision % is ahead of every revision the backend has published', revision
+      using errcode = 'NOREV';
+  end if;
+  if not app_private.claim_ingest_batch(client_id, batch_id, 'evaluations', digest) then
+    return -1;
+  end if;
+
+  select t.k into v_missing
+  from (select unnest(count_flag_keys) union select unnest(sketch_flag_keys)) as t(k)
+  where not exists (
+    select 1 from app_public.features f where f.team_id = ingest_evaluations.team_id and f.key = t.k)
+  order by t.k limit 1;
+  if v_missing is not null then
+    raise exception 'unknown flag key "%"', v_missing using errcode = 'NOFLG';
+  end if;
+
+  select c.k, c.v into v_bad
+  from unnest(count_flag_keys, count_variants, count_reasons) as c(k, v, r)
+  cross join lateral (
+    select f.id, f.variants from app_public.features f
+    where f.team_id = ingest_evaluations.team_id and f.key = c.k limit 1) f
+  where (c.v = '' and c.r <> 'ERROR')
+    or (c.v <> '' and not f.variants @> jsonb_build_array(jsonb_build_object('key', c.v)))
+  limit 1;
+  if found then
+    raise exception 'flag "%" has no variant "%"', v_bad.k, v_bad.v using errcode = 'NOVAR';
+  end if;
+
+  insert into app_hidden.evaluation_counts as e
+    (team_id, environment_id, feature_id, minute, variant, reason, count)
+  select ingest_evaluations.team_id, ingest_evaluations.environment_id, f.id, c.m, c.v, c.r, sum(c.n)
+  from unnest(count_flag_keys, count_minutes, count_variants, count_reasons, counts) as c(k, m, v, r, n)
+  cross join lateral (
+    select f.id, f.variants from app_public.features f
+    where f.team_id = ingest_evaluations.team_id and f.key = c.k limit 1) f
+  group by f.id, c.m, c.v, c.r
+  on conflict (environment_id, feature_id, minute, variant, reason)
+    do update set count = e.count + excluded.count;
+  get diagnostics v_rows = row_count;
+
+  insert into app_hidden.evaluation_uniques as u (team_id, environment_id, feature_id, minute, ranks)
+  select ingest_evaluations.team_id, ingest_evaluations.environment_id, f.id, s.m,
+    bit_or(s.r)
+  from unnest(sketch_flag_keys, sketch_minutes, sketches) as s(k, m, r)
+  cross join lateral (
+    select f.id, f.variants from app_public.features f
+    where f.team_id = ingest_evaluations.team_id and f.key = s.k limit 1) f
+  group by f.id, s.m
+  on conflict (environment_id, feature_id, minute)
+    do update set ranks = u.ranks | excluded.ranks;
+
+  insert into app_hidden.feature_evaluations as l (team_id, feature_id, environment_id, last_evaluated_at)
+  select ingest_evaluations.team_id, f.id, ingest_evaluations.environment_id, max(c.m)
+  from unnest(count_flag_keys, count_minutes) as c(k, m)
+  cross join lateral (
+    select f.id, f.variants from app_public.features f
+    where f.team_id = ingest_evaluations.team_id and f.key = c.k limit 1) f
+  group by f.id
+  on conflict (feature_id, environment_id)
+    do update set last_evaluated_at = greatest(l.last_evaluated_at, excluded.last_evaluated_at);
+
+  update app_private.ingest_batches b set rows = v_rows
+  where b.client_id = ingest_evaluations.client_id and b.batch_id = ingest_evaluations.batch_id;
+  perform app_private.bump_response_cache_epoch();
+  return v_rows;
+end;
+$function$;
+comment on function app_private.ingest_evaluations(client_id uuid, team_id uuid, environment_id uuid, batch_id text, digest bytea, revision bigint, count_flag_keys text[], count_minutes timestamp with time zone[], count_variants text[], count_reasons text[], counts bigint[], sketch_flag_keys text[], sketch_minutes timestamp with time zone[], sketches bit varying[]) is 'Stores one evaluation batch of a client in one transaction (counts added, sketches merged, last-evaluated times moved): the rows added to, or -1 for a replay. NOFLG, NOVAR, NOREV, BATCH name bad input.';
+-- no execute grants: only the owner may call it
+
+-- ----------------------------------------------------------------------------
 -- function app_private.lock_history()
 -- ----------------------------------------------------------------------------
 -- sql, volatile, called on null input, security invoker, parallel unsafe, owner fluxgate_owner
@@ -2522,6 +2992,22 @@ AS $function$
     gen_random_uuid()::text || gen_random_uuid()::text || clock_timestamp()::text, 'UTF8')), 'hex');
 $function$;
 comment on function app_private.new_client_secret() is 'A new random client secret: fgc_ followed by 64 hex digits.';
+-- no execute grants: only the owner may call it
+
+-- ----------------------------------------------------------------------------
+-- function app_private.prune_ingest(batch_window interval, retention interval)
+-- ----------------------------------------------------------------------------
+-- sql, volatile, called on null input, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_private.prune_ingest(batch_window interval, retention interval)
+ RETURNS void
+ LANGUAGE sql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  delete from app_private.ingest_batches where received_at < now() - batch_window;
+  delete from app_hidden.evaluation_counts where minute < now() - retention;
+  delete from app_hidden.evaluation_uniques where minute < now() - retention;
+$function$;
+comment on function app_private.prune_ingest(batch_window interval, retention interval) is 'Deletes batch ids older than the replay window and per-minute metrics older than the retention.';
 -- no execute grants: only the owner may call it
 
 -- ----------------------------------------------------------------------------
@@ -3831,6 +4317,48 @@ Whether the logged-in user is a system administrator.';
 grant execute on function app_public.current_user_is_admin() to fluxgate_visitor;
 
 -- ----------------------------------------------------------------------------
+-- function app_public.evaluations_over_time(feature_id uuid, environment_id uuid, since timestamp with time zone, until timestamp with time zone, bucket_minutes integer)
+-- ----------------------------------------------------------------------------
+-- plpgsql, stable, called on null input, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_public.evaluations_over_time(feature_id uuid, environment_id uuid, since timestamp with time zone, until timestamp with time zone, bucket_minutes integer DEFAULT 60)
+ RETURNS SETOF app_public.evaluation_point
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  perform app_hidden.check_analytics_range(since, until, bucket_minutes);
+  return query
+  select pg_catalog.date_bin(make_interval(mins => bucket_minutes), c.minute, timestamptz '2000-01-01 00:00:00+00') as bucket,
+    c.variant, c.reason, sum(c.count)::bigint
+  from app_hidden.evaluation_counts c
+  where c.feature_id = evaluations_over_time.feature_id
+    and c.environment_id = evaluations_over_time.environment_id
+    and c.minute >= since and c.minute < until
+  group by 1, 2, 3
+  order by 1, 2, 3;
+end;
+$function$;
+comment on function app_public.evaluations_over_time(feature_id uuid, environment_id uuid, since timestamp with time zone, until timestamp with time zone, bucket_minutes integer) is 'Evaluations of a flag in an environment per time bucket (bucketMinutes, default 60, aligned to UTC midnight), variant and reason, from since (inclusive) to until (exclusive); buckets without evaluations are absent. At most 400 days and 10,000 buckets (BADRG). Team members only.';
+grant execute on function app_public.evaluations_over_time(feature_id uuid, environment_id uuid, since timestamp with time zone, until timestamp with time zone, bucket_minutes integer) to fluxgate_visitor;
+
+-- ----------------------------------------------------------------------------
+-- function app_public.feature_stages_last_evaluated_at(stage app_public.feature_stages)
+-- ----------------------------------------------------------------------------
+-- sql, stable, called on null input, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_public.feature_stages_last_evaluated_at(stage app_public.feature_stages)
+ RETURNS timestamp with time zone
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select l.last_evaluated_at from app_hidden.feature_evaluations l
+  where l.feature_id = stage.feature_id and l.environment_id = stage.environment_id;
+$function$;
+comment on function app_public.feature_stages_last_evaluated_at(stage app_public.feature_stages) is 'Start of the latest minute in which an edge reported an evaluation of this flag in this stage''s environment; null if never.';
+grant execute on function app_public.feature_stages_last_evaluated_at(stage app_public.feature_stages) to fluxgate_visitor;
+
+-- ----------------------------------------------------------------------------
 -- function app_public.feature_version_diff(feature_id uuid, from_version integer, to_version integer)
 -- ----------------------------------------------------------------------------
 -- sql, stable, strict, security invoker, parallel unsafe, owner fluxgate_owner
@@ -3855,6 +4383,21 @@ AS $function$
 $function$;
 comment on function app_public.feature_version_diff(feature_id uuid, from_version integer, to_version integer) is 'What changed in a feature between two of its versions: {fromVersion, toVersion, changes}, where changes.feature is {field: {before, after}} and changes.dependencies/stages/criteria are {added, removed, changed: [{id, changes}]}; only changed sections appear. Null when either version does not exist or is not visible.';
 grant execute on function app_public.feature_version_diff(feature_id uuid, from_version integer, to_version integer) to fluxgate_visitor;
+
+-- ----------------------------------------------------------------------------
+-- function app_public.features_last_evaluated_at(feature app_public.features)
+-- ----------------------------------------------------------------------------
+-- sql, stable, called on null input, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_public.features_last_evaluated_at(feature app_public.features)
+ RETURNS timestamp with time zone
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select max(l.last_evaluated_at) from app_hidden.feature_evaluations l where l.feature_id = feature.id;
+$function$;
+comment on function app_public.features_last_evaluated_at(feature app_public.features) is 'Start of the latest minute in which an edge reported an evaluation of this flag, in any environment; null if never.';
+grant execute on function app_public.features_last_evaluated_at(feature app_public.features) to fluxgate_visitor;
 
 -- ----------------------------------------------------------------------------
 -- function app_public.request_stage_change(stage_id uuid, action text)
@@ -4046,6 +4589,93 @@ end;
 $function$;
 comment on function app_public.set_stage_criteria(stage_id uuid, criteria jsonb) is 'Replaces all criteria of a stage at once: a JSON array of {name?, priority?, rules?, rolloutBasisPoints?, variant?, split?}, rules being rule groups as the engine reads them (docs/evaluation.md). Priority defaults to the position in the array, rolloutBasisPoints to 10000 (rolloutBp is its deprecated name). Everything is validated; if any criterion is invalid nothing changes. Requesters.';
 grant execute on function app_public.set_stage_criteria(stage_id uuid, criteria jsonb) to fluxgate_visitor;
+
+-- ----------------------------------------------------------------------------
+-- function app_public.top_flags(environment_id uuid, since timestamp with time zone, until timestamp with time zone, max_flags integer)
+-- ----------------------------------------------------------------------------
+-- plpgsql, stable, called on null input, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_public.top_flags(environment_id uuid, since timestamp with time zone, until timestamp with time zone, max_flags integer DEFAULT 10)
+ RETURNS SETOF app_public.flag_evaluation_total
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  perform app_hidden.check_analytics_range(since, until, null);
+  if max_flags is null or max_flags < 1 or max_flags > 1000 then
+    raise exception 'max_flags must be 1 to 1000' using errcode = 'BADRG';
+  end if;
+  return query
+  select f.id, f.key, t.evaluations, l.last_evaluated_at
+  from (
+    select c.feature_id, sum(c.count)::bigint as evaluations
+    from app_hidden.evaluation_counts c
+    where c.environment_id = top_flags.environment_id
+      and c.minute >= since and c.minute < until
+    group by c.feature_id
+    order by 2 desc, 1
+    limit max_flags
+  ) t
+  join app_public.features f on f.id = t.feature_id
+  left join app_hidden.feature_evaluations l
+    on l.feature_id = t.feature_id and l.environment_id = top_flags.environment_id
+  order by t.evaluations desc, f.key;
+end;
+$function$;
+comment on function app_public.top_flags(environment_id uuid, since timestamp with time zone, until timestamp with time zone, max_flags integer) is 'The most evaluated flags of an environment from since (inclusive) to until (exclusive), most first (at most maxFlags, default 10). Team members only.';
+grant execute on function app_public.top_flags(environment_id uuid, since timestamp with time zone, until timestamp with time zone, max_flags integer) to fluxgate_visitor;
+
+-- ----------------------------------------------------------------------------
+-- function app_public.unique_users(feature_id uuid, environment_id uuid, since timestamp with time zone, until timestamp with time zone)
+-- ----------------------------------------------------------------------------
+-- plpgsql, stable, called on null input, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_public.unique_users(feature_id uuid, environment_id uuid, since timestamp with time zone, until timestamp with time zone)
+ RETURNS bigint
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  perform app_hidden.check_analytics_range(since, until, null);
+  return coalesce((
+    select app_hidden.hll_estimate(bit_or(u.ranks))
+    from app_hidden.evaluation_uniques u
+    where u.feature_id = unique_users.feature_id
+      and u.environment_id = unique_users.environment_id
+      and u.minute >= since and u.minute < until), 0);
+end;
+$function$;
+comment on function app_public.unique_users(feature_id uuid, environment_id uuid, since timestamp with time zone, until timestamp with time zone) is 'Distinct users who evaluated a flag in an environment from since (inclusive) to until (exclusive), each counted once (HyperLogLog, about 3% error). Team members only.';
+grant execute on function app_public.unique_users(feature_id uuid, environment_id uuid, since timestamp with time zone, until timestamp with time zone) to fluxgate_visitor;
+
+-- ----------------------------------------------------------------------------
+-- function app_public.unique_users_over_time(feature_id uuid, environment_id uuid, since timestamp with time zone, until timestamp with time zone, bucket_minutes integer)
+-- ----------------------------------------------------------------------------
+-- plpgsql, stable, called on null input, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_public.unique_users_over_time(feature_id uuid, environment_id uuid, since timestamp with time zone, until timestamp with time zone, bucket_minutes integer DEFAULT 60)
+ RETURNS SETOF app_public.unique_users_point
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  perform app_hidden.check_analytics_range(since, until, bucket_minutes);
+  return query
+  select b.bucket, app_hidden.hll_estimate(b.ranks)
+  from (
+    select pg_catalog.date_bin(make_interval(mins => bucket_minutes), u.minute, timestamptz '2000-01-01 00:00:00+00') as bucket,
+      bit_or(u.ranks) as ranks
+    from app_hidden.evaluation_uniques u
+    where u.feature_id = unique_users_over_time.feature_id
+      and u.environment_id = unique_users_over_time.environment_id
+      and u.minute >= since and u.minute < until
+    group by 1
+  ) b
+  order by 1;
+end;
+$function$;
+comment on function app_public.unique_users_over_time(feature_id uuid, environment_id uuid, since timestamp with time zone, until timestamp with time zone, bucket_minutes integer) is 'Distinct users who evaluated a flag in an environment per time bucket (bucketMinutes, default 60), from since (inclusive) to until (exclusive): each user counted once per bucket however many edges and minutes saw them. Team members only.';
+grant execute on function app_public.unique_users_over_time(feature_id uuid, environment_id uuid, since timestamp with time zone, until timestamp with time zone, bucket_minutes integer) to fluxgate_visitor;
 
 -- ----------------------------------------------------------------------------
 -- function app_public.verify_audit_chain()

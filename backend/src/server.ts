@@ -127,6 +127,7 @@ export async function startBackend(
             }
           : {}),
         ...(config.deliveryHub ? { hub: config.deliveryHub } : {}),
+        ...(config.ingest ? { ingest: config.ingest } : {}),
       })
     : undefined;
   return {
