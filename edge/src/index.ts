@@ -1,0 +1,11 @@
+export type {
+  EvaluationBatch,
+  EvaluationCount,
+  EvaluationFlusher,
+  UniqueUsers,
+} from "./analytics/EvaluationAggregator.ts";
+export { EvaluationAggregator, PeriodicFlush } from "./analytics/EvaluationAggregator.ts";
+export { ConfigError, type EdgeConfig, loadEdgeConfig } from "./config.ts";
+export { ROUTES } from "./server/EdgeApp.ts";
+export { openApiDocument } from "./server/openApiDocument.ts";
+export { type Edge, type EdgeOptions, startEdge } from "./startEdge.ts";
