@@ -104,3 +104,25 @@ export async function eventually<T>(check: () => Promise<T> | T, timeoutMs = 10_
     }
   }
 }
+
+/** Sets dark-mode's kill switch through GraphQL, as an admin would; returns the previous value. */
+export async function setKillSwitch(
+  api: TestBackend,
+  adminToken: string,
+  teamId: string,
+  on: boolean,
+): Promise<boolean> {
+  const { body } = await api.graphql(
+    `query($team: UUID!) { features(condition: { teamId: $team, key: "dark-mode" }) { nodes { rowId killSwitch } } }`,
+    { team: teamId },
+    adminToken,
+  );
+  const feature = body.data!.features.nodes[0];
+  const changed = await api.graphql(
+    `mutation($id: UUID!, $on: Boolean!) { updateFeature(input: { rowId: $id, patch: { killSwitch: $on } }) { clientMutationId } }`,
+    { id: feature.rowId, on },
+    adminToken,
+  );
+  if (changed.body.errors) throw new Error(JSON.stringify(changed.body.errors));
+  return feature.killSwitch;
+}
