@@ -21,29 +21,34 @@ export interface TestBackend {
   ): Promise<GraphQLResponse<T>>;
 }
 
+/** The settings every test backend uses (port chosen by the kernel). */
+export function testBackendConfig(overrides: Partial<BackendConfig> = {}): BackendConfig {
+  return {
+    authDatabaseUrl: fileDatabase().authUrl,
+    ownerDatabaseUrl: fileDatabase().ownerUrl,
+    visitorRole: inject("visitorRole"),
+    host: "127.0.0.1",
+    port: 0,
+    corsOrigins: ["http://allowed.example"],
+    trustedProxies: [],
+    grpcAddress: "127.0.0.1:0",
+    deliveryHub: { pollIntervalMs: 500, heartbeatIntervalMs: 1_000 },
+    introspection: "signed-in",
+    suggestions: false,
+    maxRequestBytes: 100_000,
+    // On, as in production: every backend test also exercises the cache.
+    responseCacheBytes: 16 * 2 ** 20,
+    mode: "production",
+    ...overrides,
+  };
+}
+
 export function useBackend(
   overrides: Partial<BackendConfig> = {},
 ): TestBackend & { readonly backend: Backend } {
   let backend: Backend | undefined;
   beforeAll(async () => {
-    backend = await startBackend({
-      authDatabaseUrl: fileDatabase().authUrl,
-      ownerDatabaseUrl: fileDatabase().ownerUrl,
-      visitorRole: inject("visitorRole"),
-      host: "127.0.0.1",
-      port: 0,
-      corsOrigins: ["http://allowed.example"],
-      trustedProxies: [],
-      grpcAddress: "127.0.0.1:0",
-      deliveryHub: { pollIntervalMs: 500, heartbeatIntervalMs: 1_000 },
-      introspection: "signed-in",
-      suggestions: false,
-      maxRequestBytes: 100_000,
-      // On, as in production: every backend test also exercises the cache.
-      responseCacheBytes: 16 * 2 ** 20,
-      mode: "production",
-      ...overrides,
-    });
+    backend = await startBackend(testBackendConfig(overrides));
   });
   afterAll(async () => {
     await backend?.close();
