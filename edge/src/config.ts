@@ -55,8 +55,11 @@ export function loadEdgeConfig(env: NodeJS.ProcessEnv = process.env): EdgeConfig
     );
   }
   const snapshotFile = env.EDGE_SNAPSHOT_FILE ?? ".fluxgate/edge-snapshot.json";
+  // Validated as host:port, passed to gRPC as written (IPv6 brackets kept).
+  address(env, "EDGE_BACKEND_GRPC", "127.0.0.1:50051");
+  const backendGrpc = env.EDGE_BACKEND_GRPC || "127.0.0.1:50051";
   return {
-    backendGrpc: address(env, "EDGE_BACKEND_GRPC", "127.0.0.1:50051").join(":"),
+    backendGrpc,
     ...(env.EDGE_BACKEND_TLS_CA ? { backendTlsCa: env.EDGE_BACKEND_TLS_CA } : {}),
     host,
     port: Number(port),

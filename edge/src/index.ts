@@ -1,10 +1,15 @@
 export type {
   EvaluationBatch,
-  EvaluationCount,
   EvaluationFlusher,
-  UniqueUsers,
+  FlagMinute,
+  FlushOutcome,
+  VariantCount,
 } from "./analytics/EvaluationAggregator.ts";
-export { EvaluationAggregator, PeriodicFlush } from "./analytics/EvaluationAggregator.ts";
+export {
+  addToSketch,
+  EvaluationAggregator,
+  PeriodicFlush,
+} from "./analytics/EvaluationAggregator.ts";
 export { ConfigError, type EdgeConfig, loadEdgeConfig } from "./config.ts";
 export { ROUTES } from "./server/EdgeApp.ts";
 export { openApiDocument } from "./server/openApiDocument.ts";

@@ -6,6 +6,8 @@ import {
   PeriodicFlush,
 } from "./analytics/EvaluationAggregator.ts";
 import type { EdgeConfig } from "./config.ts";
+import { channelCredentials } from "./grpc/channelCredentials.ts";
+import { IngestFlusher } from "./grpc/IngestFlusher.ts";
 import { StreamState } from "./grpc/StreamState.ts";
 import { Upstream } from "./grpc/Upstream.ts";
 import { CallerAuth } from "./server/CallerAuth.ts";
@@ -17,7 +19,7 @@ import { readSnapshotFile, writeSnapshotFile } from "./snapshot/SnapshotFile.ts"
 
 export interface EdgeOptions {
   logger?: Logger;
-  /** Where evaluation batches go; absent: aggregated and dropped at flush (see README). */
+  /** Where evaluation batches go; absent: the backend's IngestService. */
   evaluationFlusher?: EvaluationFlusher;
   /** Public base URL for OFREP eventStreams (EDGE_PUBLIC_URL). */
   publicUrl?: string;
@@ -119,20 +121,27 @@ export async function startEdge(config: EdgeConfig, options: EdgeOptions = {}): 
     onEvent: (event) => metrics.streamEvents.inc({ event }),
   });
 
-  const aggregator = new EvaluationAggregator({
-    maxRows: config.maxBufferedEvents,
-    maxUsers: config.maxBufferedEvents,
-  });
+  const aggregator = new EvaluationAggregator({ maxRows: config.maxBufferedEvents });
   let droppedSeen = 0;
-  const flusher: EvaluationFlusher = options.evaluationFlusher ?? {
-    send: async () => {},
-  };
+  const ingest = options.evaluationFlusher
+    ? null
+    : new IngestFlusher({
+        address: config.backendGrpc,
+        credentials: channelCredentials(config.backendTlsCa),
+        clientId: config.clientId,
+        clientSecret: config.clientSecret,
+        environment: () => snapshot.environment,
+      });
   const flush = new PeriodicFlush({
     aggregator,
-    flusher,
+    flusher: options.evaluationFlusher ?? ingest!,
     intervalMs: config.evaluationFlushSecs * 1000,
+    revision: () => snapshot.revision,
     onResult: (outcome) => {
       metrics.flushes.inc({ kind: "evaluations", outcome });
+      if (outcome === "error" && flush.failures === 1) {
+        log.warn(`evaluation flush failed (${ingest?.lastError ?? "flusher"}); retrying`);
+      }
       const dropped = aggregator.dropped;
       if (dropped > droppedSeen)
         metrics.dropped.inc({ kind: "evaluations" }, dropped - droppedSeen);
@@ -199,6 +208,7 @@ export async function startEdge(config: EdgeConfig, options: EdgeOptions = {}): 
       closed ??= (async () => {
         await transport.close();
         await flush.close();
+        ingest?.close();
         upstream.close();
         if (writeTimer) {
           clearTimeout(writeTimer);

@@ -1,68 +1,92 @@
 import { randomUUID } from "node:crypto";
 
-/** One row of evaluation counts: a flag, variant and reason in one minute. */
-export interface EvaluationCount {
-  /** Start of the minute, Unix seconds. */
-  minute: number;
-  flagKey: string;
-  variant: string | null;
+import { murmur3 } from "@fluxgate/engine";
+
+/** How many evaluations of a flag-minute served one variant for one reason. */
+export interface VariantCount {
+  /** Empty when no variant was served (reason ERROR). */
+  variant: string;
   reason: string;
   count: number;
 }
 
-/** Distinct targeting keys that evaluated a flag in one minute. */
-export interface UniqueUsers {
-  minute: number;
+/** The evaluations of one flag during one minute. */
+export interface FlagMinute {
   flagKey: string;
-  users: number;
+  /** Start of the minute, Unix seconds (a multiple of 60). */
+  minute: number;
+  counts: VariantCount[];
+  /** HyperLogLog registers of the targeting keys (empty: none seen). */
+  uniqueUsersHll: Uint8Array;
 }
 
 /** What one flush sends. `batchId` stays the same across retries (idempotent). */
 export interface EvaluationBatch {
   batchId: string;
-  counts: EvaluationCount[];
-  uniqueUsers: UniqueUsers[];
+  /** Revision of the snapshot being served when the batch was taken. */
+  revision: number;
+  flagMinutes: FlagMinute[];
 }
+
+/** What the backend said of a batch. */
+export type FlushOutcome = "accepted" | "rejected";
 
 /** Where batches go (the backend's ingest RPC, or a test's sink). */
 export interface EvaluationFlusher {
-  /** Resolves when the backend accepted the batch; rejects to be retried. */
-  send(batch: EvaluationBatch): Promise<void>;
+  /**
+   * Resolves "accepted" once stored, "rejected" when resending cannot help
+   * (the batch is dropped and counted); rejects to be retried later.
+   */
+  send(batch: EvaluationBatch): Promise<FlushOutcome>;
 }
 
-interface Bucket {
-  counts: Map<string, EvaluationCount>;
-  users: Map<string, Set<string>>;
+/** HyperLogLog precision 10: 1,024 one-byte registers (ingest.proto). */
+export const HLL_REGISTERS = 1024;
+/** At most this many flag-minutes per batch (ingest.proto). */
+export const MAX_FLAG_MINUTES = 5000;
+
+/** Adds a targeting key to HyperLogLog registers, as ingest.proto specifies. */
+export function addToSketch(registers: Uint8Array, targetingKey: string): void {
+  const h = murmur3(targetingKey, 2) >>> 0;
+  const index = h >>> 22;
+  const rank = Math.min(Math.clz32((h << 10) >>> 0), 22) + 1;
+  if (rank > registers[index]!) registers[index] = rank;
+}
+
+interface Minute {
+  counts: Map<string, VariantCount>;
+  hll: Uint8Array | null;
 }
 
 /**
- * Evaluation analytics aggregated in memory (the brief §2: counts per flag /
- * variant / reason per minute, unique users), bounded: past `maxRows`
- * distinct rows or `maxUsers` remembered targeting keys, new ones are
- * dropped and counted, never grown without limit.
+ * Evaluation analytics aggregated in memory (brief §2: counts per flag /
+ * variant / reason per minute, unique users as a HyperLogLog sketch),
+ * bounded: past `maxRows` distinct count rows, new rows are dropped and
+ * counted, never grown without limit.
  */
 export class EvaluationAggregator {
-  #buckets = new Map<number, Bucket>();
+  /** `minute\0flagKey` → its counts and sketch, in arrival order. */
+  #minutes = new Map<string, Minute & { flagKey: string; minute: number }>();
   #rows = 0;
-  #userKeys = 0;
   #dropped = 0;
   readonly #maxRows: number;
-  readonly #maxUsers: number;
   /** A batch taken but not yet accepted: retried as is (same id). */
   #inFlight: EvaluationBatch | null = null;
 
-  constructor(options: { maxRows: number; maxUsers: number }) {
+  constructor(options: { maxRows: number }) {
     this.#maxRows = options.maxRows;
-    this.#maxUsers = options.maxUsers;
   }
 
-  /** Events dropped since start because a bound was reached. */
+  /** Evaluations dropped since start (buffer full, or a batch the backend refused). */
   get dropped(): number {
     return this.#dropped;
   }
 
+  /** Count rows waiting to be sent (in flight included). */
   get pendingRows(): number {
-    return this.#rows + (this.#inFlight?.counts.length ?? 0);
+    let inFlight = 0;
+    for (const m of this.#inFlight?.flagMinutes ?? []) inFlight += m.counts.length;
+    return this.#rows + inFlight;
   }
 
   record(
@@ -73,87 +97,89 @@ export class EvaluationAggregator {
     now = Date.now(),
   ): void {
     const minute = Math.floor(now / 60_000) * 60;
-    let bucket = this.#buckets.get(minute);
-    if (!bucket) {
-      bucket = { counts: new Map(), users: new Map() };
-      this.#buckets.set(minute, bucket);
-    }
-    const id = `${flagKey}\0${variant ?? ""}\0${reason}`;
-    const row = bucket.counts.get(id);
+    const id = `${minute}\0${flagKey}`;
+    let entry = this.#minutes.get(id);
+    const rowId = `${variant ?? ""}\0${reason}`;
+    const row = entry?.counts.get(rowId);
     if (row) row.count++;
-    else if (this.#rows >= this.#maxRows) {
-      this.#dropped++;
-      return;
-    } else {
-      bucket.counts.set(id, { minute, flagKey, variant, reason, count: 1 });
+    else {
+      if (this.#rows >= this.#maxRows) {
+        this.#dropped++;
+        return;
+      }
+      if (!entry) {
+        entry = { flagKey, minute, counts: new Map(), hll: null };
+        this.#minutes.set(id, entry);
+      }
+      entry.counts.set(rowId, { variant: variant ?? "", reason, count: 1 });
       this.#rows++;
     }
-    if (targetingKey === undefined) return;
-    let users = bucket.users.get(flagKey);
-    if (!users) {
-      users = new Set();
-      bucket.users.set(flagKey, users);
+    if (targetingKey !== undefined && targetingKey !== "") {
+      addToSketch((entry!.hll ??= new Uint8Array(HLL_REGISTERS)), targetingKey);
     }
-    if (users.has(targetingKey)) return;
-    if (this.#userKeys >= this.#maxUsers) {
-      this.#dropped++;
-      return;
-    }
-    users.add(targetingKey);
-    this.#userKeys++;
   }
 
   /**
-   * The batch to send next: the one that failed last time (same id), or
-   * everything aggregated so far. Null when there is nothing.
+   * The batch to send next: the one not yet accepted (same id), or up to
+   * {@link MAX_FLAG_MINUTES} flag-minutes aggregated so far. Null when
+   * there is nothing.
    */
-  take(): EvaluationBatch | null {
+  take(revision: number): EvaluationBatch | null {
     if (this.#inFlight) return this.#inFlight;
-    if (this.#rows === 0) return null;
-    const counts: EvaluationCount[] = [];
-    const uniqueUsers: UniqueUsers[] = [];
-    for (const [minute, bucket] of this.#buckets) {
-      counts.push(...bucket.counts.values());
-      for (const [flagKey, users] of bucket.users) {
-        uniqueUsers.push({ minute, flagKey, users: users.size });
-      }
+    if (this.#minutes.size === 0) return null;
+    const flagMinutes: FlagMinute[] = [];
+    for (const [id, m] of this.#minutes) {
+      if (flagMinutes.length >= MAX_FLAG_MINUTES) break;
+      this.#minutes.delete(id);
+      this.#rows -= m.counts.size;
+      flagMinutes.push({
+        flagKey: m.flagKey,
+        minute: m.minute,
+        counts: [...m.counts.values()],
+        uniqueUsersHll: m.hll ?? new Uint8Array(0),
+      });
     }
-    this.#buckets = new Map();
-    this.#rows = 0;
-    this.#userKeys = 0;
-    this.#inFlight = { batchId: randomUUID(), counts, uniqueUsers };
+    this.#inFlight = { batchId: randomUUID(), revision, flagMinutes };
     return this.#inFlight;
   }
 
-  /** The batch from {@link take} was accepted. */
-  acknowledge(batch: EvaluationBatch): void {
-    if (this.#inFlight === batch) this.#inFlight = null;
+  /** The batch from {@link take} is done with: stored, or refused for good (`dropped`). */
+  settle(batch: EvaluationBatch, outcome: FlushOutcome): void {
+    if (this.#inFlight !== batch) return;
+    this.#inFlight = null;
+    if (outcome === "rejected") {
+      for (const m of batch.flagMinutes) for (const c of m.counts) this.#dropped += c.count;
+    }
   }
 }
 
 /**
- * Flushes an aggregator every `intervalMs` through a flusher, retrying a
- * failed batch (same id) with exponential backoff and jitter until it is
- * accepted; `close()` makes a last attempt.
+ * Flushes an aggregator every `intervalMs` through a flusher. A failed
+ * batch is retried (same id) with exponential backoff and jitter, up to
+ * one interval apart; `close()` makes a last attempt.
  */
 export class PeriodicFlush {
   readonly #aggregator: EvaluationAggregator;
   readonly #flusher: EvaluationFlusher;
   readonly #intervalMs: number;
-  readonly #onResult: (outcome: "ok" | "error") => void;
+  readonly #revision: () => number;
+  readonly #onResult: (outcome: "ok" | "rejected" | "error") => void;
   #timer: NodeJS.Timeout | null = null;
   #failures = 0;
   #running: Promise<void> | null = null;
+  #closed = false;
 
   constructor(options: {
     aggregator: EvaluationAggregator;
     flusher: EvaluationFlusher;
     intervalMs: number;
-    onResult?: (outcome: "ok" | "error") => void;
+    revision: () => number;
+    onResult?: (outcome: "ok" | "rejected" | "error") => void;
   }) {
     this.#aggregator = options.aggregator;
     this.#flusher = options.flusher;
     this.#intervalMs = options.intervalMs;
+    this.#revision = options.revision;
     this.#onResult = options.onResult ?? (() => {});
   }
 
@@ -161,45 +187,56 @@ export class PeriodicFlush {
     this.#schedule(this.#intervalMs);
   }
 
-  /** Sends what is pending now; resolves once sent or failed. */
+  /** Consecutive failed attempts (0 after a success). */
+  get failures(): number {
+    return this.#failures;
+  }
+
+  /** Sends what is pending now (all of it, batch after batch, until one fails). */
   flush(): Promise<void> {
-    this.#running ??= this.#flushOnce().finally(() => {
+    this.#running ??= (async () => {
+      while (await this.#flushOnce());
+    })().finally(() => {
       this.#running = null;
     });
     return this.#running;
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = null;
     await this.#running;
     await this.flush();
   }
 
-  async #flushOnce(): Promise<void> {
-    const batch = this.#aggregator.take();
-    if (!batch) return;
+  /** One batch; true when it was settled and more may follow. */
+  async #flushOnce(): Promise<boolean> {
+    const batch = this.#aggregator.take(this.#revision());
+    if (!batch) return false;
     try {
-      await this.#flusher.send(batch);
-      this.#aggregator.acknowledge(batch);
+      const outcome = await this.#flusher.send(batch);
+      this.#aggregator.settle(batch, outcome);
       this.#failures = 0;
-      this.#onResult("ok");
+      this.#onResult(outcome === "accepted" ? "ok" : "rejected");
+      return true;
     } catch {
       this.#failures++;
       this.#onResult("error");
+      return false;
     }
   }
 
   #schedule(delay: number): void {
     this.#timer = setTimeout(() => {
       void this.flush().then(() => {
-        if (this.#timer === null) return;
-        const backoff =
+        if (this.#closed) return;
+        const next =
           this.#failures === 0
             ? this.#intervalMs
-            : Math.min(this.#intervalMs, 500 * 2 ** Math.min(this.#failures, 10)) *
+            : Math.min(this.#intervalMs, 500 * 2 ** Math.min(this.#failures - 1, 16)) *
               (0.5 + Math.random() / 2);
-        this.#schedule(backoff);
+        this.#schedule(next);
       });
     }, delay);
     this.#timer.unref();

@@ -1,5 +1,3 @@
-import { readFileSync } from "node:fs";
-
 import type { Logger } from "@fluxgate/log";
 import * as grpc from "@grpc/grpc-js";
 
@@ -7,6 +5,7 @@ import {
   DeliveryServiceClient,
   type SubscribeResponse,
 } from "../../../proto/gen/fluxgate/delivery/v1/delivery.ts";
+import { channelCredentials } from "./channelCredentials.ts";
 import { ChecksumMismatch, type StateChange, type StreamState } from "./StreamState.ts";
 
 export type UpstreamStatus = "connecting" | "connected" | "disconnected";
@@ -60,14 +59,15 @@ export class Upstream {
 
   constructor(options: UpstreamOptions) {
     this.#options = options;
-    const credentials = options.tlsCaFile
-      ? grpc.credentials.createSsl(readFileSync(options.tlsCaFile))
-      : grpc.credentials.createInsecure();
-    this.#client = new DeliveryServiceClient(options.address, credentials, {
-      "grpc.max_receive_message_length": 16 * 1024 * 1024,
-      "grpc.initial_reconnect_backoff_ms": options.reconnectMinMs,
-      "grpc.max_reconnect_backoff_ms": options.reconnectMaxMs,
-    });
+    this.#client = new DeliveryServiceClient(
+      options.address,
+      channelCredentials(options.tlsCaFile),
+      {
+        "grpc.max_receive_message_length": 16 * 1024 * 1024,
+        "grpc.initial_reconnect_backoff_ms": options.reconnectMinMs,
+        "grpc.max_reconnect_backoff_ms": options.reconnectMaxMs,
+      },
+    );
   }
 
   get status(): UpstreamStatus {
