@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 
-import { useBackend } from "../../scripts/lib/testBackend.ts";
-import type { EvaluationBatch } from "../src/index.ts";
+import { owner, useBackend } from "../../scripts/lib/testBackend.ts";
+import type { AssignmentBatch, EvaluationBatch } from "../src/index.ts";
 import { demo, edgeConfig, eventually, launchEdge, post } from "./edgeHarness.ts";
 
 const api = useBackend();
@@ -66,5 +66,55 @@ describe("edge evaluation analytics", () => {
     }, 5_000);
     expect(edge.aggregator.pendingRows).toBe(1);
     expect(edge.aggregator.dropped).toBe(0);
+  });
+});
+
+describe("edge sticky assignments", () => {
+  it("remembers a new split assignment, serves it again as stored, and writes it back with its value", async () => {
+    // Setup
+    const { client, teamId } = await demo(api);
+    await owner().query(
+      "update app_public.features set sticky = true where team_id = $1 and key = 'new-checkout'",
+      [teamId],
+    );
+    const sent: AssignmentBatch[] = [];
+    const edge = await launchEdge(edgeConfig(api.backend.grpc!.address, client), {
+      evaluationFlusher: { send: async () => "accepted" },
+      assignmentSender: async (b) => (sent.push(b), "accepted"),
+    });
+    await edge.ready();
+    const auth = { authorization: `Bearer ${client.secret}` };
+    const ask = (targetingKey: string) =>
+      post(
+        `${edge.url}/evaluate`,
+        { flagKey: "new-checkout", context: { targetingKey, appVersion: "2.4.0" } },
+        auth,
+      );
+
+    // Action: find a user the 30% rollout includes (its split decides).
+    let user = "";
+    let first: any;
+    for (let i = 0; i < 100 && !user; i++) {
+      const r = await ask(`user-${i}`);
+      if (r.body.reason === "SPLIT") [user, first] = [`user-${i}`, r.body];
+    }
+    const again = await ask(user);
+    await edge.close();
+
+    // Assertions
+    expect(first.metadata).toEqual({ assignment: "new" });
+    expect(again.body).toMatchObject({
+      variant: first.variant,
+      metadata: { assignment: "stored" },
+    });
+    const written = sent.flatMap((b) => b.assignments);
+    expect(written).toContainEqual(
+      expect.objectContaining({
+        flagKey: "new-checkout",
+        targetingKey: user,
+        variant: first.variant,
+        valueJson: JSON.stringify(first.value),
+      }),
+    );
   });
 });

@@ -36,6 +36,7 @@ export function edgeConfig(
     keepAliveTimeoutMs: 5_000,
     maxFlagKeys: 1_000,
     authCacheSize: 1_000,
+    assignmentCacheSize: 10_000,
     maxBufferedEvents: 100_000,
     reconnectMinMs: 50,
     reconnectMaxMs: 500,

@@ -28,6 +28,8 @@ export interface EdgeConfig {
   keepAliveTimeoutMs: number;
   /** Flags named in one bulk request, at most. */
   maxFlagKeys: number;
+  /** Sticky assignments kept in memory (LRU). */
+  assignmentCacheSize: number;
   /** Callers' client keys remembered after a successful check. */
   authCacheSize: number;
   /** Events buffered for the backend before new ones are dropped (counted). */
@@ -74,6 +76,7 @@ export function loadEdgeConfig(env: NodeJS.ProcessEnv = process.env): EdgeConfig
     keepAliveTimeoutMs: integer(env, "EDGE_KEEP_ALIVE_MS", 5_000),
     maxFlagKeys: integer(env, "EDGE_MAX_FLAG_KEYS", 1_000),
     authCacheSize: integer(env, "EDGE_AUTH_CACHE_SIZE", 10_000),
+    assignmentCacheSize: integer(env, "EDGE_ASSIGNMENT_CACHE_SIZE", 100_000),
     maxBufferedEvents: integer(env, "EDGE_MAX_BUFFERED_EVENTS", 100_000),
     reconnectMinMs,
     reconnectMaxMs,

@@ -13,4 +13,9 @@ export {
 export { ConfigError, type EdgeConfig, loadEdgeConfig } from "./config.ts";
 export { ROUTES } from "./server/EdgeApp.ts";
 export { openApiDocument } from "./server/openApiDocument.ts";
+export {
+  type AssignmentBatch,
+  AssignmentStore,
+  type NewAssignment,
+} from "./snapshot/AssignmentStore.ts";
 export { type Edge, type EdgeOptions, startEdge } from "./startEdge.ts";

@@ -2,7 +2,9 @@ import { createLogger, type Logger } from "@fluxgate/log";
 
 import {
   EvaluationAggregator,
+  type EvaluationBatch,
   type EvaluationFlusher,
+  type FlushOutcome,
   PeriodicFlush,
 } from "./analytics/EvaluationAggregator.ts";
 import type { EdgeConfig } from "./config.ts";
@@ -14,6 +16,7 @@ import { CallerAuth } from "./server/CallerAuth.ts";
 import { EdgeApp } from "./server/EdgeApp.ts";
 import { EdgeMetrics } from "./server/EdgeMetrics.ts";
 import { startTransport, type Transport } from "./server/transport.ts";
+import { type AssignmentBatch, AssignmentStore } from "./snapshot/AssignmentStore.ts";
 import { LiveSnapshot } from "./snapshot/LiveSnapshot.ts";
 import { readSnapshotFile, writeSnapshotFile } from "./snapshot/SnapshotFile.ts";
 
@@ -21,6 +24,8 @@ export interface EdgeOptions {
   logger?: Logger;
   /** Where evaluation batches go; absent: the backend's IngestService. */
   evaluationFlusher?: EvaluationFlusher;
+  /** Where new sticky assignments go; absent: the backend's IngestService. */
+  assignmentSender?: (batch: AssignmentBatch) => Promise<FlushOutcome>;
   /** Public base URL for OFREP eventStreams (EDGE_PUBLIC_URL). */
   publicUrl?: string;
   /** A stream silent this long is reconnected (default 45 s: three backend heartbeats). */
@@ -36,6 +41,7 @@ export interface Edge {
   readonly transport: Transport;
   readonly metrics: EdgeMetrics;
   readonly aggregator: EvaluationAggregator;
+  readonly assignments: AssignmentStore;
   /** Resolves once a snapshot is served (from the stream or the file). */
   ready(timeoutMs?: number): Promise<void>;
   /** Stops serving, flushes what is buffered, writes the snapshot file, closes the stream. */
@@ -50,7 +56,11 @@ export interface Edge {
 export async function startEdge(config: EdgeConfig, options: EdgeOptions = {}): Promise<Edge> {
   const log = options.logger ?? createLogger("edge", { level: config.logLevel });
   const state = new StreamState();
-  const snapshot = new LiveSnapshot();
+  const assignments = new AssignmentStore({
+    cacheSize: config.assignmentCacheSize,
+    maxPending: config.maxBufferedEvents,
+  });
+  const snapshot = new LiveSnapshot({ assignments });
 
   if (config.snapshotFile) {
     try {
@@ -123,24 +133,25 @@ export async function startEdge(config: EdgeConfig, options: EdgeOptions = {}): 
 
   const aggregator = new EvaluationAggregator({ maxRows: config.maxBufferedEvents });
   let droppedSeen = 0;
-  const ingest = options.evaluationFlusher
-    ? null
-    : new IngestFlusher({
-        address: config.backendGrpc,
-        credentials: channelCredentials(config.backendTlsCa),
-        clientId: config.clientId,
-        clientSecret: config.clientSecret,
-        environment: () => snapshot.environment,
-      });
-  const flush = new PeriodicFlush({
-    aggregator,
-    flusher: options.evaluationFlusher ?? ingest!,
+  const ingest = new IngestFlusher({
+    address: config.backendGrpc,
+    credentials: channelCredentials(config.backendTlsCa),
+    clientId: config.clientId,
+    clientSecret: config.clientSecret,
+    environment: () => snapshot.environment,
+  });
+  const evaluationFlusher = options.evaluationFlusher ?? ingest;
+  const flush = new PeriodicFlush<EvaluationBatch>({
+    source: {
+      take: () => aggregator.take(snapshot.revision),
+      settle: (batch, outcome) => aggregator.settle(batch, outcome),
+    },
+    send: (batch) => evaluationFlusher.send(batch),
     intervalMs: config.evaluationFlushSecs * 1000,
-    revision: () => snapshot.revision,
     onResult: (outcome) => {
       metrics.flushes.inc({ kind: "evaluations", outcome });
       if (outcome === "error" && flush.failures === 1) {
-        log.warn(`evaluation flush failed (${ingest?.lastError ?? "flusher"}); retrying`);
+        log.warn(`evaluation flush failed (${ingest.lastError ?? "flusher"}); retrying`);
       }
       const dropped = aggregator.dropped;
       if (dropped > droppedSeen)
@@ -149,12 +160,46 @@ export async function startEdge(config: EdgeConfig, options: EdgeOptions = {}): 
     },
   });
 
+  let assignmentsDropped = 0;
+  const sendAssignments =
+    options.assignmentSender ?? ((batch: AssignmentBatch) => ingest.sendAssignments(batch));
+  const assignmentFlush = new PeriodicFlush<AssignmentBatch>({
+    source: assignments,
+    send: sendAssignments,
+    intervalMs: config.assignmentFlushSecs * 1000,
+    onResult: (outcome) => {
+      metrics.flushes.inc({ kind: "assignments", outcome });
+      if (assignments.dropped > assignmentsDropped) {
+        metrics.dropped.inc({ kind: "assignments" }, assignments.dropped - assignmentsDropped);
+      }
+      assignmentsDropped = assignments.dropped;
+    },
+  });
+  // Stored assignments of the sticky flags, once the first snapshot names them.
+  let warmed = false;
+  const warm = () => {
+    if (warmed || !snapshot.ready) return;
+    warmed = true;
+    const sticky = state
+      .all()
+      .flags.filter((f) => f.sticky)
+      .map((f) => f.key);
+    if (sticky.length === 0) return;
+    ingest
+      .fetchAssignments(sticky, (page) => assignments.warm(page.assignments))
+      .then(
+        (n) => log.info(`warmed ${n} sticky assignments`),
+        () => log.warn(`no stored assignments (${ingest.lastError}); splits start afresh`),
+      );
+  };
+
   const auth = new CallerAuth(() => snapshot.keys, config.authCacheSize);
   const app = new EdgeApp({
     snapshot,
     auth,
     metrics,
     aggregator,
+    assignments,
     upstream: () => ({ status: upstream.status, lastError: upstream.lastError }),
     maxFlagKeys: config.maxFlagKeys,
     maxSseClients: 10_000,
@@ -177,6 +222,9 @@ export async function startEdge(config: EdgeConfig, options: EdgeOptions = {}): 
   });
   upstream.start();
   flush.start();
+  assignmentFlush.start();
+  snapshot.onRevision(warm);
+  warm();
   log.info({ url: transport.url, backend: config.backendGrpc }, "edge listening");
 
   let closed: Promise<void> | null = null;
@@ -188,6 +236,7 @@ export async function startEdge(config: EdgeConfig, options: EdgeOptions = {}): 
     transport,
     metrics,
     aggregator,
+    assignments,
     ready(timeoutMs = 10_000) {
       if (snapshot.ready) return Promise.resolve();
       return new Promise((resolve, reject) => {
@@ -207,8 +256,8 @@ export async function startEdge(config: EdgeConfig, options: EdgeOptions = {}): 
     close() {
       closed ??= (async () => {
         await transport.close();
-        await flush.close();
-        ingest?.close();
+        await Promise.all([flush.close(), assignmentFlush.close()]);
+        ingest.close();
         upstream.close();
         if (writeTimer) {
           clearTimeout(writeTimer);

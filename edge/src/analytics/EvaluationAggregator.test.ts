@@ -98,15 +98,12 @@ describe("PeriodicFlush", () => {
     const seen: EvaluationBatch[] = [];
     let failures = 2;
     const flush = new PeriodicFlush({
-      aggregator: a,
-      revision: () => 3,
+      source: { take: () => a.take(3), settle: (b, o) => a.settle(b, o) },
       intervalMs: 60_000,
-      flusher: {
-        send: async (batch) => {
-          seen.push(batch);
-          if (failures-- > 0) throw new Error("RESOURCE_EXHAUSTED");
-          return "accepted";
-        },
+      send: async (batch: EvaluationBatch) => {
+        seen.push(batch);
+        if (failures-- > 0) throw new Error("RESOURCE_EXHAUSTED");
+        return "accepted" as const;
       },
     });
     for (let i = 0; i < 10; i++) a.record("f", "on", "STATIC", `u${i}`, MINUTE);
@@ -137,10 +134,9 @@ describe("PeriodicFlush", () => {
     a.record("f", "on", "STATIC", "u", MINUTE);
     a.record("f", "on", "STATIC", "u", MINUTE);
     const flush = new PeriodicFlush({
-      aggregator: a,
-      revision: () => 1,
+      source: { take: () => a.take(1), settle: (b, o) => a.settle(b, o) },
       intervalMs: 60_000,
-      flusher: { send: async () => "rejected" },
+      send: async () => "rejected" as const,
     });
     await flush.close();
     expect(a.dropped).toBe(2);

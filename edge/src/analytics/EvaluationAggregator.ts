@@ -153,16 +153,21 @@ export class EvaluationAggregator {
   }
 }
 
+/** What a periodic flush drains: batches that keep their id until settled. */
+export interface FlushSource<B> {
+  take(): B | null;
+  settle(batch: B, outcome: FlushOutcome): void;
+}
+
 /**
- * Flushes an aggregator every `intervalMs` through a flusher. A failed
- * batch is retried (same id) with exponential backoff and jitter, up to
- * one interval apart; `close()` makes a last attempt.
+ * Flushes a source every `intervalMs`. A failed batch is retried (same id)
+ * with exponential backoff and jitter, up to one interval apart; `close()`
+ * makes a last attempt.
  */
-export class PeriodicFlush {
-  readonly #aggregator: EvaluationAggregator;
-  readonly #flusher: EvaluationFlusher;
+export class PeriodicFlush<B> {
+  readonly #source: FlushSource<B>;
+  readonly #send: (batch: B) => Promise<FlushOutcome>;
   readonly #intervalMs: number;
-  readonly #revision: () => number;
   readonly #onResult: (outcome: "ok" | "rejected" | "error") => void;
   #timer: NodeJS.Timeout | null = null;
   #failures = 0;
@@ -170,16 +175,14 @@ export class PeriodicFlush {
   #closed = false;
 
   constructor(options: {
-    aggregator: EvaluationAggregator;
-    flusher: EvaluationFlusher;
+    source: FlushSource<B>;
+    send: (batch: B) => Promise<FlushOutcome>;
     intervalMs: number;
-    revision: () => number;
     onResult?: (outcome: "ok" | "rejected" | "error") => void;
   }) {
-    this.#aggregator = options.aggregator;
-    this.#flusher = options.flusher;
+    this.#source = options.source;
+    this.#send = options.send;
     this.#intervalMs = options.intervalMs;
-    this.#revision = options.revision;
     this.#onResult = options.onResult ?? (() => {});
   }
 
@@ -212,11 +215,11 @@ export class PeriodicFlush {
 
   /** One batch; true when it was settled and more may follow. */
   async #flushOnce(): Promise<boolean> {
-    const batch = this.#aggregator.take(this.#revision());
+    const batch = this.#source.take();
     if (!batch) return false;
     try {
-      const outcome = await this.#flusher.send(batch);
-      this.#aggregator.settle(batch, outcome);
+      const outcome = await this.#send(batch);
+      this.#source.settle(batch, outcome);
       this.#failures = 0;
       this.#onResult(outcome === "accepted" ? "ok" : "rejected");
       return true;

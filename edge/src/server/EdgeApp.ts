@@ -5,6 +5,7 @@ import { createRequire } from "node:module";
 import type { EvaluationContext, EvaluationResult, FlagEvaluator } from "@fluxgate/engine";
 
 import type { EvaluationAggregator } from "../analytics/EvaluationAggregator.ts";
+import type { AssignmentStore } from "../snapshot/AssignmentStore.ts";
 import type { LiveSnapshot } from "../snapshot/LiveSnapshot.ts";
 import type { CallerAuth } from "./CallerAuth.ts";
 import type { EdgeMetrics } from "./EdgeMetrics.ts";
@@ -53,6 +54,7 @@ export interface EdgeAppOptions {
   auth: CallerAuth;
   metrics: EdgeMetrics;
   aggregator: EvaluationAggregator;
+  assignments: AssignmentStore;
   upstream: () => { status: string; lastError: string | null };
   maxFlagKeys: number;
   maxSseClients: number;
@@ -365,6 +367,9 @@ export class EdgeApp {
     this.#o.metrics.evaluations.inc({ reason: r.reason });
     const key = context.targetingKey ?? context.bucketingKey;
     this.#o.aggregator.record(r.flagKey, r.variant, r.reason, key);
+    if (r.metadata?.assignment === "new" && key !== undefined && r.variant !== null) {
+      this.#o.assignments.remember(r.flagKey, key, r.variant, r.value);
+    }
   }
 
   #evaluate(request: EdgeRequest): EdgeResponse {
