@@ -5,7 +5,7 @@
  */
 import { createLogger, logLevelFromEnv } from "@fluxgate/log";
 
-import { ConfigError, loadEdgeConfig, startEdge } from "./src/index.ts";
+import { ConfigError, loadEdgeConfig, startEdge, startEdgeCluster } from "./src/index.ts";
 
 let config;
 try {
@@ -17,10 +17,13 @@ try {
   process.exit(1);
 }
 const log = createLogger("edge", { level: config.logLevel });
-const edge = await startEdge(config, {
-  logger: log,
-  ...(process.env.EDGE_PUBLIC_URL ? { publicUrl: process.env.EDGE_PUBLIC_URL } : {}),
-});
+const edge =
+  config.workers > 1
+    ? await startEdgeCluster(config, { logger: log })
+    : await startEdge(config, {
+        logger: log,
+        ...(process.env.EDGE_PUBLIC_URL ? { publicUrl: process.env.EDGE_PUBLIC_URL } : {}),
+      });
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.once(signal, () => {
     log.info(`${signal}: stopping`);

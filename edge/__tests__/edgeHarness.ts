@@ -37,6 +37,7 @@ export function edgeConfig(
     maxFlagKeys: 1_000,
     authCacheSize: 1_000,
     assignmentCacheSize: 10_000,
+    workers: 1,
     maxBufferedEvents: 100_000,
     reconnectMinMs: 50,
     reconnectMaxMs: 500,

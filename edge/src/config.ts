@@ -28,6 +28,8 @@ export interface EdgeConfig {
   keepAliveTimeoutMs: number;
   /** Flags named in one bulk request, at most. */
   maxFlagKeys: number;
+  /** HTTP worker processes sharing the port (1: one process, no primary). */
+  workers: number;
   /** Sticky assignments kept in memory (LRU). */
   assignmentCacheSize: number;
   /** Callers' client keys remembered after a successful check. */
@@ -77,6 +79,7 @@ export function loadEdgeConfig(env: NodeJS.ProcessEnv = process.env): EdgeConfig
     maxFlagKeys: integer(env, "EDGE_MAX_FLAG_KEYS", 1_000),
     authCacheSize: integer(env, "EDGE_AUTH_CACHE_SIZE", 10_000),
     assignmentCacheSize: integer(env, "EDGE_ASSIGNMENT_CACHE_SIZE", 100_000),
+    workers: integer(env, "EDGE_WORKERS", 1),
     maxBufferedEvents: integer(env, "EDGE_MAX_BUFFERED_EVENTS", 100_000),
     reconnectMinMs,
     reconnectMaxMs,

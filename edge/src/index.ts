@@ -10,6 +10,7 @@ export {
   EvaluationAggregator,
   PeriodicFlush,
 } from "./analytics/EvaluationAggregator.ts";
+export { type EdgeCluster, startEdgeCluster } from "./cluster/startEdgeCluster.ts";
 export { ConfigError, type EdgeConfig, loadEdgeConfig } from "./config.ts";
 export { ROUTES } from "./server/EdgeApp.ts";
 export { openApiDocument } from "./server/openApiDocument.ts";

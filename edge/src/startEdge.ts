@@ -10,14 +10,14 @@ import {
 import type { EdgeConfig } from "./config.ts";
 import { channelCredentials } from "./grpc/channelCredentials.ts";
 import { IngestFlusher } from "./grpc/IngestFlusher.ts";
-import { StreamState } from "./grpc/StreamState.ts";
-import { Upstream } from "./grpc/Upstream.ts";
+import { type StateChange, StreamState } from "./grpc/StreamState.ts";
+import { Upstream, type UpstreamStatus } from "./grpc/Upstream.ts";
 import { CallerAuth } from "./server/CallerAuth.ts";
 import { EdgeApp } from "./server/EdgeApp.ts";
 import { EdgeMetrics } from "./server/EdgeMetrics.ts";
 import { startTransport, type Transport } from "./server/transport.ts";
 import { type AssignmentBatch, AssignmentStore } from "./snapshot/AssignmentStore.ts";
-import { LiveSnapshot } from "./snapshot/LiveSnapshot.ts";
+import { type FullState, LiveSnapshot } from "./snapshot/LiveSnapshot.ts";
 import { readSnapshotFile, writeSnapshotFile } from "./snapshot/SnapshotFile.ts";
 
 export interface EdgeOptions {
@@ -30,13 +30,23 @@ export interface EdgeOptions {
   publicUrl?: string;
   /** A stream silent this long is reconnected (default 45 s: three backend heartbeats). */
   streamIdleMs?: number;
+  /**
+   * Changes from elsewhere instead of a stream of its own (a worker of a
+   * multi-process edge): no snapshot file, no upstream, no warm-up here.
+   */
+  feed?: (sink: {
+    onChange(change: StateChange, full: () => FullState): void;
+    assignments: AssignmentStore;
+  }) => { readonly status: UpstreamStatus; readonly lastError: string | null };
+  /** The /metrics text (workers: the primary's aggregate). */
+  metricsText?: () => Promise<string>;
 }
 
 /** A running edge. */
 export interface Edge {
   readonly url: string;
   readonly snapshot: LiveSnapshot;
-  readonly upstream: Upstream;
+  readonly upstream: { readonly status: UpstreamStatus; readonly lastError: string | null };
   readonly app: EdgeApp;
   readonly transport: Transport;
   readonly metrics: EdgeMetrics;
@@ -62,7 +72,7 @@ export async function startEdge(config: EdgeConfig, options: EdgeOptions = {}): 
   });
   const snapshot = new LiveSnapshot({ assignments });
 
-  if (config.snapshotFile) {
+  if (config.snapshotFile && !options.feed) {
     try {
       const stored = await readSnapshotFile(config.snapshotFile);
       if (stored) {
@@ -109,27 +119,31 @@ export async function startEdge(config: EdgeConfig, options: EdgeOptions = {}): 
     writeTimer.unref();
   };
 
-  const upstream: Upstream = new Upstream({
-    address: config.backendGrpc,
-    ...(config.backendTlsCa ? { tlsCaFile: config.backendTlsCa } : {}),
-    clientId: config.clientId,
-    clientSecret: config.clientSecret,
-    state,
-    logger: log,
-    reconnectMinMs: config.reconnectMinMs,
-    reconnectMaxMs: config.reconnectMaxMs,
-    idleMs: options.streamIdleMs ?? 45_000,
-    onChange(change) {
-      const before = snapshot.revision;
-      snapshot.apply(change, () => state.all());
-      if (change.type !== "heartbeat" || snapshot.revision !== before) schedulePersist();
-      const problems = snapshot.problems;
-      if (change.type !== "heartbeat" && problems.length > 0) {
-        log.warn({ problems: problems.length }, "some flags did not compile and answer ERROR");
-      }
-    },
-    onEvent: (event) => metrics.streamEvents.inc({ event }),
-  });
+  const onChange = (change: StateChange, full: () => FullState) => {
+    const before = snapshot.revision;
+    snapshot.apply(change, full);
+    if (change.type !== "heartbeat" || snapshot.revision !== before) schedulePersist();
+    const problems = snapshot.problems;
+    if (change.type !== "heartbeat" && problems.length > 0) {
+      log.warn({ problems: problems.length }, "some flags did not compile and answer ERROR");
+    }
+  };
+  const stream = options.feed
+    ? null
+    : new Upstream({
+        address: config.backendGrpc,
+        ...(config.backendTlsCa ? { tlsCaFile: config.backendTlsCa } : {}),
+        clientId: config.clientId,
+        clientSecret: config.clientSecret,
+        state,
+        logger: log,
+        reconnectMinMs: config.reconnectMinMs,
+        reconnectMaxMs: config.reconnectMaxMs,
+        idleMs: options.streamIdleMs ?? 45_000,
+        onChange: (change) => onChange(change, () => state.all()),
+        onEvent: (event) => metrics.streamEvents.inc({ event }),
+      });
+  const upstream = stream ?? options.feed!({ onChange, assignments });
 
   const aggregator = new EvaluationAggregator({ maxRows: config.maxBufferedEvents });
   let droppedSeen = 0;
@@ -178,7 +192,7 @@ export async function startEdge(config: EdgeConfig, options: EdgeOptions = {}): 
   // Stored assignments of the sticky flags, once the first snapshot names them.
   let warmed = false;
   const warm = () => {
-    if (warmed || !snapshot.ready) return;
+    if (warmed || !snapshot.ready || options.feed) return;
     warmed = true;
     const sticky = state
       .all()
@@ -205,6 +219,7 @@ export async function startEdge(config: EdgeConfig, options: EdgeOptions = {}): 
     maxSseClients: 10_000,
     sseKeepAliveMs: config.sseKeepAliveMs,
     ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}),
+    ...(options.metricsText ? { metricsText: options.metricsText } : {}),
   });
   const transport = await startTransport(app.handle, {
     host: config.host,
@@ -220,7 +235,7 @@ export async function startEdge(config: EdgeConfig, options: EdgeOptions = {}): 
     }),
     onError: (error) => log.error({ err: error }, "request failed"),
   });
-  upstream.start();
+  stream?.start();
   flush.start();
   assignmentFlush.start();
   snapshot.onRevision(warm);
@@ -258,7 +273,7 @@ export async function startEdge(config: EdgeConfig, options: EdgeOptions = {}): 
         await transport.close();
         await Promise.all([flush.close(), assignmentFlush.close()]);
         ingest.close();
-        upstream.close();
+        stream?.close();
         if (writeTimer) {
           clearTimeout(writeTimer);
           writeTimer = null;

@@ -120,6 +120,41 @@ export class EvaluationAggregator {
   }
 
   /**
+   * Adds flag-minutes aggregated elsewhere (a worker process): counts add
+   * up, sketches merge register by register (the maximum).
+   */
+  merge(flagMinutes: readonly FlagMinute[]): void {
+    for (const m of flagMinutes) {
+      const id = `${m.minute}\0${m.flagKey}`;
+      let entry = this.#minutes.get(id);
+      for (const c of m.counts) {
+        const rowId = `${c.variant}\0${c.reason}`;
+        const row = entry?.counts.get(rowId);
+        if (row) {
+          row.count += c.count;
+          continue;
+        }
+        if (this.#rows >= this.#maxRows) {
+          this.#dropped += c.count;
+          continue;
+        }
+        if (!entry) {
+          entry = { flagKey: m.flagKey, minute: m.minute, counts: new Map(), hll: null };
+          this.#minutes.set(id, entry);
+        }
+        entry.counts.set(rowId, { ...c });
+        this.#rows++;
+      }
+      if (entry && m.uniqueUsersHll.length === HLL_REGISTERS) {
+        const hll = (entry.hll ??= new Uint8Array(HLL_REGISTERS));
+        for (let i = 0; i < HLL_REGISTERS; i++) {
+          if (m.uniqueUsersHll[i]! > hll[i]!) hll[i] = m.uniqueUsersHll[i]!;
+        }
+      }
+    }
+  }
+
+  /**
    * The batch to send next: the one not yet accepted (same id), or up to
    * {@link MAX_FLAG_MINUTES} flag-minutes aggregated so far. Null when
    * there is nothing.

@@ -61,6 +61,8 @@ export interface EdgeAppOptions {
   sseKeepAliveMs: number;
   /** Public base URL for eventStreams; unset: from the request's Host header. */
   publicUrl?: string;
+  /** The /metrics text; unset: this process's registry (workers ask the primary). */
+  metricsText?: () => Promise<string>;
 }
 
 const JSON_HEADERS = { "content-type": "application/json" } as const;
@@ -607,7 +609,7 @@ export class EdgeApp {
   }
 
   async #metrics(): Promise<EdgeResponse> {
-    const text = await this.#o.metrics.registry.metrics();
+    const text = await (this.#o.metricsText ?? (() => this.#o.metrics.registry.metrics()))();
     return {
       status: 200,
       headers: { "content-type": this.#o.metrics.registry.contentType },

@@ -69,6 +69,8 @@ export class EdgeMetrics {
     const registry = this.registry;
     new Gauge({
       name: "fluxgate_edge_stream_connected",
+      // Across worker processes: the same fact seen N times, not N facts.
+      aggregator: "max",
       help: "1 while the delivery stream to the backend is up.",
       registers: [registry],
       collect() {
@@ -77,6 +79,8 @@ export class EdgeMetrics {
     });
     new Gauge({
       name: "fluxgate_edge_snapshot_revision",
+      // Across worker processes: the same fact seen N times, not N facts.
+      aggregator: "max",
       help: "Revision of the snapshot being served (0: none).",
       registers: [registry],
       collect() {
@@ -85,6 +89,8 @@ export class EdgeMetrics {
     });
     new Gauge({
       name: "fluxgate_edge_snapshot_flags",
+      // Across worker processes: the same fact seen N times, not N facts.
+      aggregator: "max",
       help: "Flags in the snapshot being served.",
       registers: [registry],
       collect() {
@@ -93,6 +99,8 @@ export class EdgeMetrics {
     });
     new Gauge({
       name: "fluxgate_edge_flag_compile_problems",
+      // Across worker processes: the same fact seen N times, not N facts.
+      aggregator: "max",
       help: "Compile problems of the snapshot, per flag and code (the flag answers ERROR).",
       labelNames: ["flag_key", "code"] as const,
       registers: [registry],

@@ -95,6 +95,16 @@ export class AssignmentStore implements AssignmentLookup {
     });
   }
 
+  /** Queues an assignment made elsewhere (a worker process) for write-back. */
+  enqueue(a: NewAssignment): void {
+    const id = `${a.flagKey}\0${sha256(a.targetingKey)}`;
+    if (!this.#pending.has(id) && this.#pending.size >= this.#maxPending) {
+      this.#dropped++;
+      return;
+    }
+    this.#pending.set(id, a);
+  }
+
   take(): AssignmentBatch | null {
     if (this.#inFlight) return this.#inFlight;
     if (this.#pending.size === 0) return null;
