@@ -45,11 +45,15 @@ export const HLL_REGISTERS = 1024;
 /** At most this many flag-minutes per batch (ingest.proto). */
 export const MAX_FLAG_MINUTES = 5000;
 
-/** Adds a targeting key to HyperLogLog registers, as ingest.proto specifies. */
-export function addToSketch(registers: Uint8Array, targetingKey: string): void {
+/** The register and rank of a targeting key, as ingest.proto specifies. */
+export function sketchPosition(targetingKey: string): [index: number, rank: number] {
   const h = murmur3(targetingKey, 2) >>> 0;
-  const index = h >>> 22;
-  const rank = Math.min(Math.clz32((h << 10) >>> 0), 22) + 1;
+  return [h >>> 22, Math.min(Math.clz32((h << 10) >>> 0), 22) + 1];
+}
+
+/** Adds a targeting key to HyperLogLog registers. */
+export function addToSketch(registers: Uint8Array, targetingKey: string): void {
+  const [index, rank] = sketchPosition(targetingKey);
   if (rank > registers[index]!) registers[index] = rank;
 }
 
@@ -72,6 +76,9 @@ export class EvaluationAggregator {
   readonly #maxRows: number;
   /** A batch taken but not yet accepted: retried as is (same id). */
   #inFlight: EvaluationBatch | null = null;
+  #lastKey: string | null = null;
+  #lastIndex = 0;
+  #lastRank = 0;
 
   constructor(options: { maxRows: number }) {
     this.#maxRows = options.maxRows;
@@ -115,7 +122,13 @@ export class EvaluationAggregator {
       this.#rows++;
     }
     if (targetingKey !== undefined && targetingKey !== "") {
-      addToSketch((entry!.hll ??= new Uint8Array(HLL_REGISTERS)), targetingKey);
+      // A bulk request records many flags for one key: hash it once.
+      if (targetingKey !== this.#lastKey) {
+        [this.#lastIndex, this.#lastRank] = sketchPosition(targetingKey);
+        this.#lastKey = targetingKey;
+      }
+      const hll = (entry!.hll ??= new Uint8Array(HLL_REGISTERS));
+      if (this.#lastRank > hll[this.#lastIndex]!) hll[this.#lastIndex] = this.#lastRank;
     }
   }
 

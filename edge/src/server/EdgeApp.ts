@@ -265,13 +265,15 @@ export class EdgeApp {
         vary: "Origin",
       };
     }
-    const status = String(response.status);
-    this.#o.metrics.requests.inc({ route, status });
-    if (route !== "notFound" && route !== "preflight") {
-      const declared: readonly number[] = ROUTES[route].statuses;
-      if (!declared.includes(response.status)) this.#o.metrics.undeclared.inc({ route, status });
-      this.#o.metrics.latency.observe({ route }, (performance.now() - started) / 1000);
+    if (route === "notFound" || route === "preflight") {
+      this.#o.metrics.answered(route, response.status, null);
+      return response;
     }
+    const declared: readonly number[] = ROUTES[route].statuses;
+    if (!declared.includes(response.status)) {
+      this.#o.metrics.undeclared.inc({ route, status: String(response.status) });
+    }
+    this.#o.metrics.answered(route, response.status, (performance.now() - started) / 1000);
     return response;
   }
 
@@ -366,7 +368,7 @@ export class EdgeApp {
   }
 
   #record(r: EvaluationResult, context: EvaluationContext): void {
-    this.#o.metrics.evaluations.inc({ reason: r.reason });
+    this.#o.metrics.evaluated(r.reason);
     const key = context.targetingKey ?? context.bucketingKey;
     this.#o.aggregator.record(r.flagKey, r.variant, r.reason, key);
     if (r.metadata?.assignment === "new" && key !== undefined && r.variant !== null) {

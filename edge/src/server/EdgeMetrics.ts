@@ -65,6 +65,39 @@ export class EdgeMetrics {
     registers: [this.registry],
   });
 
+  // Labelled children, bound once: the hot path skips prom-client's label hashing.
+  readonly #requestChildren = new Map<string, { inc(): void }>();
+  readonly #latencyChildren = new Map<string, { observe(v: number): void }>();
+  readonly #reasonChildren = new Map<string, { inc(): void }>();
+
+  /** Counts one answer of `route` with `status`, and its latency in seconds. */
+  answered(route: string, status: number, seconds: number | null): void {
+    const id = `${route} ${status}`;
+    let counter = this.#requestChildren.get(id);
+    if (!counter) {
+      counter = this.requests.labels(route, String(status));
+      this.#requestChildren.set(id, counter);
+    }
+    counter.inc();
+    if (seconds === null) return;
+    let histogram = this.#latencyChildren.get(route);
+    if (!histogram) {
+      histogram = this.latency.labels(route);
+      this.#latencyChildren.set(route, histogram);
+    }
+    histogram.observe(seconds);
+  }
+
+  /** Counts one evaluation with `reason`. */
+  evaluated(reason: string): void {
+    let counter = this.#reasonChildren.get(reason);
+    if (!counter) {
+      counter = this.evaluations.labels(reason);
+      this.#reasonChildren.set(reason, counter);
+    }
+    counter.inc();
+  }
+
   constructor(snapshot: LiveSnapshot, upstreamConnected: () => boolean) {
     const registry = this.registry;
     new Gauge({
