@@ -8,7 +8,7 @@
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { cpus, tmpdir } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 
 import autocannon from "autocannon";
@@ -80,6 +80,7 @@ async function load(
 
 const context = { targetingKey: "user-1234", country: "NZ", plan: "pro" };
 const auth = { authorization: `Bearer ${SECRET}`, "content-type": "application/json" };
+const loadBefore = loadavg()[0]!;
 const dir = mkdtempSync(join(tmpdir(), "fluxgate-bench-edge-"));
 const small = join(dir, "small.json");
 const large = join(dir, "large.json");
@@ -192,6 +193,9 @@ to CPU 0 one at a time, load to CPU 1 (autocannon, ${CONNECTIONS} connections, $
 after a 2 s warm-up). The edge boots offline from a snapshot file with the five comparison flags
 (on/off; country+plan then 30% rollout; 4-way split; 50% rollout; off); every request carries a
 client key (SHA-256 checked, cached) and a context. Ratios are to the mean of the two bare rows.
+Machine load (1-min average) ${loadBefore.toFixed(1)} before and ${loadavg()[0]!.toFixed(1)} after
+the run on ${cpus().length} cores: above ~1, other processes share the pinned cores and absolute
+figures (and to a lesser degree the ratios) are not comparable with a quiet run.
 
 | row | req/s | × bare | p50 ms | p99 ms | errors |
 | --- | ----: | -----: | -----: | -----: | -----: |
@@ -210,7 +214,7 @@ Postgres and setup; neither is run by this script yet (see bench/README.md).
   updateResults(join(ROOT, "bench/RESULTS.md"), "edge-http", body);
   writeFileSync(
     join(ROOT, "bench/results/edge-http.json"),
-    `${JSON.stringify({ date, rows, baseline, paced, rssSmall, rssLarge }, null, 2)}\n`,
+    `${JSON.stringify({ date, load: [loadBefore, loadavg()[0]], rows, baseline, paced, rssSmall, rssLarge }, null, 2)}\n`,
   );
 } finally {
   for (const child of children) child.kill("SIGTERM");
