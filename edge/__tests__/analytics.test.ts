@@ -66,6 +66,7 @@ describe("edge evaluation analytics", () => {
     }, 5_000);
     expect(edge.aggregator.pendingRows).toBe(1);
     expect(edge.aggregator.dropped).toBe(0);
+    await edge.close();
   });
 });
 
@@ -91,13 +92,15 @@ describe("edge sticky assignments", () => {
         auth,
       );
 
-    // Action: find a user the 30% rollout includes (its split decides).
-    let user = "";
-    let first: any;
-    for (let i = 0; i < 100 && !user; i++) {
-      const r = await ask(`user-${i}`);
-      if (r.body.reason === "SPLIT") [user, first] = [`user-${i}`, r.body];
-    }
+    // Action: find a user the 30% rollout includes (its split decides), once
+    // the edge serves new-checkout as sticky.
+    const [user, first] = await eventually(async () => {
+      for (let i = 0; i < 100; i++) {
+        const r = await ask(`user-${i}`);
+        if (r.body.reason === "SPLIT" && r.body.metadata) return [`user-${i}`, r.body] as const;
+      }
+      throw new Error("no sticky split answer yet");
+    });
     const again = await ask(user);
     await edge.close();
 

@@ -1,8 +1,9 @@
+import { createHash } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { afterAll, inject } from "vitest";
+import { afterAll, expect, inject } from "vitest";
 
 import type { Backend } from "../../backend/src/index.ts";
 import { fileDatabase } from "../../scripts/lib/fileDatabase.ts";
@@ -52,15 +53,30 @@ afterAll(async () => {
   await Promise.all([...running].map((e) => e.close()));
 });
 
-/** Starts an edge that this test file closes at the end. */
+/**
+ * Starts an edge that this test file closes at the end. Its `ready()` also
+ * waits until the snapshot holds the edge's own key, which the tests present
+ * as callers: a backend whose state of the environment predates a client
+ * created just now delivers it with its next reload (≤ 500 ms here).
+ */
 export async function launchEdge(config: EdgeConfig, options: EdgeOptions = {}): Promise<Edge> {
   const edge = await startEdge(config, options);
   running.add(edge);
   const close = edge.close;
+  const ready = edge.ready;
+  const ownKey = createHash("sha256").update(config.clientSecret).digest();
   return Object.assign(edge, {
     close: () => {
       running.delete(edge);
       return close();
+    },
+    ready: async (timeoutMs?: number) => {
+      await ready(timeoutMs);
+      await eventually(() =>
+        expect([...edge.snapshot.keys.values()].some((k) => k.secretSha256.equals(ownKey))).toBe(
+          true,
+        ),
+      );
     },
   });
 }
