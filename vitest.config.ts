@@ -18,7 +18,7 @@ export default defineConfig({
           name: "db",
           // Tests run the API exactly as production does (masked errors).
           env: { GRAPHILE_ENV: "production" },
-          include: ["{db,backend,scripts}/__tests__/**/*.test.ts"],
+          include: ["{db,backend,scripts,edge}/__tests__/**/*.test.ts"],
           globalSetup: ["scripts/lib/testGlobalSetup.ts"],
           setupFiles: ["scripts/lib/fileDatabaseSetup.ts"],
           testTimeout: 30_000,

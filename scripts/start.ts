@@ -13,6 +13,7 @@ import {
   loadBackendConfig,
   startBackend,
 } from "../backend/src/index.ts";
+import { type Edge, loadEdgeConfig, startEdge } from "../edge/src/index.ts";
 import { type LocalPostgres, postmasterPid, startLocalPostgres } from "./lib/localPostgres.ts";
 import {
   ensureStateDir,
@@ -47,16 +48,22 @@ const logger = (component: string): Logger => createLogger(component, { level, p
 const log = logger("fluxgate");
 const pgLog = logger("postgres");
 const backendLog = logger("backend");
+const edgeLog = logger("edge");
 
 let postgres: LocalPostgres | undefined;
 let pgDataDir: string | undefined;
 let backend: Backend | undefined;
+let edge: Edge | undefined;
 let stopping = false;
 
-/** Stops the backend, then Postgres: one line each. */
+/** Stops the edge, the backend, then Postgres: one line each. */
 async function stop(code: number): Promise<never> {
   if (!stopping) {
     stopping = true;
+    await edge?.close().then(
+      () => edgeLog.info("stopped"),
+      (error: unknown) => edgeLog.error({ err: error }, "close failed"),
+    );
     await backend?.close().then(
       () => backendLog.info("stopped"),
       (error: unknown) => backendLog.error({ err: error }, "close failed"),
@@ -164,10 +171,29 @@ try {
       ? await seedDemo(env.DATABASE_URL!, names.visitor, admin.email, previousState?.demoClient)
       : undefined;
   if (demo) log.info("demo team, environments, flags and client are in place");
+  // The edge serves the demo client's environment (or EDGE_CLIENT_ID's).
+  const edgeClient =
+    env.EDGE_CLIENT_ID && env.EDGE_CLIENT_SECRET
+      ? { id: env.EDGE_CLIENT_ID, secret: env.EDGE_CLIENT_SECRET }
+      : demo?.client;
+  if (edgeClient && backend.grpc) {
+    edge = await startEdge(
+      loadEdgeConfig({
+        ...env,
+        EDGE_BACKEND_GRPC: env.EDGE_BACKEND_GRPC || backend.grpc.address,
+        EDGE_CLIENT_ID: edgeClient.id,
+        EDGE_CLIENT_SECRET: edgeClient.secret,
+        EDGE_SNAPSHOT_FILE: env.EDGE_SNAPSHOT_FILE ?? `${STATE_DIR}/edge-snapshot.json`,
+      }),
+      { logger: edgeLog },
+    );
+    await edge.ready(15_000).catch((error: unknown) => edgeLog.warn((error as Error).message));
+  }
   const urls = {
     graphql: `${backend.url}/graphql`,
     health: `${backend.url}/health`,
     ...(backend.grpc ? { grpc: backend.grpc.address } : {}),
+    ...(edge ? { edge: edge.url, edgeDocs: `${edge.url}/docs` } : {}),
   };
   const statePath = writeState("local.json", {
     mode: local ? "local" : "external",
@@ -180,6 +206,12 @@ try {
     `  GraphQL API and Ruru   ${urls.graphql}`,
     `  Health                 ${urls.health}`,
     ...(urls.grpc ? [`  gRPC delivery          ${urls.grpc} (grpc.health.v1, reflection)`] : []),
+    ...(urls.edge
+      ? [
+          `  Edge (evaluate, OFREP) ${urls.edge} (Authorization: Bearer <demo client secret>)`,
+          `  Edge API docs          ${urls.edgeDocs}`,
+        ]
+      : []),
     ...(admin
       ? [
           `  Admin login            ${admin.email} / ${admin.password ?? "(FLUXGATE_ADMIN_PASSWORD)"}`,

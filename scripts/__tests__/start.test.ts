@@ -43,7 +43,13 @@ interface Running {
 async function start(env: Record<string, string>, ownGroup = false): Promise<Running> {
   const child = spawn(process.execPath, [START], {
     // Any free gRPC port: tests must not collide with each other or a running `npm start`.
-    env: { ...process.env, GRAPHILE_ENV: "production", BACKEND_GRPC_ADDR: "127.0.0.1:0", ...env },
+    env: {
+      ...process.env,
+      GRAPHILE_ENV: "production",
+      BACKEND_GRPC_ADDR: "127.0.0.1:0",
+      EDGE_HTTP_ADDR: "127.0.0.1:0",
+      ...env,
+    },
     stdio: ["ignore", "pipe", "pipe"],
     detached: ownGroup,
   });
@@ -99,6 +105,14 @@ describe("npm start (scripts/start.ts)", { timeout: 120_000 }, () => {
       db.DATABASE_URL,
       "insert into app_public.teams (slug, name) values ('kept', 'Kept')",
     );
+    const evaluated = await fetch(`${local.urls.edge}/evaluate`, {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${local.demoClient.secret}`,
+        "content-type": "application/json",
+      },
+      body: JSON.stringify({ flagKey: "dark-mode" }),
+    }).then((r) => r.json());
     first.child.kill("SIGINT");
     const firstCode = await first.exited;
 
@@ -110,6 +124,9 @@ describe("npm start (scripts/start.ts)", { timeout: 120_000 }, () => {
     expect(postmasterPid(join(stateDir, "pg"))).toBeUndefined();
     expect(local.urls.graphql).toBe(`http://127.0.0.1:${backendPort}/graphql`);
     expect(statSync(join(stateDir, "local.json")).mode & 0o777).toBe(0o600);
+    // The edge serves the demo flags with the demo client's key.
+    expect(first.output()).toContain(`Edge (evaluate, OFREP) ${local.urls.edge}`);
+    expect(evaluated).toMatchObject({ flagKey: "dark-mode", value: true, reason: "STATIC" });
 
     // Action: second run reuses the data.
     const second = await start(env);
@@ -197,6 +214,7 @@ describe("npm start (scripts/start.ts)", { timeout: 120_000 }, () => {
     expect(code).toBe(0);
     const afterBanner = running.output().split("Press Ctrl-C to stop.\n")[1]!;
     expect(afterBanner.trimEnd().split("\n")).toEqual([
+      expect.stringMatching(/edge: stopped$/),
       expect.stringMatching(/backend: stopped$/),
       expect.stringMatching(/postgres: stopped$/),
     ]);

@@ -6,19 +6,8 @@ import {
   type SubscribeResponse,
 } from "../../../proto/gen/fluxgate/delivery/v1/delivery.ts";
 import { Flag, Segment } from "../../../proto/gen/fluxgate/delivery/v1/snapshot.ts";
-import {
-  createClient,
-  createTeamDomain,
-  type TeamDomain,
-} from "../../../scripts/lib/domainFixtures.ts";
 import { entityDigest, xorInto } from "../../src/grpc/EnvironmentState.ts";
-import {
-  createTeamWith,
-  createUserWithPassword,
-  login,
-  owner,
-  type TestBackend,
-} from "../helpers.ts";
+import type { TestBackend } from "../helpers.ts";
 
 type WithGrpc = TestBackend & { readonly backend: { grpc?: { address: string } } };
 
@@ -137,28 +126,7 @@ export function subscribe(
   };
 }
 
-/**
- * A team with the fixture domain (committed), a client of its first
- * environment, and a logged-in team admin.
- */
-export async function teamWithClient(
-  backend?: TestBackend,
-): Promise<{ domain: TeamDomain; id: string; secret: string; adminToken: string }> {
-  const admin = await createUserWithPassword();
-  const team = await createTeamWith([[admin, ["team_admin"]]]);
-  const db = await owner().connect();
-  try {
-    // The fixtures act as an admin through transaction-local settings.
-    await db.query("begin");
-    const domain = await createTeamDomain(db, team.id);
-    const { id, secret } = await createClient(db, domain.environment);
-    await db.query("commit");
-    const adminToken = backend ? (await login(backend, admin)).accessToken : "";
-    return { domain, id, secret, adminToken };
-  } finally {
-    db.release();
-  }
-}
+export { teamWithClient } from "../../../scripts/lib/testBackend.ts";
 
 export const snapshotDone = (m: SubscribeResponse) =>
   m.snapshot !== undefined && m.snapshot.chunkIndex === m.snapshot.chunkCount - 1;

@@ -1,0 +1,222 @@
+/*
+ * `npm run bench:edge`: the edge's HTTP throughput and latency against a
+ * bare node:http server answering a constant JSON, side by side in one run.
+ * Servers run pinned to CPU 0 (one at a time), the load (autocannon, and
+ * lib/pacedLoad.ts for latency at half load) to CPU 1. The edge boots
+ * offline from a snapshot file (bench/edge/fixture.ts): what is measured is
+ * HTTP + auth + evaluation + JSON, not the backend.
+ */
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+
+import autocannon from "autocannon";
+
+import { childOutput } from "../scripts/lib/childOutput.ts";
+import { freePort } from "../scripts/lib/freePort.ts";
+import { writeBenchSnapshot } from "./edge/fixture.ts";
+import { updateResults } from "./engine/updateResults.ts";
+import { pacedLoad } from "./lib/pacedLoad.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const DURATION = Number(process.env.BENCH_DURATION ?? 10);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
+const SECRET = "bench-secret-0123456789";
+const children: ChildProcess[] = [];
+
+execFileSync("taskset", ["-a", "-cp", "1", String(process.pid)], { stdio: "ignore" });
+
+async function server(args: string[]): Promise<{ url: string; pid: number; stop(): void }> {
+  const port = await freePort();
+  const child = spawn(
+    "taskset",
+    [
+      "-c",
+      "0",
+      process.execPath,
+      join(ROOT, "bench/edge/server.ts"),
+      args[0]!,
+      String(port),
+      ...args.slice(1),
+    ],
+    { env: { ...process.env, NODE_ENV: "production" }, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  children.push(child);
+  await childOutput(child).waitFor("listening", 60_000);
+  return { url: `http://127.0.0.1:${port}`, pid: child.pid!, stop: () => child.kill("SIGTERM") };
+}
+
+/** The pid of the node process under taskset (taskset execs, so it is the same). */
+function rssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  return Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024;
+}
+
+interface Row {
+  name: string;
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+}
+
+async function load(
+  name: string,
+  options: autocannon.Options & { expectStatus?: number },
+): Promise<Row> {
+  // A short warm-up (JIT, connections), then the measured run.
+  await autocannon({ ...options, duration: 2, connections: CONNECTIONS });
+  const r = await autocannon({ ...options, duration: DURATION, connections: CONNECTIONS });
+  const errors = r.errors + r.timeouts + r.non2xx - (options.expectStatus === 304 ? r.non2xx : 0);
+  return {
+    name,
+    rps: Math.round(r.requests.average),
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    errors,
+  };
+}
+
+const context = { targetingKey: "user-1234", country: "NZ", plan: "pro" };
+const auth = { authorization: `Bearer ${SECRET}`, "content-type": "application/json" };
+const loadBefore = loadavg()[0]!;
+const dir = mkdtempSync(join(tmpdir(), "fluxgate-bench-edge-"));
+const small = join(dir, "small.json");
+const large = join(dir, "large.json");
+await writeBenchSnapshot(small, SECRET);
+await writeBenchSnapshot(large, SECRET, 10_000);
+
+try {
+  const rows: Row[] = [];
+  const bare = await server(["bare"]);
+  const bareBody = JSON.stringify({ flagKey: "checkout", context });
+  rows.push(
+    await load("bare node:http, constant JSON", {
+      url: bare.url,
+      method: "POST",
+      headers: auth,
+      body: bareBody,
+    }),
+  );
+  bare.stop();
+
+  const edge = await server(["edge", small]);
+  const bulkUrl = `${edge.url}/ofrep/v1/evaluate/flags`;
+  const first = await fetch(bulkUrl, {
+    method: "POST",
+    headers: auth,
+    body: JSON.stringify({ context }),
+  });
+  const etag = first.headers.get("etag")!;
+  rows.push(
+    await load("POST /evaluate (one flag)", {
+      url: `${edge.url}/evaluate`,
+      method: "POST",
+      headers: auth,
+      body: bareBody,
+    }),
+    await load("POST /evaluate (all 5 flags)", {
+      url: `${edge.url}/evaluate`,
+      method: "POST",
+      headers: auth,
+      body: JSON.stringify({ context }),
+    }),
+    await load("OFREP single", {
+      url: `${edge.url}/ofrep/v1/evaluate/flags/checkout`,
+      method: "POST",
+      headers: auth,
+      body: JSON.stringify({ context }),
+    }),
+    await load("OFREP bulk 200 (5 flags)", {
+      url: bulkUrl,
+      method: "POST",
+      headers: auth,
+      body: JSON.stringify({ context }),
+    }),
+    await load("OFREP bulk 304 (If-None-Match)", {
+      url: bulkUrl,
+      method: "POST",
+      headers: { ...auth, "if-none-match": etag },
+      body: JSON.stringify({ context }),
+      expectStatus: 304,
+    }),
+  );
+  const evaluateMax = rows[1]!.rps;
+  const paced = await pacedLoad({
+    url: `${edge.url}/evaluate`,
+    method: "POST",
+    headers: auth,
+    body: (i) =>
+      JSON.stringify({ flagKey: "checkout", context: { ...context, targetingKey: `u${i}` } }),
+    rate: Math.round(evaluateMax / 2),
+    durationSeconds: DURATION,
+    connections: CONNECTIONS,
+  });
+  const rssSmall = rssMb(edge.pid);
+  edge.stop();
+
+  const bareAgain = await server(["bare"]);
+  rows.push(
+    await load("bare node:http again (drift check)", {
+      url: bareAgain.url,
+      method: "POST",
+      headers: auth,
+      body: bareBody,
+    }),
+  );
+  bareAgain.stop();
+
+  const big = await server(["edge", large]);
+  await load("POST /evaluate with 10,000 flags (for RSS)", {
+    url: `${big.url}/evaluate`,
+    method: "POST",
+    headers: auth,
+    body: bareBody,
+  });
+  const rssLarge = rssMb(big.pid);
+  big.stop();
+
+  const baseline = (rows[0]!.rps + rows[6]!.rps) / 2;
+  const date = new Date().toISOString().slice(0, 10);
+  const table = rows
+    .map(
+      (r) =>
+        `| ${r.name} | ${r.rps.toLocaleString("en")} | ${(r.rps / baseline).toFixed(2)}× | ${r.p50} | ${r.p99} | ${r.errors} |`,
+    )
+    .join("\n");
+  const body = `
+## Edge HTTP (bench/edge-http.ts)
+
+\`npm run bench:edge\` — ${date}, Node ${process.version}, ${cpus()[0]?.model ?? "?"}; servers pinned
+to CPU 0 one at a time, load to CPU 1 (autocannon, ${CONNECTIONS} connections, ${DURATION} s per row
+after a 2 s warm-up). The edge boots offline from a snapshot file with the five comparison flags
+(on/off; country+plan then 30% rollout; 4-way split; 50% rollout; off); every request carries a
+client key (SHA-256 checked, cached) and a context. Ratios are to the mean of the two bare rows.
+Machine load (1-min average) ${loadBefore.toFixed(1)} before and ${loadavg()[0]!.toFixed(1)} after
+the run on ${cpus().length} cores: above ~1, other processes share the pinned cores and absolute
+figures (and to a lesser degree the ratios) are not comparable with a quiet run.
+
+| row | req/s | × bare | p50 ms | p99 ms | errors |
+| --- | ----: | -----: | -----: | -----: | -----: |
+${table}
+
+Latency at half of the \`/evaluate\` maximum (${Math.round(evaluateMax / 2).toLocaleString("en")} req/s, open model,
+\`lib/pacedLoad.ts\`, a new targeting key per request): p50 ${paced.p50.toFixed(2)} ms, p99
+${paced.p99.toFixed(2)} ms, ${paced.errors} errors of ${paced.requests}.
+
+RSS: ${rssSmall.toFixed(0)} MB with 5 flags, ${rssLarge.toFixed(0)} MB with 10,005 flags (after load).
+
+Peers: Unleash Edge needs \`cargo install unleash-edge\` (≈ 9 min here) and the Unleash server its own
+Postgres and setup; neither is run by this script yet (see bench/README.md).
+`;
+  console.log(body);
+  updateResults(join(ROOT, "bench/RESULTS.md"), "edge-http", body);
+  writeFileSync(
+    join(ROOT, "bench/results/edge-http.json"),
+    `${JSON.stringify({ date, load: [loadBefore, loadavg()[0]], rows, baseline, paced, rssSmall, rssLarge }, null, 2)}\n`,
+  );
+} finally {
+  for (const child of children) child.kill("SIGTERM");
+}
+process.exit(0);
