@@ -143,7 +143,10 @@ function stream(backend: Backend, clientId: string, secret: string) {
   const metadata = new grpc.Metadata();
   metadata.set("x-client-id", clientId);
   metadata.set("x-client-secret", secret);
-  const call = client.subscribe({ sinceRevision: "0", sinceChecksum: Buffer.alloc(0) }, metadata);
+  const call = client.subscribe(
+    { sinceRevision: "0", sinceChecksum: Buffer.alloc(0), includeContexts: true },
+    metadata,
+  );
   const waiting = new Map<string, (at: number) => void>();
   const arrived = new Map<string, number>();
   let ready: () => void;

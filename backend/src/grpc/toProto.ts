@@ -1,5 +1,7 @@
 import type {
   Condition,
+  ContextDefinition,
+  ContextType as EngineContextType,
   CriterionDefinition,
   FlagDefinition,
   FlagKind as EngineFlagKind,
@@ -13,6 +15,8 @@ import { ClientKey, ClientKind } from "../../../proto/gen/fluxgate/delivery/v1/d
 import {
   Combinator,
   type ConditionValue,
+  type Context,
+  ContextType,
   type Criterion,
   Flag,
   FlagKind,
@@ -132,4 +136,21 @@ export function clientKeyToProto(row: ClientKeyRow): ClientKey {
     kind: row.kind === "web" ? ClientKind.CLIENT_KIND_WEB : ClientKind.CLIENT_KIND_BACKEND,
     allowedOrigins: row.allowed_origins,
   });
+}
+
+const CONTEXT_TYPES: Record<EngineContextType, ContextType> = {
+  string: ContextType.CONTEXT_TYPE_STRING,
+  number: ContextType.CONTEXT_TYPE_NUMBER,
+  boolean: ContextType.CONTEXT_TYPE_BOOLEAN,
+  semver: ContextType.CONTEXT_TYPE_SEMVER,
+  date: ContextType.CONTEXT_TYPE_DATE,
+};
+
+/** The wire form of a context definition (the team's context schema). */
+export function contextToProto(def: ContextDefinition): Context {
+  return {
+    key: def.key,
+    type: CONTEXT_TYPES[def.type],
+    allowedValues: (def.allowedValues ?? []).map(conditionValue),
+  };
 }
