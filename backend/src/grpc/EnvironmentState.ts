@@ -37,13 +37,30 @@ export function xorInto(target: Buffer, digest: Buffer): void {
   for (let i = 0; i < 32; i++) target[i]! ^= digest[i]!;
 }
 
+/**
+ * One writer for every entity: `finish()` copies out what was written and
+ * keeps the grown buffer, so encoding thousands of entities allocates no
+ * writer and no buffer growth per entity.
+ */
+const writer = new BinaryWriter();
+
 /** The wire encoding of one entity's message. */
 export function encodeEntity(kind: EntityKind, message: EntityMessage): Uint8Array {
-  if (kind === "flag") return Flag.encode(message as Flag).finish();
-  if (kind === "segment") return Segment.encode(message as Segment).finish();
-  if (kind === "context") return Context.encode(message as Context).finish();
-  return ClientKeyCodec.encode(message as ClientKey).finish();
+  try {
+    if (kind === "flag") Flag.encode(message as Flag, writer);
+    else if (kind === "segment") Segment.encode(message as Segment, writer);
+    else if (kind === "context") Context.encode(message as Context, writer);
+    else ClientKeyCodec.encode(message as ClientKey, writer);
+  } catch (error) {
+    writer.finish(); // drop the half-written message
+    throw error;
+  }
+  return writer.finish();
 }
+
+/** Byte equality without copying either side. */
+const sameBytes = (a: Uint8Array, b: Uint8Array) =>
+  a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.length).equals(b);
 
 export const entityId = (kind: EntityKind, key: string) => `${kind}\0${key}`;
 
@@ -165,7 +182,7 @@ export class EnvironmentState {
       const bytes = encodeEntity(kind, message);
       const id = entityId(kind, key);
       const previous = this.entities.get(id);
-      if (previous && Buffer.from(previous.bytes).equals(bytes)) {
+      if (previous && sameBytes(previous.bytes, bytes)) {
         entities.set(id, previous);
         continue;
       }
