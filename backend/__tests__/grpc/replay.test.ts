@@ -197,6 +197,45 @@ describe("Subscribe resuming from an older revision", () => {
     expect(delta.upsertedClientKeys).toEqual([]);
   });
 
+  it("keeps every stream consistent when changes land while resumes are being replayed", async () => {
+    // Setup: an edge state at R, then one change so that resuming replays.
+    const a = await teamWithClient();
+    const old = await freshSnapshot(a, false);
+    await sql("update app_public.features set kill_switch = true where id = $1", a.domain.feature);
+
+    // Action: resumes from R race ten more changes.
+    const streams = Array.from({ length: 6 }, () =>
+      subscribe(api, credentials(a.id, a.secret), {
+        sinceRevision: old.revision,
+        sinceChecksum: old.checksum(),
+      }),
+    );
+    for (let i = 0; i < 10; i++) {
+      await sql(
+        "update app_public.features set kill_switch = $2 where id = $1",
+        a.domain.feature3,
+        i % 2 === 0,
+      );
+    }
+    const final = await revisionOf(a);
+    for (const stream of streams) await stream.next((m) => m.revision === final && !m.snapshot);
+    for (const stream of streams) stream.cancel();
+
+    // Assertions: applied in order, every message adds up, and all end at the same state.
+    const target = await freshSnapshot(a, false);
+    for (const stream of streams) {
+      const edge = old.clone();
+      expect(stream.messages[0]!.snapshot).toBeUndefined();
+      for (const message of stream.messages) {
+        edge.apply(message);
+        expect(edge.checksum().equals(Buffer.from(message.checksum))).toBe(true);
+      }
+      expect(edge.checksum().equals(target.checksum())).toBe(true);
+      const revisions = stream.messages.map((m) => BigInt(m.revision));
+      expect(revisions).toEqual([...revisions].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0)));
+    }
+  });
+
   it("opens a resume at the current state, or with nothing changed since, with a heartbeat", async () => {
     // Setup: a change in the team's other environment moves no revision here.
     const a = await teamWithClient();
