@@ -8,7 +8,13 @@ import {
   type SubscribeRequest,
   SubscribeResponse,
 } from "../../../proto/gen/fluxgate/delivery/v1/delivery.ts";
-import { EnvironmentState, type StateItem, withoutContexts } from "./EnvironmentState.ts";
+import {
+  type EntityKind,
+  type EntityMessage,
+  EnvironmentState,
+  type StateItem,
+  withoutContexts,
+} from "./EnvironmentState.ts";
 import { type FeedEntry, replayDelta } from "./replay.ts";
 import { statusError, unauthenticated } from "./statusError.ts";
 import {
@@ -106,17 +112,15 @@ function sinceOf(request: SubscribeRequest): { revision: bigint; checksum: Buffe
 
 /** The entities of a snapshot and its client keys, as the state's items. */
 function* stateItems(snapshot: Snapshot, keys: ClientKeyRow[]): Generator<StateItem> {
-  for (const flag of snapshot.flags) {
-    yield { kind: "flag", key: flag.key, message: flagToProto(flag) };
-  }
+  const item = <S>(kind: EntityKind, key: string, source: S, build: (s: S) => EntityMessage) =>
+    ({ kind, key, source, build }) as StateItem;
+  for (const flag of snapshot.flags) yield item("flag", flag.key, flag, flagToProto);
   for (const segment of snapshot.segments ?? []) {
-    yield { kind: "segment", key: segment.key, message: segmentToProto(segment) };
+    yield item("segment", segment.key, segment, segmentToProto);
   }
-  for (const key of keys) {
-    yield { kind: "client_key", key: key.id, message: clientKeyToProto(key) };
-  }
+  for (const key of keys) yield item("client_key", key.id, key, clientKeyToProto);
   for (const context of snapshot.contexts ?? []) {
-    yield { kind: "context", key: context.key, message: contextToProto(context) };
+    yield item("context", context.key, context, contextToProto);
   }
 }
 

@@ -20,6 +20,8 @@ export interface Entity {
   bytes: Uint8Array;
   /** SHA-256 of kind, key and bytes. */
   digest: Buffer;
+  /** What the message was built from (an engine definition, a row). */
+  source: unknown;
 }
 
 const ZERO = Buffer.alloc(32);
@@ -113,11 +115,41 @@ const CHUNK_FIELD: Record<EntityKind, number> = {
   context: 7,
 };
 
-/** An item of the state to be: one entity's message, not yet encoded. */
-export interface StateItem {
+/**
+ * An item of the state to be: what one entity is built from, and how. The
+ * message is built (and encoded, and hashed) only when the source differs
+ * from the one the previous state's entity was built from.
+ */
+export interface StateItem<S = unknown> {
   kind: EntityKind;
   key: string;
-  message: EntityMessage;
+  source: S;
+  build: (source: S) => EntityMessage;
+}
+
+/** Deep equality of JSON-shaped values (byte arrays compared by content). */
+export function sameSource(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (a instanceof Uint8Array || b instanceof Uint8Array) {
+    return a instanceof Uint8Array && b instanceof Uint8Array && sameBytes(a, b);
+  }
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameSource(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  const left = a as Record<string, unknown>;
+  const right = b as Record<string, unknown>;
+  let keys = 0;
+  for (const key in left) {
+    if (!Object.hasOwn(left, key)) continue;
+    if (!Object.hasOwn(right, key) || !sameSource(left[key], right[key])) return false;
+    keys++;
+  }
+  for (const key in right) if (Object.hasOwn(right, key)) keys--;
+  return keys === 0;
 }
 
 /**
@@ -178,19 +210,26 @@ export class EnvironmentState {
     const contextsChecksum = Buffer.from(this.contextsChecksum);
     const delta = emptyDelta();
     let changed = false;
-    for (const { kind, key, message } of items) {
-      const bytes = encodeEntity(kind, message);
+    for (const { kind, key, source, build } of items) {
       const id = entityId(kind, key);
       const previous = this.entities.get(id);
-      if (previous && sameBytes(previous.bytes, bytes)) {
+      // Most reloads change one entity of thousands: the others are
+      // recognised by their source, without building or encoding them.
+      if (previous && sameSource(previous.source, source)) {
         entities.set(id, previous);
+        continue;
+      }
+      const message = build(source);
+      const bytes = encodeEntity(kind, message);
+      if (previous && sameBytes(previous.bytes, bytes)) {
+        entities.set(id, { ...previous, source });
         continue;
       }
       const digest = entityDigest(kind, key, bytes);
       const sum = kind === "context" ? contextsChecksum : checksum;
       if (previous) xorInto(sum, previous.digest);
       xorInto(sum, digest);
-      entities.set(id, { kind, key, message, bytes, digest });
+      entities.set(id, { kind, key, message, bytes, digest, source });
       changed = true;
       addUpsert(delta, kind, message);
     }
