@@ -345,6 +345,32 @@ describe("Subscribe resuming from an older revision", () => {
     );
   });
 
+  it("sends a snapshot when the feed cannot say what changed (an entry from before it recorded keys)", async () => {
+    // Setup
+    const a = await teamWithClient();
+    const old = await freshSnapshot(a, false);
+    await sql("update app_public.features set kill_switch = true where id = $1", a.domain.feature);
+    await freshSnapshot(a, false);
+    await sql(
+      "update app_public.change_feed set entity_key = null, feature_key = null where team_id = $1 and revision > $2",
+      a.domain.teamId,
+      old.revision,
+    );
+
+    // Action
+    const { opening, edge } = await resume(
+      fresh,
+      a,
+      { revision: old.revision, checksum: old.checksum() },
+      false,
+      old,
+    );
+
+    // Assertions
+    expect(opening[0]!.snapshot).toBeDefined();
+    expect(edge.flags.get("dark-mode")?.killSwitch).toBe(true);
+  });
+
   it("sends a snapshot for a revision the database never reached, or a revision without its checksum", async () => {
     const a = await teamWithClient();
     const edge = await freshSnapshot(a, false);
