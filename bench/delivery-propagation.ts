@@ -19,11 +19,13 @@ import { loadavg } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 
-import type { Snapshot } from "@fluxgate/engine";
+import type { FlagDefinition, Snapshot } from "@fluxgate/engine";
 import * as grpc from "@grpc/grpc-js";
 import pg from "pg";
 
 import { loadBackendConfig } from "../backend/src/config.ts";
+import { EnvironmentState, type StateItem } from "../backend/src/grpc/EnvironmentState.ts";
+import { flagToProto } from "../backend/src/grpc/toProto.ts";
 import { type Backend, startBackend } from "../backend/src/server.ts";
 import {
   DeliveryServiceClient,
@@ -181,6 +183,51 @@ function stream(backend: Backend, clientId: string, secret: string) {
   };
 }
 
+/**
+ * CPU time of EnvironmentState.next for a reload that changed one flag of
+ * `snapshotText`, with unchanged entities recognised by their source (what
+ * the hub does) and with every entity rebuilt and re-encoded (a source that
+ * never matches), side by side, median of 5.
+ */
+function reloadCpu(snapshotText: string): { reuse: number; rebuild: number } {
+  let serial = 0;
+  const kinds = {
+    reuse: (s: Snapshot): StateItem[] =>
+      s.flags.map((f) => ({
+        kind: "flag",
+        key: f.key,
+        source: f,
+        build: (x) => flagToProto(x as FlagDefinition),
+      })),
+    rebuild: (s: Snapshot): StateItem[] =>
+      s.flags.map((f) => ({
+        kind: "flag",
+        key: f.key,
+        source: { f, serial: serial++ },
+        build: (x) => flagToProto((x as { f: FlagDefinition }).f),
+      })),
+  };
+  const runs: Record<keyof typeof kinds, number[]> = { reuse: [], rebuild: [] };
+  for (let round = 0; round < 5; round++) {
+    for (const kind of ["reuse", "rebuild"] as const) {
+      const first = EnvironmentState.empty("p").next(
+        "1",
+        "p",
+        kinds[kind](JSON.parse(snapshotText)),
+      ).state;
+      const next = JSON.parse(snapshotText) as Snapshot;
+      (next.flags[5] as { killSwitch: boolean }).killSwitch = !next.flags[5]!.killSwitch;
+      const items = kinds[kind](next);
+      const started = process.cpuUsage();
+      first.next("2", "p", items);
+      const used = process.cpuUsage(started);
+      runs[kind].push((used.user + used.system) / 1_000);
+    }
+  }
+  const median = (values: number[]) => ms(values.sort((x, y) => x - y)[2]!);
+  return { reuse: median(runs.reuse), rebuild: median(runs.rebuild) };
+}
+
 /** The first message of a stream opened with `request`: its kind, size and arrival. */
 function firstMessage(
   backend: Backend,
@@ -301,6 +348,7 @@ try {
   const engineSnapshot = JSON.parse(json!.text) as Snapshot;
   const flagdText = JSON.stringify(flagdConfig(engineSnapshot));
   checkFlagdEquivalence(engineSnapshot, flagdText);
+  const reload = reloadCpu(json!.text);
   const bytes = (text: string) => Buffer.byteLength(text, "utf8");
   const gzipped = (data: Buffer | string) => gzipSync(data).length;
   const protoAll = Buffer.concat(chunks);
@@ -339,6 +387,7 @@ try {
       chunksMs: ms(chunksMs),
       toFreshEdgeMs: ms(toEdgeMs),
       toEdgeFromLoadedStateMs: ms(toWarmEdgeMs),
+      reloadCpuMs: reload,
       resumeAfterOneChange: { ms: ms(resumeMs), bytes: opening.bytes, kind: opening.kind },
       protobufBytes: protoBytes,
       protobufGzipBytes: gzipped(protoAll),
@@ -361,6 +410,7 @@ arrival.
 | snapshot of ${SNAPSHOT_FLAGS} flags: read + map + encode + hash (of which SQL, median of 3) | ${figures.snapshot.buildMs} ms (${figures.snapshot.sqlMedianMs} ms) | ≤ 1 s |
 | snapshot of ${SNAPSHOT_FLAGS} flags: chunks written from the encoded entities | ${figures.snapshot.chunksMs} ms | — |
 | snapshot of ${SNAPSHOT_FLAGS} flags to an edge, subscribe → last chunk: replica that has not read the environment / one that holds it | ${figures.snapshot.toFreshEdgeMs} / ${figures.snapshot.toEdgeFromLoadedStateMs} ms | — |
+| a reload after one change, ${SNAPSHOT_FLAGS} flags: CPU of the new state, unchanged entities recognised by their source / every entity rebuilt and re-encoded (median of 5) | ${figures.snapshot.reloadCpuMs.reuse} / ${figures.snapshot.reloadCpuMs.rebuild} ms (${ms(figures.snapshot.reloadCpuMs.reuse / figures.snapshot.reloadCpuMs.rebuild)}×) | — |
 | resume after one change, ${SNAPSHOT_FLAGS} flags: the opening (a ${figures.snapshot.resumeAfterOneChange.kind}) | ${figures.snapshot.resumeAfterOneChange.bytes} bytes in ${figures.snapshot.resumeAfterOneChange.ms} ms (the snapshot: ${figures.snapshot.protobufBytes} bytes) | — |
 | snapshot bytes: FluxGate protobuf / flagd JSON for the same flags | ${figures.snapshot.protobufBytes} / ${figures.snapshot.flagdJsonBytes} (${ms(figures.snapshot.protobufBytes / figures.snapshot.flagdJsonBytes)}×) | — |
 | snapshot bytes gzipped: protobuf / flagd JSON | ${figures.snapshot.protobufGzipBytes} / ${figures.snapshot.flagdJsonGzipBytes} (${ms(figures.snapshot.protobufGzipBytes / figures.snapshot.flagdJsonGzipBytes)}×) | — |
