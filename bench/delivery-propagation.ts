@@ -420,8 +420,7 @@ flagd's document (\`bench/delivery/flagdConfig.ts\`) follows its flag-definition
 (\`state\`, \`variants\`, \`defaultVariant\`, JsonLogic \`targeting\` with \`starts_with\` and
 \`fractional\`); the run loads it into \`@openfeature/flagd-core\` and checks it serves the same
 share of users as FluxGate's engine before reporting. flagd resends that whole document on every
-change; FluxGate sends it once, then deltas. The protobuf carries what flagd's document has no field for: every criterion's id
-(a UUID, 36 incompressible bytes each: most of what remains after gzip), the client keys' hashes
+change; FluxGate sends it once, then deltas. The protobuf carries what flagd's document has no field for: every criterion's id (a UUID: 36 bytes, 16 of them random, so about 160 kB that no compression removes, most of what remains after gzip), the client keys' hashes
 and the context schema. Load average (2 cores, shared with other work) at start / end of this run:
 ${figures.loadAverage.start} / ${figures.loadAverage.end}; figures from a loaded machine are slower than
 from a quiet one, so compare within one run.
