@@ -299,6 +299,32 @@ alter table app_private.audit_chain_head enable row level security;
 -- (none)
 
 -- ============================================================================
+-- Table app_private.change_feed_horizons
+-- ============================================================================
+
+create table app_private.change_feed_horizons (
+  environment_id uuid not null,
+  pruned_through bigint not null,
+  constraint change_feed_horizons_environment_id_fkey FOREIGN KEY (environment_id) REFERENCES app_public.environments(id) ON DELETE CASCADE,
+  constraint change_feed_horizons_pkey PRIMARY KEY (environment_id),
+  constraint change_feed_horizons_pruned_through_check CHECK ((pruned_through > 0))
+);
+comment on table app_private.change_feed_horizons is 'Per environment, the highest pruned change-feed revision that applied to it (its own entries and its team''s environment-wide ones): an edge at revision R can replay from the feed while R >= pruned_through.';
+
+-- indexes
+-- (none besides constraints)
+
+-- row level security
+alter table app_private.change_feed_horizons enable row level security;
+-- no policies: no role but the owner (or a bypassrls role) sees a row
+
+-- grants
+-- no grants: only fluxgate_owner reaches app_private.change_feed_horizons
+
+-- triggers
+-- (none)
+
+-- ============================================================================
 -- Table app_private.client_secrets
 -- ============================================================================
 
@@ -651,6 +677,9 @@ create table app_public.change_feed (
   op text not null,
   feature_id uuid,
   created_at timestamp with time zone default clock_timestamp() not null,
+  entity_key text,
+  previous_key text,
+  feature_key text,
   constraint change_feed_op_check CHECK ((op = ANY (ARRAY['insert'::text, 'update'::text, 'delete'::text]))),
   constraint change_feed_pkey PRIMARY KEY (revision)
 );
@@ -663,8 +692,12 @@ comment on column app_public.change_feed.entity_id is 'The primary key of the ch
 comment on column app_public.change_feed.op is 'What happened to the row: insert, update or delete.';
 comment on column app_public.change_feed.feature_id is 'The feature the change belongs to, when it belongs to one.';
 comment on column app_public.change_feed.created_at is 'When the change was recorded.';
+comment on column app_public.change_feed.entity_key is 'The key of the changed row when it has one (features, segments, contexts, environments): its key after the change, or the deleted row''s key.';
+comment on column app_public.change_feed.previous_key is 'The key of the changed row before an update that changed it (a rename); null otherwise.';
+comment on column app_public.change_feed.feature_key is 'The key of the feature the change belongs to, as it was when the change was recorded; null when the change belongs to no feature, or the feature was deleted in the same change.';
 
 -- indexes
+CREATE INDEX idx_change_feed_created_at ON app_public.change_feed USING btree (created_at);
 CREATE INDEX idx_change_feed_team_id ON app_public.change_feed USING btree (team_id, revision);
 
 -- row level security
@@ -2995,6 +3028,57 @@ comment on function app_private.new_client_secret() is 'A new random client secr
 -- no execute grants: only the owner may call it
 
 -- ----------------------------------------------------------------------------
+-- function app_private.prune_change_feed(retention interval, batch_size integer)
+-- ----------------------------------------------------------------------------
+-- plpgsql, volatile, called on null input, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_private.prune_change_feed(retention interval, batch_size integer DEFAULT 10000)
+ RETURNS integer
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  v_deleted int;
+begin
+  if retention is null or retention <= interval '0' then
+    raise exception 'retention must be a positive interval, got %', retention using errcode = '22023';
+  end if;
+  if batch_size is null or batch_size < 1 then
+    raise exception 'batch_size must be positive, got %', batch_size using errcode = '22023';
+  end if;
+  if not pg_catalog.pg_try_advisory_xact_lock(7013260911) then
+    return 0;
+  end if;
+  with doomed as (
+    select f.revision from app_public.change_feed f
+    where f.created_at < now() - retention
+    order by f.revision
+    limit batch_size
+  ), deleted as (
+    delete from app_public.change_feed f
+    using doomed d
+    where f.revision = d.revision
+    returning f.revision, f.team_id, f.environment_id
+  ), horizons as (
+    select e.id as environment_id, max(d.revision) as pruned_through
+    from deleted d
+    join app_public.environments e
+      on e.team_id = d.team_id and (d.environment_id is null or d.environment_id = e.id)
+    group by e.id
+  ), moved as (
+    insert into app_private.change_feed_horizons as h (environment_id, pruned_through)
+    select environment_id, pruned_through from horizons
+    on conflict (environment_id) do update
+      set pruned_through = greatest(h.pruned_through, excluded.pruned_through)
+    returning 1
+  )
+  select count(*) into v_deleted from deleted;
+  return v_deleted;
+end;
+$function$;
+comment on function app_private.prune_change_feed(retention interval, batch_size integer) is 'For the backend''s retention job: deletes up to batch_size change-feed entries older than retention (oldest first), moving each affected environment''s replay horizon; 0 when another replica holds the pruning lock.';
+-- no execute grants: only the owner may call it
+
+-- ----------------------------------------------------------------------------
 -- function app_private.prune_ingest(batch_window interval, retention interval)
 -- ----------------------------------------------------------------------------
 -- sql, volatile, called on null input, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
@@ -3135,6 +3219,9 @@ declare
   v_entity_id uuid;
   v_stage_environment_id uuid;
   v_stage_feature_id uuid;
+  v_entity_key text := v_row ->> 'key';
+  v_previous_key text;
+  v_feature_key text;
   v_revision bigint;
 begin
   if TG_OP = 'UPDATE'
@@ -3153,11 +3240,21 @@ begin
     v_feature_id := coalesce(v_feature_id, v_stage_feature_id);
   end if;
   v_entity_id := case when TG_ARGV[0] <> '' then (v_row ->> TG_ARGV[0])::uuid end;
+  if TG_OP = 'UPDATE' and (v_old ->> 'key') is distinct from (v_new ->> 'key') then
+    v_previous_key := v_old ->> 'key';
+  end if;
+  if TG_TABLE_NAME = 'features' then
+    v_feature_key := v_entity_key;
+  elsif v_feature_id is not null then
+    select f.key into v_feature_key from app_public.features f where f.id = v_feature_id;
+  end if;
 
   perform app_private.lock_history();
   v_revision := nextval('app_private.revision_seq');
-  insert into app_public.change_feed (revision, team_id, environment_id, entity, entity_id, op, feature_id)
-  values (v_revision, v_team_id, v_environment_id, TG_TABLE_NAME, v_entity_id, lower(TG_OP), v_feature_id);
+  insert into app_public.change_feed (revision, team_id, environment_id, entity, entity_id, op,
+    feature_id, entity_key, previous_key, feature_key)
+  values (v_revision, v_team_id, v_environment_id, TG_TABLE_NAME, v_entity_id, lower(TG_OP),
+    v_feature_id, v_entity_key, v_previous_key, v_feature_key);
 
   perform pg_notify('fluxgate_changes', json_build_object(
     'revision', v_revision, 'teamId', v_team_id, 'environmentId', v_environment_id,
@@ -3173,7 +3270,7 @@ begin
   return null;
 end;
 $function$;
-comment on function app_private.tg__change_feed() is 'Trigger function bumping the global revision, appending to the change feed and notifying fluxgate_changes and postgraphile:features:<team_id>.';
+comment on function app_private.tg__change_feed() is 'Trigger function bumping the global revision, appending to the change feed (with the keys replay needs) and notifying fluxgate_changes and postgraphile:features:<team_id>.';
 -- no execute grants: only the owner may call it
 
 -- ----------------------------------------------------------------------------

@@ -35,6 +35,13 @@ export interface BackendConfig {
   grpcAddress: string | null;
   /** TLS for gRPC: PEM files, both or neither. */
   grpcTls?: { certFile: string; keyFile: string };
+  /**
+   * Change-feed entries older than this are pruned (resuming from before
+   * them costs a snapshot); `BACKEND_CHANGE_FEED_RETENTION`; unset: 7 days.
+   */
+  changeFeedRetentionSeconds?: number;
+  /** How often to prune; default a tenth of the window, 10 s to 1 h (tests shorten it). */
+  changeFeedPruneIntervalMs?: number;
   /** Delivery fan-out tuning (tests shorten its intervals). */
   deliveryHub?: Partial<DeliveryHubOptions>;
   /** Ingest limits (`BACKEND_INGEST_*`); unset ones keep their defaults. */
@@ -71,6 +78,7 @@ export function loadBackendConfig(env: NodeJS.ProcessEnv = process.env): Backend
     grpcAddress: address(env, "BACKEND_GRPC_ADDR", "127.0.0.1:50051"),
     ...grpcTls(env),
     maxRequestBytes: integer(env, "BACKEND_MAX_REQUEST_BYTES", 100_000),
+    changeFeedRetentionSeconds: duration(env, "BACKEND_CHANGE_FEED_RETENTION", "7d"),
     responseCacheBytes:
       integer(env, "BACKEND_RESPONSE_CACHE_MB", 64, { allowZero: true }) * 2 ** 20,
     introspection: oneOf(
@@ -142,6 +150,26 @@ function grpcTls(env: NodeJS.ProcessEnv): Pick<BackendConfig, "grpcTls"> {
     throw new ConfigError("BACKEND_GRPC_TLS_CERT and BACKEND_GRPC_TLS_KEY must be set together");
   }
   return { grpcTls: { certFile, keyFile } };
+}
+
+/** The default change-feed retention: a week. */
+export const DEFAULT_CHANGE_FEED_RETENTION_SECONDS = 7 * 86_400;
+
+const UNIT_SECONDS = { s: 1, m: 60, h: 3_600, d: 86_400 } as const;
+
+/** A duration such as `7d`, `36h`, `90m` or `600s`, in seconds (at least 1 minute). */
+function duration(env: NodeJS.ProcessEnv, name: string, fallback: string): number {
+  const raw = env[name] || fallback;
+  const match = /^(\d{1,9})([smhd])$/.exec(raw.trim());
+  const seconds = match
+    ? Number(match[1]) * UNIT_SECONDS[match[2] as keyof typeof UNIT_SECONDS]
+    : 0;
+  if (seconds < 60) {
+    throw new ConfigError(
+      `${name} must be a duration of at least 1 minute: a number and a unit (s, m, h, d), e.g. 7d or 36h, got "${raw}"`,
+    );
+  }
+  return seconds;
 }
 
 function list(value: string): string[] {

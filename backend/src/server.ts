@@ -10,7 +10,8 @@ import { grafserv } from "postgraphile/grafserv/node";
 import { AuthService, UnauthenticatedError } from "./auth/AuthService.ts";
 import type { AuthenticatedRequest } from "./AuthenticatedRequest.ts";
 import { ResponseCache } from "./cache/ResponseCache.ts";
-import type { BackendConfig } from "./config.ts";
+import { type BackendConfig, DEFAULT_CHANGE_FEED_RETENTION_SECONDS } from "./config.ts";
+import { type ChangeFeedPruning, startChangeFeedPruning } from "./db/pruneChangeFeed.ts";
 import { watchPool } from "./db/watchPool.ts";
 import { type DeliveryServer, startDeliveryServer } from "./grpc/startDeliveryServer.ts";
 import { makePreset } from "./makePreset.ts";
@@ -26,6 +27,8 @@ export interface Backend {
   /** The query answer cache; undefined when turned off. */
   cache: ResponseCache | undefined;
   log: Logger;
+  /** Change-feed retention (tests run it on demand). */
+  pruning: ChangeFeedPruning;
   /** The gRPC delivery server; undefined when `grpcAddress` is null. */
   grpc: DeliveryServer | undefined;
   close(): Promise<void>;
@@ -114,6 +117,11 @@ export async function startBackend(
     });
   });
   const { port } = server.address() as AddressInfo;
+  const pruning = startChangeFeedPruning(ownerPool, {
+    retentionSeconds: config.changeFeedRetentionSeconds ?? DEFAULT_CHANGE_FEED_RETENTION_SECONDS,
+    ...(config.changeFeedPruneIntervalMs ? { intervalMs: config.changeFeedPruneIntervalMs } : {}),
+    log: log.child({ component: "change-feed" }),
+  });
   const grpc = config.grpcAddress
     ? await startDeliveryServer(ownerPool, {
         address: config.grpcAddress,
@@ -137,8 +145,10 @@ export async function startBackend(
     cache,
     log,
     grpc,
+    pruning,
     close() {
       closing ??= (async () => {
+        await pruning.stop();
         await grpc?.close();
         closeWebSockets();
         server.closeAllConnections();

@@ -172,6 +172,7 @@ export async function writeBenchSnapshot(
       flags,
       segments: [],
       clientKeys: [key],
+      contexts: [],
     },
   } as SubscribeResponse);
   await writeSnapshotFile(path, state.toStored());

@@ -289,14 +289,20 @@ export type ChangeFeed = Node & {
   entity: Scalars['String']['output'];
   /** The primary key of the changed row. */
   entityId?: Maybe<Scalars['UUID']['output']>;
+  /** The key of the changed row when it has one (features, segments, contexts, environments): its key after the change, or the deleted row's key. */
+  entityKey?: Maybe<Scalars['String']['output']>;
   /** The one environment the change affects; null when it affects every environment of the team. */
   environmentId?: Maybe<Scalars['UUID']['output']>;
   /** The feature the change belongs to, when it belongs to one. */
   featureId?: Maybe<Scalars['UUID']['output']>;
+  /** The key of the feature the change belongs to, as it was when the change was recorded; null when the change belongs to no feature, or the feature was deleted in the same change. */
+  featureKey?: Maybe<Scalars['String']['output']>;
   /** A globally unique identifier. Can be used in various places throughout the system to identify this single value. */
   id: Scalars['ID']['output'];
   /** What happened to the row: insert, update or delete. */
   op: Scalars['String']['output'];
+  /** The key of the changed row before an update that changed it (a rename); null otherwise. */
+  previousKey?: Maybe<Scalars['String']['output']>;
   /** The global revision this change produced (strictly increasing in commit order). */
   revision: Scalars['BigInt']['output'];
   /** The team whose data changed. */
@@ -308,6 +314,8 @@ export type ChangeFeed = Node & {
  * for equality and combined with a logical ‘and.’
  */
 export type ChangeFeedCondition = {
+  /** Checks for equality with the object’s `createdAt` field. */
+  createdAt?: InputMaybe<Scalars['Datetime']['input']>;
   /** Checks for equality with the object’s `revision` field. */
   revision?: InputMaybe<Scalars['BigInt']['input']>;
   /** Checks for equality with the object’s `teamId` field. */
@@ -338,6 +346,8 @@ export type ChangeFeedEdge = {
 
 /** Methods to use when ordering `ChangeFeed`. */
 export type ChangeFeedOrderBy =
+  | 'CREATED_AT_ASC'
+  | 'CREATED_AT_DESC'
   | 'NATURAL'
   | 'PRIMARY_KEY_ASC'
   | 'PRIMARY_KEY_DESC'

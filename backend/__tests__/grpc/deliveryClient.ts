@@ -5,7 +5,7 @@ import {
   DeliveryServiceClient,
   type SubscribeResponse,
 } from "../../../proto/gen/fluxgate/delivery/v1/delivery.ts";
-import { Flag, Segment } from "../../../proto/gen/fluxgate/delivery/v1/snapshot.ts";
+import { Context, Flag, Segment } from "../../../proto/gen/fluxgate/delivery/v1/snapshot.ts";
 import { entityDigest, xorInto } from "../../src/grpc/EnvironmentState.ts";
 import type { TestBackend } from "../helpers.ts";
 
@@ -15,10 +15,23 @@ type WithGrpc = TestBackend & { readonly backend: { grpc?: { address: string } }
 export class EdgeState {
   readonly digests = new Map<string, Buffer>();
   readonly flags = new Map<string, Flag>();
+  readonly contexts = new Map<string, Context>();
   revision = "0";
+  /** Snapshot chunks and deltas applied (a resume that replays adds one delta). */
+  readonly applied = { snapshots: 0, deltas: 0, heartbeats: 0 };
 
-  #put(kind: "flag" | "segment" | "client_key", key: string, bytes: Uint8Array) {
+  #put(kind: "flag" | "segment" | "client_key" | "context", key: string, bytes: Uint8Array) {
     this.digests.set(`${kind}\0${key}`, entityDigest(kind, key, bytes));
+  }
+
+  /** An independent copy (the state an edge would have kept at this point). */
+  clone(): EdgeState {
+    const copy = new EdgeState();
+    for (const [k, v] of this.digests) copy.digests.set(k, v);
+    for (const [k, v] of this.flags) copy.flags.set(k, v);
+    for (const [k, v] of this.contexts) copy.contexts.set(k, v);
+    copy.revision = this.revision;
+    return copy;
   }
 
   apply(message: SubscribeResponse): void {
@@ -32,8 +45,12 @@ export class EdgeState {
         this.#put("segment", s.key, Segment.encode(s).finish());
       for (const k of message.snapshot.clientKeys)
         this.#put("client_key", k.id, ClientKey.encode(k).finish());
+      for (const c of message.snapshot.contexts) this.#upsertContext(c);
+      this.applied.snapshots++;
     }
+    if (message.heartbeat) this.applied.heartbeats++;
     if (message.delta) {
+      this.applied.deltas++;
       for (const flag of message.delta.upsertedFlags) this.#upsertFlag(flag);
       for (const key of message.delta.deletedFlagKeys) {
         this.digests.delete(`flag\0${key}`);
@@ -45,8 +62,18 @@ export class EdgeState {
       for (const k of message.delta.upsertedClientKeys)
         this.#put("client_key", k.id, ClientKey.encode(k).finish());
       for (const id of message.delta.deletedClientKeyIds) this.digests.delete(`client_key\0${id}`);
+      for (const c of message.delta.upsertedContexts) this.#upsertContext(c);
+      for (const key of message.delta.deletedContextKeys) {
+        this.digests.delete(`context\0${key}`);
+        this.contexts.delete(key);
+      }
     }
     this.revision = message.revision;
+  }
+
+  #upsertContext(context: Context) {
+    this.contexts.set(context.key, context);
+    this.#put("context", context.key, Context.encode(context).finish());
   }
 
   #upsertFlag(flag: Flag) {
@@ -88,12 +115,13 @@ export function credentials(id: string, secret: string): grpc.Metadata {
 export function subscribe(
   backend: WithGrpc,
   metadata: grpc.Metadata,
-  request: { sinceRevision?: string; sinceChecksum?: Buffer } = {},
+  request: { sinceRevision?: string; sinceChecksum?: Buffer; includeContexts?: boolean } = {},
 ): Stream {
   const call = deliveryClient(backend).subscribe(
     {
       sinceRevision: request.sinceRevision ?? "0",
       sinceChecksum: request.sinceChecksum ?? Buffer.alloc(0),
+      includeContexts: request.includeContexts ?? false,
     },
     metadata,
   );

@@ -1,10 +1,4 @@
-import {
-  compile,
-  type FlagDefinition,
-  type FlagEvaluator,
-  type SegmentDefinition,
-  type Snapshot,
-} from "@fluxgate/engine";
+import { compile, type FlagEvaluator, type Snapshot } from "@fluxgate/engine";
 import type { ServerWritableStream } from "@grpc/grpc-js";
 import { status as grpcStatus } from "@grpc/grpc-js";
 import type pg from "pg";
@@ -14,9 +8,22 @@ import {
   type SubscribeRequest,
   SubscribeResponse,
 } from "../../../proto/gen/fluxgate/delivery/v1/delivery.ts";
-import { type EntityKind, EnvironmentState } from "./EnvironmentState.ts";
+import {
+  type EntityKind,
+  type EntityMessage,
+  EnvironmentState,
+  type StateItem,
+  withoutContexts,
+} from "./EnvironmentState.ts";
+import { type FeedEntry, replayDelta } from "./replay.ts";
 import { statusError, unauthenticated } from "./statusError.ts";
-import { type ClientKeyRow, clientKeyToProto, flagToProto, segmentToProto } from "./toProto.ts";
+import {
+  type ClientKeyRow,
+  clientKeyToProto,
+  contextToProto,
+  flagToProto,
+  segmentToProto,
+} from "./toProto.ts";
 
 /** An authenticated subscriber: a client of one environment. */
 export interface Subscriber {
@@ -25,6 +32,8 @@ export interface Subscriber {
   environmentId: string;
   /** SHA-256 of the secret it presented: a rotated secret ends the stream. */
   secretSha256: Buffer;
+  /** Whether it takes the context schema (SubscribeRequest.include_contexts). */
+  includeContexts?: boolean;
   stream: ServerWritableStream<SubscribeRequest, SubscribeResponse | Buffer>;
 }
 
@@ -35,7 +44,10 @@ export interface DeliveryHubOptions {
   heartbeatIntervalMs: number;
   /** Messages a stream may have waiting before it is told to resume (a slow consumer). */
   maxQueuedMessages: number;
-  /** Flags (plus segments and keys) per snapshot chunk. */
+  /**
+   * Entities (flags, segments, client keys, contexts) per snapshot chunk;
+   * also the most a resume's one replay delta carries (more: a snapshot).
+   */
   chunkSize: number;
   /**
    * LISTEN for change notifications; off, changes arrive by the periodic
@@ -56,8 +68,61 @@ const encode = (message: SubscribeResponse) =>
   Buffer.from(SubscribeResponse.encode(message).finish());
 
 /** "Nothing changed; this is the state": the opening of a resumed stream, and the keep-alive. */
-const heartbeatOf = (state: EnvironmentState) =>
-  encode({ revision: state.revision, checksum: state.checksum, heartbeat: {} });
+const heartbeatOf = (state: EnvironmentState, includeContexts: boolean) =>
+  encode({ revision: state.revision, checksum: state.checksumFor(includeContexts), heartbeat: {} });
+
+/** A message in both forms: for edges without contexts and with them. */
+interface Encoded {
+  plain: Buffer;
+  withContexts: Buffer;
+}
+
+const pick = (message: Encoded, subscriber: Subscriber) =>
+  subscriber.includeContexts ? message.withContexts : message.plain;
+
+/** States whose checksums a feed remembers, to refuse a resume from a state known to differ. */
+const HISTORY = 1_024;
+
+/** Feed entries a resume reads at most; more changes than that cost a snapshot. */
+const MAX_REPLAY_ENTRIES = 50_000;
+
+/** The parsed since_revision of a request, or INVALID_ARGUMENT naming the problem. */
+function sinceOf(request: SubscribeRequest): { revision: bigint; checksum: Buffer } {
+  let revision: bigint;
+  try {
+    revision = BigInt(request.sinceRevision || "0");
+  } catch {
+    throw statusError(grpcStatus.INVALID_ARGUMENT, "since_revision must be an integer");
+  }
+  if (revision < 0n) {
+    throw statusError(
+      grpcStatus.INVALID_ARGUMENT,
+      `since_revision must be 0 (no state) or a revision the edge holds, got ${revision}`,
+    );
+  }
+  const checksum = Buffer.from(request.sinceChecksum);
+  if (checksum.length !== 0 && checksum.length !== 32) {
+    throw statusError(
+      grpcStatus.INVALID_ARGUMENT,
+      `since_checksum must be the 32-byte checksum of the state at since_revision, got ${checksum.length} bytes`,
+    );
+  }
+  return { revision, checksum };
+}
+
+/** The entities of a snapshot and its client keys, as the state's items. */
+function* stateItems(snapshot: Snapshot, keys: ClientKeyRow[]): Generator<StateItem> {
+  const item = <S>(kind: EntityKind, key: string, source: S, build: (s: S) => EntityMessage) =>
+    ({ kind, key, source, build }) as StateItem;
+  for (const flag of snapshot.flags) yield item("flag", flag.key, flag, flagToProto);
+  for (const segment of snapshot.segments ?? []) {
+    yield item("segment", segment.key, segment, segmentToProto);
+  }
+  for (const key of keys) yield item("client_key", key.id, key, clientKeyToProto);
+  for (const context of snapshot.contexts ?? []) {
+    yield item("context", context.key, context, contextToProto);
+  }
+}
 
 /** One environment: its current state and the streams that follow it. */
 class EnvironmentFeed {
@@ -68,6 +133,13 @@ class EnvironmentFeed {
   snapshot: Snapshot;
   #evaluator: { snapshot: Snapshot; evaluator: FlagEvaluator } | undefined;
   readonly subscribers = new Set<Subscriber>();
+  /**
+   * Subscribers whose opening (snapshot or replay) is still being built:
+   * what the feed sends them meanwhile waits here, in order.
+   */
+  readonly pending = new Map<Subscriber, Buffer[]>();
+  /** Checksums (without, with contexts) of recent states, by revision. */
+  readonly history = new Map<string, { plain: Buffer; withContexts: Buffer }>();
   #refreshing: Promise<void> | undefined;
   #again = false;
 
@@ -76,6 +148,18 @@ class EnvironmentFeed {
     this.teamId = teamId;
     this.state = state;
     this.snapshot = snapshot;
+    this.remember(state);
+  }
+
+  /** Records a state's checksums, forgetting the oldest beyond HISTORY. */
+  remember(state: EnvironmentState): void {
+    this.history.set(state.revision, {
+      plain: state.checksumFor(false),
+      withContexts: state.checksumFor(true),
+    });
+    if (this.history.size > HISTORY) {
+      this.history.delete(this.history.keys().next().value!);
+    }
   }
 
   /** An evaluator of the current snapshot, compiled on first use after each change. */
@@ -182,56 +266,121 @@ export class DeliveryHub {
   }
 
   /**
-   * Starts a subscriber's stream: deltas only when it already holds the
-   * current state (same revision and checksum), else a snapshot; then every
-   * change. Reading the state and joining the feed happen in one step, so
-   * no change falls between them.
+   * Starts a subscriber's stream: an opening that brings the edge's state
+   * to the feed's current one (a heartbeat when it already holds it, one
+   * replay delta while the change feed holds every change since its
+   * revision, else a snapshot), then every change. The subscriber joins
+   * the feed before the opening is built, and what the feed sends
+   * meanwhile waits behind the opening, so no change falls between them.
    */
   async subscribe(subscriber: Subscriber, request: SubscribeRequest): Promise<void> {
+    const since = sinceOf(request);
     const feed = await this.#feed(subscriber.environmentId, subscriber.teamId);
+    if (since.revision > BigInt(feed.state.revision)) {
+      // Another replica may have served a revision this one has not read yet.
+      await feed.refresh(() => this.#reload(feed));
+    }
     const { state } = feed;
     if (!this.#authorized(subscriber, state)) {
       subscriber.stream.emit("error", unauthenticated());
       return;
     }
-    const current =
-      request.sinceRevision === state.revision &&
-      Buffer.from(request.sinceChecksum).equals(state.checksum);
-    if (current) {
-      subscriber.stream.write(heartbeatOf(state));
-    } else {
-      for (const chunk of this.#snapshotChunks(state)) subscriber.stream.write(chunk);
-    }
     feed.subscribers.add(subscriber);
-    const leave = () => feed.subscribers.delete(subscriber);
+    feed.pending.set(subscriber, []);
+    const leave = () => {
+      feed.subscribers.delete(subscriber);
+      feed.pending.delete(subscriber);
+    };
     subscriber.stream.on("cancelled", leave);
     subscriber.stream.on("close", leave);
     subscriber.stream.on("finish", leave);
+    let opening: Buffer[];
+    try {
+      opening = await this.#opening(feed, state, subscriber, since);
+    } catch (error) {
+      leave();
+      throw error;
+    }
+    const waiting = feed.pending.get(subscriber);
+    if (!waiting) return; // it left, or was ended, meanwhile
+    feed.pending.delete(subscriber);
+    for (const message of opening) subscriber.stream.write(message);
+    for (const message of waiting) subscriber.stream.write(message);
   }
 
-  #snapshotChunks(state: EnvironmentState): Buffer[] {
-    const entities = [...state.entities.values()];
-    const size = this.#options.chunkSize;
-    const count = Math.max(1, Math.ceil(entities.length / size));
-    const chunks: Buffer[] = [];
-    for (let index = 0; index < count; index++) {
-      const part = entities.slice(index * size, (index + 1) * size);
-      chunks.push(
-        encode({
-          revision: state.revision,
-          checksum: state.checksum,
-          snapshot: {
-            environment: state.environment,
-            chunkIndex: index,
-            chunkCount: count,
-            flags: part.filter((e) => e.kind === "flag").map((e) => e.message as never),
-            segments: part.filter((e) => e.kind === "segment").map((e) => e.message as never),
-            clientKeys: part.filter((e) => e.kind === "client_key").map((e) => e.message as never),
-          },
-        }),
-      );
+  /** The first messages of a stream: heartbeat, one replay delta, or snapshot chunks. */
+  async #opening(
+    feed: EnvironmentFeed,
+    state: EnvironmentState,
+    subscriber: Subscriber,
+    since: { revision: bigint; checksum: Buffer },
+  ): Promise<Buffer[]> {
+    const withContexts = subscriber.includeContexts ?? false;
+    const snapshot = () => state.snapshotChunks(this.#options.chunkSize, withContexts);
+    const current = BigInt(state.revision);
+    // No state, no proof of it, or a revision the database never reached
+    // (a restored backup, another installation): the database is the truth.
+    if (since.revision === 0n || since.checksum.length === 0 || since.revision > current) {
+      return snapshot();
     }
-    return chunks;
+    const known = feed.history.get(String(since.revision));
+    if (known && !since.checksum.equals(withContexts ? known.withContexts : known.plain)) {
+      return snapshot();
+    }
+    if (since.revision === current) {
+      return state.checksumFor(withContexts).equals(since.checksum)
+        ? [heartbeatOf(state, withContexts)]
+        : snapshot();
+    }
+    const delta = await this.#replay(feed, state, since.revision, withContexts);
+    if (!delta) return snapshot();
+    return [
+      encode({
+        revision: state.revision,
+        checksum: state.checksumFor(withContexts),
+        ...(delta === "unchanged" ? { heartbeat: {} } : { delta }),
+      }),
+    ];
+  }
+
+  /**
+   * The one delta from `since` to `state`, from the change feed: the
+   * current form of every entity changed after `since`, a delete for each
+   * one gone. Null when the feed no longer holds every change after it
+   * (pruned), cannot say what changed, or more changed than one chunk
+   * holds: the caller sends a snapshot instead.
+   */
+  async #replay(
+    feed: EnvironmentFeed,
+    state: EnvironmentState,
+    since: bigint,
+    includeContexts: boolean,
+  ): Promise<Delta | "unchanged" | null> {
+    const { rows } = await this.#pool.query<FeedEntry & { horizon: string | null }>(
+      `select f.entity, f.entity_id, f.feature_id, f.op, f.entity_key, f.previous_key,
+         f.feature_key, h.pruned_through as horizon
+       from (select 1) one
+       left join app_private.change_feed_horizons h on h.environment_id = $1
+       left join lateral (
+         select * from app_public.change_feed f
+         where f.team_id = $2 and (f.environment_id is null or f.environment_id = $1)
+           and f.revision > $3 and f.revision <= $4
+         order by f.revision
+         limit $5
+       ) f on true`,
+      [feed.environmentId, feed.teamId, String(since), state.revision, MAX_REPLAY_ENTRIES + 1],
+    );
+    const horizon = rows[0]?.horizon;
+    if (horizon !== null && horizon !== undefined && since < BigInt(horizon)) return null;
+    const entries = rows.filter((row) => row.entity !== null);
+    if (entries.length > MAX_REPLAY_ENTRIES) return null;
+    const delta = replayDelta(state, entries, {
+      includeContexts,
+      maxEntities: this.#options.chunkSize,
+    });
+    if (delta === null) return null;
+    const sent = includeContexts ? delta : withoutContexts(delta);
+    return sent ?? "unchanged";
   }
 
   #feed(environmentId: string, teamId: string): Promise<EnvironmentFeed> {
@@ -257,6 +406,8 @@ export class DeliveryHub {
     previous: EnvironmentState | null,
   ): Promise<{ state: EnvironmentState; delta: Delta | null; snapshot: Snapshot } | null> {
     const client = await this.#pool.connect();
+    let snapshot: Snapshot | null | undefined;
+    let keys: ClientKeyRow[];
     try {
       await client.query("begin isolation level repeatable read read only");
       const {
@@ -265,48 +416,32 @@ export class DeliveryHub {
         "select app_private.environment_snapshot($1) as snapshot",
         [environmentId],
       );
-      const { rows: keys } = await client.query<ClientKeyRow>(
+      ({ rows: keys } = await client.query<ClientKeyRow>(
         "select id, secret_sha256, kind, allowed_origins from app_private.environment_client_keys($1)",
         [environmentId],
-      );
+      ));
       await client.query("commit");
-      const snapshot = row?.snapshot;
-      if (!snapshot) return null;
-      const items: Array<{ kind: EntityKind; key: string; message: never }> = [
-        ...snapshot.flags.map((flag: FlagDefinition) => ({
-          kind: "flag" as const,
-          key: flag.key,
-          message: flagToProto(flag) as never,
-        })),
-        ...(snapshot.segments ?? []).map((segment: SegmentDefinition) => ({
-          kind: "segment" as const,
-          key: segment.key,
-          message: segmentToProto(segment) as never,
-        })),
-        ...keys.map((key) => ({
-          kind: "client_key" as const,
-          key: key.id,
-          message: clientKeyToProto(key) as never,
-        })),
-      ];
-      const next = (previous ?? EnvironmentState.empty(snapshot.environment ?? "")).next(
-        String(snapshot.revision),
-        items,
-      );
-      return { ...next, snapshot };
+      snapshot = row?.snapshot;
     } catch (error) {
       await client.query("rollback").catch(() => {});
       throw error;
     } finally {
       client.release();
     }
+    if (!snapshot) return null;
+    const next = (previous ?? EnvironmentState.empty(snapshot.environment ?? "")).next(
+      String(snapshot.revision),
+      snapshot.environment ?? "",
+      stateItems(snapshot, keys),
+    );
+    return { ...next, snapshot };
   }
 
   #refreshTeam(teamId: string): void {
-    for (const [environmentId, pending] of this.#feeds) {
+    for (const pending of this.#feeds.values()) {
       void pending.then(
         (feed) => {
-          if (feed.teamId === teamId) this.#refresh(environmentId, feed);
+          if (feed.teamId === teamId) this.#refresh(feed);
         },
         () => {},
       );
@@ -314,42 +449,56 @@ export class DeliveryHub {
   }
 
   #refreshAll(): void {
-    for (const [environmentId, pending] of this.#feeds) {
+    for (const pending of this.#feeds.values()) {
       void pending.then(
-        (feed) => this.#refresh(environmentId, feed),
+        (feed) => this.#refresh(feed),
         () => {},
       );
     }
   }
 
-  #refresh(environmentId: string, feed: EnvironmentFeed): void {
+  #refresh(feed: EnvironmentFeed): void {
     void feed
-      .refresh(async () => {
-        const loaded = await this.#load(environmentId, feed.state);
-        if (!loaded) return;
-        const moved = loaded.state.revision !== feed.state.revision;
-        feed.state = loaded.state;
-        if (loaded.delta) feed.snapshot = loaded.snapshot;
-        if (loaded.delta || moved) this.#broadcast(feed, loaded.delta);
-      })
+      .refresh(() => this.#reload(feed))
       .catch(() => {
         // The database is unavailable: streams keep their state; the next
         // notification or periodic check retries.
       });
   }
 
+  /** Reads the environment again and sends what changed to its streams. */
+  async #reload(feed: EnvironmentFeed): Promise<void> {
+    const loaded = await this.#load(feed.environmentId, feed.state);
+    if (!loaded) return;
+    const moved = loaded.state.revision !== feed.state.revision;
+    feed.state = loaded.state;
+    if (loaded.delta) feed.snapshot = loaded.snapshot;
+    if (loaded.delta || moved) {
+      feed.remember(loaded.state);
+      this.#broadcast(feed, loaded.delta);
+    }
+  }
+
   /**
-   * Writes the feed's new state to every stream, encoded once: the delta,
-   * or a heartbeat carrying the new revision when the environment's own
-   * data did not change. A subscriber whose key is gone is ended.
+   * Writes the feed's new state to every stream, encoded once per form
+   * (with and without contexts): the delta, or a heartbeat carrying the new
+   * revision when nothing the stream takes changed. A subscriber whose key
+   * is gone is ended.
    */
   #broadcast(feed: EnvironmentFeed, delta: Delta | null): void {
     const { state } = feed;
-    const message = delta
-      ? encode({ revision: state.revision, checksum: state.checksum, delta })
-      : heartbeatOf(state);
+    const plain = delta && withoutContexts(delta);
+    const message: Encoded = {
+      plain: plain
+        ? encode({ revision: state.revision, checksum: state.checksumFor(false), delta: plain })
+        : heartbeatOf(state, false),
+      withContexts: delta
+        ? encode({ revision: state.revision, checksum: state.checksumFor(true), delta })
+        : heartbeatOf(state, true),
+    };
     for (const subscriber of feed.subscribers) {
-      if (this.#authorized(subscriber, state)) this.#write(feed, subscriber, message);
+      if (this.#authorized(subscriber, state))
+        this.#write(feed, subscriber, pick(message, subscriber));
       else this.#end(feed, subscriber, unauthenticated());
     }
   }
@@ -359,8 +508,13 @@ export class DeliveryHub {
       void pending.then(
         (feed) => {
           if (feed.subscribers.size === 0) return;
-          const message = heartbeatOf(feed.state);
-          for (const subscriber of feed.subscribers) this.#write(feed, subscriber, message);
+          const message: Encoded = {
+            plain: heartbeatOf(feed.state, false),
+            withContexts: heartbeatOf(feed.state, true),
+          };
+          for (const subscriber of feed.subscribers) {
+            this.#write(feed, subscriber, pick(message, subscriber));
+          }
         },
         () => {},
       );
@@ -368,7 +522,9 @@ export class DeliveryHub {
   }
 
   #write(feed: EnvironmentFeed, subscriber: Subscriber, message: Buffer): void {
-    if (subscriber.stream.writableLength >= this.#options.maxQueuedMessages) {
+    const waiting = feed.pending.get(subscriber);
+    const queued = waiting ? waiting.length : subscriber.stream.writableLength;
+    if (queued >= this.#options.maxQueuedMessages) {
       this.#end(
         feed,
         subscriber,
@@ -379,12 +535,14 @@ export class DeliveryHub {
       );
       return;
     }
-    subscriber.stream.write(message);
+    if (waiting) waiting.push(message);
+    else subscriber.stream.write(message);
   }
 
   /** Ends one stream with `error` (its status); the feed stops writing to it at once. */
   #end(feed: EnvironmentFeed, subscriber: Subscriber, error: Error): void {
     feed.subscribers.delete(subscriber);
+    feed.pending.delete(subscriber);
     subscriber.stream.emit("error", error);
   }
 

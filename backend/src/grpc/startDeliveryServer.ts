@@ -177,8 +177,15 @@ export async function startDeliveryServer(
           stream.emit("error", unauthenticated());
           return;
         }
-        await hub.subscribe({ ...client, stream }, stream.request);
+        await hub.subscribe(
+          { ...client, stream, includeContexts: stream.request.includeContexts },
+          stream.request,
+        );
       })().catch((error: unknown) => {
+        if (error instanceof Error && "code" in error && typeof error.code === "number") {
+          stream.emit("error", error);
+          return;
+        }
         config.log?.error({ err: error, rpc: stream.getPath() }, "grpc: subscribe failed");
         stream.emit(
           "error",

@@ -1,5 +1,7 @@
 import type {
   Condition,
+  ContextDefinition,
+  ContextType as EngineContextType,
   CriterionDefinition,
   FlagDefinition,
   FlagKind as EngineFlagKind,
@@ -13,6 +15,8 @@ import { ClientKey, ClientKind } from "../../../proto/gen/fluxgate/delivery/v1/d
 import {
   Combinator,
   type ConditionValue,
+  type Context,
+  ContextType,
   type Criterion,
   Flag,
   FlagKind,
@@ -37,12 +41,26 @@ const KINDS: Record<EngineFlagKind, FlagKind> = {
   json: FlagKind.FLAG_KIND_JSON,
 };
 
-/** Engine names map to proto names by prefix: `DEPLOYED` is `STAGE_STATUS_DEPLOYED`. */
-const enumValue = <T>(values: Record<string, T>, prefix: string, name: string): T => {
-  const value = values[`${prefix}${name}`];
-  if (value === undefined) throw new Error(`no ${prefix}${name} in the delivery protocol`);
-  return value;
-};
+/**
+ * Engine names map to proto names by prefix: `DEPLOYED` is
+ * `STAGE_STATUS_DEPLOYED`. Looked up once per name (a snapshot maps tens
+ * of thousands of them).
+ */
+function enumOf<T>(values: Record<string, T>, prefix: string): (name: string) => T {
+  const known = new Map<string, T>();
+  return (name) => {
+    let value = known.get(name);
+    if (value === undefined) {
+      value = values[`${prefix}${name}`];
+      if (value === undefined) throw new Error(`no ${prefix}${name} in the delivery protocol`);
+      known.set(name, value);
+    }
+    return value;
+  };
+}
+
+const operatorOf = enumOf<Operator>(Operator, "OPERATOR_");
+const stageStatusOf = enumOf<StageStatus>(StageStatus, "STAGE_STATUS_");
 
 function conditionValue(value: string | number | boolean): ConditionValue {
   if (typeof value === "string") return { stringValue: value };
@@ -59,11 +77,7 @@ function ruleGroups(groups: readonly EngineRuleGroup[] | undefined): RuleGroup[]
         : {
             attribute: {
               attribute: condition.attribute,
-              operator: enumValue<Operator>(
-                Operator,
-                "OPERATOR_",
-                condition.operator satisfies EngineOperator,
-              ),
+              operator: operatorOf(condition.operator satisfies EngineOperator),
               values: (condition.values ?? []).map(conditionValue),
               caseInsensitive: condition.caseInsensitive ?? false,
             },
@@ -79,57 +93,77 @@ function criterion(def: CriterionDefinition, position: number): Criterion {
     rules: ruleGroups(def.rules),
     rolloutBasisPoints: def.rolloutBasisPoints ?? 10_000,
     ...(def.split
-      ? { split: { allocations: def.split.map((slice) => ({ ...slice })) } }
+      ? {
+          split: {
+            allocations: def.split.map((slice) => ({
+              variant: slice.variant,
+              weight: slice.weight,
+            })),
+          },
+        }
       : { variant: def.variant ?? "" }),
   };
 }
 
-/** The wire form of an engine flag definition (as environment_snapshot builds it). */
+/**
+ * The wire form of an engine flag definition (as environment_snapshot
+ * builds it), built in its complete shape (no fromPartial copy).
+ */
 export function flagToProto(def: FlagDefinition): Flag {
-  return Flag.fromPartial({
+  const flag: Flag = {
     key: def.key,
     kind: KINDS[def.kind ?? "boolean"],
     variants: (def.variants ?? []).map((variant) => ({
       key: variant.key,
-      valueJson: JSON.stringify(variant.value),
+      valueJson: JSON.stringify(variant.value) ?? "",
     })),
     offVariant: def.offVariant ?? "off",
-    ...(def.onVariant !== undefined ? { onVariant: def.onVariant } : {}),
     killSwitch: def.killSwitch ?? false,
     sticky: def.sticky ?? false,
-    prerequisites: (def.prerequisites ?? []).map((p) => ({
-      flagKey: p.flagKey,
-      ...(p.variant !== undefined ? { variant: p.variant } : {}),
-    })),
-    ...(def.stage
-      ? {
-          stage: {
-            status: enumValue<StageStatus>(
-              StageStatus,
-              "STAGE_STATUS_",
-              def.stage.status satisfies EngineStageStatus,
-            ),
-            ...(def.stage.defaultVariant !== undefined
-              ? { defaultVariant: def.stage.defaultVariant }
-              : {}),
-            criteria: (def.stage.criteria ?? []).map(criterion),
-          },
-        }
-      : {}),
-  });
+    prerequisites: (def.prerequisites ?? []).map((p) =>
+      p.variant !== undefined ? { flagKey: p.flagKey, variant: p.variant } : { flagKey: p.flagKey },
+    ),
+  };
+  if (def.onVariant !== undefined) flag.onVariant = def.onVariant;
+  if (def.stage) {
+    flag.stage = {
+      status: stageStatusOf(def.stage.status satisfies EngineStageStatus),
+      criteria: (def.stage.criteria ?? []).map(criterion),
+    };
+    if (def.stage.defaultVariant !== undefined)
+      flag.stage.defaultVariant = def.stage.defaultVariant;
+  }
+  return flag;
 }
 
 /** The wire form of an engine segment definition. */
 export function segmentToProto(def: SegmentDefinition): Segment {
-  return Segment.fromPartial({ key: def.key, rules: ruleGroups(def.rules) });
+  return { key: def.key, rules: ruleGroups(def.rules) };
 }
 
 /** The wire form of a client key row. */
 export function clientKeyToProto(row: ClientKeyRow): ClientKey {
-  return ClientKey.fromPartial({
+  return {
     id: row.id,
     secretSha256: row.secret_sha256,
     kind: row.kind === "web" ? ClientKind.CLIENT_KIND_WEB : ClientKind.CLIENT_KIND_BACKEND,
-    allowedOrigins: row.allowed_origins,
-  });
+    allowedOrigins: row.allowed_origins ?? [],
+  };
+}
+
+const CONTEXT_TYPES: Record<EngineContextType, ContextType> = {
+  string: ContextType.CONTEXT_TYPE_STRING,
+  number: ContextType.CONTEXT_TYPE_NUMBER,
+  boolean: ContextType.CONTEXT_TYPE_BOOLEAN,
+  semver: ContextType.CONTEXT_TYPE_SEMVER,
+  date: ContextType.CONTEXT_TYPE_DATE,
+};
+
+/** The wire form of a context definition (the team's context schema). */
+export function contextToProto(def: ContextDefinition): Context {
+  return {
+    key: def.key,
+    type: CONTEXT_TYPES[def.type],
+    allowedValues: (def.allowedValues ?? []).map(conditionValue),
+  };
 }

@@ -38,6 +38,7 @@ function snapshot(revision: string, flags: Flag[], checksum = xor(...flags.map(d
       flags,
       segments: [],
       clientKeys: [],
+      contexts: [],
     },
   } as SubscribeResponse;
 }
@@ -60,6 +61,8 @@ describe("StreamState", () => {
         deletedSegmentKeys: [],
         upsertedClientKeys: [],
         deletedClientKeyIds: [],
+        upsertedContexts: [],
+        deletedContextKeys: [],
       },
     } as SubscribeResponse);
     expect(delta).toMatchObject({ type: "delta", revision: 6, deletedFlagKeys: ["b"] });
@@ -81,6 +84,8 @@ describe("StreamState", () => {
           deletedSegmentKeys: [],
           upsertedClientKeys: [],
           deletedClientKeyIds: [],
+          upsertedContexts: [],
+          deletedContextKeys: [],
         },
       } as SubscribeResponse),
     ).toThrow(ChecksumMismatch);

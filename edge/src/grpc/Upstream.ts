@@ -110,6 +110,9 @@ export class Upstream {
       {
         sinceRevision: resume ? state.revision : "0",
         sinceChecksum: resume ? state.checksum : Buffer.alloc(0),
+        // The edge compiles without the context schema for now (rules were
+        // checked on write); opting in changes what the checksum covers.
+        includeContexts: false,
       },
       metadata,
     );

@@ -20,7 +20,7 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
-import { Flag, Segment } from "./snapshot.ts";
+import { Context, Flag, Segment } from "./snapshot.ts";
 
 export const protobufPackage = "fluxgate.delivery.v1";
 
@@ -161,16 +161,28 @@ export interface GetRevisionResponse {
 /** Opens the stream. */
 export interface SubscribeRequest {
   /**
-   * The revision of the state the edge already holds (0: none). When the
-   * backend can bring that state up to date it sends deltas only;
-   * otherwise it starts with a snapshot.
+   * The revision of the state the edge already holds (0: none; negative:
+   * INVALID_ARGUMENT). While the change feed still holds every change
+   * after it, the stream opens with one delta bringing that state to the
+   * current revision (a heartbeat when nothing changed); otherwise, and for
+   * a revision the backend's database has not reached, with a snapshot.
    */
   sinceRevision: string;
   /**
-   * The checksum of the state the edge holds at since_revision; a state
-   * whose checksum differs is replaced by a snapshot.
+   * The checksum of the state the edge holds at since_revision (32 bytes,
+   * or empty with since_revision 0; another length: INVALID_ARGUMENT). A
+   * state the backend knows to differ is replaced by a snapshot; otherwise
+   * the edge verifies the opening delta's checksum and subscribes again
+   * from 0 if it does not match.
    */
   sinceChecksum: Buffer;
+  /**
+   * Also deliver the team's context schema (SnapshotChunk.contexts, the
+   * context fields of Delta) and count it in every checksum. Edges that
+   * predate contexts leave it false: their checksums cover flags, segments
+   * and client keys only. Keep it the same across resumes.
+   */
+  includeContexts: boolean;
 }
 
 /** One message of the stream. */
@@ -211,6 +223,8 @@ export interface SnapshotChunk {
   segments: Segment[];
   /** Client keys of this chunk. */
   clientKeys: ClientKey[];
+  /** Context definitions of this chunk (only with include_contexts). */
+  contexts: Context[];
 }
 
 /** Changes to apply, in order: upserts replace by key, deletes remove. */
@@ -227,6 +241,10 @@ export interface Delta {
   upsertedClientKeys: ClientKey[];
   /** Ids of client keys removed (deleted, disabled or rotated away). */
   deletedClientKeyIds: string[];
+  /** Context definitions added or changed (only with include_contexts). */
+  upsertedContexts: Context[];
+  /** Keys of context definitions removed (only with include_contexts). */
+  deletedContextKeys: string[];
 }
 
 /** Sent when nothing changed for a while. */
@@ -896,7 +914,7 @@ export const GetRevisionResponse: MessageFns<GetRevisionResponse> = {
 };
 
 function createBaseSubscribeRequest(): SubscribeRequest {
-  return { sinceRevision: "0", sinceChecksum: Buffer.alloc(0) };
+  return { sinceRevision: "0", sinceChecksum: Buffer.alloc(0), includeContexts: false };
 }
 
 export const SubscribeRequest: MessageFns<SubscribeRequest> = {
@@ -906,6 +924,9 @@ export const SubscribeRequest: MessageFns<SubscribeRequest> = {
     }
     if (message.sinceChecksum.length !== 0) {
       writer.uint32(18).bytes(message.sinceChecksum);
+    }
+    if (message.includeContexts !== false) {
+      writer.uint32(24).bool(message.includeContexts);
     }
     return writer;
   },
@@ -939,6 +960,14 @@ export const SubscribeRequest: MessageFns<SubscribeRequest> = {
             message.sinceChecksum = Buffer.from(reader.bytes());
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.includeContexts = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -963,6 +992,11 @@ export const SubscribeRequest: MessageFns<SubscribeRequest> = {
         : isSet(object.since_checksum)
         ? Buffer.from(bytesFromBase64(object.since_checksum))
         : Buffer.alloc(0),
+      includeContexts: isSet(object.includeContexts)
+        ? globalThis.Boolean(object.includeContexts)
+        : isSet(object.include_contexts)
+        ? globalThis.Boolean(object.include_contexts)
+        : false,
     };
   },
 
@@ -974,6 +1008,9 @@ export const SubscribeRequest: MessageFns<SubscribeRequest> = {
     if (message.sinceChecksum.length !== 0) {
       obj.sinceChecksum = base64FromBytes(message.sinceChecksum);
     }
+    if (message.includeContexts !== false) {
+      obj.includeContexts = message.includeContexts;
+    }
     return obj;
   },
 
@@ -984,6 +1021,7 @@ export const SubscribeRequest: MessageFns<SubscribeRequest> = {
     const message = createBaseSubscribeRequest();
     message.sinceRevision = object.sinceRevision ?? "0";
     message.sinceChecksum = object.sinceChecksum ?? Buffer.alloc(0);
+    message.includeContexts = object.includeContexts ?? false;
     return message;
   },
 };
@@ -1126,7 +1164,7 @@ export const SubscribeResponse: MessageFns<SubscribeResponse> = {
 };
 
 function createBaseSnapshotChunk(): SnapshotChunk {
-  return { environment: "", chunkIndex: 0, chunkCount: 0, flags: [], segments: [], clientKeys: [] };
+  return { environment: "", chunkIndex: 0, chunkCount: 0, flags: [], segments: [], clientKeys: [], contexts: [] };
 }
 
 export const SnapshotChunk: MessageFns<SnapshotChunk> = {
@@ -1148,6 +1186,9 @@ export const SnapshotChunk: MessageFns<SnapshotChunk> = {
     }
     for (const v of message.clientKeys) {
       ClientKey.encode(v!, writer.uint32(50).fork()).join();
+    }
+    for (const v of message.contexts) {
+      Context.encode(v!, writer.uint32(58).fork()).join();
     }
     return writer;
   },
@@ -1213,6 +1254,14 @@ export const SnapshotChunk: MessageFns<SnapshotChunk> = {
             message.clientKeys.push(ClientKey.decode(reader, reader.uint32()));
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.contexts.push(Context.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1245,6 +1294,7 @@ export const SnapshotChunk: MessageFns<SnapshotChunk> = {
         : globalThis.Array.isArray(object?.client_keys)
         ? object.client_keys.map((e: any) => ClientKey.fromJSON(e))
         : [],
+      contexts: globalThis.Array.isArray(object?.contexts) ? object.contexts.map((e: any) => Context.fromJSON(e)) : [],
     };
   },
 
@@ -1268,6 +1318,9 @@ export const SnapshotChunk: MessageFns<SnapshotChunk> = {
     if (message.clientKeys?.length) {
       obj.clientKeys = message.clientKeys.map((e) => ClientKey.toJSON(e));
     }
+    if (message.contexts?.length) {
+      obj.contexts = message.contexts.map((e) => Context.toJSON(e));
+    }
     return obj;
   },
 
@@ -1282,6 +1335,7 @@ export const SnapshotChunk: MessageFns<SnapshotChunk> = {
     message.flags = object.flags?.map((e) => Flag.fromPartial(e)) || [];
     message.segments = object.segments?.map((e) => Segment.fromPartial(e)) || [];
     message.clientKeys = object.clientKeys?.map((e) => ClientKey.fromPartial(e)) || [];
+    message.contexts = object.contexts?.map((e) => Context.fromPartial(e)) || [];
     return message;
   },
 };
@@ -1294,6 +1348,8 @@ function createBaseDelta(): Delta {
     deletedSegmentKeys: [],
     upsertedClientKeys: [],
     deletedClientKeyIds: [],
+    upsertedContexts: [],
+    deletedContextKeys: [],
   };
 }
 
@@ -1316,6 +1372,12 @@ export const Delta: MessageFns<Delta> = {
     }
     for (const v of message.deletedClientKeyIds) {
       writer.uint32(50).string(v!);
+    }
+    for (const v of message.upsertedContexts) {
+      Context.encode(v!, writer.uint32(58).fork()).join();
+    }
+    for (const v of message.deletedContextKeys) {
+      writer.uint32(66).string(v!);
     }
     return writer;
   },
@@ -1381,6 +1443,22 @@ export const Delta: MessageFns<Delta> = {
             message.deletedClientKeyIds.push(reader.string());
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.upsertedContexts.push(Context.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.deletedContextKeys.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1425,6 +1503,16 @@ export const Delta: MessageFns<Delta> = {
         : globalThis.Array.isArray(object?.deleted_client_key_ids)
         ? object.deleted_client_key_ids.map((e: any) => globalThis.String(e))
         : [],
+      upsertedContexts: globalThis.Array.isArray(object?.upsertedContexts)
+        ? object.upsertedContexts.map((e: any) => Context.fromJSON(e))
+        : globalThis.Array.isArray(object?.upserted_contexts)
+        ? object.upserted_contexts.map((e: any) => Context.fromJSON(e))
+        : [],
+      deletedContextKeys: globalThis.Array.isArray(object?.deletedContextKeys)
+        ? object.deletedContextKeys.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.deleted_context_keys)
+        ? object.deleted_context_keys.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -1448,6 +1536,12 @@ export const Delta: MessageFns<Delta> = {
     if (message.deletedClientKeyIds?.length) {
       obj.deletedClientKeyIds = message.deletedClientKeyIds;
     }
+    if (message.upsertedContexts?.length) {
+      obj.upsertedContexts = message.upsertedContexts.map((e) => Context.toJSON(e));
+    }
+    if (message.deletedContextKeys?.length) {
+      obj.deletedContextKeys = message.deletedContextKeys;
+    }
     return obj;
   },
 
@@ -1462,6 +1556,8 @@ export const Delta: MessageFns<Delta> = {
     message.deletedSegmentKeys = object.deletedSegmentKeys?.map((e) => e) || [];
     message.upsertedClientKeys = object.upsertedClientKeys?.map((e) => ClientKey.fromPartial(e)) || [];
     message.deletedClientKeyIds = object.deletedClientKeyIds?.map((e) => e) || [];
+    message.upsertedContexts = object.upsertedContexts?.map((e) => Context.fromPartial(e)) || [];
+    message.deletedContextKeys = object.deletedContextKeys?.map((e) => e) || [];
     return message;
   },
 };

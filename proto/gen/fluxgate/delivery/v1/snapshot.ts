@@ -452,6 +452,102 @@ export function operatorToJSON(object: Operator): string {
   }
 }
 
+/** The type of a context attribute: which operators apply and what values mean. */
+export const ContextType = {
+  /** CONTEXT_TYPE_UNSPECIFIED - Not set; never sent. */
+  CONTEXT_TYPE_UNSPECIFIED: 0,
+  /** CONTEXT_TYPE_STRING - Any string. */
+  CONTEXT_TYPE_STRING: 1,
+  /** CONTEXT_TYPE_NUMBER - A finite number. */
+  CONTEXT_TYPE_NUMBER: 2,
+  /** CONTEXT_TYPE_BOOLEAN - true or false. */
+  CONTEXT_TYPE_BOOLEAN: 3,
+  /** CONTEXT_TYPE_SEMVER - A semantic version (strict semver 2.0.0), as a string. */
+  CONTEXT_TYPE_SEMVER: 4,
+  /** CONTEXT_TYPE_DATE - An ISO-8601 date-time with a zone, as a string. */
+  CONTEXT_TYPE_DATE: 5,
+  UNRECOGNIZED: -1,
+} as const;
+
+export type ContextType = typeof ContextType[keyof typeof ContextType];
+
+export namespace ContextType {
+  export type CONTEXT_TYPE_UNSPECIFIED = typeof ContextType.CONTEXT_TYPE_UNSPECIFIED;
+  export type CONTEXT_TYPE_STRING = typeof ContextType.CONTEXT_TYPE_STRING;
+  export type CONTEXT_TYPE_NUMBER = typeof ContextType.CONTEXT_TYPE_NUMBER;
+  export type CONTEXT_TYPE_BOOLEAN = typeof ContextType.CONTEXT_TYPE_BOOLEAN;
+  export type CONTEXT_TYPE_SEMVER = typeof ContextType.CONTEXT_TYPE_SEMVER;
+  export type CONTEXT_TYPE_DATE = typeof ContextType.CONTEXT_TYPE_DATE;
+  export type UNRECOGNIZED = typeof ContextType.UNRECOGNIZED;
+}
+
+export function contextTypeFromJSON(object: any): ContextType {
+  switch (object) {
+    case 0:
+    case "CONTEXT_TYPE_UNSPECIFIED":
+      return ContextType.CONTEXT_TYPE_UNSPECIFIED;
+    case 1:
+    case "CONTEXT_TYPE_STRING":
+      return ContextType.CONTEXT_TYPE_STRING;
+    case 2:
+    case "CONTEXT_TYPE_NUMBER":
+      return ContextType.CONTEXT_TYPE_NUMBER;
+    case 3:
+    case "CONTEXT_TYPE_BOOLEAN":
+      return ContextType.CONTEXT_TYPE_BOOLEAN;
+    case 4:
+    case "CONTEXT_TYPE_SEMVER":
+      return ContextType.CONTEXT_TYPE_SEMVER;
+    case 5:
+    case "CONTEXT_TYPE_DATE":
+      return ContextType.CONTEXT_TYPE_DATE;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return ContextType.UNRECOGNIZED;
+  }
+}
+
+export function contextTypeToJSON(object: ContextType): string {
+  switch (object) {
+    case ContextType.CONTEXT_TYPE_UNSPECIFIED:
+      return "CONTEXT_TYPE_UNSPECIFIED";
+    case ContextType.CONTEXT_TYPE_STRING:
+      return "CONTEXT_TYPE_STRING";
+    case ContextType.CONTEXT_TYPE_NUMBER:
+      return "CONTEXT_TYPE_NUMBER";
+    case ContextType.CONTEXT_TYPE_BOOLEAN:
+      return "CONTEXT_TYPE_BOOLEAN";
+    case ContextType.CONTEXT_TYPE_SEMVER:
+      return "CONTEXT_TYPE_SEMVER";
+    case ContextType.CONTEXT_TYPE_DATE:
+      return "CONTEXT_TYPE_DATE";
+    case ContextType.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/**
+ * A context attribute definition, one entry of the team's context schema:
+ * an edge compiles rules against it with the same type checks Postgres
+ * runs on write (docs/evaluation.md, "Context schema").
+ */
+export interface Context {
+  /**
+   * Attribute name as applications send it, unique within the snapshot;
+   * targetingKey is built in and never listed.
+   */
+  key: string;
+  /** The attribute's type. */
+  type: ContextType;
+  /**
+   * The only values equality operators may compare with, each of the
+   * context's type; empty: any value.
+   */
+  allowedValues: ConditionValue[];
+}
+
 /** One named value a flag can serve. */
 export interface Variant {
   /** Variant key, unique within the flag. */
@@ -595,6 +691,111 @@ export interface Segment {
   /** Rule groups, OR'ed; empty matches nobody. */
   rules: RuleGroup[];
 }
+
+function createBaseContext(): Context {
+  return { key: "", type: 0, allowedValues: [] };
+}
+
+export const Context: MessageFns<Context> = {
+  encode(message: Context, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.type !== 0) {
+      writer.uint32(16).int32(message.type);
+    }
+    for (const v of message.allowedValues) {
+      ConditionValue.encode(v!, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Context {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseContext();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.type = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.allowedValues.push(ConditionValue.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Context {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      type: isSet(object.type) ? contextTypeFromJSON(object.type) : 0,
+      allowedValues: globalThis.Array.isArray(object?.allowedValues)
+        ? object.allowedValues.map((e: any) => ConditionValue.fromJSON(e))
+        : globalThis.Array.isArray(object?.allowed_values)
+        ? object.allowed_values.map((e: any) => ConditionValue.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: Context): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.type !== 0) {
+      obj.type = contextTypeToJSON(message.type);
+    }
+    if (message.allowedValues?.length) {
+      obj.allowedValues = message.allowedValues.map((e) => ConditionValue.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Context>, I>>(base?: I): Context {
+    return Context.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Context>, I>>(object: I): Context {
+    const message = createBaseContext();
+    message.key = object.key ?? "";
+    message.type = object.type ?? 0;
+    message.allowedValues = object.allowedValues?.map((e) => ConditionValue.fromPartial(e)) || [];
+    return message;
+  },
+};
 
 function createBaseVariant(): Variant {
   return { key: "", valueJson: "" };
