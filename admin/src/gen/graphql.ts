@@ -155,6 +155,439 @@ export type ApiTokenWithSecret = {
   token?: Maybe<ApiToken>;
 };
 
+/** An approver's vote. */
+export type ApprovalDecision =
+  | 'approve'
+  | 'reject';
+
+/** Who must approve a stage change in which environments. When several enabled policies cover an environment, the one needing the most approvals applies; where none does, a requested change applies at once. */
+export type ApprovalPolicy = Node & {
+  __typename?: 'ApprovalPolicy';
+  /** Whether a team admin (never the requester) may approve and apply a request at once, with a reason. */
+  allowAdminOverride: Scalars['Boolean']['output'];
+  /** When set, a request nobody rejected is approved and applied after this many hours (1 to 8760). */
+  autoApproveAfterHours?: Maybe<Scalars['Int']['output']>;
+  /** When the policy was created. */
+  createdAt: Scalars['Datetime']['output'];
+  /** Members holding any of these roles may approve (team admins hold every role). */
+  eligibleRoles: Array<Maybe<TeamRole>>;
+  /** Members who may approve whatever their roles. */
+  eligibleUserIds: Array<Maybe<Scalars['UUID']['output']>>;
+  /** Disabled policies apply to no new request. */
+  enabled: Scalars['Boolean']['output'];
+  /** The environments covered when the scope is listed (of the same team); empty otherwise. */
+  environmentIds: Array<Maybe<Scalars['UUID']['output']>>;
+  /** A globally unique identifier. Can be used in various places throughout the system to identify this single value. */
+  id: Scalars['ID']['output'];
+  /** Display name, unique within the team. */
+  name: Scalars['String']['output'];
+  /** Reads and enables pagination through a set of `ApprovalRequest`. */
+  requests: ApprovalRequestConnection;
+  /** Approvals needed (1 to 20); one rejection rejects. */
+  requiredApprovals: Scalars['Int']['output'];
+  /** Unique identifier of the policy. */
+  rowId: Scalars['UUID']['output'];
+  /** Which environments it covers: all, production (every environment of type production) or listed (environmentIds). */
+  scope: ApprovalScope;
+  /** Reads a single `Team` that is related to this `ApprovalPolicy`. */
+  team?: Maybe<Team>;
+  /** The team owning the policy. */
+  teamId: Scalars['UUID']['output'];
+  /** When the policy was last changed. */
+  updatedAt: Scalars['Datetime']['output'];
+};
+
+
+/** Who must approve a stage change in which environments. When several enabled policies cover an environment, the one needing the most approvals applies; where none does, a requested change applies at once. */
+export type ApprovalPolicyRequestsArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<ApprovalRequestCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<ApprovalRequestOrderBy>>;
+};
+
+/**
+ * A condition to be used against `ApprovalPolicy` object types. All fields are
+ * tested for equality and combined with a logical ‘and.’
+ */
+export type ApprovalPolicyCondition = {
+  /** Checks for equality with the object’s `name` field. */
+  name?: InputMaybe<Scalars['String']['input']>;
+  /** Checks for equality with the object’s `rowId` field. */
+  rowId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `teamId` field. */
+  teamId?: InputMaybe<Scalars['UUID']['input']>;
+};
+
+/** A connection to a list of `ApprovalPolicy` values. */
+export type ApprovalPolicyConnection = {
+  __typename?: 'ApprovalPolicyConnection';
+  /** A list of edges which contains the `ApprovalPolicy` and cursor to aid in pagination. */
+  edges: Array<Maybe<ApprovalPolicyEdge>>;
+  /** A list of `ApprovalPolicy` objects. */
+  nodes: Array<Maybe<ApprovalPolicy>>;
+  /** Information to aid in pagination. */
+  pageInfo: PageInfo;
+  /** The count of *all* `ApprovalPolicy` you could get from the connection. */
+  totalCount: Scalars['Int']['output'];
+};
+
+/** A `ApprovalPolicy` edge in the connection. */
+export type ApprovalPolicyEdge = {
+  __typename?: 'ApprovalPolicyEdge';
+  /** A cursor for use in pagination. */
+  cursor?: Maybe<Scalars['Cursor']['output']>;
+  /** The `ApprovalPolicy` at the end of the edge. */
+  node?: Maybe<ApprovalPolicy>;
+};
+
+/** An input for mutations affecting `ApprovalPolicy` */
+export type ApprovalPolicyInput = {
+  /** Whether a team admin (never the requester) may approve and apply a request at once, with a reason. */
+  allowAdminOverride?: InputMaybe<Scalars['Boolean']['input']>;
+  /** When set, a request nobody rejected is approved and applied after this many hours (1 to 8760). */
+  autoApproveAfterHours?: InputMaybe<Scalars['Int']['input']>;
+  /** Members holding any of these roles may approve (team admins hold every role). */
+  eligibleRoles?: InputMaybe<Array<InputMaybe<TeamRole>>>;
+  /** Members who may approve whatever their roles. */
+  eligibleUserIds?: InputMaybe<Array<InputMaybe<Scalars['UUID']['input']>>>;
+  /** Disabled policies apply to no new request. */
+  enabled?: InputMaybe<Scalars['Boolean']['input']>;
+  /** The environments covered when the scope is listed (of the same team); empty otherwise. */
+  environmentIds?: InputMaybe<Array<InputMaybe<Scalars['UUID']['input']>>>;
+  /** Display name, unique within the team. */
+  name: Scalars['String']['input'];
+  /** Approvals needed (1 to 20); one rejection rejects. */
+  requiredApprovals?: InputMaybe<Scalars['Int']['input']>;
+  /** Which environments it covers: all, production (every environment of type production) or listed (environmentIds). */
+  scope?: InputMaybe<ApprovalScope>;
+  /** The team owning the policy. */
+  teamId: Scalars['UUID']['input'];
+};
+
+/** Methods to use when ordering `ApprovalPolicy`. */
+export type ApprovalPolicyOrderBy =
+  | 'NAME_ASC'
+  | 'NAME_DESC'
+  | 'NATURAL'
+  | 'PRIMARY_KEY_ASC'
+  | 'PRIMARY_KEY_DESC'
+  | 'ROW_ID_ASC'
+  | 'ROW_ID_DESC'
+  | 'TEAM_ID_ASC'
+  | 'TEAM_ID_DESC';
+
+/** Represents an update to a `ApprovalPolicy`. Fields that are set will be updated. */
+export type ApprovalPolicyPatch = {
+  /** Whether a team admin (never the requester) may approve and apply a request at once, with a reason. */
+  allowAdminOverride?: InputMaybe<Scalars['Boolean']['input']>;
+  /** When set, a request nobody rejected is approved and applied after this many hours (1 to 8760). */
+  autoApproveAfterHours?: InputMaybe<Scalars['Int']['input']>;
+  /** Members holding any of these roles may approve (team admins hold every role). */
+  eligibleRoles?: InputMaybe<Array<InputMaybe<TeamRole>>>;
+  /** Members who may approve whatever their roles. */
+  eligibleUserIds?: InputMaybe<Array<InputMaybe<Scalars['UUID']['input']>>>;
+  /** Disabled policies apply to no new request. */
+  enabled?: InputMaybe<Scalars['Boolean']['input']>;
+  /** The environments covered when the scope is listed (of the same team); empty otherwise. */
+  environmentIds?: InputMaybe<Array<InputMaybe<Scalars['UUID']['input']>>>;
+  /** Display name, unique within the team. */
+  name?: InputMaybe<Scalars['String']['input']>;
+  /** Approvals needed (1 to 20); one rejection rejects. */
+  requiredApprovals?: InputMaybe<Scalars['Int']['input']>;
+  /** Which environments it covers: all, production (every environment of type production) or listed (environmentIds). */
+  scope?: InputMaybe<ApprovalScope>;
+};
+
+/** What requesting a stage change would do: outcome not_required (applies at once), needs_approvals (requiredApprovals from eligibleApproverIds under policyId) or blocked (reason says why), and the status the stage would take. */
+export type ApprovalPreview = {
+  __typename?: 'ApprovalPreview';
+  eligibleApproverIds?: Maybe<Array<Maybe<Scalars['UUID']['output']>>>;
+  errorCode?: Maybe<Scalars['String']['output']>;
+  outcome?: Maybe<Scalars['String']['output']>;
+  policyId?: Maybe<Scalars['UUID']['output']>;
+  reason?: Maybe<Scalars['String']['output']>;
+  requiredApprovals?: Maybe<Scalars['Int']['output']>;
+  targetStatus?: Maybe<StageStatus>;
+};
+
+/** A requested stage change (deploy or rollback) that an approval policy covers: what would change, who may approve it (frozen when requested) and where it stands. Changed only through approveApprovalRequest, rejectApprovalRequest, finalizeApprovalRequest, overrideApprovalRequest and cancelApprovalRequest. */
+export type ApprovalRequest = Node & {
+  __typename?: 'ApprovalRequest';
+  /** deploy or rollback. */
+  action: Scalars['String']['output'];
+  /** The feature as it will be once the change is applied. */
+  afterSnapshot: Scalars['JSON']['output'];
+  /** When a pending request is approved and applied if nobody rejected it (null: never). */
+  autoApproveAt?: Maybe<Scalars['Datetime']['output']>;
+  /** The feature (with dependencies, stages and criteria) when requested. */
+  beforeSnapshot: Scalars['JSON']['output'];
+  /** The flags depending on this one at any depth, when requested: [{id, key, depth}]. */
+  blastRadius: Scalars['JSON']['output'];
+  /** When the change was requested. */
+  createdAt: Scalars['Datetime']['output'];
+  /** When the request was approved, rejected, cancelled or applied. */
+  decidedAt?: Maybe<Scalars['Datetime']['output']>;
+  /** Who made the last decision (the last approver, the rejecter, the admin overriding, the one finalizing or cancelling); null for auto-approval. */
+  decidedBy?: Maybe<Scalars['UUID']['output']>;
+  /** What the change does: {stages: {changed: [{id, changes: {status: {before, after}}}]}}, as featureVersionDiff reports. */
+  diff: Scalars['JSON']['output'];
+  /** Who may vote, frozen when requested: members eligible under the policy, never the requester. */
+  eligibleApproverIds: Array<Maybe<Scalars['UUID']['output']>>;
+  /** Reads a single `Environment` that is related to this `ApprovalRequest`. */
+  environment?: Maybe<Environment>;
+  /** The stage's environment. */
+  environmentId: Scalars['UUID']['output'];
+  /** Reads a single `Feature` that is related to this `ApprovalRequest`. */
+  feature?: Maybe<Feature>;
+  /** The feature. */
+  featureId: Scalars['UUID']['output'];
+  /** Reads a single `FeatureStage` that is related to this `ApprovalRequest`. */
+  featureStage?: Maybe<FeatureStage>;
+  /** The stage to change. */
+  featureStageId: Scalars['UUID']['output'];
+  /** A globally unique identifier. Can be used in various places throughout the system to identify this single value. */
+  id: Scalars['ID']['output'];
+  /** Why a team admin overrode the approvals. */
+  overrideReason?: Maybe<Scalars['String']['output']>;
+  /** Reads a single `ApprovalPolicy` that is related to this `ApprovalRequest`. */
+  policy?: Maybe<ApprovalPolicy>;
+  /** The policy that required approval (null once it is deleted; the request keeps its frozen terms). */
+  policyId?: Maybe<Scalars['UUID']['output']>;
+  /** The stage's status before the request: cancelling restores it. */
+  previousStatus: StageStatus;
+  /** The user who asked (null for an API token or a deleted user). */
+  requestedBy?: Maybe<Scalars['UUID']['output']>;
+  /** The API token that asked, when a machine did. */
+  requestedByApiTokenId?: Maybe<Scalars['UUID']['output']>;
+  /** Reads a single `User` that is related to this `ApprovalRequest`. */
+  requester?: Maybe<User>;
+  /** Approvals needed, from the policy when requested. */
+  requiredApprovals: Scalars['Int']['output'];
+  /** Unique identifier of the request. */
+  rowId: Scalars['UUID']['output'];
+  /** Pending, approved, rejected, cancelled or applied. */
+  status: ApprovalRequestStatus;
+  /** Reads a single `Team` that is related to this `ApprovalRequest`. */
+  team?: Maybe<Team>;
+  /** The team of the feature. */
+  teamId: Scalars['UUID']['output'];
+  /** When the request last changed. */
+  updatedAt: Scalars['Datetime']['output'];
+  /** Reads and enables pagination through a set of `ApprovalVote`. */
+  votes: ApprovalVoteConnection;
+};
+
+
+/** A requested stage change (deploy or rollback) that an approval policy covers: what would change, who may approve it (frozen when requested) and where it stands. Changed only through approveApprovalRequest, rejectApprovalRequest, finalizeApprovalRequest, overrideApprovalRequest and cancelApprovalRequest. */
+export type ApprovalRequestVotesArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<ApprovalVoteCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<ApprovalVoteOrderBy>>;
+};
+
+/**
+ * A condition to be used against `ApprovalRequest` object types. All fields are
+ * tested for equality and combined with a logical ‘and.’
+ */
+export type ApprovalRequestCondition = {
+  /** Checks for equality with the object’s `createdAt` field. */
+  createdAt?: InputMaybe<Scalars['Datetime']['input']>;
+  /** Checks for equality with the object’s `environmentId` field. */
+  environmentId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `featureId` field. */
+  featureId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `featureStageId` field. */
+  featureStageId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `policyId` field. */
+  policyId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `requestedBy` field. */
+  requestedBy?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `rowId` field. */
+  rowId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `teamId` field. */
+  teamId?: InputMaybe<Scalars['UUID']['input']>;
+};
+
+/** A connection to a list of `ApprovalRequest` values. */
+export type ApprovalRequestConnection = {
+  __typename?: 'ApprovalRequestConnection';
+  /** A list of edges which contains the `ApprovalRequest` and cursor to aid in pagination. */
+  edges: Array<Maybe<ApprovalRequestEdge>>;
+  /** A list of `ApprovalRequest` objects. */
+  nodes: Array<Maybe<ApprovalRequest>>;
+  /** Information to aid in pagination. */
+  pageInfo: PageInfo;
+  /** The count of *all* `ApprovalRequest` you could get from the connection. */
+  totalCount: Scalars['Int']['output'];
+};
+
+/** A `ApprovalRequest` edge in the connection. */
+export type ApprovalRequestEdge = {
+  __typename?: 'ApprovalRequestEdge';
+  /** A cursor for use in pagination. */
+  cursor?: Maybe<Scalars['Cursor']['output']>;
+  /** The `ApprovalRequest` at the end of the edge. */
+  node?: Maybe<ApprovalRequest>;
+};
+
+/** Methods to use when ordering `ApprovalRequest`. */
+export type ApprovalRequestOrderBy =
+  | 'CREATED_AT_ASC'
+  | 'CREATED_AT_DESC'
+  | 'ENVIRONMENT_ID_ASC'
+  | 'ENVIRONMENT_ID_DESC'
+  | 'FEATURE_ID_ASC'
+  | 'FEATURE_ID_DESC'
+  | 'FEATURE_STAGE_ID_ASC'
+  | 'FEATURE_STAGE_ID_DESC'
+  | 'NATURAL'
+  | 'POLICY_ID_ASC'
+  | 'POLICY_ID_DESC'
+  | 'PRIMARY_KEY_ASC'
+  | 'PRIMARY_KEY_DESC'
+  | 'REQUESTED_BY_ASC'
+  | 'REQUESTED_BY_DESC'
+  | 'ROW_ID_ASC'
+  | 'ROW_ID_DESC'
+  | 'TEAM_ID_ASC'
+  | 'TEAM_ID_DESC';
+
+/**
+ * Pending (collecting votes), approved (quorum reached, to be finalized), rejected
+ * (one approver rejected), cancelled (the stage went back to its previous status),
+ * applied (finalized, by an override or by auto-approval).
+ */
+export type ApprovalRequestStatus =
+  | 'applied'
+  | 'approved'
+  | 'cancelled'
+  | 'pending'
+  | 'rejected';
+
+/** Which environments an approval policy covers: all of the team's, those of type production, or the listed ones. */
+export type ApprovalScope =
+  | 'all'
+  | 'listed'
+  | 'production';
+
+/** One approver's vote on an approval request (one per user and request). */
+export type ApprovalVote = Node & {
+  __typename?: 'ApprovalVote';
+  /** Why (at most 2000 characters). */
+  comment: Scalars['String']['output'];
+  /** When the vote was cast. */
+  createdAt: Scalars['Datetime']['output'];
+  /** approve or reject. */
+  decision: ApprovalDecision;
+  /** A globally unique identifier. Can be used in various places throughout the system to identify this single value. */
+  id: Scalars['ID']['output'];
+  /** Reads a single `ApprovalRequest` that is related to this `ApprovalVote`. */
+  request?: Maybe<ApprovalRequest>;
+  /** The request. */
+  requestId: Scalars['UUID']['output'];
+  /** Unique identifier of the vote. */
+  rowId: Scalars['UUID']['output'];
+  /** Reads a single `Team` that is related to this `ApprovalVote`. */
+  team?: Maybe<Team>;
+  /** The team of the request. */
+  teamId: Scalars['UUID']['output'];
+  /** Reads a single `User` that is related to this `ApprovalVote`. */
+  voter?: Maybe<User>;
+  /** Who voted (null once the user is deleted). */
+  voterId?: Maybe<Scalars['UUID']['output']>;
+};
+
+/**
+ * A condition to be used against `ApprovalVote` object types. All fields are
+ * tested for equality and combined with a logical ‘and.’
+ */
+export type ApprovalVoteCondition = {
+  /** Checks for equality with the object’s `requestId` field. */
+  requestId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `rowId` field. */
+  rowId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `teamId` field. */
+  teamId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `voterId` field. */
+  voterId?: InputMaybe<Scalars['UUID']['input']>;
+};
+
+/** A connection to a list of `ApprovalVote` values. */
+export type ApprovalVoteConnection = {
+  __typename?: 'ApprovalVoteConnection';
+  /** A list of edges which contains the `ApprovalVote` and cursor to aid in pagination. */
+  edges: Array<Maybe<ApprovalVoteEdge>>;
+  /** A list of `ApprovalVote` objects. */
+  nodes: Array<Maybe<ApprovalVote>>;
+  /** Information to aid in pagination. */
+  pageInfo: PageInfo;
+  /** The count of *all* `ApprovalVote` you could get from the connection. */
+  totalCount: Scalars['Int']['output'];
+};
+
+/** A `ApprovalVote` edge in the connection. */
+export type ApprovalVoteEdge = {
+  __typename?: 'ApprovalVoteEdge';
+  /** A cursor for use in pagination. */
+  cursor?: Maybe<Scalars['Cursor']['output']>;
+  /** The `ApprovalVote` at the end of the edge. */
+  node?: Maybe<ApprovalVote>;
+};
+
+/** Methods to use when ordering `ApprovalVote`. */
+export type ApprovalVoteOrderBy =
+  | 'NATURAL'
+  | 'PRIMARY_KEY_ASC'
+  | 'PRIMARY_KEY_DESC'
+  | 'REQUEST_ID_ASC'
+  | 'REQUEST_ID_DESC'
+  | 'ROW_ID_ASC'
+  | 'ROW_ID_DESC'
+  | 'TEAM_ID_ASC'
+  | 'TEAM_ID_DESC'
+  | 'VOTER_ID_ASC'
+  | 'VOTER_ID_DESC';
+
+/** All input for the `approveApprovalRequest` mutation. */
+export type ApproveApprovalRequestInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  comment?: InputMaybe<Scalars['String']['input']>;
+  requestId?: InputMaybe<Scalars['UUID']['input']>;
+};
+
+/** The output of our `approveApprovalRequest` mutation. */
+export type ApproveApprovalRequestPayload = {
+  __typename?: 'ApproveApprovalRequestPayload';
+  /** An edge for our `ApprovalRequest`. May be used by Relay 1. */
+  approvalRequestEdge?: Maybe<ApprovalRequestEdge>;
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+  result?: Maybe<ApprovalRequest>;
+};
+
+
+/** The output of our `approveApprovalRequest` mutation. */
+export type ApproveApprovalRequestPayloadApprovalRequestEdgeArgs = {
+  orderBy?: Array<ApprovalRequestOrderBy>;
+};
+
 /** The result of verifying the audit log's hash chain. */
 export type AuditChainStatus = {
   __typename?: 'AuditChainStatus';
@@ -278,6 +711,37 @@ export type AuthTokens = {
   refreshToken: Scalars['String']['output'];
   /** The logged-in user's id. */
   userId: Scalars['UUID']['output'];
+};
+
+/** All input for the `cancelApprovalRequest` mutation. */
+export type CancelApprovalRequestInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  requestId?: InputMaybe<Scalars['UUID']['input']>;
+};
+
+/** The output of our `cancelApprovalRequest` mutation. */
+export type CancelApprovalRequestPayload = {
+  __typename?: 'CancelApprovalRequestPayload';
+  /** An edge for our `ApprovalRequest`. May be used by Relay 1. */
+  approvalRequestEdge?: Maybe<ApprovalRequestEdge>;
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+  result?: Maybe<ApprovalRequest>;
+};
+
+
+/** The output of our `cancelApprovalRequest` mutation. */
+export type CancelApprovalRequestPayloadApprovalRequestEdgeArgs = {
+  orderBy?: Array<ApprovalRequestOrderBy>;
 };
 
 /** The change feed: one entry per change to what edges serve (environments, contexts, segments, features, their dependencies, stages and criteria, clients), in revision order. Edges catch up from the last revision they applied. */
@@ -595,6 +1059,39 @@ export type CreateApiTokenPayload = {
   /** Our root query field type. Allows us to run any query from our mutation payload. */
   query?: Maybe<Query>;
   result?: Maybe<ApiTokenWithSecret>;
+};
+
+/** All input for the create `ApprovalPolicy` mutation. */
+export type CreateApprovalPolicyInput = {
+  /** The `ApprovalPolicy` to be created by this mutation. */
+  approvalPolicy: ApprovalPolicyInput;
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+};
+
+/** The output of our create `ApprovalPolicy` mutation. */
+export type CreateApprovalPolicyPayload = {
+  __typename?: 'CreateApprovalPolicyPayload';
+  /** The `ApprovalPolicy` that was created by this mutation. */
+  approvalPolicy?: Maybe<ApprovalPolicy>;
+  /** An edge for our `ApprovalPolicy`. May be used by Relay 1. */
+  approvalPolicyEdge?: Maybe<ApprovalPolicyEdge>;
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+};
+
+
+/** The output of our create `ApprovalPolicy` mutation. */
+export type CreateApprovalPolicyPayloadApprovalPolicyEdgeArgs = {
+  orderBy?: Array<ApprovalPolicyOrderBy>;
 };
 
 /** All input for the `createClient` mutation. */
@@ -1038,6 +1535,64 @@ export type DeleteApiTokenPayload = {
 /** The output of our delete `ApiToken` mutation. */
 export type DeleteApiTokenPayloadApiTokenEdgeArgs = {
   orderBy?: Array<ApiTokenOrderBy>;
+};
+
+/** All input for the `deleteApprovalPolicyById` mutation. */
+export type DeleteApprovalPolicyByIdInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** The globally unique `ID` which will identify a single `ApprovalPolicy` to be deleted. */
+  id: Scalars['ID']['input'];
+};
+
+/** All input for the `deleteApprovalPolicyByTeamIdAndName` mutation. */
+export type DeleteApprovalPolicyByTeamIdAndNameInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** Display name, unique within the team. */
+  name: Scalars['String']['input'];
+  /** The team owning the policy. */
+  teamId: Scalars['UUID']['input'];
+};
+
+/** All input for the `deleteApprovalPolicy` mutation. */
+export type DeleteApprovalPolicyInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** Unique identifier of the policy. */
+  rowId: Scalars['UUID']['input'];
+};
+
+/** The output of our delete `ApprovalPolicy` mutation. */
+export type DeleteApprovalPolicyPayload = {
+  __typename?: 'DeleteApprovalPolicyPayload';
+  /** The `ApprovalPolicy` that was deleted by this mutation. */
+  approvalPolicy?: Maybe<ApprovalPolicy>;
+  /** An edge for our `ApprovalPolicy`. May be used by Relay 1. */
+  approvalPolicyEdge?: Maybe<ApprovalPolicyEdge>;
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  deletedApprovalPolicyId?: Maybe<Scalars['ID']['output']>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+};
+
+
+/** The output of our delete `ApprovalPolicy` mutation. */
+export type DeleteApprovalPolicyPayloadApprovalPolicyEdgeArgs = {
+  orderBy?: Array<ApprovalPolicyOrderBy>;
 };
 
 /** All input for the `deleteClientById` mutation. */
@@ -1769,6 +2324,8 @@ export type DeleteUserPayloadUserEdgeArgs = {
 /** Where flags are served (e.g. development, staging, production). Each client is bound to one environment; each feature has at most one stage per environment. */
 export type Environment = Node & {
   __typename?: 'Environment';
+  /** Reads and enables pagination through a set of `ApprovalRequest`. */
+  approvalRequests: ApprovalRequestConnection;
   /** Reads and enables pagination through a set of `Client`. */
   clients: ClientConnection;
   /** When the environment was created. */
@@ -1795,6 +2352,18 @@ export type Environment = Node & {
   type: EnvironmentType;
   /** When the environment was last changed. */
   updatedAt: Scalars['Datetime']['output'];
+};
+
+
+/** Where flags are served (e.g. development, staging, production). Each client is bound to one environment; each feature has at most one stage per environment. */
+export type EnvironmentApprovalRequestsArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<ApprovalRequestCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<ApprovalRequestOrderBy>>;
 };
 
 
@@ -1919,6 +2488,8 @@ export type EnvironmentType =
 /** A feature flag: its variants, off variant, metadata and lifecycle. Its stages (one per environment) decide where and to whom it is served. */
 export type Feature = Node & {
   __typename?: 'Feature';
+  /** Reads and enables pagination through a set of `ApprovalRequest`. */
+  approvalRequests: ApprovalRequestConnection;
   /** When the feature was created. */
   createdAt: Scalars['Datetime']['output'];
   /** Reads and enables pagination through a set of `FeatureDependency`. */
@@ -1935,6 +2506,8 @@ export type Feature = Node & {
   key: Scalars['String']['output'];
   /** When true the feature serves its off variant everywhere, immediately. Team admins only. */
   killSwitch: Scalars['Boolean']['output'];
+  /** Reads and enables pagination through a set of `FeatureKill`. */
+  kills: FeatureKillConnection;
   /** Simple (boolean on/off) or contextual (typed variants). */
   kind: FeatureKind;
   /** Draft, active, deprecated or archived. */
@@ -1975,6 +2548,18 @@ export type Feature = Node & {
 
 
 /** A feature flag: its variants, off variant, metadata and lifecycle. Its stages (one per environment) decide where and to whom it is served. */
+export type FeatureApprovalRequestsArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<ApprovalRequestCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<ApprovalRequestOrderBy>>;
+};
+
+
+/** A feature flag: its variants, off variant, metadata and lifecycle. Its stages (one per environment) decide where and to whom it is served. */
 export type FeatureDependenciesArgs = {
   after?: InputMaybe<Scalars['Cursor']['input']>;
   before?: InputMaybe<Scalars['Cursor']['input']>;
@@ -1995,6 +2580,18 @@ export type FeatureDependentsArgs = {
   last?: InputMaybe<Scalars['Int']['input']>;
   offset?: InputMaybe<Scalars['Int']['input']>;
   orderBy?: InputMaybe<Array<FeatureDependencyOrderBy>>;
+};
+
+
+/** A feature flag: its variants, off variant, metadata and lifecycle. Its stages (one per environment) decide where and to whom it is served. */
+export type FeatureKillsArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<FeatureKillCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<FeatureKillOrderBy>>;
 };
 
 
@@ -2202,6 +2799,96 @@ export type FeatureInput = {
   variants?: InputMaybe<Scalars['JSON']['input']>;
 };
 
+/** Each time a feature's kill switch was turned on: why, by whom, when it is to be restored automatically and when it was restored. A kill without restoredAt is active: the feature serves its off variant in every environment, across deploys, until it is restored. */
+export type FeatureKill = Node & {
+  __typename?: 'FeatureKill';
+  /** When the record was created. */
+  createdAt: Scalars['Datetime']['output'];
+  /** Reads a single `Feature` that is related to this `FeatureKill`. */
+  feature?: Maybe<Feature>;
+  /** The killed feature. */
+  featureId: Scalars['UUID']['output'];
+  /** A globally unique identifier. Can be used in various places throughout the system to identify this single value. */
+  id: Scalars['ID']['output'];
+  /** When it was killed (served off from then on). */
+  killedAt: Scalars['Datetime']['output'];
+  /** The team admin who killed it. */
+  killedBy?: Maybe<Scalars['UUID']['output']>;
+  /** Reads a single `User` that is related to this `FeatureKill`. */
+  killer?: Maybe<User>;
+  /** Why it was killed (empty when the switch was flipped without killFeature). */
+  reason: Scalars['String']['output'];
+  /** When it is restored automatically (null: only by hand). */
+  restoreAt?: Maybe<Scalars['Datetime']['output']>;
+  /** When it was restored (null: still killed). */
+  restoredAt?: Maybe<Scalars['Datetime']['output']>;
+  /** Who restored it (null: automatically, or by the system). */
+  restoredBy?: Maybe<Scalars['UUID']['output']>;
+  /** Unique identifier of the kill. */
+  rowId: Scalars['UUID']['output'];
+  /** Reads a single `Team` that is related to this `FeatureKill`. */
+  team?: Maybe<Team>;
+  /** The team of the feature. */
+  teamId: Scalars['UUID']['output'];
+  /** When the record last changed. */
+  updatedAt: Scalars['Datetime']['output'];
+};
+
+/**
+ * A condition to be used against `FeatureKill` object types. All fields are tested
+ * for equality and combined with a logical ‘and.’
+ */
+export type FeatureKillCondition = {
+  /** Checks for equality with the object’s `featureId` field. */
+  featureId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `killedAt` field. */
+  killedAt?: InputMaybe<Scalars['Datetime']['input']>;
+  /** Checks for equality with the object’s `killedBy` field. */
+  killedBy?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `rowId` field. */
+  rowId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `teamId` field. */
+  teamId?: InputMaybe<Scalars['UUID']['input']>;
+};
+
+/** A connection to a list of `FeatureKill` values. */
+export type FeatureKillConnection = {
+  __typename?: 'FeatureKillConnection';
+  /** A list of edges which contains the `FeatureKill` and cursor to aid in pagination. */
+  edges: Array<Maybe<FeatureKillEdge>>;
+  /** A list of `FeatureKill` objects. */
+  nodes: Array<Maybe<FeatureKill>>;
+  /** Information to aid in pagination. */
+  pageInfo: PageInfo;
+  /** The count of *all* `FeatureKill` you could get from the connection. */
+  totalCount: Scalars['Int']['output'];
+};
+
+/** A `FeatureKill` edge in the connection. */
+export type FeatureKillEdge = {
+  __typename?: 'FeatureKillEdge';
+  /** A cursor for use in pagination. */
+  cursor?: Maybe<Scalars['Cursor']['output']>;
+  /** The `FeatureKill` at the end of the edge. */
+  node?: Maybe<FeatureKill>;
+};
+
+/** Methods to use when ordering `FeatureKill`. */
+export type FeatureKillOrderBy =
+  | 'FEATURE_ID_ASC'
+  | 'FEATURE_ID_DESC'
+  | 'KILLED_AT_ASC'
+  | 'KILLED_AT_DESC'
+  | 'KILLED_BY_ASC'
+  | 'KILLED_BY_DESC'
+  | 'NATURAL'
+  | 'PRIMARY_KEY_ASC'
+  | 'PRIMARY_KEY_DESC'
+  | 'ROW_ID_ASC'
+  | 'ROW_ID_DESC'
+  | 'TEAM_ID_ASC'
+  | 'TEAM_ID_DESC';
+
 /** Simple: a boolean flag with variants on and off. Contextual: serves one of its own typed variants, chosen by criteria. */
 export type FeatureKind =
   | 'contextual'
@@ -2265,6 +2952,8 @@ export type FeaturePatch = {
 /** A feature in one environment: its deployment status, default variant and (through criteria) its targeting. At most one per feature and environment. */
 export type FeatureStage = Node & {
   __typename?: 'FeatureStage';
+  /** Reads and enables pagination through a set of `ApprovalRequest`. */
+  approvalRequests: ApprovalRequestConnection;
   /** Reads and enables pagination through a set of `FeatureStage`. */
   childStages: FeatureStageConnection;
   /** When the stage was created. */
@@ -2301,6 +2990,18 @@ export type FeatureStage = Node & {
   teamId: Scalars['UUID']['output'];
   /** When the stage was last changed. */
   updatedAt: Scalars['Datetime']['output'];
+};
+
+
+/** A feature in one environment: its deployment status, default variant and (through criteria) its targeting. At most one per feature and environment. */
+export type FeatureStageApprovalRequestsArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<ApprovalRequestCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<ApprovalRequestOrderBy>>;
 };
 
 
@@ -2491,6 +3192,70 @@ export type FeatureVersionOrderBy =
   | 'VERSION_ASC'
   | 'VERSION_DESC';
 
+/** All input for the `finalizeApprovalRequest` mutation. */
+export type FinalizeApprovalRequestInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  requestId?: InputMaybe<Scalars['UUID']['input']>;
+};
+
+/** The output of our `finalizeApprovalRequest` mutation. */
+export type FinalizeApprovalRequestPayload = {
+  __typename?: 'FinalizeApprovalRequestPayload';
+  /** An edge for our `ApprovalRequest`. May be used by Relay 1. */
+  approvalRequestEdge?: Maybe<ApprovalRequestEdge>;
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+  result?: Maybe<ApprovalRequest>;
+};
+
+
+/** The output of our `finalizeApprovalRequest` mutation. */
+export type FinalizeApprovalRequestPayloadApprovalRequestEdgeArgs = {
+  orderBy?: Array<ApprovalRequestOrderBy>;
+};
+
+/** All input for the `killFeature` mutation. */
+export type KillFeatureInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  featureId?: InputMaybe<Scalars['UUID']['input']>;
+  reason?: InputMaybe<Scalars['String']['input']>;
+  restoreAfterMinutes?: InputMaybe<Scalars['Int']['input']>;
+};
+
+/** The output of our `killFeature` mutation. */
+export type KillFeaturePayload = {
+  __typename?: 'KillFeaturePayload';
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  /** An edge for our `FeatureKill`. May be used by Relay 1. */
+  featureKillEdge?: Maybe<FeatureKillEdge>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+  result?: Maybe<FeatureKill>;
+};
+
+
+/** The output of our `killFeature` mutation. */
+export type KillFeaturePayloadFeatureKillEdgeArgs = {
+  orderBy?: Array<FeatureKillOrderBy>;
+};
+
 export type LoginInput = {
   /** Login email address. */
   email: Scalars['String']['input'];
@@ -2509,10 +3274,16 @@ export type Mutation = {
   __typename?: 'Mutation';
   /** Copies a pipeline's stages to a feature: one not-deployed stage per environment of the pipeline, with its position and fork structure. Stages the feature already has are kept (idempotent). Returns all the feature's stages. Requesters. */
   addFeatureToPipeline?: Maybe<AddFeatureToPipelinePayload>;
+  /** Approves a pending request as one of its eligible approvers; when the approvals reach the quorum the request is approved (the stage becomes deployment_approved / rollback_approved) and can be finalized. Never the requester, not even a team admin (SELFA); one vote per user (VOTED); NELIG when not eligible; CLOSD when not pending. */
+  approveApprovalRequest?: Maybe<ApproveApprovalRequestPayload>;
+  /** Cancels a pending or approved request: the stage goes back to the status it had before. The requester or a team admin. CLOSD when already decided. */
+  cancelApprovalRequest?: Maybe<CancelApprovalRequestPayload>;
   /** Changes the current user's password (required after a temporary password); ends other sessions. */
   changePassword: ChangePasswordPayload;
   /** Creates an API token for a team (team admins). Returns its secret, once. */
   createApiToken?: Maybe<CreateApiTokenPayload>;
+  /** Creates a single `ApprovalPolicy`. */
+  createApprovalPolicy?: Maybe<CreateApprovalPolicyPayload>;
   /** Creates a client for an environment (team admins). Returns its secret, once; only a hash is kept. */
   createClient?: Maybe<CreateClientPayload>;
   /** Creates a single `Context`. */
@@ -2543,6 +3314,12 @@ export type Mutation = {
   deleteApiToken?: Maybe<DeleteApiTokenPayload>;
   /** Deletes a single `ApiToken` using its globally unique id. */
   deleteApiTokenById?: Maybe<DeleteApiTokenPayload>;
+  /** Deletes a single `ApprovalPolicy` using a unique key. */
+  deleteApprovalPolicy?: Maybe<DeleteApprovalPolicyPayload>;
+  /** Deletes a single `ApprovalPolicy` using its globally unique id. */
+  deleteApprovalPolicyById?: Maybe<DeleteApprovalPolicyPayload>;
+  /** Deletes a single `ApprovalPolicy` using a unique key. */
+  deleteApprovalPolicyByTeamIdAndName?: Maybe<DeleteApprovalPolicyPayload>;
   /** Deletes a single `Client` using a unique key. */
   deleteClient?: Maybe<DeleteClientPayload>;
   /** Deletes a single `Client` using its globally unique id. */
@@ -2617,18 +3394,28 @@ export type Mutation = {
   deleteUser?: Maybe<DeleteUserPayload>;
   /** Deletes a single `User` using its globally unique id. */
   deleteUserById?: Maybe<DeleteUserPayload>;
+  /** Applies an approved request: a deploy serves the stage (deployed), a rollback stops serving it (rollbacked); either bumps the environment's revision. Requesters of the team. CLOSD unless approved; BLKPR when a prerequisite is no longer served. */
+  finalizeApprovalRequest?: Maybe<FinalizeApprovalRequestPayload>;
+  /** Kills a feature at once: it serves its off variant in every environment (the revision moves, edges receive it), with a reason (BADRS without one), optionally restored automatically after restoreAfterMinutes. It stays killed across deploys until restored. Team admins; KILLD when already killed. */
+  killFeature?: Maybe<KillFeaturePayload>;
   /** Logs in with email and password (rate-limited per account and address). */
   login: AuthTokens;
   /** Ends the current session: its access and refresh tokens stop working. */
   logout: LogoutPayload;
   /** Ends every session of the current user. */
   logoutEverywhere: LogoutPayload;
+  /** A team admin other than the requester approves and applies a pending or approved request at once, with a reason (BADRS without one). SELFA for the requester, NOOVR when the policy forbids overrides. */
+  overrideApprovalRequest?: Maybe<OverrideApprovalRequestPayload>;
   /** Exchanges a refresh token for new tokens; a reused refresh token ends its session. */
   refreshToken: AuthTokens;
-  /** Requests a stage change: action "deploy" serves the feature in the stage's environment, "rollback" stops serving it. Without an approval policy the change applies at once. Requesters; illegal transitions fail with BADTR. */
+  /** Rejects a pending request as one of its eligible approvers: one rejection rejects it (the stage becomes deployment_rejected / rollback_rejected; a rejected rollback keeps serving). SELFA, VOTED, NELIG, CLOSD as for approving. */
+  rejectApprovalRequest?: Maybe<RejectApprovalRequestPayload>;
+  /** Requests a stage change: action "deploy" serves the feature in the stage's environment, "rollback" stops serving it. Where no approval policy covers the environment the change applies at once; otherwise the stage becomes deployment_requested / rollback_requested (a rollback keeps serving) and an approval request is opened (see approvalPreview). Requesters. Fails with BADTR (illegal from the current status), BADAC (unknown action), BLKPR (a prerequisite is not served there, named), QUORM (too few eligible approvers). */
   requestStageChange?: Maybe<RequestStageChangePayload>;
   /** Gives a user a new temporary password and ends their sessions (system administrators). */
   resetUserPassword: UserWithTemporaryPassword;
+  /** Restores a killed feature by hand: its stages serve again as their statuses say. Team admins; NKILL when it is not killed. Returns the kill it ended. */
+  restoreFeature?: Maybe<RestoreFeaturePayload>;
   /** Revokes an API token (team admins); it never works again. Revoking a revoked token changes nothing. */
   revokeApiToken?: Maybe<RevokeApiTokenPayload>;
   /** Replaces a client's secret (team admins): the old secret stops working at once. Returns the new secret, once. */
@@ -2637,6 +3424,12 @@ export type Mutation = {
   rotateSigningKey: RotateSigningKeyPayload;
   /** Replaces all criteria of a stage at once: a JSON array of {name?, priority?, rules?, rolloutBp?, variant?, split?} (priority defaults to the position in the array, rolloutBp to 10000). Everything is validated; if any criterion is invalid nothing changes. Requesters. */
   setStageCriteria?: Maybe<SetStageCriteriaPayload>;
+  /** Updates a single `ApprovalPolicy` using a unique key and a patch. */
+  updateApprovalPolicy?: Maybe<UpdateApprovalPolicyPayload>;
+  /** Updates a single `ApprovalPolicy` using its globally unique id and a patch. */
+  updateApprovalPolicyById?: Maybe<UpdateApprovalPolicyPayload>;
+  /** Updates a single `ApprovalPolicy` using a unique key and a patch. */
+  updateApprovalPolicyByTeamIdAndName?: Maybe<UpdateApprovalPolicyPayload>;
   /** Updates a single `Client` using a unique key and a patch. */
   updateClient?: Maybe<UpdateClientPayload>;
   /** Updates a single `Client` using its globally unique id and a patch. */
@@ -2721,6 +3514,18 @@ export type MutationAddFeatureToPipelineArgs = {
 
 
 /** The root mutation type which contains root level fields which mutate data. */
+export type MutationApproveApprovalRequestArgs = {
+  input: ApproveApprovalRequestInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationCancelApprovalRequestArgs = {
+  input: CancelApprovalRequestInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
 export type MutationChangePasswordArgs = {
   input: ChangePasswordInput;
 };
@@ -2729,6 +3534,12 @@ export type MutationChangePasswordArgs = {
 /** The root mutation type which contains root level fields which mutate data. */
 export type MutationCreateApiTokenArgs = {
   input: CreateApiTokenInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationCreateApprovalPolicyArgs = {
+  input: CreateApprovalPolicyInput;
 };
 
 
@@ -2819,6 +3630,24 @@ export type MutationDeleteApiTokenArgs = {
 /** The root mutation type which contains root level fields which mutate data. */
 export type MutationDeleteApiTokenByIdArgs = {
   input: DeleteApiTokenByIdInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationDeleteApprovalPolicyArgs = {
+  input: DeleteApprovalPolicyInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationDeleteApprovalPolicyByIdArgs = {
+  input: DeleteApprovalPolicyByIdInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationDeleteApprovalPolicyByTeamIdAndNameArgs = {
+  input: DeleteApprovalPolicyByTeamIdAndNameInput;
 };
 
 
@@ -3045,14 +3874,38 @@ export type MutationDeleteUserByIdArgs = {
 
 
 /** The root mutation type which contains root level fields which mutate data. */
+export type MutationFinalizeApprovalRequestArgs = {
+  input: FinalizeApprovalRequestInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationKillFeatureArgs = {
+  input: KillFeatureInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
 export type MutationLoginArgs = {
   input: LoginInput;
 };
 
 
 /** The root mutation type which contains root level fields which mutate data. */
+export type MutationOverrideApprovalRequestArgs = {
+  input: OverrideApprovalRequestInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
 export type MutationRefreshTokenArgs = {
   input: RefreshTokenInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationRejectApprovalRequestArgs = {
+  input: RejectApprovalRequestInput;
 };
 
 
@@ -3065,6 +3918,12 @@ export type MutationRequestStageChangeArgs = {
 /** The root mutation type which contains root level fields which mutate data. */
 export type MutationResetUserPasswordArgs = {
   input: ResetUserPasswordInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationRestoreFeatureArgs = {
+  input: RestoreFeatureInput;
 };
 
 
@@ -3083,6 +3942,24 @@ export type MutationRotateClientSecretArgs = {
 /** The root mutation type which contains root level fields which mutate data. */
 export type MutationSetStageCriteriaArgs = {
   input: SetStageCriteriaInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationUpdateApprovalPolicyArgs = {
+  input: UpdateApprovalPolicyInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationUpdateApprovalPolicyByIdArgs = {
+  input: UpdateApprovalPolicyByIdInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationUpdateApprovalPolicyByTeamIdAndNameArgs = {
+  input: UpdateApprovalPolicyByTeamIdAndNameInput;
 };
 
 
@@ -3311,6 +4188,38 @@ export type MutationUpdateUserByIdArgs = {
 export type Node = {
   /** A globally unique identifier. Can be used in various places throughout the system to identify this single value. */
   id: Scalars['ID']['output'];
+};
+
+/** All input for the `overrideApprovalRequest` mutation. */
+export type OverrideApprovalRequestInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  reason?: InputMaybe<Scalars['String']['input']>;
+  requestId?: InputMaybe<Scalars['UUID']['input']>;
+};
+
+/** The output of our `overrideApprovalRequest` mutation. */
+export type OverrideApprovalRequestPayload = {
+  __typename?: 'OverrideApprovalRequestPayload';
+  /** An edge for our `ApprovalRequest`. May be used by Relay 1. */
+  approvalRequestEdge?: Maybe<ApprovalRequestEdge>;
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+  result?: Maybe<ApprovalRequest>;
+};
+
+
+/** The output of our `overrideApprovalRequest` mutation. */
+export type OverrideApprovalRequestPayloadApprovalRequestEdgeArgs = {
+  orderBy?: Array<ApprovalRequestOrderBy>;
 };
 
 /** Information about pagination in a connection. */
@@ -3551,12 +4460,38 @@ export type PipelineStagePatch = {
 /** The root query type which gives access points into the data universe. */
 export type Query = Node & {
   __typename?: 'Query';
+  /** The kills in force in the teams you can read, newest first (the dashboard's list of killed flags). */
+  activeFeatureKills?: Maybe<FeatureKillConnection>;
   /** Get a single `ApiToken`. */
   apiToken?: Maybe<ApiToken>;
   /** Reads a single `ApiToken` using its globally unique `ID`. */
   apiTokenById?: Maybe<ApiToken>;
   /** Reads and enables pagination through a set of `ApiToken`. */
   apiTokens?: Maybe<ApiTokenConnection>;
+  /** Reads and enables pagination through a set of `ApprovalPolicy`. */
+  approvalPolicies?: Maybe<ApprovalPolicyConnection>;
+  /** Get a single `ApprovalPolicy`. */
+  approvalPolicy?: Maybe<ApprovalPolicy>;
+  /** Reads a single `ApprovalPolicy` using its globally unique `ID`. */
+  approvalPolicyById?: Maybe<ApprovalPolicy>;
+  /** Get a single `ApprovalPolicy`. */
+  approvalPolicyByTeamIdAndName?: Maybe<ApprovalPolicy>;
+  /** What requesting a stage change would do, before asking: not_required (no policy: it applies at once), needs_approvals (how many, from whom, under which policy) or blocked (and why: role, status, unserved prerequisite, too few eligible approvers). */
+  approvalPreview?: Maybe<ApprovalPreview>;
+  /** Get a single `ApprovalRequest`. */
+  approvalRequest?: Maybe<ApprovalRequest>;
+  /** Reads a single `ApprovalRequest` using its globally unique `ID`. */
+  approvalRequestById?: Maybe<ApprovalRequest>;
+  /** Reads and enables pagination through a set of `ApprovalRequest`. */
+  approvalRequests?: Maybe<ApprovalRequestConnection>;
+  /** Get a single `ApprovalVote`. */
+  approvalVote?: Maybe<ApprovalVote>;
+  /** Reads a single `ApprovalVote` using its globally unique `ID`. */
+  approvalVoteById?: Maybe<ApprovalVote>;
+  /** Get a single `ApprovalVote`. */
+  approvalVoteByRequestIdAndVoterId?: Maybe<ApprovalVote>;
+  /** Reads and enables pagination through a set of `ApprovalVote`. */
+  approvalVotes?: Maybe<ApprovalVoteConnection>;
   /** Get a single `AuditLog`. */
   auditLog?: Maybe<AuditLog>;
   /** Reads a single `AuditLog` using its globally unique `ID`. */
@@ -3609,6 +4544,12 @@ export type Query = Node & {
   featureDependencyByFeatureIdAndDependsOnId?: Maybe<FeatureDependency>;
   /** Reads a single `FeatureDependency` using its globally unique `ID`. */
   featureDependencyById?: Maybe<FeatureDependency>;
+  /** Get a single `FeatureKill`. */
+  featureKill?: Maybe<FeatureKill>;
+  /** Reads a single `FeatureKill` using its globally unique `ID`. */
+  featureKillById?: Maybe<FeatureKill>;
+  /** Reads and enables pagination through a set of `FeatureKill`. */
+  featureKills?: Maybe<FeatureKillConnection>;
   /** Get a single `FeatureStage`. */
   featureStage?: Maybe<FeatureStage>;
   /** Get a single `FeatureStage`. */
@@ -3698,6 +4639,14 @@ export type Query = Node & {
 
 
 /** The root query type which gives access points into the data universe. */
+export type QueryActiveFeatureKillsArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+/** The root query type which gives access points into the data universe. */
 export type QueryApiTokenArgs = {
   rowId: Scalars['UUID']['input'];
 };
@@ -3718,6 +4667,99 @@ export type QueryApiTokensArgs = {
   last?: InputMaybe<Scalars['Int']['input']>;
   offset?: InputMaybe<Scalars['Int']['input']>;
   orderBy?: InputMaybe<Array<ApiTokenOrderBy>>;
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryApprovalPoliciesArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<ApprovalPolicyCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<ApprovalPolicyOrderBy>>;
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryApprovalPolicyArgs = {
+  rowId: Scalars['UUID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryApprovalPolicyByIdArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryApprovalPolicyByTeamIdAndNameArgs = {
+  name: Scalars['String']['input'];
+  teamId: Scalars['UUID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryApprovalPreviewArgs = {
+  action?: InputMaybe<Scalars['String']['input']>;
+  stageId?: InputMaybe<Scalars['UUID']['input']>;
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryApprovalRequestArgs = {
+  rowId: Scalars['UUID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryApprovalRequestByIdArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryApprovalRequestsArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<ApprovalRequestCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<ApprovalRequestOrderBy>>;
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryApprovalVoteArgs = {
+  rowId: Scalars['UUID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryApprovalVoteByIdArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryApprovalVoteByRequestIdAndVoterIdArgs = {
+  requestId: Scalars['UUID']['input'];
+  voterId: Scalars['UUID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryApprovalVotesArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<ApprovalVoteCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<ApprovalVoteOrderBy>>;
 };
 
 
@@ -3902,6 +4944,30 @@ export type QueryFeatureDependencyByFeatureIdAndDependsOnIdArgs = {
 /** The root query type which gives access points into the data universe. */
 export type QueryFeatureDependencyByIdArgs = {
   id: Scalars['ID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryFeatureKillArgs = {
+  rowId: Scalars['UUID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryFeatureKillByIdArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryFeatureKillsArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<FeatureKillCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<FeatureKillOrderBy>>;
 };
 
 
@@ -4206,6 +5272,38 @@ export type RefreshTokenInput = {
   refreshToken: Scalars['String']['input'];
 };
 
+/** All input for the `rejectApprovalRequest` mutation. */
+export type RejectApprovalRequestInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  comment?: InputMaybe<Scalars['String']['input']>;
+  requestId?: InputMaybe<Scalars['UUID']['input']>;
+};
+
+/** The output of our `rejectApprovalRequest` mutation. */
+export type RejectApprovalRequestPayload = {
+  __typename?: 'RejectApprovalRequestPayload';
+  /** An edge for our `ApprovalRequest`. May be used by Relay 1. */
+  approvalRequestEdge?: Maybe<ApprovalRequestEdge>;
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+  result?: Maybe<ApprovalRequest>;
+};
+
+
+/** The output of our `rejectApprovalRequest` mutation. */
+export type RejectApprovalRequestPayloadApprovalRequestEdgeArgs = {
+  orderBy?: Array<ApprovalRequestOrderBy>;
+};
+
 /** All input for the `requestStageChange` mutation. */
 export type RequestStageChangeInput = {
   action?: InputMaybe<Scalars['String']['input']>;
@@ -4241,6 +5339,38 @@ export type RequestStageChangePayloadFeatureStageEdgeArgs = {
 export type ResetUserPasswordInput = {
   /** The user whose password to reset. */
   userId: Scalars['UUID']['input'];
+};
+
+/** All input for the `restoreFeature` mutation. */
+export type RestoreFeatureInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  featureId?: InputMaybe<Scalars['UUID']['input']>;
+  reason?: InputMaybe<Scalars['String']['input']>;
+};
+
+/** The output of our `restoreFeature` mutation. */
+export type RestoreFeaturePayload = {
+  __typename?: 'RestoreFeaturePayload';
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  /** An edge for our `FeatureKill`. May be used by Relay 1. */
+  featureKillEdge?: Maybe<FeatureKillEdge>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+  result?: Maybe<FeatureKill>;
+};
+
+
+/** The output of our `restoreFeature` mutation. */
+export type RestoreFeaturePayloadFeatureKillEdgeArgs = {
+  orderBy?: Array<FeatureKillOrderBy>;
 };
 
 /** All input for the `revokeApiToken` mutation. */
@@ -4585,6 +5715,12 @@ export type Team = Node & {
   __typename?: 'Team';
   /** Reads and enables pagination through a set of `ApiToken`. */
   apiTokens: ApiTokenConnection;
+  /** Reads and enables pagination through a set of `ApprovalPolicy`. */
+  approvalPolicies: ApprovalPolicyConnection;
+  /** Reads and enables pagination through a set of `ApprovalRequest`. */
+  approvalRequests: ApprovalRequestConnection;
+  /** Reads and enables pagination through a set of `ApprovalVote`. */
+  approvalVotes: ApprovalVoteConnection;
   /** Reads and enables pagination through a set of `Client`. */
   clients: ClientConnection;
   /** Reads and enables pagination through a set of `Context`. */
@@ -4595,6 +5731,8 @@ export type Team = Node & {
   environments: EnvironmentConnection;
   /** Reads and enables pagination through a set of `FeatureDependency`. */
   featureDependencies: FeatureDependencyConnection;
+  /** Reads and enables pagination through a set of `FeatureKill`. */
+  featureKills: FeatureKillConnection;
   /** Reads and enables pagination through a set of `FeatureStage`. */
   featureStages: FeatureStageConnection;
   /** Reads and enables pagination through a set of `Feature`. */
@@ -4631,6 +5769,42 @@ export type TeamApiTokensArgs = {
   last?: InputMaybe<Scalars['Int']['input']>;
   offset?: InputMaybe<Scalars['Int']['input']>;
   orderBy?: InputMaybe<Array<ApiTokenOrderBy>>;
+};
+
+
+/** A tenant: every flag, environment, client and policy belongs to one team. */
+export type TeamApprovalPoliciesArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<ApprovalPolicyCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<ApprovalPolicyOrderBy>>;
+};
+
+
+/** A tenant: every flag, environment, client and policy belongs to one team. */
+export type TeamApprovalRequestsArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<ApprovalRequestCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<ApprovalRequestOrderBy>>;
+};
+
+
+/** A tenant: every flag, environment, client and policy belongs to one team. */
+export type TeamApprovalVotesArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<ApprovalVoteCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<ApprovalVoteOrderBy>>;
 };
 
 
@@ -4679,6 +5853,18 @@ export type TeamFeatureDependenciesArgs = {
   last?: InputMaybe<Scalars['Int']['input']>;
   offset?: InputMaybe<Scalars['Int']['input']>;
   orderBy?: InputMaybe<Array<FeatureDependencyOrderBy>>;
+};
+
+
+/** A tenant: every flag, environment, client and policy belongs to one team. */
+export type TeamFeatureKillsArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<FeatureKillCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<FeatureKillOrderBy>>;
 };
 
 
@@ -4915,6 +6101,69 @@ export type TeamRole =
   | 'requester'
   | 'team_admin'
   | 'viewer';
+
+/** All input for the `updateApprovalPolicyById` mutation. */
+export type UpdateApprovalPolicyByIdInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** The globally unique `ID` which will identify a single `ApprovalPolicy` to be updated. */
+  id: Scalars['ID']['input'];
+  /** An object where the defined keys will be set on the `ApprovalPolicy` being updated. */
+  patch: ApprovalPolicyPatch;
+};
+
+/** All input for the `updateApprovalPolicyByTeamIdAndName` mutation. */
+export type UpdateApprovalPolicyByTeamIdAndNameInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** Display name, unique within the team. */
+  name: Scalars['String']['input'];
+  /** An object where the defined keys will be set on the `ApprovalPolicy` being updated. */
+  patch: ApprovalPolicyPatch;
+  /** The team owning the policy. */
+  teamId: Scalars['UUID']['input'];
+};
+
+/** All input for the `updateApprovalPolicy` mutation. */
+export type UpdateApprovalPolicyInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** An object where the defined keys will be set on the `ApprovalPolicy` being updated. */
+  patch: ApprovalPolicyPatch;
+  /** Unique identifier of the policy. */
+  rowId: Scalars['UUID']['input'];
+};
+
+/** The output of our update `ApprovalPolicy` mutation. */
+export type UpdateApprovalPolicyPayload = {
+  __typename?: 'UpdateApprovalPolicyPayload';
+  /** The `ApprovalPolicy` that was updated by this mutation. */
+  approvalPolicy?: Maybe<ApprovalPolicy>;
+  /** An edge for our `ApprovalPolicy`. May be used by Relay 1. */
+  approvalPolicyEdge?: Maybe<ApprovalPolicyEdge>;
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+};
+
+
+/** The output of our update `ApprovalPolicy` mutation. */
+export type UpdateApprovalPolicyPayloadApprovalPolicyEdgeArgs = {
+  orderBy?: Array<ApprovalPolicyOrderBy>;
+};
 
 /** All input for the `updateClientById` mutation. */
 export type UpdateClientByIdInput = {
@@ -5706,12 +6955,16 @@ export type UpdateUserPayloadUserEdgeArgs = {
 /** A person who can log in to FluxGate. */
 export type User = Node & {
   __typename?: 'User';
+  /** Reads and enables pagination through a set of `ApprovalVote`. */
+  approvalVotes: ApprovalVoteConnection;
   /** Reads and enables pagination through a set of `ApiToken`. */
   createdApiTokens: ApiTokenConnection;
   /** When the user was created. */
   createdAt: Scalars['Datetime']['output'];
   /** Login email address (unique, case-insensitive). */
   email: Scalars['String']['output'];
+  /** Reads and enables pagination through a set of `FeatureKill`. */
+  featureKills: FeatureKillConnection;
   /** A globally unique identifier. Can be used in various places throughout the system to identify this single value. */
   id: Scalars['ID']['output'];
   /** System administrators see and manage every team. */
@@ -5724,12 +6977,26 @@ export type User = Node & {
   name: Scalars['String']['output'];
   /** Reads and enables pagination through a set of `Feature`. */
   ownedFeatures: FeatureConnection;
+  /** Reads and enables pagination through a set of `ApprovalRequest`. */
+  requestedApprovals: ApprovalRequestConnection;
   /** Unique identifier of the user. */
   rowId: Scalars['UUID']['output'];
   /** Reads and enables pagination through a set of `TeamMembership`. */
   teamMemberships: TeamMembershipConnection;
   /** When the user was last changed. */
   updatedAt: Scalars['Datetime']['output'];
+};
+
+
+/** A person who can log in to FluxGate. */
+export type UserApprovalVotesArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<ApprovalVoteCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<ApprovalVoteOrderBy>>;
 };
 
 
@@ -5746,6 +7013,18 @@ export type UserCreatedApiTokensArgs = {
 
 
 /** A person who can log in to FluxGate. */
+export type UserFeatureKillsArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<FeatureKillCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<FeatureKillOrderBy>>;
+};
+
+
+/** A person who can log in to FluxGate. */
 export type UserOwnedFeaturesArgs = {
   after?: InputMaybe<Scalars['Cursor']['input']>;
   before?: InputMaybe<Scalars['Cursor']['input']>;
@@ -5754,6 +7033,18 @@ export type UserOwnedFeaturesArgs = {
   last?: InputMaybe<Scalars['Int']['input']>;
   offset?: InputMaybe<Scalars['Int']['input']>;
   orderBy?: InputMaybe<Array<FeatureOrderBy>>;
+};
+
+
+/** A person who can log in to FluxGate. */
+export type UserRequestedApprovalsArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<ApprovalRequestCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<ApprovalRequestOrderBy>>;
 };
 
 
