@@ -614,7 +614,9 @@ create table app_public.audit_log (
   created_at timestamp with time zone default clock_timestamp() not null,
   prev_hash bytea,
   hash bytea not null,
+  actor_job text,
   constraint audit_log_action_check CHECK ((action = ANY (ARRAY['insert'::text, 'update'::text, 'delete'::text]))),
+  constraint audit_log_actor_job_check CHECK (((actor_job IS NULL) OR ((length(actor_job) >= 1) AND (length(actor_job) <= 200)))),
   constraint audit_log_check CHECK ((((before IS NULL) = (action = 'insert'::text)) AND ((after IS NULL) = (action = 'delete'::text)))),
   constraint audit_log_pkey PRIMARY KEY (id)
 );
@@ -630,7 +632,8 @@ comment on column app_public.audit_log.before is 'The row before the change (nul
 comment on column app_public.audit_log.after is 'The row after the change (null for a delete). Secret-looking columns are redacted.';
 comment on column app_public.audit_log.created_at is 'When the entry was written.';
 comment on column app_public.audit_log.prev_hash is 'The hash of the previous entry (null for the first entry).';
-comment on column app_public.audit_log.hash is 'SHA-256 of prev_hash followed by the UTF-8 text of the jsonb array [id, team_id, actor_id, actor_api_token_id, action, table_name, row_id, before, after, created_at as YYYY-MM-DDTHH:MI:SS.USZ in UTC].';
+comment on column app_public.audit_log.hash is 'SHA-256 of prev_hash followed by the UTF-8 text of the jsonb array [id, team_id, actor_id, actor_api_token_id, action, table_name, row_id, before, after, created_at as YYYY-MM-DDTHH:MI:SS.USZ in UTC], with actor_job appended to the array when it is set.';
+comment on column app_public.audit_log.actor_job is 'The background job that made the change (graphile-worker:<task>#<job id>), when a scheduled job made it; null otherwise.';
 
 -- indexes
 CREATE INDEX idx_audit_log_actor_id ON app_public.audit_log USING btree (actor_id);
@@ -2739,13 +2742,14 @@ CREATE OR REPLACE FUNCTION app_private.audit_entry_hash(entry app_public.audit_l
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
   select pg_catalog.sha256(coalesce(entry.prev_hash, ''::bytea) || pg_catalog.convert_to(
-    pg_catalog.jsonb_build_array(
+    (pg_catalog.jsonb_build_array(
       entry.id, entry.team_id, entry.actor_id, entry.actor_api_token_id, entry.action,
       entry.table_name, entry.row_id, entry.before, entry.after,
       pg_catalog.to_char(entry.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
-    )::text, 'UTF8'));
+    ) || case when entry.actor_job is not null
+      then pg_catalog.jsonb_build_array(entry.actor_job) else '[]'::jsonb end)::text, 'UTF8'));
 $function$;
-comment on function app_private.audit_entry_hash(entry app_public.audit_log) is 'The hash an audit entry must carry, computed from its prev_hash and its canonical content.';
+comment on function app_private.audit_entry_hash(entry app_public.audit_log) is 'The hash an audit entry must carry, computed from its prev_hash and its canonical content (actor_job included when set).';
 -- no execute grants: only the owner may call it
 
 -- ----------------------------------------------------------------------------
@@ -3087,6 +3091,25 @@ comment on function app_private.run_due_governance() is 'For the job queue (owne
 -- no execute grants: only the owner may call it
 
 -- ----------------------------------------------------------------------------
+-- function app_private.schedule_governance_job(run_at timestamp with time zone)
+-- ----------------------------------------------------------------------------
+-- plpgsql, volatile, called on null input, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_private.schedule_governance_job(run_at timestamp with time zone)
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  if to_regprocedure('graphile_worker.add_job(text, json, text, timestamptz, integer, text, integer, text[], text)') is not null then
+    execute 'select graphile_worker.add_job(''governance_due'', ''{}''::json, run_at => $1, max_attempts => 5)'
+      using run_at;
+  end if;
+end;
+$function$;
+comment on function app_private.schedule_governance_job(run_at timestamp with time zone) is 'Queues the governance_due job (app_private.run_due_governance) at run_at when the graphile-worker schema exists; a no-op otherwise.';
+-- no execute grants: only the owner may call it
+
+-- ----------------------------------------------------------------------------
 -- function app_private.session_stamp(session_id uuid, user_id uuid)
 -- ----------------------------------------------------------------------------
 -- sql, stable, strict, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
@@ -3135,9 +3158,10 @@ begin
     else (v_row ->> 'team_id')::uuid end;
   perform app_private.lock_history();
   insert into app_public.audit_log
-    (team_id, actor_id, actor_api_token_id, action, table_name, row_id, before, after)
+    (team_id, actor_id, actor_api_token_id, actor_job, action, table_name, row_id, before, after)
   values (
     v_team_id, app_public.current_user_id(), app_private.current_actor_api_token_id(),
+    nullif(pg_catalog.current_setting('fluxgate.actor_job', true), ''),
     lower(TG_OP), TG_TABLE_NAME,
     case when TG_ARGV[0] <> '' then (v_row ->> TG_ARGV[0])::uuid end,
     v_before, v_after)
@@ -3148,7 +3172,7 @@ begin
   return null;
 end;
 $function$;
-comment on function app_private.tg__audit() is 'Trigger function writing an audit entry (who, what, before/after) for each changed row, and notifying postgraphile:audit:<team_id>.';
+comment on function app_private.tg__audit() is 'Trigger function writing an audit entry (who — user, API token or scheduled job —, what, before/after) for each changed row, and notifying postgraphile:audit:<team_id>.';
 -- no execute grants: only the owner may call it
 
 -- ----------------------------------------------------------------------------
@@ -4633,6 +4657,9 @@ begin
     then k.killed_at + make_interval(mins => restore_after_minutes) end
   where k.feature_id = v_feature.id and k.restored_at is null
   returning * into v_kill;
+  if v_kill.restore_at is not null then
+    perform app_private.schedule_governance_job(v_kill.restore_at);
+  end if;
   return v_kill;
 end;
 $function$;
@@ -4731,6 +4758,9 @@ begin
       jsonb_build_object('stages', app_hidden.jsonb_rows_diff(v_before -> 'stages', v_after -> 'stages')),
       app_hidden.feature_blast_radius(v_stage.feature_id),
       case when v_hours is not null then now() + make_interval(hours => v_hours) end);
+    if v_hours is not null then
+      perform app_private.schedule_governance_job(now() + make_interval(hours => v_hours));
+    end if;
   end if;
   update app_public.feature_stages s set status = v_plan.target_status where s.id = v_stage.id
   returning * into v_stage;

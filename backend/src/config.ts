@@ -1,6 +1,7 @@
 import { LOG_LEVELS, type LogLevel } from "@fluxgate/log";
 
 import type { DeliveryHubOptions } from "./grpc/DeliveryHub.ts";
+import type { JobQueueOptions } from "./jobs/startJobQueue.ts";
 
 /** Backend settings, read once from the environment. */
 export interface BackendConfig {
@@ -34,6 +35,11 @@ export interface BackendConfig {
   grpcAddress: string | null;
   /** TLS for gRPC: PEM files, both or neither. */
   grpcTls?: { certFile: string; keyFile: string };
+  /**
+   * The job queue (scheduled governance work: auto-approvals, kill
+   * restores); unset or null: this process runs no worker (`BACKEND_JOBS=off`).
+   */
+  jobs?: JobQueueOptions | null;
   /** Delivery fan-out tuning (tests shorten its intervals). */
   deliveryHub?: Partial<DeliveryHubOptions>;
   /** Where `npm run generate` writes the SDL; unset at run time. */
@@ -66,6 +72,10 @@ export function loadBackendConfig(env: NodeJS.ProcessEnv = process.env): Backend
     ),
     trustedProxies: list(env.BACKEND_TRUSTED_PROXIES ?? ""),
     grpcAddress: address(env, "BACKEND_GRPC_ADDR", "127.0.0.1:50051"),
+    jobs:
+      oneOf(env, "BACKEND_JOBS", ["on", "off"] as const, "on") === "on"
+        ? { pollIntervalMs: integer(env, "BACKEND_JOBS_POLL_MS", 2_000) }
+        : null,
     ...grpcTls(env),
     maxRequestBytes: integer(env, "BACKEND_MAX_REQUEST_BYTES", 100_000),
     responseCacheBytes:

@@ -13,6 +13,7 @@ import { ResponseCache } from "./cache/ResponseCache.ts";
 import type { BackendConfig } from "./config.ts";
 import { watchPool } from "./db/watchPool.ts";
 import { type DeliveryServer, startDeliveryServer } from "./grpc/startDeliveryServer.ts";
+import { type JobQueue, startJobQueue } from "./jobs/startJobQueue.ts";
 import { makePreset } from "./makePreset.ts";
 import { installWebSockets } from "./middleware/installWebSockets.ts";
 import { releasePostGraphile } from "./releasePostGraphile.ts";
@@ -28,6 +29,8 @@ export interface Backend {
   log: Logger;
   /** The gRPC delivery server; undefined when `grpcAddress` is null. */
   grpc: DeliveryServer | undefined;
+  /** The job queue worker; undefined when `jobs` is unset or null. */
+  jobs: JobQueue | undefined;
   close(): Promise<void>;
 }
 
@@ -120,6 +123,9 @@ export async function startBackend(
         ...(config.deliveryHub ? { hub: config.deliveryHub } : {}),
       })
     : undefined;
+  const jobs = config.jobs
+    ? await startJobQueue(ownerPool, log.child({ component: "jobs" }), config.jobs)
+    : undefined;
   return {
     url: `http://${config.host}:${port}`,
     server,
@@ -127,8 +133,10 @@ export async function startBackend(
     cache,
     log,
     grpc,
+    jobs,
     close() {
       closing ??= (async () => {
+        await jobs?.stop();
         await grpc?.close();
         closeWebSockets();
         server.closeAllConnections();

@@ -617,13 +617,15 @@ export type AuditLog = Node & {
   actorApiTokenId?: Maybe<Scalars['UUID']['output']>;
   /** The user who made the change; null for changes made by the system or by an API token. */
   actorId?: Maybe<Scalars['UUID']['output']>;
+  /** The background job that made the change (graphile-worker:<task>#<job id>), when a scheduled job made it; null otherwise. */
+  actorJob?: Maybe<Scalars['String']['output']>;
   /** The row after the change (null for a delete). Secret-looking columns are redacted. */
   after?: Maybe<Scalars['JSON']['output']>;
   /** The row before the change (null for an insert). Secret-looking columns are redacted. */
   before?: Maybe<Scalars['JSON']['output']>;
   /** When the entry was written. */
   createdAt: Scalars['Datetime']['output'];
-  /** SHA-256 of prev_hash followed by the UTF-8 text of the jsonb array [id, team_id, actor_id, actor_api_token_id, action, table_name, row_id, before, after, created_at as YYYY-MM-DDTHH:MI:SS.USZ in UTC]. */
+  /** SHA-256 of prev_hash followed by the UTF-8 text of the jsonb array [id, team_id, actor_id, actor_api_token_id, action, table_name, row_id, before, after, created_at as YYYY-MM-DDTHH:MI:SS.USZ in UTC], with actor_job appended to the array when it is set. */
   hash: Scalars['Base64EncodedBinary']['output'];
   /** A globally unique identifier. Can be used in various places throughout the system to identify this single value. */
   id: Scalars['ID']['output'];

@@ -28,6 +28,7 @@
  */
 
 drop function if exists app_private.run_due_governance();
+drop function if exists app_private.schedule_governance_job(timestamptz);
 drop function if exists app_public.active_feature_kills();
 drop function if exists app_public.restore_feature(uuid, text);
 drop function if exists app_public.kill_feature(uuid, text, integer);
@@ -463,6 +464,23 @@ comment on function app_public.approval_preview(uuid, text) is
 grant execute on function app_public.approval_preview(uuid, text) to :DATABASE_VISITOR;
 
 -- ---------------------------------------------------------------------------
+-- Scheduling: a graphile-worker job at the time something falls due (the
+-- backend's minutely sweep catches anything scheduled before the queue's
+-- schema existed)
+-- ---------------------------------------------------------------------------
+create function app_private.schedule_governance_job(run_at timestamptz) returns void as $$
+begin
+  if to_regprocedure('graphile_worker.add_job(text, json, text, timestamptz, integer, text, integer, text[], text)') is not null then
+    execute 'select graphile_worker.add_job(''governance_due'', ''{}''::json, run_at => $1, max_attempts => 5)'
+      using run_at;
+  end if;
+end;
+$$ language plpgsql volatile set search_path to pg_catalog, public, pg_temp;
+revoke all on function app_private.schedule_governance_job(timestamptz) from public;
+comment on function app_private.schedule_governance_job(timestamptz) is
+  E'Queues the governance_due job (app_private.run_due_governance) at run_at when the graphile-worker schema exists; a no-op otherwise.';
+
+-- ---------------------------------------------------------------------------
 -- Requesting
 -- ---------------------------------------------------------------------------
 create or replace function app_public.request_stage_change(stage_id uuid, action text)
@@ -497,6 +515,9 @@ begin
       jsonb_build_object('stages', app_hidden.jsonb_rows_diff(v_before -> 'stages', v_after -> 'stages')),
       app_hidden.feature_blast_radius(v_stage.feature_id),
       case when v_hours is not null then now() + make_interval(hours => v_hours) end);
+    if v_hours is not null then
+      perform app_private.schedule_governance_job(now() + make_interval(hours => v_hours));
+    end if;
   end if;
   update app_public.feature_stages s set status = v_plan.target_status where s.id = v_stage.id
   returning * into v_stage;
@@ -789,6 +810,9 @@ begin
     then k.killed_at + make_interval(mins => restore_after_minutes) end
   where k.feature_id = v_feature.id and k.restored_at is null
   returning * into v_kill;
+  if v_kill.restore_at is not null then
+    perform app_private.schedule_governance_job(v_kill.restore_at);
+  end if;
   return v_kill;
 end;
 $$ language plpgsql volatile security definer set search_path to pg_catalog, public, pg_temp;
