@@ -56,8 +56,8 @@ comment on type app_public.api_token_with_secret is 'A newly created API token a
 create type app_public.approval_decision as enum ('approve', 'reject');
 comment on type app_public.approval_decision is 'An approver''s vote.';
 
-create type app_public.approval_preview as (outcome text, reason text, required_approvals integer, eligible_approver_ids uuid[], policy_id uuid, target_status app_public.stage_status, error_code text);
-comment on type app_public.approval_preview is 'What requesting a stage change would do: outcome not_required (applies at once), needs_approvals (requiredApprovals from eligibleApproverIds under policyId) or blocked (reason says why), and the status the stage would take.';
+create type app_public.approval_preview as (outcome text, reason text, required_approvals integer, eligible_approver_ids uuid[], policy_id uuid, target_status app_public.stage_status, error_code text, freeze_window_id uuid);
+comment on type app_public.approval_preview is 'What requesting a stage change would do: outcome not_required (applies at once), needs_approvals (requiredApprovals from eligibleApproverIds under policyId) or blocked (reason says why, errorCode is what requesting would fail with), the status the stage would take, and the freeze window in force if any.';
 
 create type app_public.approval_request_status as enum ('pending', 'approved', 'rejected', 'cancelled', 'applied');
 comment on type app_public.approval_request_status is 'Pending (collecting votes), approved (quorum reached, to be finalized), rejected (one approver rejected), cancelled (the stage went back to its previous status), applied (finalized, by an override or by auto-approval).';
@@ -1182,6 +1182,126 @@ CREATE TRIGGER _910_change_feed AFTER INSERT OR DELETE OR UPDATE ON app_public.f
 CREATE TRIGGER _920_feature_version AFTER INSERT OR DELETE OR UPDATE ON app_public.features FOR EACH ROW EXECUTE FUNCTION app_private.tg__feature_version();
 
 -- ============================================================================
+-- Table app_public.freeze_overrides
+-- ============================================================================
+
+create table app_public.freeze_overrides (
+  id uuid default gen_random_uuid() not null,
+  team_id uuid not null,
+  freeze_window_id uuid,
+  feature_stage_id uuid,
+  action text not null,
+  reason text not null,
+  overridden_by uuid,
+  created_at timestamp with time zone default now() not null,
+  constraint freeze_overrides_action_check CHECK ((action = ANY (ARRAY['deploy'::text, 'rollback'::text]))),
+  constraint freeze_overrides_feature_stage_id_fkey FOREIGN KEY (feature_stage_id) REFERENCES app_public.feature_stages(id) ON DELETE SET NULL,
+  constraint freeze_overrides_freeze_window_id_fkey FOREIGN KEY (freeze_window_id) REFERENCES app_public.freeze_windows(id) ON DELETE SET NULL,
+  constraint freeze_overrides_overridden_by_fkey FOREIGN KEY (overridden_by) REFERENCES app_public.users(id) ON DELETE SET NULL,
+  constraint freeze_overrides_pkey PRIMARY KEY (id),
+  constraint freeze_overrides_reason_check CHECK (((length(reason) >= 1) AND (length(reason) <= 2000))),
+  constraint freeze_overrides_team_id_fkey FOREIGN KEY (team_id) REFERENCES app_public.teams(id) ON DELETE CASCADE
+);
+comment on table app_public.freeze_overrides is 'A stage change a team admin made during a change freeze, and why.';
+comment on column app_public.freeze_overrides.id is 'Unique identifier of the override.';
+comment on column app_public.freeze_overrides.team_id is 'The team.';
+comment on column app_public.freeze_overrides.freeze_window_id is 'The freeze window in force.';
+comment on column app_public.freeze_overrides.feature_stage_id is 'The stage changed.';
+comment on column app_public.freeze_overrides.action is 'deploy or rollback.';
+comment on column app_public.freeze_overrides.reason is 'Why the freeze was overridden.';
+comment on column app_public.freeze_overrides.overridden_by is 'The team admin who overrode it.';
+comment on column app_public.freeze_overrides.created_at is 'When.';
+
+-- indexes
+CREATE INDEX idx_freeze_overrides_feature_stage_id ON app_public.freeze_overrides USING btree (feature_stage_id);
+CREATE INDEX idx_freeze_overrides_freeze_window_id ON app_public.freeze_overrides USING btree (freeze_window_id);
+CREATE INDEX idx_freeze_overrides_overridden_by ON app_public.freeze_overrides USING btree (overridden_by);
+CREATE INDEX idx_freeze_overrides_team_id ON app_public.freeze_overrides USING btree (team_id, created_at);
+
+-- row level security
+alter table app_public.freeze_overrides enable row level security;
+create policy select_member on app_public.freeze_overrides for select to public
+  using ((team_id = ANY (( SELECT app_hidden.current_user_readable_team_ids() AS current_user_readable_team_ids)::uuid[])));
+
+-- grants
+grant select on app_public.freeze_overrides to fluxgate_visitor;
+
+-- triggers
+CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.freeze_overrides FOR EACH ROW EXECUTE FUNCTION app_private.tg__audit('id');
+
+-- ============================================================================
+-- Table app_public.freeze_windows
+-- ============================================================================
+
+create table app_public.freeze_windows (
+  id uuid default gen_random_uuid() not null,
+  team_id uuid not null,
+  name text not null,
+  environment_id uuid,
+  environment_type app_public.environment_type,
+  starts_at timestamp with time zone not null,
+  ends_at timestamp with time zone not null,
+  recurrence text default 'none'::text not null,
+  time_zone text default 'UTC'::text not null,
+  repeat_until timestamp with time zone,
+  created_at timestamp with time zone default now() not null,
+  updated_at timestamp with time zone default now() not null,
+  constraint freeze_windows_ends_after_start CHECK ((ends_at > starts_at)),
+  constraint freeze_windows_environment_id_fkey FOREIGN KEY (environment_id) REFERENCES app_public.environments(id) ON DELETE CASCADE,
+  constraint freeze_windows_fits_period CHECK (((recurrence = 'none'::text) OR ((ends_at - starts_at) <=
+CASE recurrence
+    WHEN 'daily'::text THEN '1 day'::interval
+    ELSE '7 days'::interval
+END))),
+  constraint freeze_windows_name_check CHECK (((length(name) >= 1) AND (length(name) <= 200))),
+  constraint freeze_windows_one_scope CHECK (((environment_id IS NULL) OR (environment_type IS NULL))),
+  constraint freeze_windows_pkey PRIMARY KEY (id),
+  constraint freeze_windows_recurrence_check CHECK ((recurrence = ANY (ARRAY['none'::text, 'daily'::text, 'weekly'::text]))),
+  constraint freeze_windows_repeat_until CHECK (((repeat_until IS NULL) OR ((recurrence <> 'none'::text) AND (repeat_until > starts_at)))),
+  constraint freeze_windows_team_id_fkey FOREIGN KEY (team_id) REFERENCES app_public.teams(id) ON DELETE CASCADE
+);
+comment on table app_public.freeze_windows is 'A change freeze: while one is in force, stage changes (deploy, rollback, finalizing one) in the environments it covers are refused (CFRZN) unless a team admin overrides it with a reason. Kills and restores are never frozen.';
+comment on column app_public.freeze_windows.id is 'Unique identifier of the window.';
+comment on column app_public.freeze_windows.team_id is 'The team owning the window.';
+comment on column app_public.freeze_windows.name is 'Display name (e.g. "Black Friday").';
+comment on column app_public.freeze_windows.environment_id is 'The one environment it covers (null: see environmentType).';
+comment on column app_public.freeze_windows.environment_type is 'Every environment of this type it covers; with environmentId also null, all of the team''s environments.';
+comment on column app_public.freeze_windows.starts_at is 'When the (first) window starts.';
+comment on column app_public.freeze_windows.ends_at is 'When the (first) window ends; the length of every repetition.';
+comment on column app_public.freeze_windows.recurrence is 'none (one-off), daily or weekly: repeats at the same wall-clock time in timeZone.';
+comment on column app_public.freeze_windows.time_zone is 'IANA time zone the repetitions keep their wall-clock time in (e.g. Europe/Paris).';
+comment on column app_public.freeze_windows.repeat_until is 'No repetition starts after this (null: forever).';
+comment on column app_public.freeze_windows.created_at is 'When the window was created.';
+comment on column app_public.freeze_windows.updated_at is 'When the window was last changed.';
+
+-- indexes
+CREATE INDEX idx_freeze_windows_environment_id ON app_public.freeze_windows USING btree (environment_id);
+CREATE INDEX idx_freeze_windows_team_id ON app_public.freeze_windows USING btree (team_id);
+
+-- row level security
+alter table app_public.freeze_windows enable row level security;
+create policy delete_as_team_admin on app_public.freeze_windows for delete to public
+  using (app_hidden.current_user_has_role(team_id, 'team_admin'::app_public.team_role));
+create policy insert_as_team_admin on app_public.freeze_windows for insert to public
+  with check (app_hidden.current_user_has_role(team_id, 'team_admin'::app_public.team_role));
+create policy select_member on app_public.freeze_windows for select to public
+  using ((team_id = ANY (( SELECT app_hidden.current_user_readable_team_ids() AS current_user_readable_team_ids)::uuid[])));
+create policy update_as_team_admin on app_public.freeze_windows for update to public
+  using (app_hidden.current_user_has_role(team_id, 'team_admin'::app_public.team_role))
+  with check (app_hidden.current_user_has_role(team_id, 'team_admin'::app_public.team_role));
+
+-- grants
+grant delete, select on app_public.freeze_windows to fluxgate_visitor;
+grant insert (team_id, name, environment_id, environment_type, starts_at, ends_at, recurrence, time_zone, repeat_until) on app_public.freeze_windows to fluxgate_visitor;
+grant update (name, environment_id, environment_type, starts_at, ends_at, recurrence, time_zone, repeat_until) on app_public.freeze_windows to fluxgate_visitor;
+
+-- triggers
+CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON app_public.freeze_windows FOR EACH ROW EXECUTE FUNCTION app_private.tg__timestamps();
+CREATE TRIGGER _200_same_team BEFORE INSERT OR UPDATE ON app_public.freeze_windows FOR EACH ROW EXECUTE FUNCTION app_private.tg__same_team('environment_id', 'app_public.environments');
+CREATE TRIGGER _400_validate BEFORE INSERT OR UPDATE ON app_public.freeze_windows FOR EACH ROW EXECUTE FUNCTION app_private.tg_freeze_windows__validate();
+CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.freeze_windows FOR EACH ROW EXECUTE FUNCTION app_private.tg__audit('id');
+
+-- ============================================================================
 -- Table app_public.pipeline_stages
 -- ============================================================================
 
@@ -1973,6 +2093,58 @@ comment on function app_hidden.feature_snapshot(feature_id uuid) is 'The feature
 grant execute on function app_hidden.feature_snapshot(feature_id uuid) to fluxgate_visitor;
 
 -- ----------------------------------------------------------------------------
+-- function app_hidden.freeze_in_force(environment_id uuid, at timestamp with time zone)
+-- ----------------------------------------------------------------------------
+-- sql, stable, strict, security definer, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_hidden.freeze_in_force(environment_id uuid, at timestamp with time zone)
+ RETURNS app_public.freeze_windows
+ LANGUAGE sql
+ STABLE STRICT SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select w.* from app_public.freeze_windows w
+  join app_public.environments e on e.id = freeze_in_force.environment_id and e.team_id = w.team_id
+  where (w.environment_id = e.id or w.environment_type = e.type
+      or (w.environment_id is null and w.environment_type is null))
+    and app_hidden.freeze_window_in_force(w, at)
+  order by w.starts_at, w.id
+  limit 1;
+$function$;
+comment on function app_hidden.freeze_in_force(environment_id uuid, at timestamp with time zone) is 'A freeze window covering the environment that is in force at the moment, or null.';
+grant execute on function app_hidden.freeze_in_force(environment_id uuid, at timestamp with time zone) to fluxgate_visitor;
+
+-- ----------------------------------------------------------------------------
+-- function app_hidden.freeze_window_in_force(w app_public.freeze_windows, at timestamp with time zone)
+-- ----------------------------------------------------------------------------
+-- sql, stable, strict, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_hidden.freeze_window_in_force(w app_public.freeze_windows, at timestamp with time zone)
+ RETURNS boolean
+ LANGUAGE sql
+ STABLE STRICT
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select case when w.recurrence = 'none' then at >= w.starts_at and at < w.ends_at
+  else (
+    with local as (
+      select (w.starts_at at time zone w.time_zone) as first_start,
+        (at at time zone w.time_zone) as now_local,
+        case w.recurrence when 'daily' then interval '1 day' else interval '7 days' end as period,
+        w.ends_at - w.starts_at as length
+    ), occurrence as (
+      select l.*, l.first_start + l.period * floor(extract(epoch from l.now_local - l.first_start)
+        / extract(epoch from l.period)) as start_local
+      from local l
+    )
+    select o.now_local >= o.first_start
+      and o.now_local < o.start_local + o.length
+      and (w.repeat_until is null or (o.start_local at time zone w.time_zone) <= w.repeat_until)
+    from occurrence o)
+  end;
+$function$;
+comment on function app_hidden.freeze_window_in_force(w app_public.freeze_windows, at timestamp with time zone) is 'Whether a freeze window is in force at a moment (repetitions keep their wall-clock time in the window''s time zone).';
+grant execute on function app_hidden.freeze_window_in_force(w app_public.freeze_windows, at timestamp with time zone) to fluxgate_visitor;
+
+-- ----------------------------------------------------------------------------
 -- function app_hidden.is_iso_datetime(value text)
 -- ----------------------------------------------------------------------------
 -- plpgsql, immutable, strict, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
@@ -2183,86 +2355,6 @@ end;
 $function$;
 comment on function app_hidden.set_password(user_id uuid, password_hash text, temporary boolean) is 'Resets a user''s password (system admins); ends their sessions.';
 grant execute on function app_hidden.set_password(user_id uuid, password_hash text, temporary boolean) to fluxgate_visitor;
-
--- ----------------------------------------------------------------------------
--- function app_hidden.stage_change_plan(stage_id uuid, action text)
--- ----------------------------------------------------------------------------
--- plpgsql, stable, called on null input, security definer, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
-CREATE OR REPLACE FUNCTION app_hidden.stage_change_plan(stage_id uuid, action text)
- RETURNS app_public.approval_preview
- LANGUAGE plpgsql
- STABLE SECURITY DEFINER
- SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-AS $function$
-#variable_conflict use_variable
-declare
-  v_stage app_public.feature_stages;
-  v_policy app_public.approval_policies;
-  v_plan app_public.approval_preview;
-  v_prerequisite text;
-  v_user uuid := app_public.current_user_id();
-begin
-  select * into v_stage from app_public.feature_stages s where s.id = stage_change_plan.stage_id;
-  if v_stage.id is null or app_hidden.current_user_has_role(v_stage.team_id, 'requester') is not true then
-    v_plan := row('blocked', 'only requesters of the feature''s team request stage changes', null, null, null, null, '42501');
-    return v_plan;
-  end if;
-  if action is distinct from 'deploy' and action is distinct from 'rollback' then
-    v_plan := row('blocked', format('unknown action "%s": deploy or rollback', action), null, null, null, null, 'BADAC');
-    return v_plan;
-  end if;
-  v_policy := app_hidden.applicable_approval_policy(v_stage.environment_id);
-  v_plan.policy_id := v_policy.id;
-  if v_policy.id is null then
-    v_plan.target_status := case action when 'deploy' then 'deployed' else 'rollbacked' end;
-  else
-    v_plan.target_status := case action when 'deploy' then 'deployment_requested' else 'rollback_requested' end;
-  end if;
-  -- a deploy starts from a stage that is not served, a rollback from one that
-  -- is; an open request is decided (or cancelled) first
-  if not (case action
-      when 'deploy' then v_stage.status in ('not_deployed', 'deployment_rejected', 'rollbacked')
-      else v_stage.status in ('deployed', 'rollback_rejected') end)
-    or not app_hidden.stage_transition_allowed(v_stage.status, v_plan.target_status) then
-    v_plan.outcome := 'blocked';
-    v_plan.reason := format('a stage that is %s cannot be asked to %s', v_stage.status, action);
-    v_plan.error_code := 'BADTR';
-    return v_plan;
-  end if;
-  if action = 'deploy' then
-    v_prerequisite := app_hidden.unserved_prerequisite(v_stage.feature_id, v_stage.environment_id);
-    if v_prerequisite is not null then
-      v_plan.outcome := 'blocked';
-      v_plan.reason := format('prerequisite "%s" is not served in this environment', v_prerequisite);
-      v_plan.error_code := 'BLKPR';
-      return v_plan;
-    end if;
-  end if;
-  if v_policy.id is null then
-    v_plan.outcome := 'not_required';
-    v_plan.reason := 'no approval policy covers this environment';
-    v_plan.required_approvals := 0;
-    v_plan.eligible_approver_ids := '{}';
-    return v_plan;
-  end if;
-  v_plan.required_approvals := v_policy.required_approvals;
-  v_plan.eligible_approver_ids := app_hidden.eligible_approvers(
-    v_stage.team_id, v_policy.eligible_roles, v_policy.eligible_user_ids, v_user);
-  if cardinality(v_plan.eligible_approver_ids) < v_policy.required_approvals
-    and v_policy.auto_approve_after_hours is null then
-    v_plan.outcome := 'blocked';
-    v_plan.reason := format('policy "%s" needs %s approval(s) but only %s member(s) besides the requester may approve',
-      v_policy.name, v_policy.required_approvals, cardinality(v_plan.eligible_approver_ids));
-    v_plan.error_code := 'QUORM';
-    return v_plan;
-  end if;
-  v_plan.outcome := 'needs_approvals';
-  v_plan.reason := format('policy "%s" needs %s approval(s)', v_policy.name, v_policy.required_approvals);
-  return v_plan;
-end;
-$function$;
-comment on function app_hidden.stage_change_plan(stage_id uuid, action text) is 'What requesting a stage change would do for the current user (the one decision request_stage_change and approval_preview share).';
-grant execute on function app_hidden.stage_change_plan(stage_id uuid, action text) to fluxgate_visitor;
 
 -- ----------------------------------------------------------------------------
 -- function app_hidden.stage_transition_allowed(from_status app_public.stage_status, to_status app_public.stage_status)
@@ -2596,10 +2688,10 @@ comment on function app_hidden.validate_typed_value(type text, value jsonb, path
 grant execute on function app_hidden.validate_typed_value(type text, value jsonb, path text) to fluxgate_visitor;
 
 -- ----------------------------------------------------------------------------
--- function app_private.apply_approval_request(request_id uuid, final_status app_public.approval_request_status)
+-- function app_private.apply_approval_request(request_id uuid, final_status app_public.approval_request_status, freeze_reason text)
 -- ----------------------------------------------------------------------------
 -- plpgsql, volatile, called on null input, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
-CREATE OR REPLACE FUNCTION app_private.apply_approval_request(request_id uuid, final_status app_public.approval_request_status)
+CREATE OR REPLACE FUNCTION app_private.apply_approval_request(request_id uuid, final_status app_public.approval_request_status, freeze_reason text)
  RETURNS app_public.approval_requests
  LANGUAGE plpgsql
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -2608,8 +2700,19 @@ AS $function$
 declare
   v_request app_public.approval_requests;
   v_prerequisite text;
+  v_freeze app_public.freeze_windows;
 begin
   select * into v_request from app_public.approval_requests r where r.id = request_id;
+  v_freeze := app_hidden.freeze_in_force(v_request.environment_id, now());
+  if v_freeze.id is not null then
+    if freeze_reason is null then
+      raise exception 'change freeze "%" is in force in this environment (a team admin may override the request)', v_freeze.name
+        using errcode = 'CFRZN';
+    end if;
+    insert into app_public.freeze_overrides (team_id, freeze_window_id, feature_stage_id, action, reason, overridden_by)
+    values (v_request.team_id, v_freeze.id, v_request.feature_stage_id, v_request.action, freeze_reason,
+      app_public.current_user_id());
+  end if;
   if v_request.action = 'deploy' then
     v_prerequisite := app_hidden.unserved_prerequisite(v_request.feature_id, v_request.environment_id);
     if v_prerequisite is not null then
@@ -2625,7 +2728,7 @@ begin
   return v_request;
 end;
 $function$;
-comment on function app_private.apply_approval_request(request_id uuid, final_status app_public.approval_request_status) is 'Applies an approved (or overridden, or auto-approved) request: the stage becomes deployed / rollbacked (BLKPR when a prerequisite is no longer served).';
+comment on function app_private.apply_approval_request(request_id uuid, final_status app_public.approval_request_status, freeze_reason text) is 'Applies an approved (or overridden, or auto-approved) request: the stage becomes deployed / rollbacked. CFRZN during a change freeze unless a freeze_reason overrides it (recorded in freeze_overrides); BLKPR when a prerequisite is no longer served.';
 -- no execute grants: only the owner may call it
 
 -- ----------------------------------------------------------------------------
@@ -3026,6 +3129,145 @@ comment on function app_private.new_client_secret() is 'A new random client secr
 -- no execute grants: only the owner may call it
 
 -- ----------------------------------------------------------------------------
+-- function app_private.perform_stage_change(stage_id uuid, action text, requester uuid, requester_api_token_id uuid, freeze_reason text)
+-- ----------------------------------------------------------------------------
+-- plpgsql, volatile, called on null input, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_private.perform_stage_change(stage_id uuid, action text, requester uuid, requester_api_token_id uuid, freeze_reason text)
+ RETURNS app_public.feature_stages
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+#variable_conflict use_variable
+declare
+  v_stage app_public.feature_stages;
+  v_plan app_public.approval_preview;
+  v_before jsonb;
+  v_after jsonb;
+  v_hours integer;
+begin
+  select * into v_stage from app_public.feature_stages s where s.id = perform_stage_change.stage_id for update;
+  v_plan := app_private.plan_stage_change(stage_id, action, requester, freeze_reason is not null);
+  if v_plan.outcome = 'blocked' then
+    raise exception '%', v_plan.reason using errcode = v_plan.error_code;
+  end if;
+  if v_plan.freeze_window_id is not null then
+    insert into app_public.freeze_overrides (team_id, freeze_window_id, feature_stage_id, action, reason, overridden_by)
+    values (v_stage.team_id, v_plan.freeze_window_id, v_stage.id, action, freeze_reason, requester);
+  end if;
+  if v_plan.outcome = 'needs_approvals' then
+    v_before := app_hidden.feature_snapshot(v_stage.feature_id);
+    v_after := jsonb_set(v_before, '{stages}', (
+      select coalesce(jsonb_agg(case when s ->> 'id' = v_stage.id::text
+        then jsonb_set(s, '{status}', to_jsonb(case action when 'deploy' then 'deployed' else 'rollbacked' end))
+        else s end order by o), '[]')
+      from jsonb_array_elements(v_before -> 'stages') with ordinality as a (s, o)));
+    select auto_approve_after_hours into v_hours from app_public.approval_policies where id = v_plan.policy_id;
+    insert into app_public.approval_requests (team_id, feature_id, feature_stage_id, environment_id,
+      policy_id, action, previous_status, required_approvals, eligible_approver_ids, requested_by,
+      requested_by_api_token_id, before_snapshot, after_snapshot, diff, blast_radius, auto_approve_at)
+    values (v_stage.team_id, v_stage.feature_id, v_stage.id, v_stage.environment_id,
+      v_plan.policy_id, action, v_stage.status, v_plan.required_approvals, v_plan.eligible_approver_ids,
+      requester, requester_api_token_id, v_before, v_after,
+      jsonb_build_object('stages', app_hidden.jsonb_rows_diff(v_before -> 'stages', v_after -> 'stages')),
+      app_hidden.feature_blast_radius(v_stage.feature_id),
+      case when v_hours is not null then now() + make_interval(hours => v_hours) end);
+    if v_hours is not null then
+      perform app_private.schedule_governance_job(now() + make_interval(hours => v_hours));
+    end if;
+  end if;
+  update app_public.feature_stages s set status = v_plan.target_status where s.id = v_stage.id
+  returning * into v_stage;
+  return v_stage;
+end;
+$function$;
+comment on function app_private.perform_stage_change(stage_id uuid, action text, requester uuid, requester_api_token_id uuid, freeze_reason text) is 'Requests a stage change for a requester whose role the caller checked: applies it, or opens an approval request; raises what plan_stage_change blocks with. A freeze_reason overrides a change freeze and is recorded in freeze_overrides.';
+-- no execute grants: only the owner may call it
+
+-- ----------------------------------------------------------------------------
+-- function app_private.plan_stage_change(stage_id uuid, action text, requester uuid, override_freeze boolean)
+-- ----------------------------------------------------------------------------
+-- plpgsql, stable, called on null input, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_private.plan_stage_change(stage_id uuid, action text, requester uuid, override_freeze boolean)
+ RETURNS app_public.approval_preview
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+#variable_conflict use_variable
+declare
+  v_stage app_public.feature_stages;
+  v_policy app_public.approval_policies;
+  v_freeze app_public.freeze_windows;
+  v_plan app_public.approval_preview;
+  v_prerequisite text;
+begin
+  select * into v_stage from app_public.feature_stages s where s.id = plan_stage_change.stage_id;
+  if action is distinct from 'deploy' and action is distinct from 'rollback' then
+    v_plan := row('blocked', format('unknown action "%s": deploy or rollback', action), null, null, null, null, 'BADAC', null);
+    return v_plan;
+  end if;
+  v_policy := app_hidden.applicable_approval_policy(v_stage.environment_id);
+  v_plan.policy_id := v_policy.id;
+  if v_policy.id is null then
+    v_plan.target_status := case action when 'deploy' then 'deployed' else 'rollbacked' end;
+  else
+    v_plan.target_status := case action when 'deploy' then 'deployment_requested' else 'rollback_requested' end;
+  end if;
+  -- a deploy starts from a stage that is not served, a rollback from one that
+  -- is; an open request is decided (or cancelled) first
+  if not (case action
+      when 'deploy' then v_stage.status in ('not_deployed', 'deployment_rejected', 'rollbacked')
+      else v_stage.status in ('deployed', 'rollback_rejected') end)
+    or not app_hidden.stage_transition_allowed(v_stage.status, v_plan.target_status) then
+    v_plan.outcome := 'blocked';
+    v_plan.reason := format('a stage that is %s cannot be asked to %s', v_stage.status, action);
+    v_plan.error_code := 'BADTR';
+    return v_plan;
+  end if;
+  v_freeze := app_hidden.freeze_in_force(v_stage.environment_id, now());
+  v_plan.freeze_window_id := v_freeze.id;
+  if v_freeze.id is not null and not override_freeze then
+    v_plan.outcome := 'blocked';
+    v_plan.reason := format('change freeze "%s" is in force in this environment (a team admin may override it with a reason)', v_freeze.name);
+    v_plan.error_code := 'CFRZN';
+    return v_plan;
+  end if;
+  if action = 'deploy' then
+    v_prerequisite := app_hidden.unserved_prerequisite(v_stage.feature_id, v_stage.environment_id);
+    if v_prerequisite is not null then
+      v_plan.outcome := 'blocked';
+      v_plan.reason := format('prerequisite "%s" is not served in this environment', v_prerequisite);
+      v_plan.error_code := 'BLKPR';
+      return v_plan;
+    end if;
+  end if;
+  if v_policy.id is null then
+    v_plan.outcome := 'not_required';
+    v_plan.reason := 'no approval policy covers this environment';
+    v_plan.required_approvals := 0;
+    v_plan.eligible_approver_ids := '{}';
+    return v_plan;
+  end if;
+  v_plan.required_approvals := v_policy.required_approvals;
+  v_plan.eligible_approver_ids := app_hidden.eligible_approvers(
+    v_stage.team_id, v_policy.eligible_roles, v_policy.eligible_user_ids, requester);
+  if cardinality(v_plan.eligible_approver_ids) < v_policy.required_approvals
+    and v_policy.auto_approve_after_hours is null then
+    v_plan.outcome := 'blocked';
+    v_plan.reason := format('policy "%s" needs %s approval(s) but only %s member(s) besides the requester may approve',
+      v_policy.name, v_policy.required_approvals, cardinality(v_plan.eligible_approver_ids));
+    v_plan.error_code := 'QUORM';
+    return v_plan;
+  end if;
+  v_plan.outcome := 'needs_approvals';
+  v_plan.reason := format('policy "%s" needs %s approval(s)', v_policy.name, v_policy.required_approvals);
+  return v_plan;
+end;
+$function$;
+comment on function app_private.plan_stage_change(stage_id uuid, action text, requester uuid, override_freeze boolean) is 'What requesting a stage change would do for a requester (roles are the caller''s to check): the one decision request_stage_change, scheduled changes and approval_preview share.';
+-- no execute grants: only the owner may call it
+
+-- ----------------------------------------------------------------------------
 -- function app_private.response_cache_stamp(session_id uuid, api_token_id uuid)
 -- ----------------------------------------------------------------------------
 -- plpgsql, volatile, called on null input, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
@@ -3068,10 +3310,11 @@ begin
     for update skip locked
   loop
     begin
-      perform app_private.apply_approval_request(v_id, 'applied');
+      perform app_private.apply_approval_request(v_id, 'applied', null);
       v_approved := v_approved + 1;
-    exception when sqlstate 'BLKPR' then
-      -- stays pending until its prerequisites are served (or someone decides)
+    exception when sqlstate 'BLKPR' or sqlstate 'CFRZN' then
+      -- stays pending until its prerequisites are served and no freeze is in
+      -- force (the next sweep tries again), or someone decides
       null;
     end;
   end loop;
@@ -3894,6 +4137,25 @@ comment on function app_private.tg_features__validate() is 'Trigger function val
 -- no execute grants: only the owner may call it
 
 -- ----------------------------------------------------------------------------
+-- function app_private.tg_freeze_windows__validate()
+-- ----------------------------------------------------------------------------
+-- plpgsql, volatile, called on null input, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_private.tg_freeze_windows__validate()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  if not exists (select 1 from pg_catalog.pg_timezone_names where name = NEW.time_zone) then
+    raise exception 'freeze_windows.time_zone: unknown time zone "%"', NEW.time_zone using errcode = 'BADTZ';
+  end if;
+  return NEW;
+end;
+$function$;
+comment on function app_private.tg_freeze_windows__validate() is 'Trigger function: the time zone is one Postgres knows (BADTZ).';
+-- no execute grants: only the owner may call it
+
+-- ----------------------------------------------------------------------------
 -- function app_private.tg_pipeline_stages__check_parent()
 -- ----------------------------------------------------------------------------
 -- plpgsql, volatile, called on null input, security definer, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
@@ -4347,16 +4609,26 @@ grant execute on function app_public.add_feature_to_pipeline(feature_id uuid, pi
 -- ----------------------------------------------------------------------------
 -- function app_public.approval_preview(stage_id uuid, action text)
 -- ----------------------------------------------------------------------------
--- sql, stable, called on null input, security definer, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+-- plpgsql, stable, called on null input, security definer, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
 CREATE OR REPLACE FUNCTION app_public.approval_preview(stage_id uuid, action text)
  RETURNS app_public.approval_preview
- LANGUAGE sql
+ LANGUAGE plpgsql
  STABLE SECURITY DEFINER
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
-  select app_hidden.stage_change_plan(stage_id, action);
+#variable_conflict use_variable
+declare
+  v_team uuid := (select s.team_id from app_public.feature_stages s where s.id = approval_preview.stage_id);
+  v_plan app_public.approval_preview;
+begin
+  if v_team is null or app_hidden.current_user_has_role(v_team, 'requester') is not true then
+    v_plan := row('blocked', 'only requesters of the feature''s team request stage changes', null, null, null, null, '42501', null);
+    return v_plan;
+  end if;
+  return app_private.plan_stage_change(stage_id, action, app_public.current_user_id(), false);
+end;
 $function$;
-comment on function app_public.approval_preview(stage_id uuid, action text) is 'What requesting a stage change would do, before asking: not_required (no policy: it applies at once), needs_approvals (how many, from whom, under which policy) or blocked (and why: role, status, unserved prerequisite, too few eligible approvers).';
+comment on function app_public.approval_preview(stage_id uuid, action text) is 'What requesting a stage change would do, before asking: not_required (no policy: it applies at once), needs_approvals (how many, from whom, under which policy) or blocked (and why: role, status, change freeze, unserved prerequisite, too few eligible approvers).';
 grant execute on function app_public.approval_preview(stage_id uuid, action text) to fluxgate_visitor;
 
 -- ----------------------------------------------------------------------------
@@ -4614,10 +4886,10 @@ begin
   if app_hidden.current_user_has_role(v_request.team_id, 'requester') is not true then
     raise exception 'requesters of the team finalize approved requests' using errcode = '42501';
   end if;
-  return app_private.apply_approval_request(v_request.id, 'applied');
+  return app_private.apply_approval_request(v_request.id, 'applied', null);
 end;
 $function$;
-comment on function app_public.finalize_approval_request(request_id uuid) is 'Applies an approved request: a deploy serves the stage (deployed), a rollback stops serving it (rollbacked); either bumps the environment''s revision. Requesters of the team. CLOSD unless approved; BLKPR when a prerequisite is no longer served.';
+comment on function app_public.finalize_approval_request(request_id uuid) is 'Applies an approved request: a deploy serves the stage (deployed), a rollback stops serving it (rollbacked); either bumps the environment''s revision. Requesters of the team. CLOSD unless approved; CFRZN during a change freeze; BLKPR when a prerequisite is no longer served.';
 grant execute on function app_public.finalize_approval_request(request_id uuid) to fluxgate_visitor;
 
 -- ----------------------------------------------------------------------------
@@ -4697,10 +4969,10 @@ begin
     raise exception 'the policy does not allow an admin override' using errcode = 'NOOVR';
   end if;
   update app_public.approval_requests r set override_reason = reason where r.id = v_request.id;
-  return app_private.apply_approval_request(v_request.id, 'applied');
+  return app_private.apply_approval_request(v_request.id, 'applied', reason);
 end;
 $function$;
-comment on function app_public.override_approval_request(request_id uuid, reason text) is 'A team admin other than the requester approves and applies a pending or approved request at once, with a reason (BADRS without one). SELFA for the requester, NOOVR when the policy forbids overrides.';
+comment on function app_public.override_approval_request(request_id uuid, reason text) is 'A team admin other than the requester approves and applies a pending or approved request at once, with a reason (BADRS without one), also during a change freeze (recorded in freezeOverrides). SELFA for the requester, NOOVR when the policy forbids overrides.';
 grant execute on function app_public.override_approval_request(request_id uuid, reason text) to fluxgate_visitor;
 
 -- ----------------------------------------------------------------------------
@@ -4730,45 +5002,44 @@ CREATE OR REPLACE FUNCTION app_public.request_stage_change(stage_id uuid, action
 AS $function$
 #variable_conflict use_variable
 declare
-  v_stage app_public.feature_stages;
-  v_plan app_public.approval_preview;
-  v_before jsonb;
-  v_after jsonb;
-  v_hours integer;
+  v_team uuid := (select s.team_id from app_public.feature_stages s where s.id = request_stage_change.stage_id);
 begin
-  select * into v_stage from app_public.feature_stages s where s.id = request_stage_change.stage_id for update;
-  v_plan := app_hidden.stage_change_plan(stage_id, action);
-  if v_plan.outcome = 'blocked' then
-    raise exception '%', v_plan.reason using errcode = v_plan.error_code;
+  if v_team is null or app_hidden.current_user_has_role(v_team, 'requester') is not true then
+    raise exception 'requesters of the feature''s team request stage changes' using errcode = '42501';
   end if;
-  if v_plan.outcome = 'needs_approvals' then
-    v_before := app_hidden.feature_snapshot(v_stage.feature_id);
-    v_after := jsonb_set(v_before, '{stages}', (
-      select coalesce(jsonb_agg(case when s ->> 'id' = v_stage.id::text
-        then jsonb_set(s, '{status}', to_jsonb(case action when 'deploy' then 'deployed' else 'rollbacked' end))
-        else s end order by o), '[]')
-      from jsonb_array_elements(v_before -> 'stages') with ordinality as a (s, o)));
-    select auto_approve_after_hours into v_hours from app_public.approval_policies where id = v_plan.policy_id;
-    insert into app_public.approval_requests (team_id, feature_id, feature_stage_id, environment_id,
-      policy_id, action, previous_status, required_approvals, eligible_approver_ids, requested_by,
-      requested_by_api_token_id, before_snapshot, after_snapshot, diff, blast_radius, auto_approve_at)
-    values (v_stage.team_id, v_stage.feature_id, v_stage.id, v_stage.environment_id,
-      v_plan.policy_id, action, v_stage.status, v_plan.required_approvals, v_plan.eligible_approver_ids,
-      app_public.current_user_id(), app_private.current_actor_api_token_id(), v_before, v_after,
-      jsonb_build_object('stages', app_hidden.jsonb_rows_diff(v_before -> 'stages', v_after -> 'stages')),
-      app_hidden.feature_blast_radius(v_stage.feature_id),
-      case when v_hours is not null then now() + make_interval(hours => v_hours) end);
-    if v_hours is not null then
-      perform app_private.schedule_governance_job(now() + make_interval(hours => v_hours));
-    end if;
-  end if;
-  update app_public.feature_stages s set status = v_plan.target_status where s.id = v_stage.id
-  returning * into v_stage;
-  return v_stage;
+  return app_private.perform_stage_change(stage_id, action, app_public.current_user_id(),
+    app_private.current_actor_api_token_id(), null);
 end;
 $function$;
-comment on function app_public.request_stage_change(stage_id uuid, action text) is 'Requests a stage change: action "deploy" serves the feature in the stage''s environment, "rollback" stops serving it. Where no approval policy covers the environment the change applies at once; otherwise the stage becomes deployment_requested / rollback_requested (a rollback keeps serving) and an approval request is opened (see approvalPreview). Requesters. Fails with BADTR (illegal from the current status), BADAC (unknown action), BLKPR (a prerequisite is not served there, named), QUORM (too few eligible approvers).';
+comment on function app_public.request_stage_change(stage_id uuid, action text) is 'Requests a stage change: action "deploy" serves the feature in the stage''s environment, "rollback" stops serving it. Where no approval policy covers the environment the change applies at once; otherwise the stage becomes deployment_requested / rollback_requested (a rollback keeps serving) and an approval request is opened (see approvalPreview). Requesters. Fails with BADTR (illegal from the current status), BADAC (unknown action), CFRZN (a change freeze is in force), BLKPR (a prerequisite is not served there, named), QUORM (too few eligible approvers).';
 grant execute on function app_public.request_stage_change(stage_id uuid, action text) to fluxgate_visitor;
+
+-- ----------------------------------------------------------------------------
+-- function app_public.request_stage_change_in_freeze(stage_id uuid, action text, reason text)
+-- ----------------------------------------------------------------------------
+-- plpgsql, volatile, called on null input, security definer, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_public.request_stage_change_in_freeze(stage_id uuid, action text, reason text)
+ RETURNS app_public.feature_stages
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+#variable_conflict use_variable
+declare
+  v_team uuid := (select s.team_id from app_public.feature_stages s where s.id = request_stage_change_in_freeze.stage_id);
+begin
+  if v_team is null or app_public.current_user_id() is null
+    or app_hidden.current_user_has_role(v_team, 'team_admin') is not true then
+    raise exception 'team admins override a change freeze' using errcode = '42501';
+  end if;
+  if nullif(btrim(coalesce(reason, '')), '') is null or length(reason) > 2000 then
+    raise exception 'overriding a freeze needs a reason (at most 2000 characters)' using errcode = 'BADRS';
+  end if;
+  return app_private.perform_stage_change(stage_id, action, app_public.current_user_id(), null, reason);
+end;
+$function$;
+comment on function app_public.request_stage_change_in_freeze(stage_id uuid, action text, reason text) is 'requestStageChange for a team admin during a change freeze, with a reason (BADRS without one) recorded in freezeOverrides. Approval policies still apply.';
+grant execute on function app_public.request_stage_change_in_freeze(stage_id uuid, action text, reason text) to fluxgate_visitor;
 
 -- ----------------------------------------------------------------------------
 -- function app_public.restore_feature(feature_id uuid, reason text)

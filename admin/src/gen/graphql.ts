@@ -302,11 +302,12 @@ export type ApprovalPolicyPatch = {
   scope?: InputMaybe<ApprovalScope>;
 };
 
-/** What requesting a stage change would do: outcome not_required (applies at once), needs_approvals (requiredApprovals from eligibleApproverIds under policyId) or blocked (reason says why), and the status the stage would take. */
+/** What requesting a stage change would do: outcome not_required (applies at once), needs_approvals (requiredApprovals from eligibleApproverIds under policyId) or blocked (reason says why, errorCode is what requesting would fail with), the status the stage would take, and the freeze window in force if any. */
 export type ApprovalPreview = {
   __typename?: 'ApprovalPreview';
   eligibleApproverIds?: Maybe<Array<Maybe<Scalars['UUID']['output']>>>;
   errorCode?: Maybe<Scalars['String']['output']>;
+  freezeWindowId?: Maybe<Scalars['UUID']['output']>;
   outcome?: Maybe<Scalars['String']['output']>;
   policyId?: Maybe<Scalars['UUID']['output']>;
   reason?: Maybe<Scalars['String']['output']>;
@@ -1287,6 +1288,39 @@ export type CreateFeatureStagePayloadFeatureStageEdgeArgs = {
   orderBy?: Array<FeatureStageOrderBy>;
 };
 
+/** All input for the create `FreezeWindow` mutation. */
+export type CreateFreezeWindowInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** The `FreezeWindow` to be created by this mutation. */
+  freezeWindow: FreezeWindowInput;
+};
+
+/** The output of our create `FreezeWindow` mutation. */
+export type CreateFreezeWindowPayload = {
+  __typename?: 'CreateFreezeWindowPayload';
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  /** The `FreezeWindow` that was created by this mutation. */
+  freezeWindow?: Maybe<FreezeWindow>;
+  /** An edge for our `FreezeWindow`. May be used by Relay 1. */
+  freezeWindowEdge?: Maybe<FreezeWindowEdge>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+};
+
+
+/** The output of our create `FreezeWindow` mutation. */
+export type CreateFreezeWindowPayloadFreezeWindowEdgeArgs = {
+  orderBy?: Array<FreezeWindowOrderBy>;
+};
+
 /** All input for the create `Pipeline` mutation. */
 export type CreatePipelineInput = {
   /**
@@ -1932,6 +1966,51 @@ export type DeleteFeatureStagePayloadFeatureStageEdgeArgs = {
   orderBy?: Array<FeatureStageOrderBy>;
 };
 
+/** All input for the `deleteFreezeWindowById` mutation. */
+export type DeleteFreezeWindowByIdInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** The globally unique `ID` which will identify a single `FreezeWindow` to be deleted. */
+  id: Scalars['ID']['input'];
+};
+
+/** All input for the `deleteFreezeWindow` mutation. */
+export type DeleteFreezeWindowInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** Unique identifier of the window. */
+  rowId: Scalars['UUID']['input'];
+};
+
+/** The output of our delete `FreezeWindow` mutation. */
+export type DeleteFreezeWindowPayload = {
+  __typename?: 'DeleteFreezeWindowPayload';
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  deletedFreezeWindowId?: Maybe<Scalars['ID']['output']>;
+  /** The `FreezeWindow` that was deleted by this mutation. */
+  freezeWindow?: Maybe<FreezeWindow>;
+  /** An edge for our `FreezeWindow`. May be used by Relay 1. */
+  freezeWindowEdge?: Maybe<FreezeWindowEdge>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+};
+
+
+/** The output of our delete `FreezeWindow` mutation. */
+export type DeleteFreezeWindowPayloadFreezeWindowEdgeArgs = {
+  orderBy?: Array<FreezeWindowOrderBy>;
+};
+
 /** All input for the `deletePipelineById` mutation. */
 export type DeletePipelineByIdInput = {
   /**
@@ -2334,6 +2413,8 @@ export type Environment = Node & {
   createdAt: Scalars['Datetime']['output'];
   /** Reads and enables pagination through a set of `FeatureStage`. */
   featureStages: FeatureStageConnection;
+  /** Reads and enables pagination through a set of `FreezeWindow`. */
+  freezeWindows: FreezeWindowConnection;
   /** A globally unique identifier. Can be used in various places throughout the system to identify this single value. */
   id: Scalars['ID']['output'];
   /** URL-safe handle, unique within the team (lowercase letters, digits, dashes). */
@@ -2390,6 +2471,18 @@ export type EnvironmentFeatureStagesArgs = {
   last?: InputMaybe<Scalars['Int']['input']>;
   offset?: InputMaybe<Scalars['Int']['input']>;
   orderBy?: InputMaybe<Array<FeatureStageOrderBy>>;
+};
+
+
+/** Where flags are served (e.g. development, staging, production). Each client is bound to one environment; each feature has at most one stage per environment. */
+export type EnvironmentFreezeWindowsArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<FreezeWindowCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<FreezeWindowOrderBy>>;
 };
 
 
@@ -2972,6 +3065,8 @@ export type FeatureStage = Node & {
   feature?: Maybe<Feature>;
   /** The feature. */
   featureId: Scalars['UUID']['output'];
+  /** Reads and enables pagination through a set of `FreezeOverride`. */
+  freezeOverrides: FreezeOverrideConnection;
   /** A globally unique identifier. Can be used in various places throughout the system to identify this single value. */
   id: Scalars['ID']['output'];
   /** Reads a single `FeatureStage` that is related to this `FeatureStage`. */
@@ -3028,6 +3123,18 @@ export type FeatureStageCriteriaArgs = {
   last?: InputMaybe<Scalars['Int']['input']>;
   offset?: InputMaybe<Scalars['Int']['input']>;
   orderBy?: InputMaybe<Array<StageCriterionOrderBy>>;
+};
+
+
+/** A feature in one environment: its deployment status, default variant and (through criteria) its targeting. At most one per feature and environment. */
+export type FeatureStageFreezeOverridesArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<FreezeOverrideCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<FreezeOverrideOrderBy>>;
 };
 
 /**
@@ -3225,6 +3332,234 @@ export type FinalizeApprovalRequestPayloadApprovalRequestEdgeArgs = {
   orderBy?: Array<ApprovalRequestOrderBy>;
 };
 
+/** A stage change a team admin made during a change freeze, and why. */
+export type FreezeOverride = Node & {
+  __typename?: 'FreezeOverride';
+  /** deploy or rollback. */
+  action: Scalars['String']['output'];
+  /** When. */
+  createdAt: Scalars['Datetime']['output'];
+  /** Reads a single `FeatureStage` that is related to this `FreezeOverride`. */
+  featureStage?: Maybe<FeatureStage>;
+  /** The stage changed. */
+  featureStageId?: Maybe<Scalars['UUID']['output']>;
+  /** Reads a single `FreezeWindow` that is related to this `FreezeOverride`. */
+  freezeWindow?: Maybe<FreezeWindow>;
+  /** The freeze window in force. */
+  freezeWindowId?: Maybe<Scalars['UUID']['output']>;
+  /** A globally unique identifier. Can be used in various places throughout the system to identify this single value. */
+  id: Scalars['ID']['output'];
+  /** The team admin who overrode it. */
+  overriddenBy?: Maybe<Scalars['UUID']['output']>;
+  /** Why the freeze was overridden. */
+  reason: Scalars['String']['output'];
+  /** Unique identifier of the override. */
+  rowId: Scalars['UUID']['output'];
+  /** Reads a single `Team` that is related to this `FreezeOverride`. */
+  team?: Maybe<Team>;
+  /** The team. */
+  teamId: Scalars['UUID']['output'];
+  /** Reads a single `User` that is related to this `FreezeOverride`. */
+  user?: Maybe<User>;
+};
+
+/**
+ * A condition to be used against `FreezeOverride` object types. All fields are
+ * tested for equality and combined with a logical ‘and.’
+ */
+export type FreezeOverrideCondition = {
+  /** Checks for equality with the object’s `createdAt` field. */
+  createdAt?: InputMaybe<Scalars['Datetime']['input']>;
+  /** Checks for equality with the object’s `featureStageId` field. */
+  featureStageId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `freezeWindowId` field. */
+  freezeWindowId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `overriddenBy` field. */
+  overriddenBy?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `rowId` field. */
+  rowId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `teamId` field. */
+  teamId?: InputMaybe<Scalars['UUID']['input']>;
+};
+
+/** A connection to a list of `FreezeOverride` values. */
+export type FreezeOverrideConnection = {
+  __typename?: 'FreezeOverrideConnection';
+  /** A list of edges which contains the `FreezeOverride` and cursor to aid in pagination. */
+  edges: Array<Maybe<FreezeOverrideEdge>>;
+  /** A list of `FreezeOverride` objects. */
+  nodes: Array<Maybe<FreezeOverride>>;
+  /** Information to aid in pagination. */
+  pageInfo: PageInfo;
+  /** The count of *all* `FreezeOverride` you could get from the connection. */
+  totalCount: Scalars['Int']['output'];
+};
+
+/** A `FreezeOverride` edge in the connection. */
+export type FreezeOverrideEdge = {
+  __typename?: 'FreezeOverrideEdge';
+  /** A cursor for use in pagination. */
+  cursor?: Maybe<Scalars['Cursor']['output']>;
+  /** The `FreezeOverride` at the end of the edge. */
+  node?: Maybe<FreezeOverride>;
+};
+
+/** Methods to use when ordering `FreezeOverride`. */
+export type FreezeOverrideOrderBy =
+  | 'CREATED_AT_ASC'
+  | 'CREATED_AT_DESC'
+  | 'FEATURE_STAGE_ID_ASC'
+  | 'FEATURE_STAGE_ID_DESC'
+  | 'FREEZE_WINDOW_ID_ASC'
+  | 'FREEZE_WINDOW_ID_DESC'
+  | 'NATURAL'
+  | 'OVERRIDDEN_BY_ASC'
+  | 'OVERRIDDEN_BY_DESC'
+  | 'PRIMARY_KEY_ASC'
+  | 'PRIMARY_KEY_DESC'
+  | 'ROW_ID_ASC'
+  | 'ROW_ID_DESC'
+  | 'TEAM_ID_ASC'
+  | 'TEAM_ID_DESC';
+
+/** A change freeze: while one is in force, stage changes (deploy, rollback, finalizing one) in the environments it covers are refused (CFRZN) unless a team admin overrides it with a reason. Kills and restores are never frozen. */
+export type FreezeWindow = Node & {
+  __typename?: 'FreezeWindow';
+  /** When the window was created. */
+  createdAt: Scalars['Datetime']['output'];
+  /** When the (first) window ends; the length of every repetition. */
+  endsAt: Scalars['Datetime']['output'];
+  /** Reads a single `Environment` that is related to this `FreezeWindow`. */
+  environment?: Maybe<Environment>;
+  /** The one environment it covers (null: see environmentType). */
+  environmentId?: Maybe<Scalars['UUID']['output']>;
+  /** Every environment of this type it covers; with environmentId also null, all of the team's environments. */
+  environmentType?: Maybe<EnvironmentType>;
+  /** Reads and enables pagination through a set of `FreezeOverride`. */
+  freezeOverrides: FreezeOverrideConnection;
+  /** A globally unique identifier. Can be used in various places throughout the system to identify this single value. */
+  id: Scalars['ID']['output'];
+  /** Display name (e.g. "Black Friday"). */
+  name: Scalars['String']['output'];
+  /** none (one-off), daily or weekly: repeats at the same wall-clock time in timeZone. */
+  recurrence: Scalars['String']['output'];
+  /** No repetition starts after this (null: forever). */
+  repeatUntil?: Maybe<Scalars['Datetime']['output']>;
+  /** Unique identifier of the window. */
+  rowId: Scalars['UUID']['output'];
+  /** When the (first) window starts. */
+  startsAt: Scalars['Datetime']['output'];
+  /** Reads a single `Team` that is related to this `FreezeWindow`. */
+  team?: Maybe<Team>;
+  /** The team owning the window. */
+  teamId: Scalars['UUID']['output'];
+  /** IANA time zone the repetitions keep their wall-clock time in (e.g. Europe/Paris). */
+  timeZone: Scalars['String']['output'];
+  /** When the window was last changed. */
+  updatedAt: Scalars['Datetime']['output'];
+};
+
+
+/** A change freeze: while one is in force, stage changes (deploy, rollback, finalizing one) in the environments it covers are refused (CFRZN) unless a team admin overrides it with a reason. Kills and restores are never frozen. */
+export type FreezeWindowFreezeOverridesArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<FreezeOverrideCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<FreezeOverrideOrderBy>>;
+};
+
+/**
+ * A condition to be used against `FreezeWindow` object types. All fields are
+ * tested for equality and combined with a logical ‘and.’
+ */
+export type FreezeWindowCondition = {
+  /** Checks for equality with the object’s `environmentId` field. */
+  environmentId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `rowId` field. */
+  rowId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `teamId` field. */
+  teamId?: InputMaybe<Scalars['UUID']['input']>;
+};
+
+/** A connection to a list of `FreezeWindow` values. */
+export type FreezeWindowConnection = {
+  __typename?: 'FreezeWindowConnection';
+  /** A list of edges which contains the `FreezeWindow` and cursor to aid in pagination. */
+  edges: Array<Maybe<FreezeWindowEdge>>;
+  /** A list of `FreezeWindow` objects. */
+  nodes: Array<Maybe<FreezeWindow>>;
+  /** Information to aid in pagination. */
+  pageInfo: PageInfo;
+  /** The count of *all* `FreezeWindow` you could get from the connection. */
+  totalCount: Scalars['Int']['output'];
+};
+
+/** A `FreezeWindow` edge in the connection. */
+export type FreezeWindowEdge = {
+  __typename?: 'FreezeWindowEdge';
+  /** A cursor for use in pagination. */
+  cursor?: Maybe<Scalars['Cursor']['output']>;
+  /** The `FreezeWindow` at the end of the edge. */
+  node?: Maybe<FreezeWindow>;
+};
+
+/** An input for mutations affecting `FreezeWindow` */
+export type FreezeWindowInput = {
+  /** When the (first) window ends; the length of every repetition. */
+  endsAt: Scalars['Datetime']['input'];
+  /** The one environment it covers (null: see environmentType). */
+  environmentId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Every environment of this type it covers; with environmentId also null, all of the team's environments. */
+  environmentType?: InputMaybe<EnvironmentType>;
+  /** Display name (e.g. "Black Friday"). */
+  name: Scalars['String']['input'];
+  /** none (one-off), daily or weekly: repeats at the same wall-clock time in timeZone. */
+  recurrence?: InputMaybe<Scalars['String']['input']>;
+  /** No repetition starts after this (null: forever). */
+  repeatUntil?: InputMaybe<Scalars['Datetime']['input']>;
+  /** When the (first) window starts. */
+  startsAt: Scalars['Datetime']['input'];
+  /** The team owning the window. */
+  teamId: Scalars['UUID']['input'];
+  /** IANA time zone the repetitions keep their wall-clock time in (e.g. Europe/Paris). */
+  timeZone?: InputMaybe<Scalars['String']['input']>;
+};
+
+/** Methods to use when ordering `FreezeWindow`. */
+export type FreezeWindowOrderBy =
+  | 'ENVIRONMENT_ID_ASC'
+  | 'ENVIRONMENT_ID_DESC'
+  | 'NATURAL'
+  | 'PRIMARY_KEY_ASC'
+  | 'PRIMARY_KEY_DESC'
+  | 'ROW_ID_ASC'
+  | 'ROW_ID_DESC'
+  | 'TEAM_ID_ASC'
+  | 'TEAM_ID_DESC';
+
+/** Represents an update to a `FreezeWindow`. Fields that are set will be updated. */
+export type FreezeWindowPatch = {
+  /** When the (first) window ends; the length of every repetition. */
+  endsAt?: InputMaybe<Scalars['Datetime']['input']>;
+  /** The one environment it covers (null: see environmentType). */
+  environmentId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Every environment of this type it covers; with environmentId also null, all of the team's environments. */
+  environmentType?: InputMaybe<EnvironmentType>;
+  /** Display name (e.g. "Black Friday"). */
+  name?: InputMaybe<Scalars['String']['input']>;
+  /** none (one-off), daily or weekly: repeats at the same wall-clock time in timeZone. */
+  recurrence?: InputMaybe<Scalars['String']['input']>;
+  /** No repetition starts after this (null: forever). */
+  repeatUntil?: InputMaybe<Scalars['Datetime']['input']>;
+  /** When the (first) window starts. */
+  startsAt?: InputMaybe<Scalars['Datetime']['input']>;
+  /** IANA time zone the repetitions keep their wall-clock time in (e.g. Europe/Paris). */
+  timeZone?: InputMaybe<Scalars['String']['input']>;
+};
+
 /** All input for the `killFeature` mutation. */
 export type KillFeatureInput = {
   /**
@@ -3298,6 +3633,8 @@ export type Mutation = {
   createFeatureDependency?: Maybe<CreateFeatureDependencyPayload>;
   /** Creates a single `FeatureStage`. */
   createFeatureStage?: Maybe<CreateFeatureStagePayload>;
+  /** Creates a single `FreezeWindow`. */
+  createFreezeWindow?: Maybe<CreateFreezeWindowPayload>;
   /** Creates a single `Pipeline`. */
   createPipeline?: Maybe<CreatePipelinePayload>;
   /** Creates a single `PipelineStage`. */
@@ -3356,6 +3693,10 @@ export type Mutation = {
   deleteFeatureStageByFeatureIdAndEnvironmentId?: Maybe<DeleteFeatureStagePayload>;
   /** Deletes a single `FeatureStage` using its globally unique id. */
   deleteFeatureStageById?: Maybe<DeleteFeatureStagePayload>;
+  /** Deletes a single `FreezeWindow` using a unique key. */
+  deleteFreezeWindow?: Maybe<DeleteFreezeWindowPayload>;
+  /** Deletes a single `FreezeWindow` using its globally unique id. */
+  deleteFreezeWindowById?: Maybe<DeleteFreezeWindowPayload>;
   /** Deletes a single `Pipeline` using a unique key. */
   deletePipeline?: Maybe<DeletePipelinePayload>;
   /** Deletes a single `Pipeline` using its globally unique id. */
@@ -3396,7 +3737,7 @@ export type Mutation = {
   deleteUser?: Maybe<DeleteUserPayload>;
   /** Deletes a single `User` using its globally unique id. */
   deleteUserById?: Maybe<DeleteUserPayload>;
-  /** Applies an approved request: a deploy serves the stage (deployed), a rollback stops serving it (rollbacked); either bumps the environment's revision. Requesters of the team. CLOSD unless approved; BLKPR when a prerequisite is no longer served. */
+  /** Applies an approved request: a deploy serves the stage (deployed), a rollback stops serving it (rollbacked); either bumps the environment's revision. Requesters of the team. CLOSD unless approved; CFRZN during a change freeze; BLKPR when a prerequisite is no longer served. */
   finalizeApprovalRequest?: Maybe<FinalizeApprovalRequestPayload>;
   /** Kills a feature at once: it serves its off variant in every environment (the revision moves, edges receive it), with a reason (BADRS without one), optionally restored automatically after restoreAfterMinutes. It stays killed across deploys until restored. Team admins; KILLD when already killed. */
   killFeature?: Maybe<KillFeaturePayload>;
@@ -3406,14 +3747,16 @@ export type Mutation = {
   logout: LogoutPayload;
   /** Ends every session of the current user. */
   logoutEverywhere: LogoutPayload;
-  /** A team admin other than the requester approves and applies a pending or approved request at once, with a reason (BADRS without one). SELFA for the requester, NOOVR when the policy forbids overrides. */
+  /** A team admin other than the requester approves and applies a pending or approved request at once, with a reason (BADRS without one), also during a change freeze (recorded in freezeOverrides). SELFA for the requester, NOOVR when the policy forbids overrides. */
   overrideApprovalRequest?: Maybe<OverrideApprovalRequestPayload>;
   /** Exchanges a refresh token for new tokens; a reused refresh token ends its session. */
   refreshToken: AuthTokens;
   /** Rejects a pending request as one of its eligible approvers: one rejection rejects it (the stage becomes deployment_rejected / rollback_rejected; a rejected rollback keeps serving). SELFA, VOTED, NELIG, CLOSD as for approving. */
   rejectApprovalRequest?: Maybe<RejectApprovalRequestPayload>;
-  /** Requests a stage change: action "deploy" serves the feature in the stage's environment, "rollback" stops serving it. Where no approval policy covers the environment the change applies at once; otherwise the stage becomes deployment_requested / rollback_requested (a rollback keeps serving) and an approval request is opened (see approvalPreview). Requesters. Fails with BADTR (illegal from the current status), BADAC (unknown action), BLKPR (a prerequisite is not served there, named), QUORM (too few eligible approvers). */
+  /** Requests a stage change: action "deploy" serves the feature in the stage's environment, "rollback" stops serving it. Where no approval policy covers the environment the change applies at once; otherwise the stage becomes deployment_requested / rollback_requested (a rollback keeps serving) and an approval request is opened (see approvalPreview). Requesters. Fails with BADTR (illegal from the current status), BADAC (unknown action), CFRZN (a change freeze is in force), BLKPR (a prerequisite is not served there, named), QUORM (too few eligible approvers). */
   requestStageChange?: Maybe<RequestStageChangePayload>;
+  /** requestStageChange for a team admin during a change freeze, with a reason (BADRS without one) recorded in freezeOverrides. Approval policies still apply. */
+  requestStageChangeInFreeze?: Maybe<RequestStageChangeInFreezePayload>;
   /** Gives a user a new temporary password and ends their sessions (system administrators). */
   resetUserPassword: UserWithTemporaryPassword;
   /** Restores a killed feature by hand: its stages serve again as their statuses say. Team admins; NKILL when it is not killed. Returns the kill it ended. */
@@ -3466,6 +3809,10 @@ export type Mutation = {
   updateFeatureStageByFeatureIdAndEnvironmentId?: Maybe<UpdateFeatureStagePayload>;
   /** Updates a single `FeatureStage` using its globally unique id and a patch. */
   updateFeatureStageById?: Maybe<UpdateFeatureStagePayload>;
+  /** Updates a single `FreezeWindow` using a unique key and a patch. */
+  updateFreezeWindow?: Maybe<UpdateFreezeWindowPayload>;
+  /** Updates a single `FreezeWindow` using its globally unique id and a patch. */
+  updateFreezeWindowById?: Maybe<UpdateFreezeWindowPayload>;
   /** Updates a single `Pipeline` using a unique key and a patch. */
   updatePipeline?: Maybe<UpdatePipelinePayload>;
   /** Updates a single `Pipeline` using its globally unique id and a patch. */
@@ -3578,6 +3925,12 @@ export type MutationCreateFeatureDependencyArgs = {
 /** The root mutation type which contains root level fields which mutate data. */
 export type MutationCreateFeatureStageArgs = {
   input: CreateFeatureStageInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationCreateFreezeWindowArgs = {
+  input: CreateFreezeWindowInput;
 };
 
 
@@ -3756,6 +4109,18 @@ export type MutationDeleteFeatureStageByIdArgs = {
 
 
 /** The root mutation type which contains root level fields which mutate data. */
+export type MutationDeleteFreezeWindowArgs = {
+  input: DeleteFreezeWindowInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationDeleteFreezeWindowByIdArgs = {
+  input: DeleteFreezeWindowByIdInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
 export type MutationDeletePipelineArgs = {
   input: DeletePipelineInput;
 };
@@ -3918,6 +4283,12 @@ export type MutationRequestStageChangeArgs = {
 
 
 /** The root mutation type which contains root level fields which mutate data. */
+export type MutationRequestStageChangeInFreezeArgs = {
+  input: RequestStageChangeInFreezeInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
 export type MutationResetUserPasswordArgs = {
   input: ResetUserPasswordInput;
 };
@@ -4064,6 +4435,18 @@ export type MutationUpdateFeatureStageByFeatureIdAndEnvironmentIdArgs = {
 /** The root mutation type which contains root level fields which mutate data. */
 export type MutationUpdateFeatureStageByIdArgs = {
   input: UpdateFeatureStageByIdInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationUpdateFreezeWindowArgs = {
+  input: UpdateFreezeWindowInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationUpdateFreezeWindowByIdArgs = {
+  input: UpdateFreezeWindowByIdInput;
 };
 
 
@@ -4478,7 +4861,7 @@ export type Query = Node & {
   approvalPolicyById?: Maybe<ApprovalPolicy>;
   /** Get a single `ApprovalPolicy`. */
   approvalPolicyByTeamIdAndName?: Maybe<ApprovalPolicy>;
-  /** What requesting a stage change would do, before asking: not_required (no policy: it applies at once), needs_approvals (how many, from whom, under which policy) or blocked (and why: role, status, unserved prerequisite, too few eligible approvers). */
+  /** What requesting a stage change would do, before asking: not_required (no policy: it applies at once), needs_approvals (how many, from whom, under which policy) or blocked (and why: role, status, change freeze, unserved prerequisite, too few eligible approvers). */
   approvalPreview?: Maybe<ApprovalPreview>;
   /** Get a single `ApprovalRequest`. */
   approvalRequest?: Maybe<ApprovalRequest>;
@@ -4572,6 +4955,18 @@ export type Query = Node & {
   featureVersions?: Maybe<FeatureVersionConnection>;
   /** Reads and enables pagination through a set of `Feature`. */
   features?: Maybe<FeatureConnection>;
+  /** Get a single `FreezeOverride`. */
+  freezeOverride?: Maybe<FreezeOverride>;
+  /** Reads a single `FreezeOverride` using its globally unique `ID`. */
+  freezeOverrideById?: Maybe<FreezeOverride>;
+  /** Reads and enables pagination through a set of `FreezeOverride`. */
+  freezeOverrides?: Maybe<FreezeOverrideConnection>;
+  /** Get a single `FreezeWindow`. */
+  freezeWindow?: Maybe<FreezeWindow>;
+  /** Reads a single `FreezeWindow` using its globally unique `ID`. */
+  freezeWindowById?: Maybe<FreezeWindow>;
+  /** Reads and enables pagination through a set of `FreezeWindow`. */
+  freezeWindows?: Maybe<FreezeWindowConnection>;
   /** The root query type must be a `Node` to work well with Relay 1 mutations. This just resolves to `query`. */
   id: Scalars['ID']['output'];
   /** Fetches an object given its globally unique `ID`. */
@@ -5056,6 +5451,54 @@ export type QueryFeaturesArgs = {
 
 
 /** The root query type which gives access points into the data universe. */
+export type QueryFreezeOverrideArgs = {
+  rowId: Scalars['UUID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryFreezeOverrideByIdArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryFreezeOverridesArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<FreezeOverrideCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<FreezeOverrideOrderBy>>;
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryFreezeWindowArgs = {
+  rowId: Scalars['UUID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryFreezeWindowByIdArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryFreezeWindowsArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<FreezeWindowCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<FreezeWindowOrderBy>>;
+};
+
+
+/** The root query type which gives access points into the data universe. */
 export type QueryNodeArgs = {
   id: Scalars['ID']['input'];
 };
@@ -5304,6 +5747,39 @@ export type RejectApprovalRequestPayload = {
 /** The output of our `rejectApprovalRequest` mutation. */
 export type RejectApprovalRequestPayloadApprovalRequestEdgeArgs = {
   orderBy?: Array<ApprovalRequestOrderBy>;
+};
+
+/** All input for the `requestStageChangeInFreeze` mutation. */
+export type RequestStageChangeInFreezeInput = {
+  action?: InputMaybe<Scalars['String']['input']>;
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  reason?: InputMaybe<Scalars['String']['input']>;
+  stageId?: InputMaybe<Scalars['UUID']['input']>;
+};
+
+/** The output of our `requestStageChangeInFreeze` mutation. */
+export type RequestStageChangeInFreezePayload = {
+  __typename?: 'RequestStageChangeInFreezePayload';
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  /** An edge for our `FeatureStage`. May be used by Relay 1. */
+  featureStageEdge?: Maybe<FeatureStageEdge>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+  result?: Maybe<FeatureStage>;
+};
+
+
+/** The output of our `requestStageChangeInFreeze` mutation. */
+export type RequestStageChangeInFreezePayloadFeatureStageEdgeArgs = {
+  orderBy?: Array<FeatureStageOrderBy>;
 };
 
 /** All input for the `requestStageChange` mutation. */
@@ -5739,6 +6215,10 @@ export type Team = Node & {
   featureStages: FeatureStageConnection;
   /** Reads and enables pagination through a set of `Feature`. */
   features: FeatureConnection;
+  /** Reads and enables pagination through a set of `FreezeOverride`. */
+  freezeOverrides: FreezeOverrideConnection;
+  /** Reads and enables pagination through a set of `FreezeWindow`. */
+  freezeWindows: FreezeWindowConnection;
   /** A globally unique identifier. Can be used in various places throughout the system to identify this single value. */
   id: Scalars['ID']['output'];
   /** Display name. */
@@ -5891,6 +6371,30 @@ export type TeamFeaturesArgs = {
   last?: InputMaybe<Scalars['Int']['input']>;
   offset?: InputMaybe<Scalars['Int']['input']>;
   orderBy?: InputMaybe<Array<FeatureOrderBy>>;
+};
+
+
+/** A tenant: every flag, environment, client and policy belongs to one team. */
+export type TeamFreezeOverridesArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<FreezeOverrideCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<FreezeOverrideOrderBy>>;
+};
+
+
+/** A tenant: every flag, environment, client and policy belongs to one team. */
+export type TeamFreezeWindowsArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<FreezeWindowCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<FreezeWindowOrderBy>>;
 };
 
 
@@ -6530,6 +7034,54 @@ export type UpdateFeatureStagePayloadFeatureStageEdgeArgs = {
   orderBy?: Array<FeatureStageOrderBy>;
 };
 
+/** All input for the `updateFreezeWindowById` mutation. */
+export type UpdateFreezeWindowByIdInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** The globally unique `ID` which will identify a single `FreezeWindow` to be updated. */
+  id: Scalars['ID']['input'];
+  /** An object where the defined keys will be set on the `FreezeWindow` being updated. */
+  patch: FreezeWindowPatch;
+};
+
+/** All input for the `updateFreezeWindow` mutation. */
+export type UpdateFreezeWindowInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** An object where the defined keys will be set on the `FreezeWindow` being updated. */
+  patch: FreezeWindowPatch;
+  /** Unique identifier of the window. */
+  rowId: Scalars['UUID']['input'];
+};
+
+/** The output of our update `FreezeWindow` mutation. */
+export type UpdateFreezeWindowPayload = {
+  __typename?: 'UpdateFreezeWindowPayload';
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  /** The `FreezeWindow` that was updated by this mutation. */
+  freezeWindow?: Maybe<FreezeWindow>;
+  /** An edge for our `FreezeWindow`. May be used by Relay 1. */
+  freezeWindowEdge?: Maybe<FreezeWindowEdge>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+};
+
+
+/** The output of our update `FreezeWindow` mutation. */
+export type UpdateFreezeWindowPayloadFreezeWindowEdgeArgs = {
+  orderBy?: Array<FreezeWindowOrderBy>;
+};
+
 /** All input for the `updatePipelineById` mutation. */
 export type UpdatePipelineByIdInput = {
   /**
@@ -6967,6 +7519,8 @@ export type User = Node & {
   email: Scalars['String']['output'];
   /** Reads and enables pagination through a set of `FeatureKill`. */
   featureKills: FeatureKillConnection;
+  /** Reads and enables pagination through a set of `FreezeOverride`. */
+  freezeOverridesByOverriddenBy: FreezeOverrideConnection;
   /** A globally unique identifier. Can be used in various places throughout the system to identify this single value. */
   id: Scalars['ID']['output'];
   /** System administrators see and manage every team. */
@@ -7023,6 +7577,18 @@ export type UserFeatureKillsArgs = {
   last?: InputMaybe<Scalars['Int']['input']>;
   offset?: InputMaybe<Scalars['Int']['input']>;
   orderBy?: InputMaybe<Array<FeatureKillOrderBy>>;
+};
+
+
+/** A person who can log in to FluxGate. */
+export type UserFreezeOverridesByOverriddenByArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<FreezeOverrideCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<FreezeOverrideOrderBy>>;
 };
 
 

@@ -26,7 +26,9 @@ export interface ResponseCacheStats {
 }
 
 /** Fields whose answer must be computed on every call. */
-const UNCACHEABLE_FIELDS = new Set(["verifyAuditChain"]);
+// Answers that change with the clock, not only with committed data (approvalPreview:
+// change freezes start and end on their own).
+const UNCACHEABLE_FIELDS = new Set(["verifyAuditChain", "approvalPreview"]);
 
 /** The body of a GraphQL POST, as far as the cache needs it. */
 interface GraphQLBody {

@@ -40,18 +40,26 @@ drop function if exists app_public.finalize_approval_request(uuid);
 drop function if exists app_public.reject_approval_request(uuid, text);
 drop function if exists app_public.approve_approval_request(uuid, text);
 drop function if exists app_private.apply_approval_request(uuid, app_public.approval_request_status);
+drop function if exists app_private.apply_approval_request(uuid, app_public.approval_request_status, text);
 drop function if exists app_private.vote_on_approval_request(uuid, app_public.approval_decision, text);
 drop function if exists app_private.lock_open_request(uuid, app_public.approval_request_status[]);
+drop function if exists app_public.request_stage_change_in_freeze(uuid, text, text);
+drop function if exists app_private.perform_stage_change(uuid, text, uuid, uuid, text);
+drop function if exists app_private.plan_stage_change(uuid, text, uuid, boolean);
 drop function if exists app_hidden.stage_change_plan(uuid, text);
 drop function if exists app_hidden.unserved_prerequisite(uuid, uuid);
 drop function if exists app_hidden.feature_blast_radius(uuid);
 drop function if exists app_hidden.eligible_approvers(uuid, app_public.team_role[], uuid[], uuid);
 drop function if exists app_hidden.applicable_approval_policy(uuid);
 drop function if exists app_private.tg_approval_policies__validate() cascade;
+drop function if exists app_hidden.freeze_in_force(uuid, timestamptz);
 drop table if exists app_public.feature_kills;
+drop table if exists app_public.freeze_overrides;
 drop table if exists app_public.approval_votes;
 drop table if exists app_public.approval_requests;
 drop table if exists app_public.approval_policies;
+drop table if exists app_public.freeze_windows cascade;
+drop function if exists app_private.tg_freeze_windows__validate();
 drop type if exists app_public.approval_preview;
 drop type if exists app_public.approval_decision;
 drop type if exists app_public.approval_request_status;
@@ -366,11 +374,147 @@ revoke all on function app_hidden.unserved_prerequisite(uuid, uuid) from public;
 comment on function app_hidden.unserved_prerequisite(uuid, uuid) is
   E'The key of the first prerequisite of a feature (at any depth) that the environment does not serve: killed, without a stage there, or in a status the engine''s SERVED_STATUSES does not serve; null when all are served.';
 
+-- ---------------------------------------------------------------------------
+-- Change-freeze windows
+-- ---------------------------------------------------------------------------
+create table app_public.freeze_windows (
+  id uuid primary key default gen_random_uuid(),
+  team_id uuid not null references app_public.teams on delete cascade,
+  name text not null check (length(name) between 1 and 200),
+  environment_id uuid references app_public.environments on delete cascade,
+  environment_type app_public.environment_type,
+  starts_at timestamptz not null,
+  ends_at timestamptz not null,
+  recurrence text not null default 'none' check (recurrence in ('none', 'daily', 'weekly')),
+  time_zone text not null default 'UTC',
+  repeat_until timestamptz,
+  created_at timestamptz not null default now(),
+  updated_at timestamptz not null default now(),
+  constraint freeze_windows_one_scope check (environment_id is null or environment_type is null),
+  constraint freeze_windows_ends_after_start check (ends_at > starts_at),
+  constraint freeze_windows_fits_period check (recurrence = 'none'
+    or ends_at - starts_at <= case recurrence when 'daily' then interval '1 day' else interval '7 days' end),
+  constraint freeze_windows_repeat_until check (repeat_until is null or (recurrence <> 'none' and repeat_until > starts_at))
+);
+alter table app_public.freeze_windows enable row level security;
+create index idx_freeze_windows_team_id on app_public.freeze_windows (team_id);
+create index idx_freeze_windows_environment_id on app_public.freeze_windows (environment_id);
+comment on table app_public.freeze_windows is
+  E'A change freeze: while one is in force, stage changes (deploy, rollback, finalizing one) in the environments it covers are refused (CFRZN) unless a team admin overrides it with a reason. Kills and restores are never frozen.';
+comment on column app_public.freeze_windows.id is E'Unique identifier of the window.';
+comment on column app_public.freeze_windows.team_id is E'The team owning the window.';
+comment on column app_public.freeze_windows.name is E'Display name (e.g. "Black Friday").';
+comment on column app_public.freeze_windows.environment_id is E'The one environment it covers (null: see environmentType).';
+comment on column app_public.freeze_windows.environment_type is E'Every environment of this type it covers; with environmentId also null, all of the team''s environments.';
+comment on column app_public.freeze_windows.starts_at is E'When the (first) window starts.';
+comment on column app_public.freeze_windows.ends_at is E'When the (first) window ends; the length of every repetition.';
+comment on column app_public.freeze_windows.recurrence is E'none (one-off), daily or weekly: repeats at the same wall-clock time in timeZone.';
+comment on column app_public.freeze_windows.time_zone is E'IANA time zone the repetitions keep their wall-clock time in (e.g. Europe/Paris).';
+comment on column app_public.freeze_windows.repeat_until is E'No repetition starts after this (null: forever).';
+comment on column app_public.freeze_windows.created_at is E'When the window was created.';
+comment on column app_public.freeze_windows.updated_at is E'When the window was last changed.';
+create policy select_member on app_public.freeze_windows for select
+  using (team_id = any ((select app_hidden.current_user_readable_team_ids())::uuid[]));
+create policy insert_as_team_admin on app_public.freeze_windows for insert
+  with check (app_hidden.current_user_has_role(team_id, 'team_admin'));
+create policy update_as_team_admin on app_public.freeze_windows for update
+  using (app_hidden.current_user_has_role(team_id, 'team_admin'))
+  with check (app_hidden.current_user_has_role(team_id, 'team_admin'));
+create policy delete_as_team_admin on app_public.freeze_windows for delete
+  using (app_hidden.current_user_has_role(team_id, 'team_admin'));
+grant select, delete on app_public.freeze_windows to :DATABASE_VISITOR;
+grant insert (team_id, name, environment_id, environment_type, starts_at, ends_at, recurrence, time_zone, repeat_until)
+  on app_public.freeze_windows to :DATABASE_VISITOR;
+grant update (name, environment_id, environment_type, starts_at, ends_at, recurrence, time_zone, repeat_until)
+  on app_public.freeze_windows to :DATABASE_VISITOR;
+
+create function app_private.tg_freeze_windows__validate() returns trigger as $$
+begin
+  if not exists (select 1 from pg_catalog.pg_timezone_names where name = NEW.time_zone) then
+    raise exception 'freeze_windows.time_zone: unknown time zone "%"', NEW.time_zone using errcode = 'BADTZ';
+  end if;
+  return NEW;
+end;
+$$ language plpgsql volatile set search_path to pg_catalog, public, pg_temp;
+revoke all on function app_private.tg_freeze_windows__validate() from public;
+comment on function app_private.tg_freeze_windows__validate() is
+  E'Trigger function: the time zone is one Postgres knows (BADTZ).';
+create trigger _100_timestamps before insert or update on app_public.freeze_windows
+  for each row execute function app_private.tg__timestamps();
+create trigger _200_same_team before insert or update on app_public.freeze_windows
+  for each row execute function app_private.tg__same_team('environment_id', 'app_public.environments');
+create trigger _400_validate before insert or update on app_public.freeze_windows
+  for each row execute function app_private.tg_freeze_windows__validate();
+
+create function app_hidden.freeze_window_in_force(w app_public.freeze_windows, at timestamptz) returns boolean as $$
+  select case when w.recurrence = 'none' then at >= w.starts_at and at < w.ends_at
+  else (
+    with local as (
+      select (w.starts_at at time zone w.time_zone) as first_start,
+        (at at time zone w.time_zone) as now_local,
+        case w.recurrence when 'daily' then interval '1 day' else interval '7 days' end as period,
+        w.ends_at - w.starts_at as length
+    ), occurrence as (
+      select l.*, l.first_start + l.period * floor(extract(epoch from l.now_local - l.first_start)
+        / extract(epoch from l.period)) as start_local
+      from local l
+    )
+    select o.now_local >= o.first_start
+      and o.now_local < o.start_local + o.length
+      and (w.repeat_until is null or (o.start_local at time zone w.time_zone) <= w.repeat_until)
+    from occurrence o)
+  end;
+$$ language sql stable strict set search_path to pg_catalog, public, pg_temp;
+comment on function app_hidden.freeze_window_in_force(app_public.freeze_windows, timestamptz) is
+  E'Whether a freeze window is in force at a moment (repetitions keep their wall-clock time in the window''s time zone).';
+
+create function app_hidden.freeze_in_force(environment_id uuid, at timestamptz) returns app_public.freeze_windows as $$
+  select w.* from app_public.freeze_windows w
+  join app_public.environments e on e.id = freeze_in_force.environment_id and e.team_id = w.team_id
+  where (w.environment_id = e.id or w.environment_type = e.type
+      or (w.environment_id is null and w.environment_type is null))
+    and app_hidden.freeze_window_in_force(w, at)
+  order by w.starts_at, w.id
+  limit 1;
+$$ language sql stable strict security definer set search_path to pg_catalog, public, pg_temp;
+revoke all on function app_hidden.freeze_in_force(uuid, timestamptz) from public;
+comment on function app_hidden.freeze_in_force(uuid, timestamptz) is
+  E'A freeze window covering the environment that is in force at the moment, or null.';
+
+create table app_public.freeze_overrides (
+  id uuid primary key default gen_random_uuid(),
+  team_id uuid not null references app_public.teams on delete cascade,
+  freeze_window_id uuid references app_public.freeze_windows on delete set null,
+  feature_stage_id uuid references app_public.feature_stages on delete set null,
+  action text not null check (action in ('deploy', 'rollback')),
+  reason text not null check (length(reason) between 1 and 2000),
+  overridden_by uuid references app_public.users on delete set null,
+  created_at timestamptz not null default now()
+);
+alter table app_public.freeze_overrides enable row level security;
+create index idx_freeze_overrides_team_id on app_public.freeze_overrides (team_id, created_at);
+create index idx_freeze_overrides_freeze_window_id on app_public.freeze_overrides (freeze_window_id);
+create index idx_freeze_overrides_feature_stage_id on app_public.freeze_overrides (feature_stage_id);
+create index idx_freeze_overrides_overridden_by on app_public.freeze_overrides (overridden_by);
+comment on table app_public.freeze_overrides is E'A stage change a team admin made during a change freeze, and why.';
+comment on column app_public.freeze_overrides.id is E'Unique identifier of the override.';
+comment on column app_public.freeze_overrides.team_id is E'The team.';
+comment on column app_public.freeze_overrides.freeze_window_id is E'The freeze window in force.';
+comment on column app_public.freeze_overrides.feature_stage_id is E'The stage changed.';
+comment on column app_public.freeze_overrides.action is E'deploy or rollback.';
+comment on column app_public.freeze_overrides.reason is E'Why the freeze was overridden.';
+comment on column app_public.freeze_overrides.overridden_by is E'The team admin who overrode it.';
+comment on column app_public.freeze_overrides.created_at is E'When.';
+create policy select_member on app_public.freeze_overrides for select
+  using (team_id = any ((select app_hidden.current_user_readable_team_ids())::uuid[]));
+-- NOTE: no insert/update/delete grants: requestStageChangeInFreeze and overrideApprovalRequest write.
+grant select on app_public.freeze_overrides to :DATABASE_VISITOR;
+
 /*
- * What requesting `action` on a stage would do, for the caller: the one place
- * request_stage_change and approval_preview decide it. outcome is
- * not_required (applies at once), needs_approvals, or blocked (with why and,
- * for request_stage_change, the SQLSTATE it raises).
+ * What requesting `action` on a stage would do for `requester`: the one place
+ * request_stage_change, scheduled changes and approval_preview decide it.
+ * outcome is not_required (applies at once), needs_approvals, or blocked
+ * (with why, and the SQLSTATE a request raises). The caller checks roles.
  */
 create type app_public.approval_preview as (
   outcome text,
@@ -379,27 +523,25 @@ create type app_public.approval_preview as (
   eligible_approver_ids uuid[],
   policy_id uuid,
   target_status app_public.stage_status,
-  error_code text
+  error_code text,
+  freeze_window_id uuid
 );
 comment on type app_public.approval_preview is
-  E'What requesting a stage change would do: outcome not_required (applies at once), needs_approvals (requiredApprovals from eligibleApproverIds under policyId) or blocked (reason says why), and the status the stage would take.';
+  E'What requesting a stage change would do: outcome not_required (applies at once), needs_approvals (requiredApprovals from eligibleApproverIds under policyId) or blocked (reason says why, errorCode is what requesting would fail with), the status the stage would take, and the freeze window in force if any.';
 
-create function app_hidden.stage_change_plan(stage_id uuid, action text) returns app_public.approval_preview as $$
+create function app_private.plan_stage_change(stage_id uuid, action text, requester uuid, override_freeze boolean)
+returns app_public.approval_preview as $$
 #variable_conflict use_variable
 declare
   v_stage app_public.feature_stages;
   v_policy app_public.approval_policies;
+  v_freeze app_public.freeze_windows;
   v_plan app_public.approval_preview;
   v_prerequisite text;
-  v_user uuid := app_public.current_user_id();
 begin
-  select * into v_stage from app_public.feature_stages s where s.id = stage_change_plan.stage_id;
-  if v_stage.id is null or app_hidden.current_user_has_role(v_stage.team_id, 'requester') is not true then
-    v_plan := row('blocked', 'only requesters of the feature''s team request stage changes', null, null, null, null, '42501');
-    return v_plan;
-  end if;
+  select * into v_stage from app_public.feature_stages s where s.id = plan_stage_change.stage_id;
   if action is distinct from 'deploy' and action is distinct from 'rollback' then
-    v_plan := row('blocked', format('unknown action "%s": deploy or rollback', action), null, null, null, null, 'BADAC');
+    v_plan := row('blocked', format('unknown action "%s": deploy or rollback', action), null, null, null, null, 'BADAC', null);
     return v_plan;
   end if;
   v_policy := app_hidden.applicable_approval_policy(v_stage.environment_id);
@@ -420,6 +562,14 @@ begin
     v_plan.error_code := 'BADTR';
     return v_plan;
   end if;
+  v_freeze := app_hidden.freeze_in_force(v_stage.environment_id, now());
+  v_plan.freeze_window_id := v_freeze.id;
+  if v_freeze.id is not null and not override_freeze then
+    v_plan.outcome := 'blocked';
+    v_plan.reason := format('change freeze "%s" is in force in this environment (a team admin may override it with a reason)', v_freeze.name);
+    v_plan.error_code := 'CFRZN';
+    return v_plan;
+  end if;
   if action = 'deploy' then
     v_prerequisite := app_hidden.unserved_prerequisite(v_stage.feature_id, v_stage.environment_id);
     if v_prerequisite is not null then
@@ -438,7 +588,7 @@ begin
   end if;
   v_plan.required_approvals := v_policy.required_approvals;
   v_plan.eligible_approver_ids := app_hidden.eligible_approvers(
-    v_stage.team_id, v_policy.eligible_roles, v_policy.eligible_user_ids, v_user);
+    v_stage.team_id, v_policy.eligible_roles, v_policy.eligible_user_ids, requester);
   if cardinality(v_plan.eligible_approver_ids) < v_policy.required_approvals
     and v_policy.auto_approve_after_hours is null then
     v_plan.outcome := 'blocked';
@@ -451,16 +601,26 @@ begin
   v_plan.reason := format('policy "%s" needs %s approval(s)', v_policy.name, v_policy.required_approvals);
   return v_plan;
 end;
-$$ language plpgsql stable security definer set search_path to pg_catalog, public, pg_temp;
-revoke all on function app_hidden.stage_change_plan(uuid, text) from public;
-comment on function app_hidden.stage_change_plan(uuid, text) is
-  E'What requesting a stage change would do for the current user (the one decision request_stage_change and approval_preview share).';
+$$ language plpgsql stable set search_path to pg_catalog, public, pg_temp;
+revoke all on function app_private.plan_stage_change(uuid, text, uuid, boolean) from public;
+comment on function app_private.plan_stage_change(uuid, text, uuid, boolean) is
+  E'What requesting a stage change would do for a requester (roles are the caller''s to check): the one decision request_stage_change, scheduled changes and approval_preview share.';
 
 create function app_public.approval_preview(stage_id uuid, action text) returns app_public.approval_preview as $$
-  select app_hidden.stage_change_plan(stage_id, action);
-$$ language sql stable security definer set search_path to pg_catalog, public, pg_temp;
+#variable_conflict use_variable
+declare
+  v_team uuid := (select s.team_id from app_public.feature_stages s where s.id = approval_preview.stage_id);
+  v_plan app_public.approval_preview;
+begin
+  if v_team is null or app_hidden.current_user_has_role(v_team, 'requester') is not true then
+    v_plan := row('blocked', 'only requesters of the feature''s team request stage changes', null, null, null, null, '42501', null);
+    return v_plan;
+  end if;
+  return app_private.plan_stage_change(stage_id, action, app_public.current_user_id(), false);
+end;
+$$ language plpgsql stable security definer set search_path to pg_catalog, public, pg_temp;
 comment on function app_public.approval_preview(uuid, text) is
-  E'What requesting a stage change would do, before asking: not_required (no policy: it applies at once), needs_approvals (how many, from whom, under which policy) or blocked (and why: role, status, unserved prerequisite, too few eligible approvers).';
+  E'What requesting a stage change would do, before asking: not_required (no policy: it applies at once), needs_approvals (how many, from whom, under which policy) or blocked (and why: role, status, change freeze, unserved prerequisite, too few eligible approvers).';
 grant execute on function app_public.approval_preview(uuid, text) to :DATABASE_VISITOR;
 
 -- ---------------------------------------------------------------------------
@@ -483,7 +643,8 @@ comment on function app_private.schedule_governance_job(timestamptz) is
 -- ---------------------------------------------------------------------------
 -- Requesting
 -- ---------------------------------------------------------------------------
-create or replace function app_public.request_stage_change(stage_id uuid, action text)
+create function app_private.perform_stage_change(stage_id uuid, action text, requester uuid,
+  requester_api_token_id uuid, freeze_reason text)
 returns app_public.feature_stages as $$
 #variable_conflict use_variable
 declare
@@ -493,10 +654,14 @@ declare
   v_after jsonb;
   v_hours integer;
 begin
-  select * into v_stage from app_public.feature_stages s where s.id = request_stage_change.stage_id for update;
-  v_plan := app_hidden.stage_change_plan(stage_id, action);
+  select * into v_stage from app_public.feature_stages s where s.id = perform_stage_change.stage_id for update;
+  v_plan := app_private.plan_stage_change(stage_id, action, requester, freeze_reason is not null);
   if v_plan.outcome = 'blocked' then
     raise exception '%', v_plan.reason using errcode = v_plan.error_code;
+  end if;
+  if v_plan.freeze_window_id is not null then
+    insert into app_public.freeze_overrides (team_id, freeze_window_id, feature_stage_id, action, reason, overridden_by)
+    values (v_stage.team_id, v_plan.freeze_window_id, v_stage.id, action, freeze_reason, requester);
   end if;
   if v_plan.outcome = 'needs_approvals' then
     v_before := app_hidden.feature_snapshot(v_stage.feature_id);
@@ -511,7 +676,7 @@ begin
       requested_by_api_token_id, before_snapshot, after_snapshot, diff, blast_radius, auto_approve_at)
     values (v_stage.team_id, v_stage.feature_id, v_stage.id, v_stage.environment_id,
       v_plan.policy_id, action, v_stage.status, v_plan.required_approvals, v_plan.eligible_approver_ids,
-      app_public.current_user_id(), app_private.current_actor_api_token_id(), v_before, v_after,
+      requester, requester_api_token_id, v_before, v_after,
       jsonb_build_object('stages', app_hidden.jsonb_rows_diff(v_before -> 'stages', v_after -> 'stages')),
       app_hidden.feature_blast_radius(v_stage.feature_id),
       case when v_hours is not null then now() + make_interval(hours => v_hours) end);
@@ -523,21 +688,70 @@ begin
   returning * into v_stage;
   return v_stage;
 end;
+$$ language plpgsql volatile set search_path to pg_catalog, public, pg_temp;
+revoke all on function app_private.perform_stage_change(uuid, text, uuid, uuid, text) from public;
+comment on function app_private.perform_stage_change(uuid, text, uuid, uuid, text) is
+  E'Requests a stage change for a requester whose role the caller checked: applies it, or opens an approval request; raises what plan_stage_change blocks with. A freeze_reason overrides a change freeze and is recorded in freeze_overrides.';
+
+create or replace function app_public.request_stage_change(stage_id uuid, action text)
+returns app_public.feature_stages as $$
+#variable_conflict use_variable
+declare
+  v_team uuid := (select s.team_id from app_public.feature_stages s where s.id = request_stage_change.stage_id);
+begin
+  if v_team is null or app_hidden.current_user_has_role(v_team, 'requester') is not true then
+    raise exception 'requesters of the feature''s team request stage changes' using errcode = '42501';
+  end if;
+  return app_private.perform_stage_change(stage_id, action, app_public.current_user_id(),
+    app_private.current_actor_api_token_id(), null);
+end;
 $$ language plpgsql volatile security definer set search_path to pg_catalog, public, pg_temp;
 comment on function app_public.request_stage_change(uuid, text) is
-  E'Requests a stage change: action "deploy" serves the feature in the stage''s environment, "rollback" stops serving it. Where no approval policy covers the environment the change applies at once; otherwise the stage becomes deployment_requested / rollback_requested (a rollback keeps serving) and an approval request is opened (see approvalPreview). Requesters. Fails with BADTR (illegal from the current status), BADAC (unknown action), BLKPR (a prerequisite is not served there, named), QUORM (too few eligible approvers).';
+  E'Requests a stage change: action "deploy" serves the feature in the stage''s environment, "rollback" stops serving it. Where no approval policy covers the environment the change applies at once; otherwise the stage becomes deployment_requested / rollback_requested (a rollback keeps serving) and an approval request is opened (see approvalPreview). Requesters. Fails with BADTR (illegal from the current status), BADAC (unknown action), CFRZN (a change freeze is in force), BLKPR (a prerequisite is not served there, named), QUORM (too few eligible approvers).';
+
+create function app_public.request_stage_change_in_freeze(stage_id uuid, action text, reason text)
+returns app_public.feature_stages as $$
+#variable_conflict use_variable
+declare
+  v_team uuid := (select s.team_id from app_public.feature_stages s where s.id = request_stage_change_in_freeze.stage_id);
+begin
+  if v_team is null or app_public.current_user_id() is null
+    or app_hidden.current_user_has_role(v_team, 'team_admin') is not true then
+    raise exception 'team admins override a change freeze' using errcode = '42501';
+  end if;
+  if nullif(btrim(coalesce(reason, '')), '') is null or length(reason) > 2000 then
+    raise exception 'overriding a freeze needs a reason (at most 2000 characters)' using errcode = 'BADRS';
+  end if;
+  return app_private.perform_stage_change(stage_id, action, app_public.current_user_id(), null, reason);
+end;
+$$ language plpgsql volatile security definer set search_path to pg_catalog, public, pg_temp;
+comment on function app_public.request_stage_change_in_freeze(uuid, text, text) is
+  E'requestStageChange for a team admin during a change freeze, with a reason (BADRS without one) recorded in freezeOverrides. Approval policies still apply.';
+grant execute on function app_public.request_stage_change_in_freeze(uuid, text, text) to :DATABASE_VISITOR;
 
 -- ---------------------------------------------------------------------------
 -- Deciding
 -- ---------------------------------------------------------------------------
-create function app_private.apply_approval_request(request_id uuid, final_status app_public.approval_request_status)
+create function app_private.apply_approval_request(request_id uuid, final_status app_public.approval_request_status,
+  freeze_reason text)
 returns app_public.approval_requests as $$
 #variable_conflict use_variable
 declare
   v_request app_public.approval_requests;
   v_prerequisite text;
+  v_freeze app_public.freeze_windows;
 begin
   select * into v_request from app_public.approval_requests r where r.id = request_id;
+  v_freeze := app_hidden.freeze_in_force(v_request.environment_id, now());
+  if v_freeze.id is not null then
+    if freeze_reason is null then
+      raise exception 'change freeze "%" is in force in this environment (a team admin may override the request)', v_freeze.name
+        using errcode = 'CFRZN';
+    end if;
+    insert into app_public.freeze_overrides (team_id, freeze_window_id, feature_stage_id, action, reason, overridden_by)
+    values (v_request.team_id, v_freeze.id, v_request.feature_stage_id, v_request.action, freeze_reason,
+      app_public.current_user_id());
+  end if;
   if v_request.action = 'deploy' then
     v_prerequisite := app_hidden.unserved_prerequisite(v_request.feature_id, v_request.environment_id);
     if v_prerequisite is not null then
@@ -553,9 +767,9 @@ begin
   return v_request;
 end;
 $$ language plpgsql volatile set search_path to pg_catalog, public, pg_temp;
-revoke all on function app_private.apply_approval_request(uuid, app_public.approval_request_status) from public;
-comment on function app_private.apply_approval_request(uuid, app_public.approval_request_status) is
-  E'Applies an approved (or overridden, or auto-approved) request: the stage becomes deployed / rollbacked (BLKPR when a prerequisite is no longer served).';
+revoke all on function app_private.apply_approval_request(uuid, app_public.approval_request_status, text) from public;
+comment on function app_private.apply_approval_request(uuid, app_public.approval_request_status, text) is
+  E'Applies an approved (or overridden, or auto-approved) request: the stage becomes deployed / rollbacked. CFRZN during a change freeze unless a freeze_reason overrides it (recorded in freeze_overrides); BLKPR when a prerequisite is no longer served.';
 
 -- Locks the request and checks it is open; 42501 when the caller cannot see it.
 create function app_private.lock_open_request(request_id uuid, open_statuses app_public.approval_request_status[])
@@ -654,11 +868,11 @@ begin
   if app_hidden.current_user_has_role(v_request.team_id, 'requester') is not true then
     raise exception 'requesters of the team finalize approved requests' using errcode = '42501';
   end if;
-  return app_private.apply_approval_request(v_request.id, 'applied');
+  return app_private.apply_approval_request(v_request.id, 'applied', null);
 end;
 $$ language plpgsql volatile security definer set search_path to pg_catalog, public, pg_temp;
 comment on function app_public.finalize_approval_request(uuid) is
-  E'Applies an approved request: a deploy serves the stage (deployed), a rollback stops serving it (rollbacked); either bumps the environment''s revision. Requesters of the team. CLOSD unless approved; BLKPR when a prerequisite is no longer served.';
+  E'Applies an approved request: a deploy serves the stage (deployed), a rollback stops serving it (rollbacked); either bumps the environment''s revision. Requesters of the team. CLOSD unless approved; CFRZN during a change freeze; BLKPR when a prerequisite is no longer served.';
 grant execute on function app_public.finalize_approval_request(uuid) to :DATABASE_VISITOR;
 
 create function app_public.override_approval_request(request_id uuid, reason text)
@@ -684,11 +898,11 @@ begin
     raise exception 'the policy does not allow an admin override' using errcode = 'NOOVR';
   end if;
   update app_public.approval_requests r set override_reason = reason where r.id = v_request.id;
-  return app_private.apply_approval_request(v_request.id, 'applied');
+  return app_private.apply_approval_request(v_request.id, 'applied', reason);
 end;
 $$ language plpgsql volatile security definer set search_path to pg_catalog, public, pg_temp;
 comment on function app_public.override_approval_request(uuid, text) is
-  E'A team admin other than the requester approves and applies a pending or approved request at once, with a reason (BADRS without one). SELFA for the requester, NOOVR when the policy forbids overrides.';
+  E'A team admin other than the requester approves and applies a pending or approved request at once, with a reason (BADRS without one), also during a change freeze (recorded in freezeOverrides). SELFA for the requester, NOOVR when the policy forbids overrides.';
 grant execute on function app_public.override_approval_request(uuid, text) to :DATABASE_VISITOR;
 
 create function app_public.cancel_approval_request(request_id uuid)
@@ -867,10 +1081,11 @@ begin
     for update skip locked
   loop
     begin
-      perform app_private.apply_approval_request(v_id, 'applied');
+      perform app_private.apply_approval_request(v_id, 'applied', null);
       v_approved := v_approved + 1;
-    exception when sqlstate 'BLKPR' then
-      -- stays pending until its prerequisites are served (or someone decides)
+    exception when sqlstate 'BLKPR' or sqlstate 'CFRZN' then
+      -- stays pending until its prerequisites are served and no freeze is in
+      -- force (the next sweep tries again), or someone decides
       null;
     end;
   end loop;
