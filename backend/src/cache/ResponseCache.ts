@@ -25,9 +25,11 @@ export interface ResponseCacheStats {
   bytes: number;
 }
 
-/** Fields whose answer must be computed on every call. */
-// Answers that change with the clock, not only with committed data (approvalPreview:
-// change freezes start and end on their own).
+/**
+ * Fields whose answer must be computed on every call: verifyAuditChain, and
+ * approvalPreview, which changes with the clock (change freezes start and end
+ * on their own), not only with committed data.
+ */
 const UNCACHEABLE_FIELDS = new Set(["verifyAuditChain", "approvalPreview"]);
 
 /** The body of a GraphQL POST, as far as the cache needs it. */
