@@ -1175,6 +1175,7 @@ grant update (key, name, description, kind, value_type, variants, off_variant, t
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON app_public.features FOR EACH ROW EXECUTE FUNCTION app_private.tg__timestamps();
 CREATE TRIGGER _200_validate BEFORE INSERT OR UPDATE ON app_public.features FOR EACH ROW EXECUTE FUNCTION app_private.tg_features__validate();
 CREATE TRIGGER _210_guard_kill_switch BEFORE INSERT OR UPDATE ON app_public.features FOR EACH ROW EXECUTE FUNCTION app_private.tg_features__guard_kill_switch();
+CREATE TRIGGER _220_guard_archive BEFORE UPDATE OF lifecycle ON app_public.features FOR EACH ROW EXECUTE FUNCTION app_private.tg_features__guard_archive();
 CREATE TRIGGER _600_check_variant_references AFTER UPDATE OF variants ON app_public.features FOR EACH ROW EXECUTE FUNCTION app_private.tg_features__check_variant_references();
 CREATE TRIGGER _800_sync_kills AFTER INSERT OR UPDATE OF kill_switch ON app_public.features FOR EACH ROW EXECUTE FUNCTION app_private.tg_features__sync_kills();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.features FOR EACH ROW EXECUTE FUNCTION app_private.tg__audit('id');
@@ -1409,6 +1410,68 @@ grant update (name, description) on app_public.pipelines to fluxgate_visitor;
 -- triggers
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON app_public.pipelines FOR EACH ROW EXECUTE FUNCTION app_private.tg__timestamps();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.pipelines FOR EACH ROW EXECUTE FUNCTION app_private.tg__audit('id');
+
+-- ============================================================================
+-- Table app_public.scheduled_changes
+-- ============================================================================
+
+create table app_public.scheduled_changes (
+  id uuid default gen_random_uuid() not null,
+  team_id uuid not null,
+  feature_id uuid not null,
+  feature_stage_id uuid,
+  action text not null,
+  run_at timestamp with time zone not null,
+  reason text default ''::text not null,
+  status text default 'scheduled'::text not null,
+  error text,
+  created_by uuid,
+  executed_at timestamp with time zone,
+  created_at timestamp with time zone default now() not null,
+  updated_at timestamp with time zone default now() not null,
+  constraint scheduled_changes_action_check CHECK ((action = ANY (ARRAY['deploy'::text, 'rollback'::text, 'kill'::text, 'restore'::text, 'archive'::text]))),
+  constraint scheduled_changes_created_by_fkey FOREIGN KEY (created_by) REFERENCES app_public.users(id) ON DELETE SET NULL,
+  constraint scheduled_changes_feature_id_fkey FOREIGN KEY (feature_id) REFERENCES app_public.features(id) ON DELETE CASCADE,
+  constraint scheduled_changes_feature_stage_id_fkey FOREIGN KEY (feature_stage_id) REFERENCES app_public.feature_stages(id) ON DELETE CASCADE,
+  constraint scheduled_changes_pkey PRIMARY KEY (id),
+  constraint scheduled_changes_reason_check CHECK ((length(reason) <= 2000)),
+  constraint scheduled_changes_stage_for_stage_actions CHECK (((action = ANY (ARRAY['deploy'::text, 'rollback'::text])) = (feature_stage_id IS NOT NULL))),
+  constraint scheduled_changes_status_check CHECK ((status = ANY (ARRAY['scheduled'::text, 'done'::text, 'failed'::text, 'cancelled'::text]))),
+  constraint scheduled_changes_team_id_fkey FOREIGN KEY (team_id) REFERENCES app_public.teams(id) ON DELETE CASCADE
+);
+comment on table app_public.scheduled_changes is 'A change to make at a time: deploy or rollback a stage (through the approval workflow), kill or restore a flag, archive it. Created with scheduleChange; rescheduleChange and cancelScheduledChange while it is still scheduled.';
+comment on column app_public.scheduled_changes.id is 'Unique identifier of the scheduled change.';
+comment on column app_public.scheduled_changes.team_id is 'The team of the feature.';
+comment on column app_public.scheduled_changes.feature_id is 'The feature.';
+comment on column app_public.scheduled_changes.feature_stage_id is 'The stage, for deploy and rollback (null otherwise).';
+comment on column app_public.scheduled_changes.action is 'deploy, rollback, kill, restore or archive.';
+comment on column app_public.scheduled_changes.run_at is 'When it runs (within the job queue''s poll interval).';
+comment on column app_public.scheduled_changes.reason is 'Why (a kill needs one).';
+comment on column app_public.scheduled_changes.status is 'scheduled, done, failed (error says why) or cancelled.';
+comment on column app_public.scheduled_changes.error is 'Why it failed (SQLSTATE and message), when it did.';
+comment on column app_public.scheduled_changes.created_by is 'Who scheduled it; it runs with their rights at the time.';
+comment on column app_public.scheduled_changes.executed_at is 'When it ran.';
+comment on column app_public.scheduled_changes.created_at is 'When it was scheduled.';
+comment on column app_public.scheduled_changes.updated_at is 'When it last changed.';
+
+-- indexes
+CREATE INDEX idx_scheduled_changes_created_by ON app_public.scheduled_changes USING btree (created_by);
+CREATE INDEX idx_scheduled_changes_due ON app_public.scheduled_changes USING btree (run_at) WHERE (status = 'scheduled'::text);
+CREATE INDEX idx_scheduled_changes_feature_id ON app_public.scheduled_changes USING btree (feature_id);
+CREATE INDEX idx_scheduled_changes_feature_stage_id ON app_public.scheduled_changes USING btree (feature_stage_id);
+CREATE INDEX idx_scheduled_changes_team_id ON app_public.scheduled_changes USING btree (team_id, run_at);
+
+-- row level security
+alter table app_public.scheduled_changes enable row level security;
+create policy select_member on app_public.scheduled_changes for select to public
+  using ((team_id = ANY (( SELECT app_hidden.current_user_readable_team_ids() AS current_user_readable_team_ids)::uuid[])));
+
+-- grants
+grant select on app_public.scheduled_changes to fluxgate_visitor;
+
+-- triggers
+CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON app_public.scheduled_changes FOR EACH ROW EXECUTE FUNCTION app_private.tg__timestamps();
+CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.scheduled_changes FOR EACH ROW EXECUTE FUNCTION app_private.tg__audit('id');
 
 -- ============================================================================
 -- Table app_public.segments
@@ -2326,6 +2389,20 @@ comment on function app_hidden.rules_segment_keys(rules jsonb) is 'Keys of the s
 grant execute on function app_hidden.rules_segment_keys(rules jsonb) to fluxgate_visitor;
 
 -- ----------------------------------------------------------------------------
+-- function app_hidden.scheduled_action_role(action text)
+-- ----------------------------------------------------------------------------
+-- sql, immutable, strict, security invoker, parallel unsafe, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_hidden.scheduled_action_role(action text)
+ RETURNS app_public.team_role
+ LANGUAGE sql
+ IMMUTABLE STRICT
+AS $function$
+  select case when action in ('kill', 'restore') then 'team_admin' else 'requester' end::app_public.team_role;
+$function$;
+comment on function app_hidden.scheduled_action_role(action text) is 'The role a scheduled action needs: team_admin to kill or restore, requester otherwise.';
+grant execute on function app_hidden.scheduled_action_role(action text) to fluxgate_visitor;
+
+-- ----------------------------------------------------------------------------
 -- function app_hidden.set_password(user_id uuid, password_hash text, temporary boolean)
 -- ----------------------------------------------------------------------------
 -- plpgsql, volatile, called on null input, security definer, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
@@ -3115,6 +3192,36 @@ comment on function app_private.lock_open_request(request_id uuid, open_statuses
 -- no execute grants: only the owner may call it
 
 -- ----------------------------------------------------------------------------
+-- function app_private.lock_scheduled_change(id uuid)
+-- ----------------------------------------------------------------------------
+-- plpgsql, volatile, called on null input, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_private.lock_scheduled_change(id uuid)
+ RETURNS app_public.scheduled_changes
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+#variable_conflict use_variable
+declare
+  v_change app_public.scheduled_changes;
+  v_user uuid := app_public.current_user_id();
+begin
+  select * into v_change from app_public.scheduled_changes c where c.id = lock_scheduled_change.id for update;
+  if v_change.id is null or not (
+    (v_user is not null and v_user = v_change.created_by
+      and app_hidden.current_user_has_role(v_change.team_id, app_hidden.scheduled_action_role(v_change.action)))
+    or app_hidden.current_user_has_role(v_change.team_id, 'team_admin')) then
+    raise exception 'the member who scheduled it or a team admin changes a scheduled change' using errcode = '42501';
+  end if;
+  if v_change.status <> 'scheduled' then
+    raise exception 'the scheduled change is %', v_change.status using errcode = 'CLOSD';
+  end if;
+  return v_change;
+end;
+$function$;
+comment on function app_private.lock_scheduled_change(id uuid) is 'Locks a scheduled change the caller may change (its author, or a team admin): 42501 otherwise, CLOSD when no longer scheduled.';
+-- no execute grants: only the owner may call it
+
+-- ----------------------------------------------------------------------------
 -- function app_private.new_client_secret()
 -- ----------------------------------------------------------------------------
 -- sql, volatile, called on null input, security invoker, parallel unsafe, owner fluxgate_owner
@@ -3302,6 +3409,8 @@ declare
   v_id uuid;
   v_approved integer := 0;
   v_restored integer := 0;
+  v_done integer := 0;
+  v_failed integer := 0;
 begin
   for v_id in
     select r.id from app_public.approval_requests r
@@ -3327,10 +3436,80 @@ begin
     update app_public.features f set kill_switch = false where f.id = v_id;
     v_restored := v_restored + 1;
   end loop;
-  return jsonb_build_object('autoApproved', v_approved, 'restored', v_restored);
+  for v_id in
+    select c.id from app_public.scheduled_changes c
+    where c.status = 'scheduled' and c.run_at <= now()
+    order by c.run_at, c.created_at
+    for update skip locked
+  loop
+    if app_private.run_scheduled_change(v_id) = 'done' then
+      v_done := v_done + 1;
+    else
+      v_failed := v_failed + 1;
+    end if;
+  end loop;
+  return jsonb_build_object('autoApproved', v_approved, 'restored', v_restored,
+    'scheduledDone', v_done, 'scheduledFailed', v_failed);
 end;
 $function$;
-comment on function app_private.run_due_governance() is 'For the job queue (owner): applies pending requests whose auto-approval time has come (unless a prerequisite is not served) and restores kills whose restore time has come. Returns {autoApproved, restored}.';
+comment on function app_private.run_due_governance() is 'For the job queue (owner): applies pending requests whose auto-approval time has come (unless a prerequisite is not served or a freeze is in force), restores kills whose restore time has come, and runs due scheduled changes. Rows are locked with skip locked, so concurrent sweeps never apply one twice. Returns {autoApproved, restored, scheduledDone, scheduledFailed}.';
+-- no execute grants: only the owner may call it
+
+-- ----------------------------------------------------------------------------
+-- function app_private.run_scheduled_change(id uuid)
+-- ----------------------------------------------------------------------------
+-- plpgsql, volatile, called on null input, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_private.run_scheduled_change(id uuid)
+ RETURNS text
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+#variable_conflict use_variable
+declare
+  v_change app_public.scheduled_changes;
+  v_status text := 'done';
+  v_error text;
+begin
+  select * into v_change from app_public.scheduled_changes c where c.id = run_scheduled_change.id;
+  begin
+    if not exists (
+      select 1 from app_public.team_memberships m join app_public.users u on u.id = m.user_id
+      where m.team_id = v_change.team_id and m.user_id = v_change.created_by and u.is_enabled
+        and (app_hidden.scheduled_action_role(v_change.action) = any (m.roles) or 'team_admin' = any (m.roles))
+    ) then
+      raise exception 'the member who scheduled it no longer holds the % role in the team',
+        app_hidden.scheduled_action_role(v_change.action) using errcode = '42501';
+    end if;
+    case v_change.action
+      when 'deploy', 'rollback' then
+        perform app_private.perform_stage_change(v_change.feature_stage_id, v_change.action, v_change.created_by, null, null);
+      when 'kill' then
+        if (select f.kill_switch from app_public.features f where f.id = v_change.feature_id) then
+          raise exception 'the feature is already killed' using errcode = 'KILLD';
+        end if;
+        perform set_config('fluxgate.kill_reason', v_change.reason, true);
+        update app_public.features f set kill_switch = true where f.id = v_change.feature_id;
+        perform set_config('fluxgate.kill_reason', '', true);
+        update app_public.feature_kills k set killed_by = v_change.created_by
+        where k.feature_id = v_change.feature_id and k.restored_at is null;
+      when 'restore' then
+        if not (select f.kill_switch from app_public.features f where f.id = v_change.feature_id) then
+          raise exception 'the feature is not killed' using errcode = 'NKILL';
+        end if;
+        update app_public.features f set kill_switch = false where f.id = v_change.feature_id;
+      when 'archive' then
+        update app_public.features f set lifecycle = 'archived' where f.id = v_change.feature_id;
+    end case;
+  exception when others then
+    v_status := 'failed';
+    v_error := sqlstate || ': ' || sqlerrm;
+  end;
+  update app_public.scheduled_changes c set status = v_status, error = v_error, executed_at = now()
+  where c.id = v_change.id;
+  return v_status;
+end;
+$function$;
+comment on function app_private.run_scheduled_change(id uuid) is 'Runs one due scheduled change with its author''s rights at this time (checked on their membership), recording done or failed (with the SQLSTATE and message).';
 -- no execute grants: only the owner may call it
 
 -- ----------------------------------------------------------------------------
@@ -4008,6 +4187,35 @@ comment on function app_private.tg_features__check_variant_references() is 'Trig
 -- no execute grants: only the owner may call it
 
 -- ----------------------------------------------------------------------------
+-- function app_private.tg_features__guard_archive()
+-- ----------------------------------------------------------------------------
+-- plpgsql, volatile, called on null input, security definer, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_private.tg_features__guard_archive()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  v_dependents text;
+begin
+  if NEW.lifecycle = 'archived' and OLD.lifecycle is distinct from 'archived' then
+    select string_agg(format('"%s"', f.key), ', ' order by f.key) into v_dependents
+    from app_public.feature_dependencies d
+    join app_public.features f on f.id = d.feature_id
+    where d.depends_on_id = NEW.id and f.lifecycle <> 'archived';
+    if v_dependents is not null then
+      raise exception 'flag "%" cannot be archived: % depend(s) on it', NEW.key, v_dependents
+        using errcode = 'INUSE';
+    end if;
+  end if;
+  return NEW;
+end;
+$function$;
+comment on function app_private.tg_features__guard_archive() is 'Trigger function: a flag other flags (not archived) depend on cannot be archived (INUSE, naming them).';
+-- no execute grants: only the owner may call it
+
+-- ----------------------------------------------------------------------------
 -- function app_private.tg_features__guard_kill_switch()
 -- ----------------------------------------------------------------------------
 -- plpgsql, volatile, called on null input, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
@@ -4677,6 +4885,28 @@ comment on function app_public.cancel_approval_request(request_id uuid) is 'Canc
 grant execute on function app_public.cancel_approval_request(request_id uuid) to fluxgate_visitor;
 
 -- ----------------------------------------------------------------------------
+-- function app_public.cancel_scheduled_change(id uuid)
+-- ----------------------------------------------------------------------------
+-- plpgsql, volatile, called on null input, security definer, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_public.cancel_scheduled_change(id uuid)
+ RETURNS app_public.scheduled_changes
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+#variable_conflict use_variable
+declare
+  v_change app_public.scheduled_changes := app_private.lock_scheduled_change(id);
+begin
+  update app_public.scheduled_changes c set status = 'cancelled' where c.id = v_change.id
+  returning * into v_change;
+  return v_change;
+end;
+$function$;
+comment on function app_public.cancel_scheduled_change(id uuid) is 'Cancels a scheduled change. Its author or a team admin; CLOSD once it ran or was cancelled.';
+grant execute on function app_public.cancel_scheduled_change(id uuid) to fluxgate_visitor;
+
+-- ----------------------------------------------------------------------------
 -- function app_public.create_api_token(team_id uuid, name text, scopes app_public.api_token_scope[], expires_at timestamp with time zone)
 -- ----------------------------------------------------------------------------
 -- plpgsql, volatile, called on null input, security definer, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
@@ -5042,6 +5272,32 @@ comment on function app_public.request_stage_change_in_freeze(stage_id uuid, act
 grant execute on function app_public.request_stage_change_in_freeze(stage_id uuid, action text, reason text) to fluxgate_visitor;
 
 -- ----------------------------------------------------------------------------
+-- function app_public.reschedule_change(id uuid, run_at timestamp with time zone)
+-- ----------------------------------------------------------------------------
+-- plpgsql, volatile, called on null input, security definer, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_public.reschedule_change(id uuid, run_at timestamp with time zone)
+ RETURNS app_public.scheduled_changes
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+#variable_conflict use_variable
+declare
+  v_change app_public.scheduled_changes := app_private.lock_scheduled_change(id);
+begin
+  if run_at is null or run_at <= now() then
+    raise exception 'a scheduled change runs in the future' using errcode = 'BADEX';
+  end if;
+  update app_public.scheduled_changes c set run_at = reschedule_change.run_at where c.id = v_change.id
+  returning * into v_change;
+  perform app_private.schedule_governance_job(run_at);
+  return v_change;
+end;
+$function$;
+comment on function app_public.reschedule_change(id uuid, run_at timestamp with time zone) is 'Moves a scheduled change to another time in the future (BADEX otherwise). Its author or a team admin; CLOSD once it ran or was cancelled.';
+grant execute on function app_public.reschedule_change(id uuid, run_at timestamp with time zone) to fluxgate_visitor;
+
+-- ----------------------------------------------------------------------------
 -- function app_public.restore_feature(feature_id uuid, reason text)
 -- ----------------------------------------------------------------------------
 -- plpgsql, volatile, called on null input, security definer, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
@@ -5129,6 +5385,51 @@ end;
 $function$;
 comment on function app_public.rotate_client_secret(client_id uuid) is 'Replaces a client''s secret (team admins): the old secret stops working at once. Returns the new secret, once.';
 grant execute on function app_public.rotate_client_secret(client_id uuid) to fluxgate_visitor;
+
+-- ----------------------------------------------------------------------------
+-- function app_public.schedule_change(feature_id uuid, action text, run_at timestamp with time zone, stage_id uuid, reason text)
+-- ----------------------------------------------------------------------------
+-- plpgsql, volatile, called on null input, security definer, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_public.schedule_change(feature_id uuid, action text, run_at timestamp with time zone, stage_id uuid DEFAULT NULL::uuid, reason text DEFAULT ''::text)
+ RETURNS app_public.scheduled_changes
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+#variable_conflict use_variable
+declare
+  v_feature app_public.features;
+  v_change app_public.scheduled_changes;
+begin
+  select * into v_feature from app_public.features f where f.id = schedule_change.feature_id;
+  if action is null or action not in ('deploy', 'rollback', 'kill', 'restore', 'archive') then
+    raise exception 'unknown action "%": deploy, rollback, kill, restore or archive', action using errcode = 'BADAC';
+  end if;
+  if v_feature.id is null or app_public.current_user_id() is null
+    or app_hidden.current_user_has_role(v_feature.team_id, app_hidden.scheduled_action_role(action)) is not true then
+    raise exception 'scheduling % needs the % role in the feature''s team', action, app_hidden.scheduled_action_role(action)
+      using errcode = '42501';
+  end if;
+  if (action in ('deploy', 'rollback')) <> (stage_id is not null) or (stage_id is not null and not exists (
+    select 1 from app_public.feature_stages s where s.id = stage_id and s.feature_id = v_feature.id
+  )) then
+    raise exception 'deploy and rollback take a stage of the feature; other actions none' using errcode = 'BADAC';
+  end if;
+  if run_at is null or run_at <= now() then
+    raise exception 'a scheduled change runs in the future' using errcode = 'BADEX';
+  end if;
+  if action = 'kill' and nullif(btrim(coalesce(reason, '')), '') is null then
+    raise exception 'a kill needs a reason' using errcode = 'BADRS';
+  end if;
+  insert into app_public.scheduled_changes (team_id, feature_id, feature_stage_id, action, run_at, reason, created_by)
+  values (v_feature.team_id, v_feature.id, stage_id, action, run_at, coalesce(reason, ''), app_public.current_user_id())
+  returning * into v_change;
+  perform app_private.schedule_governance_job(run_at);
+  return v_change;
+end;
+$function$;
+comment on function app_public.schedule_change(feature_id uuid, action text, run_at timestamp with time zone, stage_id uuid, reason text) is 'Schedules a change of a feature at runAt (in the future: BADEX): deploy or rollback (with stageId, a stage of the feature; through the approval workflow), kill (with a reason: BADRS) or restore (team admins), archive. Requesters (team admins to kill or restore). BADAC for an unknown action or a missing or extra stage.';
+grant execute on function app_public.schedule_change(feature_id uuid, action text, run_at timestamp with time zone, stage_id uuid, reason text) to fluxgate_visitor;
 
 -- ----------------------------------------------------------------------------
 -- function app_public.set_stage_criteria(stage_id uuid, criteria jsonb)

@@ -747,6 +747,37 @@ export type CancelApprovalRequestPayloadApprovalRequestEdgeArgs = {
   orderBy?: Array<ApprovalRequestOrderBy>;
 };
 
+/** All input for the `cancelScheduledChange` mutation. */
+export type CancelScheduledChangeInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  id?: InputMaybe<Scalars['UUID']['input']>;
+};
+
+/** The output of our `cancelScheduledChange` mutation. */
+export type CancelScheduledChangePayload = {
+  __typename?: 'CancelScheduledChangePayload';
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+  result?: Maybe<ScheduledChange>;
+  /** An edge for our `ScheduledChange`. May be used by Relay 1. */
+  scheduledChangeEdge?: Maybe<ScheduledChangeEdge>;
+};
+
+
+/** The output of our `cancelScheduledChange` mutation. */
+export type CancelScheduledChangePayloadScheduledChangeEdgeArgs = {
+  orderBy?: Array<ScheduledChangeOrderBy>;
+};
+
 /** The change feed: one entry per change to what edges serve (environments, contexts, segments, features, their dependencies, stages and criteria, clients), in revision order. Edges catch up from the last revision they applied. */
 export type ChangeFeed = Node & {
   __typename?: 'ChangeFeed';
@@ -2621,6 +2652,8 @@ export type Feature = Node & {
   referenceUrl?: Maybe<Scalars['String']['output']>;
   /** Unique identifier of the feature. */
   rowId: Scalars['UUID']['output'];
+  /** Reads and enables pagination through a set of `ScheduledChange`. */
+  scheduledChanges: ScheduledChangeConnection;
   /** Reads and enables pagination through a set of `FeatureStage`. */
   stages: FeatureStageConnection;
   /** When true, users keep the variant a weighted split first gave them even if the split changes (sticky assignments). */
@@ -2687,6 +2720,18 @@ export type FeatureKillsArgs = {
   last?: InputMaybe<Scalars['Int']['input']>;
   offset?: InputMaybe<Scalars['Int']['input']>;
   orderBy?: InputMaybe<Array<FeatureKillOrderBy>>;
+};
+
+
+/** A feature flag: its variants, off variant, metadata and lifecycle. Its stages (one per environment) decide where and to whom it is served. */
+export type FeatureScheduledChangesArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<ScheduledChangeCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<ScheduledChangeOrderBy>>;
 };
 
 
@@ -3077,6 +3122,8 @@ export type FeatureStage = Node & {
   position: Scalars['Int']['output'];
   /** Unique identifier of the stage. */
   rowId: Scalars['UUID']['output'];
+  /** Reads and enables pagination through a set of `ScheduledChange`. */
+  scheduledChanges: ScheduledChangeConnection;
   /** Deployment status; only deployed is served. Changed through requestStageChange, never directly. */
   status: StageStatus;
   /** When the status last changed (null: never). */
@@ -3135,6 +3182,18 @@ export type FeatureStageFreezeOverridesArgs = {
   last?: InputMaybe<Scalars['Int']['input']>;
   offset?: InputMaybe<Scalars['Int']['input']>;
   orderBy?: InputMaybe<Array<FreezeOverrideOrderBy>>;
+};
+
+
+/** A feature in one environment: its deployment status, default variant and (through criteria) its targeting. At most one per feature and environment. */
+export type FeatureStageScheduledChangesArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<ScheduledChangeCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<ScheduledChangeOrderBy>>;
 };
 
 /**
@@ -3615,6 +3674,8 @@ export type Mutation = {
   approveApprovalRequest?: Maybe<ApproveApprovalRequestPayload>;
   /** Cancels a pending or approved request: the stage goes back to the status it had before. The requester or a team admin. CLOSD when already decided. */
   cancelApprovalRequest?: Maybe<CancelApprovalRequestPayload>;
+  /** Cancels a scheduled change. Its author or a team admin; CLOSD once it ran or was cancelled. */
+  cancelScheduledChange?: Maybe<CancelScheduledChangePayload>;
   /** Changes the current user's password (required after a temporary password); ends other sessions. */
   changePassword: ChangePasswordPayload;
   /** Creates an API token for a team (team admins). Returns its secret, once. */
@@ -3757,6 +3818,8 @@ export type Mutation = {
   requestStageChange?: Maybe<RequestStageChangePayload>;
   /** requestStageChange for a team admin during a change freeze, with a reason (BADRS without one) recorded in freezeOverrides. Approval policies still apply. */
   requestStageChangeInFreeze?: Maybe<RequestStageChangeInFreezePayload>;
+  /** Moves a scheduled change to another time in the future (BADEX otherwise). Its author or a team admin; CLOSD once it ran or was cancelled. */
+  rescheduleChange?: Maybe<RescheduleChangePayload>;
   /** Gives a user a new temporary password and ends their sessions (system administrators). */
   resetUserPassword: UserWithTemporaryPassword;
   /** Restores a killed feature by hand: its stages serve again as their statuses say. Team admins; NKILL when it is not killed. Returns the kill it ended. */
@@ -3767,6 +3830,8 @@ export type Mutation = {
   rotateClientSecret?: Maybe<RotateClientSecretPayload>;
   /** Starts signing with a new key; the previous key verifies until existing tokens expire (system administrators). */
   rotateSigningKey: RotateSigningKeyPayload;
+  /** Schedules a change of a feature at runAt (in the future: BADEX): deploy or rollback (with stageId, a stage of the feature; through the approval workflow), kill (with a reason: BADRS) or restore (team admins), archive. Requesters (team admins to kill or restore). BADAC for an unknown action or a missing or extra stage. */
+  scheduleChange?: Maybe<ScheduleChangePayload>;
   /** Replaces all criteria of a stage at once: a JSON array of {name?, priority?, rules?, rolloutBp?, variant?, split?} (priority defaults to the position in the array, rolloutBp to 10000). Everything is validated; if any criterion is invalid nothing changes. Requesters. */
   setStageCriteria?: Maybe<SetStageCriteriaPayload>;
   /** Updates a single `ApprovalPolicy` using a unique key and a patch. */
@@ -3871,6 +3936,12 @@ export type MutationApproveApprovalRequestArgs = {
 /** The root mutation type which contains root level fields which mutate data. */
 export type MutationCancelApprovalRequestArgs = {
   input: CancelApprovalRequestInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationCancelScheduledChangeArgs = {
+  input: CancelScheduledChangeInput;
 };
 
 
@@ -4289,6 +4360,12 @@ export type MutationRequestStageChangeInFreezeArgs = {
 
 
 /** The root mutation type which contains root level fields which mutate data. */
+export type MutationRescheduleChangeArgs = {
+  input: RescheduleChangeInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
 export type MutationResetUserPasswordArgs = {
   input: ResetUserPasswordInput;
 };
@@ -4309,6 +4386,12 @@ export type MutationRevokeApiTokenArgs = {
 /** The root mutation type which contains root level fields which mutate data. */
 export type MutationRotateClientSecretArgs = {
   input: RotateClientSecretInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationScheduleChangeArgs = {
+  input: ScheduleChangeInput;
 };
 
 
@@ -4992,6 +5075,12 @@ export type Query = Node & {
    * which can only query top level fields if they are in a particular form.
    */
   query: Query;
+  /** Get a single `ScheduledChange`. */
+  scheduledChange?: Maybe<ScheduledChange>;
+  /** Reads a single `ScheduledChange` using its globally unique `ID`. */
+  scheduledChangeById?: Maybe<ScheduledChange>;
+  /** Reads and enables pagination through a set of `ScheduledChange`. */
+  scheduledChanges?: Maybe<ScheduledChangeConnection>;
   /** Get a single `Segment`. */
   segment?: Maybe<Segment>;
   /** Reads a single `Segment` using its globally unique `ID`. */
@@ -5567,6 +5656,30 @@ export type QueryPipelinesArgs = {
 
 
 /** The root query type which gives access points into the data universe. */
+export type QueryScheduledChangeArgs = {
+  rowId: Scalars['UUID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryScheduledChangeByIdArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryScheduledChangesArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<ScheduledChangeCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<ScheduledChangeOrderBy>>;
+};
+
+
+/** The root query type which gives access points into the data universe. */
 export type QuerySegmentArgs = {
   rowId: Scalars['UUID']['input'];
 };
@@ -5814,6 +5927,38 @@ export type RequestStageChangePayloadFeatureStageEdgeArgs = {
   orderBy?: Array<FeatureStageOrderBy>;
 };
 
+/** All input for the `rescheduleChange` mutation. */
+export type RescheduleChangeInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  id?: InputMaybe<Scalars['UUID']['input']>;
+  runAt?: InputMaybe<Scalars['Datetime']['input']>;
+};
+
+/** The output of our `rescheduleChange` mutation. */
+export type RescheduleChangePayload = {
+  __typename?: 'RescheduleChangePayload';
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+  result?: Maybe<ScheduledChange>;
+  /** An edge for our `ScheduledChange`. May be used by Relay 1. */
+  scheduledChangeEdge?: Maybe<ScheduledChangeEdge>;
+};
+
+
+/** The output of our `rescheduleChange` mutation. */
+export type RescheduleChangePayloadScheduledChangeEdgeArgs = {
+  orderBy?: Array<ScheduledChangeOrderBy>;
+};
+
 export type ResetUserPasswordInput = {
   /** The user whose password to reset. */
   userId: Scalars['UUID']['input'];
@@ -5910,6 +6055,141 @@ export type RotateSigningKeyPayload = {
   /** Key id (kid) of the new signing key. */
   kid: Scalars['String']['output'];
 };
+
+/** All input for the `scheduleChange` mutation. */
+export type ScheduleChangeInput = {
+  action?: InputMaybe<Scalars['String']['input']>;
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  featureId?: InputMaybe<Scalars['UUID']['input']>;
+  reason?: InputMaybe<Scalars['String']['input']>;
+  runAt?: InputMaybe<Scalars['Datetime']['input']>;
+  stageId?: InputMaybe<Scalars['UUID']['input']>;
+};
+
+/** The output of our `scheduleChange` mutation. */
+export type ScheduleChangePayload = {
+  __typename?: 'ScheduleChangePayload';
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+  result?: Maybe<ScheduledChange>;
+  /** An edge for our `ScheduledChange`. May be used by Relay 1. */
+  scheduledChangeEdge?: Maybe<ScheduledChangeEdge>;
+};
+
+
+/** The output of our `scheduleChange` mutation. */
+export type ScheduleChangePayloadScheduledChangeEdgeArgs = {
+  orderBy?: Array<ScheduledChangeOrderBy>;
+};
+
+/** A change to make at a time: deploy or rollback a stage (through the approval workflow), kill or restore a flag, archive it. Created with scheduleChange; rescheduleChange and cancelScheduledChange while it is still scheduled. */
+export type ScheduledChange = Node & {
+  __typename?: 'ScheduledChange';
+  /** deploy, rollback, kill, restore or archive. */
+  action: Scalars['String']['output'];
+  /** When it was scheduled. */
+  createdAt: Scalars['Datetime']['output'];
+  /** Who scheduled it; it runs with their rights at the time. */
+  createdBy?: Maybe<Scalars['UUID']['output']>;
+  /** Why it failed (SQLSTATE and message), when it did. */
+  error?: Maybe<Scalars['String']['output']>;
+  /** When it ran. */
+  executedAt?: Maybe<Scalars['Datetime']['output']>;
+  /** Reads a single `Feature` that is related to this `ScheduledChange`. */
+  feature?: Maybe<Feature>;
+  /** The feature. */
+  featureId: Scalars['UUID']['output'];
+  /** Reads a single `FeatureStage` that is related to this `ScheduledChange`. */
+  featureStage?: Maybe<FeatureStage>;
+  /** The stage, for deploy and rollback (null otherwise). */
+  featureStageId?: Maybe<Scalars['UUID']['output']>;
+  /** A globally unique identifier. Can be used in various places throughout the system to identify this single value. */
+  id: Scalars['ID']['output'];
+  /** Why (a kill needs one). */
+  reason: Scalars['String']['output'];
+  /** Unique identifier of the scheduled change. */
+  rowId: Scalars['UUID']['output'];
+  /** When it runs (within the job queue's poll interval). */
+  runAt: Scalars['Datetime']['output'];
+  /** scheduled, done, failed (error says why) or cancelled. */
+  status: Scalars['String']['output'];
+  /** Reads a single `Team` that is related to this `ScheduledChange`. */
+  team?: Maybe<Team>;
+  /** The team of the feature. */
+  teamId: Scalars['UUID']['output'];
+  /** When it last changed. */
+  updatedAt: Scalars['Datetime']['output'];
+  /** Reads a single `User` that is related to this `ScheduledChange`. */
+  user?: Maybe<User>;
+};
+
+/**
+ * A condition to be used against `ScheduledChange` object types. All fields are
+ * tested for equality and combined with a logical ‘and.’
+ */
+export type ScheduledChangeCondition = {
+  /** Checks for equality with the object’s `createdBy` field. */
+  createdBy?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `featureId` field. */
+  featureId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `featureStageId` field. */
+  featureStageId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `rowId` field. */
+  rowId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `runAt` field. */
+  runAt?: InputMaybe<Scalars['Datetime']['input']>;
+  /** Checks for equality with the object’s `teamId` field. */
+  teamId?: InputMaybe<Scalars['UUID']['input']>;
+};
+
+/** A connection to a list of `ScheduledChange` values. */
+export type ScheduledChangeConnection = {
+  __typename?: 'ScheduledChangeConnection';
+  /** A list of edges which contains the `ScheduledChange` and cursor to aid in pagination. */
+  edges: Array<Maybe<ScheduledChangeEdge>>;
+  /** A list of `ScheduledChange` objects. */
+  nodes: Array<Maybe<ScheduledChange>>;
+  /** Information to aid in pagination. */
+  pageInfo: PageInfo;
+  /** The count of *all* `ScheduledChange` you could get from the connection. */
+  totalCount: Scalars['Int']['output'];
+};
+
+/** A `ScheduledChange` edge in the connection. */
+export type ScheduledChangeEdge = {
+  __typename?: 'ScheduledChangeEdge';
+  /** A cursor for use in pagination. */
+  cursor?: Maybe<Scalars['Cursor']['output']>;
+  /** The `ScheduledChange` at the end of the edge. */
+  node?: Maybe<ScheduledChange>;
+};
+
+/** Methods to use when ordering `ScheduledChange`. */
+export type ScheduledChangeOrderBy =
+  | 'CREATED_BY_ASC'
+  | 'CREATED_BY_DESC'
+  | 'FEATURE_ID_ASC'
+  | 'FEATURE_ID_DESC'
+  | 'FEATURE_STAGE_ID_ASC'
+  | 'FEATURE_STAGE_ID_DESC'
+  | 'NATURAL'
+  | 'PRIMARY_KEY_ASC'
+  | 'PRIMARY_KEY_DESC'
+  | 'ROW_ID_ASC'
+  | 'ROW_ID_DESC'
+  | 'RUN_AT_ASC'
+  | 'RUN_AT_DESC'
+  | 'TEAM_ID_ASC'
+  | 'TEAM_ID_DESC';
 
 /** A reusable, named set of rule groups (e.g. "internal-users"), referenced from criteria and other segments as {"segment": "<key>"}. */
 export type Segment = Node & {
@@ -6229,6 +6509,8 @@ export type Team = Node & {
   pipelines: PipelineConnection;
   /** Unique identifier of the team. */
   rowId: Scalars['UUID']['output'];
+  /** Reads and enables pagination through a set of `ScheduledChange`. */
+  scheduledChanges: ScheduledChangeConnection;
   /** Reads and enables pagination through a set of `Segment`. */
   segments: SegmentConnection;
   /** URL-safe unique handle (lowercase letters, digits, dashes). */
@@ -6419,6 +6701,18 @@ export type TeamPipelinesArgs = {
   last?: InputMaybe<Scalars['Int']['input']>;
   offset?: InputMaybe<Scalars['Int']['input']>;
   orderBy?: InputMaybe<Array<PipelineOrderBy>>;
+};
+
+
+/** A tenant: every flag, environment, client and policy belongs to one team. */
+export type TeamScheduledChangesArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<ScheduledChangeCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<ScheduledChangeOrderBy>>;
 };
 
 
@@ -7537,6 +7831,8 @@ export type User = Node & {
   requestedApprovals: ApprovalRequestConnection;
   /** Unique identifier of the user. */
   rowId: Scalars['UUID']['output'];
+  /** Reads and enables pagination through a set of `ScheduledChange`. */
+  scheduledChangesByCreatedBy: ScheduledChangeConnection;
   /** Reads and enables pagination through a set of `TeamMembership`. */
   teamMemberships: TeamMembershipConnection;
   /** When the user was last changed. */
@@ -7613,6 +7909,18 @@ export type UserRequestedApprovalsArgs = {
   last?: InputMaybe<Scalars['Int']['input']>;
   offset?: InputMaybe<Scalars['Int']['input']>;
   orderBy?: InputMaybe<Array<ApprovalRequestOrderBy>>;
+};
+
+
+/** A person who can log in to FluxGate. */
+export type UserScheduledChangesByCreatedByArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<ScheduledChangeCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<ScheduledChangeOrderBy>>;
 };
 
 

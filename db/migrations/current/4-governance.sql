@@ -1065,44 +1065,6 @@ comment on function app_public.active_feature_kills() is
   E'The kills in force in the teams you can read, newest first (the dashboard''s list of killed flags).';
 grant execute on function app_public.active_feature_kills() to :DATABASE_VISITOR;
 
--- ---------------------------------------------------------------------------
--- Due work: auto-approvals and automatic restores (run by the job queue)
--- ---------------------------------------------------------------------------
-create function app_private.run_due_governance() returns jsonb as $$
-declare
-  v_id uuid;
-  v_approved integer := 0;
-  v_restored integer := 0;
-begin
-  for v_id in
-    select r.id from app_public.approval_requests r
-    where r.status = 'pending' and r.auto_approve_at <= now()
-    order by r.auto_approve_at
-    for update skip locked
-  loop
-    begin
-      perform app_private.apply_approval_request(v_id, 'applied', null);
-      v_approved := v_approved + 1;
-    exception when sqlstate 'BLKPR' or sqlstate 'CFRZN' then
-      -- stays pending until its prerequisites are served and no freeze is in
-      -- force (the next sweep tries again), or someone decides
-      null;
-    end;
-  end loop;
-  for v_id in
-    select k.feature_id from app_public.feature_kills k
-    where k.restored_at is null and k.restore_at <= now()
-    order by k.restore_at
-    for update skip locked
-  loop
-    update app_public.features f set kill_switch = false where f.id = v_id;
-    v_restored := v_restored + 1;
-  end loop;
-  return jsonb_build_object('autoApproved', v_approved, 'restored', v_restored);
-end;
-$$ language plpgsql volatile set search_path to pg_catalog, public, pg_temp;
-revoke all on function app_private.run_due_governance() from public;
-comment on function app_private.run_due_governance() is
-  E'For the job queue (owner): applies pending requests whose auto-approval time has come (unless a prerequisite is not served) and restores kills whose restore time has come. Returns {autoApproved, restored}.';
+-- app_private.run_due_governance(), the job queue's sweep, is in 6-scheduled-changes.sql.
 
 select app_private.attach_history_triggers();

@@ -617,9 +617,9 @@ describe("auto-approval", () => {
         [id],
       );
 
-      expect(early.rows[0].r).toEqual({ autoApproved: 0, restored: 0 });
+      expect(early.rows[0].r).toMatchObject({ autoApproved: 0, restored: 0 });
       expect(at[0].wait).toMatchObject({ hours: 4 });
-      expect(due.rows[0].r).toEqual({ autoApproved: 1, restored: 0 });
+      expect(due.rows[0].r).toMatchObject({ autoApproved: 1, restored: 0 });
       expect(rows).toEqual([{ status: "applied", decided_by: null }]);
       expect(await stageStatus(client, w.prodStage)).toBe("deployed");
     }));

@@ -153,7 +153,7 @@ describe("change freeze", () => {
       );
 
       // Assertions
-      expect(auto.rows[0].r).toEqual({ autoApproved: 0, restored: 0 });
+      expect(auto.rows[0].r).toMatchObject({ autoApproved: 0, restored: 0 });
       expect(finalize).toBe("CFRZN");
       expect(rows).toEqual([{ status: "applied" }]);
       const { rows: overrides } = await client.query(

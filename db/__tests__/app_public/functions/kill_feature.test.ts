@@ -190,9 +190,9 @@ describe("kill_feature", () => {
         [k.id],
       );
 
-      expect(early.rows[0].r).toEqual({ autoApproved: 0, restored: 0 });
+      expect(early.rows[0].r).toMatchObject({ autoApproved: 0, restored: 0 });
       expect(stillKilled).toBe(true);
-      expect(due.rows[0].r).toEqual({ autoApproved: 0, restored: 1 });
+      expect(due.rows[0].r).toMatchObject({ autoApproved: 0, restored: 1 });
       expect(rows).toEqual([{ restored: true, restored_by: null }]);
       expect(await served(client, w.environments[0]!)).toBe(false);
     }));
