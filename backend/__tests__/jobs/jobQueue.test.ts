@@ -124,4 +124,48 @@ describe("job queue across two replicas", () => {
     );
     expect(chain[0].ok).toBe(true);
   });
+
+  it("runs a change scheduled through GraphQL once, at its time, as the job", async () => {
+    // Setup
+    const { domain, token } = await teamWithAdmin();
+    const {
+      rows: [stage],
+    } = await owner().query<{ id: string }>(
+      "insert into app_public.feature_stages (feature_id, environment_id) values ($1, $2) returning id",
+      [domain.feature3, domain.environment],
+    );
+    const runAt = new Date(Date.now() + 1_500).toISOString();
+
+    // Action
+    const scheduled = await replicaA.graphql(
+      `mutation($f: UUID!, $s: UUID!, $at: Datetime!) {
+        scheduleChange(input: { featureId: $f, action: "deploy", runAt: $at, stageId: $s }) { result { rowId status } }
+      }`,
+      { f: domain.feature3, s: stage!.id, at: runAt },
+      token,
+    );
+    const id = scheduled.body.data?.scheduleChange.result.rowId;
+    await until(async () => {
+      const { rows } = await owner().query(
+        "select status from app_public.scheduled_changes where id = $1",
+        [id],
+      );
+      return rows[0].status !== "scheduled";
+    });
+
+    // Assertions
+    const { rows: change } = await owner().query(
+      "select status, error, executed_at >= run_at as on_time from app_public.scheduled_changes where id = $1",
+      [id],
+    );
+    expect(change).toEqual([{ status: "done", error: null, on_time: true }]);
+    const { rows: audit } = await owner().query(
+      `select actor_id, actor_job, after ->> 'status' as status from app_public.audit_log
+       where table_name = 'feature_stages' and row_id = $1 and action = 'update'`,
+      [stage!.id],
+    );
+    expect(audit).toHaveLength(1);
+    expect(audit[0]).toMatchObject({ actor_id: null, status: "deployed" });
+    expect(audit[0]!.actor_job).toMatch(/^graphile-worker:governance_due#\d+$/);
+  });
 });

@@ -164,4 +164,40 @@ describe("governance over GraphQL", () => {
     ]);
     expect(restore.data.restoreFeature.result.restoredAt).not.toBeNull();
   });
+
+  it("a freeze window blocks a production deploy; a team admin's override with a reason passes", async () => {
+    // Setup
+    const { team, stageId, tokens } = await setup();
+    const freeze = await as(
+      tokens.teamAdmin,
+      `mutation($t: UUID!, $from: Datetime!, $to: Datetime!) {
+        createFreezeWindow(input: { freezeWindow: { teamId: $t, name: "Release freeze", environmentType: production, startsAt: $from, endsAt: $to } }) { freezeWindow { rowId } }
+      }`,
+      {
+        t: team.id,
+        from: new Date(Date.now() - 60_000).toISOString(),
+        to: new Date(Date.now() + 3_600_000).toISOString(),
+      },
+    );
+
+    // Action
+    const blocked = await as(tokens.requester, REQUEST, { s: stageId });
+    const overridden = await as(
+      tokens.teamAdmin,
+      `mutation($s: UUID!) { requestStageChangeInFreeze(input: { stageId: $s, action: "deploy", reason: "security fix" }) { result { status } } }`,
+      { s: stageId },
+    );
+    const overrides = await as(
+      tokens.requester,
+      `query { freezeOverrides { nodes { reason action } } }`,
+    );
+
+    // Assertions
+    expect(freeze.errors).toBeUndefined();
+    expect(blocked.errors?.[0]?.extensions?.code).toBe("CFRZN");
+    expect(overridden.data.requestStageChangeInFreeze.result.status).toBe("deployed");
+    expect(overrides.data.freezeOverrides.nodes).toEqual([
+      { reason: "security fix", action: "deploy" },
+    ]);
+  });
 });
