@@ -553,6 +553,7 @@ grant select on app_public.approval_requests to fluxgate_visitor;
 -- triggers
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON app_public.approval_requests FOR EACH ROW EXECUTE FUNCTION app_private.tg__timestamps();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.approval_requests FOR EACH ROW EXECUTE FUNCTION app_private.tg__audit('id');
+CREATE TRIGGER _950_notify AFTER INSERT OR UPDATE ON app_public.approval_requests FOR EACH ROW EXECUTE FUNCTION app_private.tg__notify_approval();
 
 -- ============================================================================
 -- Table app_public.approval_votes
@@ -596,6 +597,7 @@ grant select on app_public.approval_votes to fluxgate_visitor;
 
 -- triggers
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.approval_votes FOR EACH ROW EXECUTE FUNCTION app_private.tg__audit('id');
+CREATE TRIGGER _950_notify AFTER INSERT ON app_public.approval_votes FOR EACH ROW EXECUTE FUNCTION app_private.tg__notify_approval();
 
 -- ============================================================================
 -- Table app_public.audit_log
@@ -3755,6 +3757,25 @@ begin
 end;
 $function$;
 comment on function app_private.tg__lock_team_graph() is 'Trigger function serialising writes to one team''s graph (dependencies, segments, stage parents) so concurrent writes cannot form a cycle.';
+-- no execute grants: only the owner may call it
+
+-- ----------------------------------------------------------------------------
+-- function app_private.tg__notify_approval()
+-- ----------------------------------------------------------------------------
+-- plpgsql, volatile, called on null input, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_private.tg__notify_approval()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  perform pg_notify('postgraphile:approvals:' || NEW.team_id, json_build_object(
+    'requestId', to_jsonb(NEW) ->> case when TG_TABLE_NAME = 'approval_requests' then 'id' else 'request_id' end,
+    'entity', TG_TABLE_NAME, 'op', lower(TG_OP))::text);
+  return null;
+end;
+$function$;
+comment on function app_private.tg__notify_approval() is 'Trigger function notifying postgraphile:approvals:<team_id> of a new or changed approval request or a new vote.';
 -- no execute grants: only the owner may call it
 
 -- ----------------------------------------------------------------------------

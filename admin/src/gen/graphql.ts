@@ -394,6 +394,19 @@ export type ApprovalRequestVotesArgs = {
   orderBy?: InputMaybe<Array<ApprovalVoteOrderBy>>;
 };
 
+/** A new approval request, a vote on one, or a change of its status. */
+export type ApprovalRequestChangedEvent = {
+  __typename?: 'ApprovalRequestChangedEvent';
+  /** The request as it is now. */
+  approvalRequest?: Maybe<ApprovalRequest>;
+  /** The request. */
+  approvalRequestId: Scalars['UUID']['output'];
+  /** What changed: approval_requests (the request itself) or approval_votes (a new vote). */
+  entity: Scalars['String']['output'];
+  /** insert or update. */
+  op: Scalars['String']['output'];
+};
+
 /**
  * A condition to be used against `ApprovalRequest` object types. All fields are
  * tested for equality and combined with a logical ‘and.’
@@ -6450,10 +6463,18 @@ export type StageStatus =
 /** The root subscription type: contains realtime events you can subscribe to with the `subscription` operation. */
 export type Subscription = {
   __typename?: 'Subscription';
+  /** Every new approval request of the team, vote on one and change of its status, as it commits. */
+  approvalRequestChanged?: Maybe<ApprovalRequestChangedEvent>;
   /** Every new audit entry of the team, as it commits. */
   auditEntryAdded?: Maybe<AuditEntryAddedEvent>;
   /** Every change to the team's features, as it commits. */
   featureChanged?: Maybe<FeatureChangedEvent>;
+};
+
+
+/** The root subscription type: contains realtime events you can subscribe to with the `subscription` operation. */
+export type SubscriptionApprovalRequestChangedArgs = {
+  teamId: Scalars['UUID']['input'];
 };
 
 

@@ -52,6 +52,7 @@ drop function if exists app_hidden.feature_blast_radius(uuid);
 drop function if exists app_hidden.eligible_approvers(uuid, app_public.team_role[], uuid[], uuid);
 drop function if exists app_hidden.applicable_approval_policy(uuid);
 drop function if exists app_private.tg_approval_policies__validate() cascade;
+drop function if exists app_private.tg__notify_approval() cascade;
 drop function if exists app_hidden.freeze_in_force(uuid, timestamptz);
 drop table if exists app_public.feature_kills;
 drop table if exists app_public.freeze_overrides;
@@ -303,6 +304,24 @@ create policy select_member on app_public.approval_votes for select
   using (team_id = any ((select app_hidden.current_user_readable_team_ids())::uuid[]));
 -- NOTE: no insert/update/delete grants: votes are cast through approve/rejectApprovalRequest.
 grant select on app_public.approval_votes to :DATABASE_VISITOR;
+
+-- postgraphile:approvals:<team> carries every new request, status change and
+-- vote to the approvalRequestChanged subscription (SubscriptionsPlugin).
+create function app_private.tg__notify_approval() returns trigger as $$
+begin
+  perform pg_notify('postgraphile:approvals:' || NEW.team_id, json_build_object(
+    'requestId', to_jsonb(NEW) ->> case when TG_TABLE_NAME = 'approval_requests' then 'id' else 'request_id' end,
+    'entity', TG_TABLE_NAME, 'op', lower(TG_OP))::text);
+  return null;
+end;
+$$ language plpgsql volatile set search_path to pg_catalog, public, pg_temp;
+revoke all on function app_private.tg__notify_approval() from public;
+comment on function app_private.tg__notify_approval() is
+  E'Trigger function notifying postgraphile:approvals:<team_id> of a new or changed approval request or a new vote.';
+create trigger _950_notify after insert or update on app_public.approval_requests
+  for each row execute function app_private.tg__notify_approval();
+create trigger _950_notify after insert on app_public.approval_votes
+  for each row execute function app_private.tg__notify_approval();
 
 -- ---------------------------------------------------------------------------
 -- Helpers (owner's rights: they read across RLS, callers check access first)
