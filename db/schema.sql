@@ -5120,6 +5120,33 @@ comment on function app_public.feature_version_diff(feature_id uuid, from_versio
 grant execute on function app_public.feature_version_diff(feature_id uuid, from_version integer, to_version integer) to fluxgate_visitor;
 
 -- ----------------------------------------------------------------------------
+-- function app_public.features_stale_reasons(f app_public.features)
+-- ----------------------------------------------------------------------------
+-- sql, stable, called on null input, security invoker, parallel unsafe, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_public.features_stale_reasons(f app_public.features)
+ RETURNS text[]
+ LANGUAGE sql
+ STABLE
+AS $function$
+  select array_remove(array[
+    case when f.expires_at <= now() then 'expired' end,
+    case when exists (
+        select 1 from app_public.feature_kills k
+        where k.feature_id = f.id and k.restored_at is null and k.killed_at <= now() - interval '90 days')
+      or (not exists (
+          select 1 from app_public.feature_stages s
+          where s.feature_id = f.id and s.status in ('deployed', 'rollback_requested', 'rollback_approved', 'rollback_rejected')
+            and not f.kill_switch)
+        and f.created_at <= now() - interval '90 days'
+        and coalesce((select max(s.status_changed_at) from app_public.feature_stages s where s.feature_id = f.id),
+          f.created_at) <= now() - interval '90 days')
+      then 'served_off_90d' end
+  ], null);
+$function$;
+comment on function app_public.features_stale_reasons(f app_public.features) is 'Why the flag looks stale, empty when it does not: expired (past its expiry), served_off_90d (killed for 90 days, or served nowhere with no stage change for 90 days).';
+grant execute on function app_public.features_stale_reasons(f app_public.features) to fluxgate_visitor;
+
+-- ----------------------------------------------------------------------------
 -- function app_public.finalize_approval_request(request_id uuid)
 -- ----------------------------------------------------------------------------
 -- plpgsql, volatile, called on null input, security definer, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner

@@ -2669,6 +2669,8 @@ export type Feature = Node & {
   scheduledChanges: ScheduledChangeConnection;
   /** Reads and enables pagination through a set of `FeatureStage`. */
   stages: FeatureStageConnection;
+  /** Why the flag looks stale, empty when it does not: expired (past its expiry), served_off_90d (killed for 90 days, or served nowhere with no stage change for 90 days). */
+  staleReasons?: Maybe<Array<Maybe<Scalars['String']['output']>>>;
   /** When true, users keep the variant a weighted split first gave them even if the split changes (sticky assignments). */
   sticky: Scalars['Boolean']['output'];
   /** Free-form labels for filtering: at most 50, each at most 64 characters. */

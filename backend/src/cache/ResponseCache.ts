@@ -27,10 +27,11 @@ export interface ResponseCacheStats {
 
 /**
  * Fields whose answer must be computed on every call: verifyAuditChain, and
- * approvalPreview, which changes with the clock (change freezes start and end
- * on their own), not only with committed data.
+ * those that change with the clock, not only with committed data
+ * (approvalPreview: change freezes start and end on their own; a feature's
+ * staleReasons).
  */
-const UNCACHEABLE_FIELDS = new Set(["verifyAuditChain", "approvalPreview"]);
+const UNCACHEABLE_FIELDS = new Set(["verifyAuditChain", "approvalPreview", "staleReasons"]);
 
 /** The body of a GraphQL POST, as far as the cache needs it. */
 interface GraphQLBody {

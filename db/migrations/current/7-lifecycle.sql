@@ -29,3 +29,32 @@ comment on function app_private.tg_features__guard_archive() is
 
 create trigger _220_guard_archive before update of lifecycle on app_public.features
   for each row execute function app_private.tg_features__guard_archive();
+
+/*
+ * Why a flag looks stale (a computed field, features.staleReasons): expired
+ * (past expires_at); served_off_90d (killed for 90 days, or served in no
+ * environment and no stage status changed for 90 days). The delivery
+ * issue's not_evaluated_30d / _90d join this list once its last-evaluated
+ * time exists. Derived from the clock, so the response cache never keeps an
+ * answer that asks for it (backend/src/cache/ResponseCache.ts).
+ */
+drop function if exists app_public.features_stale_reasons(app_public.features);
+
+create function app_public.features_stale_reasons(f app_public.features) returns text[] as $$
+  select array_remove(array[
+    case when f.expires_at <= now() then 'expired' end,
+    case when exists (
+        select 1 from app_public.feature_kills k
+        where k.feature_id = f.id and k.restored_at is null and k.killed_at <= now() - interval '90 days')
+      or (not exists (
+          select 1 from app_public.feature_stages s
+          where s.feature_id = f.id and s.status in ('deployed', 'rollback_requested', 'rollback_approved', 'rollback_rejected')
+            and not f.kill_switch)
+        and f.created_at <= now() - interval '90 days'
+        and coalesce((select max(s.status_changed_at) from app_public.feature_stages s where s.feature_id = f.id),
+          f.created_at) <= now() - interval '90 days')
+      then 'served_off_90d' end
+  ], null);
+$$ language sql stable;
+comment on function app_public.features_stale_reasons(app_public.features) is
+  E'Why the flag looks stale, empty when it does not: expired (past its expiry), served_off_90d (killed for 90 days, or served nowhere with no stage change for 90 days).';

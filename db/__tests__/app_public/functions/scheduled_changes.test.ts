@@ -314,3 +314,51 @@ describe("archiving", () => {
       expect((await change(client, s.id)).error).toMatch(/^INUSE: .*launch-banner/);
     }));
 });
+
+describe("features_stale_reasons", () => {
+  const reasons = (client: TxClient, id: string) =>
+    client
+      .query(
+        "select app_public.features_stale_reasons(f) as r from app_public.features f where id = $1",
+        [id],
+      )
+      .then((r) => r.rows[0].r as string[]);
+
+  it("reports expired, long served off, and nothing for a fresh served flag", () =>
+    withRootDb(async (client) => {
+      // Setup
+      const w = await world(client);
+      const served = await createFeature(client, w.teamId, "served");
+      const servedStage = await createStage(
+        client,
+        served,
+        (
+          await client.query("select environment_id from app_public.feature_stages where id = $1", [
+            w.stage,
+          ])
+        ).rows[0].environment_id,
+      );
+      await client.query("update app_public.feature_stages set status = 'deployed' where id = $1", [
+        servedStage,
+      ]);
+      const fresh = await reasons(client, served);
+
+      // Action (created_at is kept by the timestamps trigger: age the rows past it)
+      await client.query("alter table app_public.features disable trigger _100_timestamps");
+      await client.query(
+        "update app_public.features set expires_at = now() - interval '1 day', created_at = now() - interval '100 days' where id = $1",
+        [w.feature],
+      );
+      const old = await reasons(client, w.feature);
+      await client.query(
+        "update app_public.features set created_at = now() - interval '100 days' where id = $1",
+        [served],
+      );
+      const oldButServed = await reasons(client, served);
+
+      // Assertions
+      expect(fresh).toEqual([]);
+      expect(old).toEqual(["expired", "served_off_90d"]);
+      expect(oldButServed).toEqual([]);
+    }));
+});
