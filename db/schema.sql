@@ -3311,6 +3311,10 @@ declare
   v_prerequisite text;
 begin
   select * into v_stage from app_public.feature_stages s where s.id = plan_stage_change.stage_id;
+  if v_stage.id is null then
+    v_plan := row('blocked', 'no such stage', null, null, null, null, '42501', null);
+    return v_plan;
+  end if;
   if action is distinct from 'deploy' and action is distinct from 'rollback' then
     v_plan := row('blocked', format('unknown action "%s": deploy or rollback', action), null, null, null, null, 'BADAC', null);
     return v_plan;
@@ -3423,10 +3427,14 @@ begin
     begin
       perform app_private.apply_approval_request(v_id, 'applied', null);
       v_approved := v_approved + 1;
-    exception when sqlstate 'BLKPR' or sqlstate 'CFRZN' then
-      -- stays pending until its prerequisites are served and no freeze is in
-      -- force (the next sweep tries again), or someone decides
-      null;
+    exception
+      when sqlstate 'BLKPR' or sqlstate 'CFRZN' then
+        -- stays pending until its prerequisites are served and no freeze is
+        -- in force (the next sweep tries again), or someone decides
+        null;
+      when others then
+        -- anything else must not hold up the rest of the sweep
+        raise warning 'auto-approval of request % failed: % %', v_id, sqlstate, sqlerrm;
     end;
   end loop;
   for v_id in

@@ -124,7 +124,7 @@ export async function startBackend(
       })
     : undefined;
   const jobs = config.jobs
-    ? await startJobQueue(ownerPool, log.child({ component: "jobs" }), config.jobs)
+    ? await startJobQueue(config.ownerDatabaseUrl, log.child({ component: "jobs" }), config.jobs)
     : undefined;
   return {
     url: `http://${config.host}:${port}`,

@@ -1,6 +1,6 @@
 import type { Logger as AppLogger } from "@fluxgate/log";
 import { Logger, run, type Runner, type Task } from "graphile-worker";
-import type pg from "pg";
+import pg from "pg";
 
 /**
  * The Postgres job queue (graphile-worker, decision 0023): every backend
@@ -52,15 +52,23 @@ const governanceDue: Task = async (_payload, helpers) => {
 /** The task list: identifiers are what SQL schedules with graphile_worker.add_job. */
 export const TASKS = { governance_due: governanceDue } as const;
 
+/**
+ * Starts this process's worker on its own small owner pool, so jobs never
+ * take the connections requests and delivery need.
+ */
 export async function startJobQueue(
-  pgPool: pg.Pool,
+  ownerDatabaseUrl: string,
   log: AppLogger,
   options: JobQueueOptions = {},
 ): Promise<JobQueue> {
+  const concurrency = options.concurrency ?? 2;
+  // one LISTEN connection, one per concurrent job, one for cron
+  const pgPool = new pg.Pool({ connectionString: ownerDatabaseUrl, max: concurrency + 2 });
+  pgPool.on("error", (error) => log.warn({ err: error }, "job queue connection error"));
   const runner = await run({
     pgPool,
     schema: "graphile_worker",
-    concurrency: options.concurrency ?? 2,
+    concurrency,
     pollInterval: options.pollIntervalMs ?? 2_000,
     noHandleSignals: true,
     taskList: TASKS,
@@ -74,5 +82,11 @@ export async function startJobQueue(
       else log.debug(line, message);
     }),
   });
-  return { runner, stop: () => runner.stop() };
+  return {
+    runner,
+    async stop() {
+      await runner.stop();
+      await pgPool.end();
+    },
+  };
 }

@@ -559,6 +559,10 @@ declare
   v_prerequisite text;
 begin
   select * into v_stage from app_public.feature_stages s where s.id = plan_stage_change.stage_id;
+  if v_stage.id is null then
+    v_plan := row('blocked', 'no such stage', null, null, null, null, '42501', null);
+    return v_plan;
+  end if;
   if action is distinct from 'deploy' and action is distinct from 'rollback' then
     v_plan := row('blocked', format('unknown action "%s": deploy or rollback', action), null, null, null, null, 'BADAC', null);
     return v_plan;

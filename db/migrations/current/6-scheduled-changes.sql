@@ -240,10 +240,14 @@ begin
     begin
       perform app_private.apply_approval_request(v_id, 'applied', null);
       v_approved := v_approved + 1;
-    exception when sqlstate 'BLKPR' or sqlstate 'CFRZN' then
-      -- stays pending until its prerequisites are served and no freeze is in
-      -- force (the next sweep tries again), or someone decides
-      null;
+    exception
+      when sqlstate 'BLKPR' or sqlstate 'CFRZN' then
+        -- stays pending until its prerequisites are served and no freeze is
+        -- in force (the next sweep tries again), or someone decides
+        null;
+      when others then
+        -- anything else must not hold up the rest of the sweep
+        raise warning 'auto-approval of request % failed: % %', v_id, sqlstate, sqlerrm;
     end;
   end loop;
   for v_id in

@@ -625,6 +625,47 @@ describe("auto-approval", () => {
     }));
 });
 
+describe("auto-approval failures", () => {
+  it("does not hold up the rest of the sweep when one request cannot be applied", () =>
+    withRootDb(async (client) => {
+      // Setup: a due rollback request whose stage was moved behind its back,
+      // and a kill due for restore.
+      const w = await world(client);
+      await addPolicy(client, w.teamId, { required_approvals: 1, auto_approve_after_hours: 1 });
+      await client.query("update app_public.feature_stages set status = 'deployed' where id = $1", [
+        w.prodStage,
+      ]);
+      const id = await openRequest(client, w, "rollback");
+      await becomeRoot(client);
+      await client.query("alter table app_public.feature_stages disable trigger _400_validate");
+      await client.query(
+        "update app_public.feature_stages set status = 'not_deployed' where id = $1",
+        [w.prodStage],
+      );
+      await client.query("alter table app_public.feature_stages enable trigger _400_validate");
+      await client.query(
+        "update app_public.approval_requests set auto_approve_at = now() - interval '1 minute'",
+      );
+      await client.query("update app_public.features set kill_switch = true where id = $1", [
+        w.feature,
+      ]);
+      await client.query(
+        "update app_public.feature_kills set killed_at = now() - interval '1 hour', restore_at = now() - interval '1 minute'",
+      );
+
+      // Action
+      const { rows } = await client.query("select app_private.run_due_governance() as r");
+
+      // Assertions
+      expect(rows[0].r).toMatchObject({ autoApproved: 0, restored: 1 });
+      const { rows: request } = await client.query(
+        "select status from app_public.approval_requests where id = $1",
+        [id],
+      );
+      expect(request).toEqual([{ status: "pending" }]);
+    }));
+});
+
 describe("approval_policies access", () => {
   it("lets team admins write their team's policies only, and members read them", () =>
     withRootDb(async (client) => {
