@@ -65,6 +65,9 @@ export async function startJobQueue(
   // one LISTEN connection, one per concurrent job, one for cron
   const pgPool = new pg.Pool({ connectionString: ownerDatabaseUrl, max: concurrency + 2 });
   pgPool.on("error", (error) => log.warn({ err: error }, "job queue connection error"));
+  pgPool.on("connect", (client) =>
+    client.on("error", (error) => log.warn({ err: error }, "job queue client error")),
+  );
   const runner = await run({
     pgPool,
     schema: "graphile_worker",
