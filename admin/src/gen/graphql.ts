@@ -3841,6 +3841,8 @@ export type Mutation = {
   restoreFeature?: Maybe<RestoreFeaturePayload>;
   /** Revokes an API token (team admins); it never works again. Revoking a revoked token changes nothing. */
   revokeApiToken?: Maybe<RevokeApiTokenPayload>;
+  /** Rolls a feature back to one of its versions, as one new version: its fields (not key, kill switch or lifecycle), dependencies (on flags that still exist) and, on stages that still exist, default variants and criteria. Stage statuses are not changed: use the stage workflow. Requesters; NTFND for an unknown version. */
+  rollbackFeatureToVersion?: Maybe<RollbackFeatureToVersionPayload>;
   /** Replaces a client's secret (team admins): the old secret stops working at once. Returns the new secret, once. */
   rotateClientSecret?: Maybe<RotateClientSecretPayload>;
   /** Starts signing with a new key; the previous key verifies until existing tokens expire (system administrators). */
@@ -4395,6 +4397,12 @@ export type MutationRestoreFeatureArgs = {
 /** The root mutation type which contains root level fields which mutate data. */
 export type MutationRevokeApiTokenArgs = {
   input: RevokeApiTokenInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationRollbackFeatureToVersionArgs = {
+  input: RollbackFeatureToVersionInput;
 };
 
 
@@ -6040,6 +6048,38 @@ export type RevokeApiTokenPayload = {
 /** The output of our `revokeApiToken` mutation. */
 export type RevokeApiTokenPayloadApiTokenEdgeArgs = {
   orderBy?: Array<ApiTokenOrderBy>;
+};
+
+/** All input for the `rollbackFeatureToVersion` mutation. */
+export type RollbackFeatureToVersionInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  featureId?: InputMaybe<Scalars['UUID']['input']>;
+  version?: InputMaybe<Scalars['Int']['input']>;
+};
+
+/** The output of our `rollbackFeatureToVersion` mutation. */
+export type RollbackFeatureToVersionPayload = {
+  __typename?: 'RollbackFeatureToVersionPayload';
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  /** An edge for our `Feature`. May be used by Relay 1. */
+  featureEdge?: Maybe<FeatureEdge>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+  result?: Maybe<Feature>;
+};
+
+
+/** The output of our `rollbackFeatureToVersion` mutation. */
+export type RollbackFeatureToVersionPayloadFeatureEdgeArgs = {
+  orderBy?: Array<FeatureOrderBy>;
 };
 
 /** All input for the `rotateClientSecret` mutation. */
