@@ -200,4 +200,60 @@ describe("governance over GraphQL", () => {
       { reason: "security fix", action: "deploy" },
     ]);
   });
+
+  it("a rejection, a new request cancelled back, and a team admin's override, per role", async () => {
+    // Setup
+    const { team, stageId, tokens } = await setup();
+    await as(tokens.teamAdmin, CREATE_POLICY, { teamId: team.id });
+    const REJECT = `mutation($r: UUID!) { rejectApprovalRequest(input: { requestId: $r, comment: "not yet" }) { result { status } } }`;
+    const CANCEL = `mutation($r: UUID!) { cancelApprovalRequest(input: { requestId: $r }) { result { status } } }`;
+    const OVERRIDE = `mutation($r: UUID!, $why: String!) { overrideApprovalRequest(input: { requestId: $r, reason: $why }) { result { status overrideReason } } }`;
+    const STATUS = `query($s: UUID!) { featureStage(rowId: $s) { status } }`;
+    const open = async () => {
+      const list = await as(tokens.approver1, OPEN, { s: stageId });
+      return list.data.approvalRequests.nodes.at(-1).rowId as string;
+    };
+
+    // Action
+    await as(tokens.requester, REQUEST, { s: stageId });
+    const first = await open();
+    const rejected = await as(tokens.approver1, REJECT, { r: first });
+    const afterReject = await as(tokens.approver2, STATUS, { s: stageId });
+    await as(tokens.requester, REQUEST, { s: stageId });
+    const second = (
+      await as(
+        tokens.approver1,
+        `query($s: UUID!) { approvalRequests(condition: { featureStageId: $s }, orderBy: CREATED_AT_DESC, first: 1) { nodes { rowId } } }`,
+        { s: stageId },
+      )
+    ).data.approvalRequests.nodes[0].rowId as string;
+    const cancelByApprover = await as(tokens.approver1, CANCEL, { r: second });
+    const cancelled = await as(tokens.requester, CANCEL, { r: second });
+    const afterCancel = await as(tokens.approver2, STATUS, { s: stageId });
+    await as(tokens.requester, REQUEST, { s: stageId });
+    const third = (
+      await as(
+        tokens.approver1,
+        `query($s: UUID!) { approvalRequests(condition: { featureStageId: $s }, orderBy: CREATED_AT_DESC, first: 1) { nodes { rowId } } }`,
+        { s: stageId },
+      )
+    ).data.approvalRequests.nodes[0].rowId as string;
+    const overrideByApprover = await as(tokens.approver1, OVERRIDE, { r: third, why: "urgent" });
+    const overridden = await as(tokens.teamAdmin, OVERRIDE, { r: third, why: "incident 7" });
+    const afterOverride = await as(tokens.approver2, STATUS, { s: stageId });
+
+    // Assertions
+    expect(first).not.toBe(second);
+    expect(rejected.data.rejectApprovalRequest.result.status).toBe("rejected");
+    expect(afterReject.data.featureStage.status).toBe("deployment_rejected");
+    expect(cancelByApprover.errors?.[0]?.extensions?.code).toBe("42501");
+    expect(cancelled.data.cancelApprovalRequest.result.status).toBe("cancelled");
+    expect(afterCancel.data.featureStage.status).toBe("deployment_rejected");
+    expect(overrideByApprover.errors?.[0]?.extensions?.code).toBe("42501");
+    expect(overridden.data.overrideApprovalRequest.result).toEqual({
+      status: "applied",
+      overrideReason: "incident 7",
+    });
+    expect(afterOverride.data.featureStage.status).toBe("deployed");
+  });
 });
