@@ -360,7 +360,7 @@ export type ApprovalRequest = Node & {
   policyId?: Maybe<Scalars['UUID']['output']>;
   /** The stage's status before the request: cancelling restores it. */
   previousStatus: StageStatus;
-  /** The user who asked (null for an API token or a deleted user). */
+  /** The user who asked; for an API token, the member who created it (null once deleted). Never an approver of the request. */
   requestedBy?: Maybe<Scalars['UUID']['output']>;
   /** The API token that asked, when a machine did. */
   requestedByApiTokenId?: Maybe<Scalars['UUID']['output']>;

@@ -259,7 +259,7 @@ comment on column app_public.approval_requests.status is E'Pending, approved, re
 comment on column app_public.approval_requests.previous_status is E'The stage''s status before the request: cancelling restores it.';
 comment on column app_public.approval_requests.required_approvals is E'Approvals needed, from the policy when requested.';
 comment on column app_public.approval_requests.eligible_approver_ids is E'Who may vote, frozen when requested: members eligible under the policy, never the requester.';
-comment on column app_public.approval_requests.requested_by is E'The user who asked (null for an API token or a deleted user).';
+comment on column app_public.approval_requests.requested_by is E'The user who asked; for an API token, the member who created it (null once deleted). Never an approver of the request.';
 comment on column app_public.approval_requests.requested_by_api_token_id is E'The API token that asked, when a machine did.';
 comment on column app_public.approval_requests.before_snapshot is E'The feature (with dependencies, stages and criteria) when requested.';
 comment on column app_public.approval_requests.after_snapshot is E'The feature as it will be once the change is applied.';
@@ -725,7 +725,11 @@ begin
   if v_team is null or app_hidden.current_user_has_role(v_team, 'requester') is not true then
     raise exception 'requesters of the feature''s team request stage changes' using errcode = '42501';
   end if;
-  return app_private.perform_stage_change(stage_id, action, app_public.current_user_id(),
+  -- A machine's request belongs to the member who created its API token:
+  -- they are its requester, so they can never approve it either.
+  return app_private.perform_stage_change(stage_id, action,
+    coalesce(app_public.current_user_id(), (
+      select t.created_by from app_public.api_tokens t where t.id = app_private.current_actor_api_token_id())),
     app_private.current_actor_api_token_id(), null);
 end;
 $$ language plpgsql volatile security definer set search_path to pg_catalog, public, pg_temp;

@@ -326,6 +326,41 @@ describe("voting", () => {
     }),
   );
 
+  it("treats an API token's request as its creator's: they cannot approve it (SELFA)", () =>
+    withRootDb(async (client) => {
+      // Setup: the approver creates a write_flags token and requests with it.
+      const w = await world(client);
+      await addPolicy(client, w.teamId, { required_approvals: 1 });
+      const {
+        rows: [token],
+      } = await client.query(
+        `insert into app_public.api_tokens (team_id, name, scopes, token_prefix, created_by)
+         values ($1, 'ci', '{write_flags}', 'fgt_test', $2) returning id`,
+        [w.teamId, w.approver1.id],
+      );
+
+      // Action
+      await client.query("select set_config('jwt.claims.api_token_id', $1, true)", [token.id]);
+      await client.query(request, [w.prodStage, "deploy"]);
+      await client.query("select set_config('jwt.claims.api_token_id', '', true)");
+      const {
+        rows: [r],
+      } = await client.query(
+        "select id, requested_by, requested_by_api_token_id, eligible_approver_ids from app_public.approval_requests",
+      );
+      await becomeUser(client, w.approver1.id);
+      const self = await errorCode(client, approve, [r.id]);
+      await becomeUser(client, w.approver2.id);
+      const other = await client.query(approve, [r.id]);
+
+      // Assertions
+      expect(r.requested_by).toBe(w.approver1.id);
+      expect(r.requested_by_api_token_id).toBe(token.id);
+      expect(r.eligible_approver_ids).not.toContain(w.approver1.id);
+      expect(self).toBe("SELFA");
+      expect(other.rows).toEqual([{ status: "approved" }]);
+    }));
+
   it("takes one vote per user (VOTED)", () =>
     withRootDb(async (client) => {
       const w = await world(client);
