@@ -160,31 +160,27 @@ try {
         c: [
           {
             name: "markets",
-            rules: {
-              groups: [
-                {
-                  op: "and",
-                  conditions: [
-                    { contextKey: "country", operator: "IN", values: ["NZ", "AU", "GB"] },
-                    { contextKey: "plan", operator: "EQUALS", value: "pro" },
-                  ],
-                },
-              ],
-            },
+            rules: [
+              {
+                combinator: "AND",
+                conditions: [
+                  { attribute: "country", operator: "IN", values: ["NZ", "AU", "GB"] },
+                  { attribute: "plan", operator: "EQUALS", values: ["pro"] },
+                ],
+              },
+            ],
           },
           {
             name: "beta",
-            rules: {
-              groups: [
-                {
-                  op: "or",
-                  conditions: [{ contextKey: "plan", operator: "EQUALS", value: "beta" }],
-                },
-              ],
-            },
-            rolloutBp: 3000,
+            rules: [
+              {
+                combinator: "OR",
+                conditions: [{ attribute: "plan", operator: "EQUALS", values: ["beta"] }],
+              },
+            ],
+            rolloutBasisPoints: 3000,
           },
-          { name: "everyone", rules: { groups: [] }, rolloutBp: 1000 },
+          { name: "everyone", rules: [], rolloutBasisPoints: 1000 },
         ],
       },
       token,
@@ -211,7 +207,7 @@ try {
   await childOutput(baseline).waitFor("listening");
 
   const auth = { "content-type": "application/json", authorization: `Bearer ${token}` };
-  const LIST = `query($t: UUID!) { features(condition: { teamId: $t }, first: 100, orderBy: KEY_ASC) { nodes { key name stages { nodes { status criteria(orderBy: PRIORITY_ASC) { nodes { priority name rolloutBp variant split rules } } } } } } }`;
+  const LIST = `query($t: UUID!) { features(condition: { teamId: $t }, first: 100, orderBy: KEY_ASC) { nodes { key name stages { nodes { status criteria(orderBy: PRIORITY_ASC) { nodes { priority name rolloutBasisPoints variant split rules } } } } } } }`;
   const listBody = JSON.stringify({ query: LIST, variables: { t: teamId } });
   const check = await gql(url, LIST, { t: teamId }, token);
   if (check.features.nodes.length !== 100) throw new Error("expected 100 features in the list");
@@ -268,7 +264,7 @@ try {
   // Alternate between two values so every update really changes the row.
   const updateBody = () =>
     JSON.stringify({
-      query: `mutation($id: UUID!, $r: Int!) { updateStageCriterion(input: { rowId: $id, patch: { rolloutBp: $r } }) { stageCriterion { rolloutBp } } }`,
+      query: `mutation($id: UUID!, $r: Int!) { updateStageCriterion(input: { rowId: $id, patch: { rolloutBasisPoints: $r } }) { stageCriterion { rolloutBasisPoints } } }`,
       variables: { id: criterionId, r: 1000 + (flip++ % 2) },
     });
   const updatePaced = (rate: number, connections: number) =>

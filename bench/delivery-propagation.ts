@@ -100,8 +100,8 @@ async function environment(
          insert into app_public.feature_stages (team_id, feature_id, environment_id)
          select $1, id, $2 from f returning id
        )
-       insert into app_public.stage_criteria (team_id, feature_stage_id, priority, rules, rollout_bp, variant)
-       select $1, id, 0, '{"groups":[{"op":"and","conditions":[{"contextKey":"targetingKey","operator":"STARTS_WITH","value":"user-"}]}]}', 3000, 'on'
+       insert into app_public.stage_criteria (team_id, feature_stage_id, priority, rules, rollout_basis_points, variant)
+       select $1, id, 0, '[{"combinator":"AND","conditions":[{"attribute":"targetingKey","operator":"STARTS_WITH","values":["user-"]}]}]', 3000, 'on'
        from s`,
       [team!.id, env!.id, flags],
     );

@@ -80,6 +80,9 @@ comment on type app_public.context_type is 'The type of a context attribute: dec
 create type app_public.environment_type as enum ('development', 'staging', 'production');
 comment on type app_public.environment_type is 'What an environment is used for; approval policies and the UI treat production with more care.';
 
+create type app_public.evaluation_point as (bucket timestamp with time zone, variant text, reason text, evaluations bigint);
+comment on type app_public.evaluation_point is 'Evaluations of one variant for one reason during one time bucket.';
+
 create type app_public.feature_kind as enum ('simple', 'contextual');
 comment on type app_public.feature_kind is 'Simple: a boolean flag with variants on and off. Contextual: serves one of its own typed variants, chosen by criteria.';
 
@@ -89,11 +92,173 @@ comment on type app_public.feature_lifecycle is 'Where a flag is in its life: dr
 create type app_public.feature_value_type as enum ('boolean', 'string', 'number', 'json');
 comment on type app_public.feature_value_type is 'The JSON type of every variant value of a feature (json: any JSON value).';
 
+create type app_public.flag_evaluation_total as (feature_id uuid, feature_key text, evaluations bigint, last_evaluated_at timestamp with time zone);
+comment on type app_public.flag_evaluation_total is 'A flag with its evaluations over a range.';
+
 create type app_public.stage_status as enum ('not_deployed', 'deployment_requested', 'deployment_approved', 'deployment_rejected', 'deployed', 'rollback_requested', 'rollback_approved', 'rollback_rejected', 'rollbacked');
 comment on type app_public.stage_status is 'Deployment status of a feature in one environment. A finalized deployment is served, and keeps serving while a rollback is requested, approved or rejected, until the rollback is finalized (rollbacked); every other status serves the off variant (the engine''s SERVED_STATUSES decides).';
 
 create type app_public.team_role as enum ('viewer', 'requester', 'approver', 'team_admin');
 comment on type app_public.team_role is 'A role within one team: viewer reads; requester edits flags and requests stage changes; approver votes on requests; team_admin manages the team''s environments, pipelines, contexts, clients, members and policies.';
+
+create type app_public.unique_users_point as (bucket timestamp with time zone, unique_users bigint);
+comment on type app_public.unique_users_point is 'Distinct users who evaluated a flag during one time bucket.';
+
+-- ============================================================================
+-- Table app_hidden.assignments
+-- ============================================================================
+
+create table app_hidden.assignments (
+  team_id uuid not null,
+  environment_id uuid not null,
+  feature_id uuid not null,
+  targeting_key_sha256 bytea not null,
+  variant text not null,
+  value jsonb not null,
+  assigned_at timestamp with time zone not null,
+  updated_at timestamp with time zone default now() not null,
+  constraint assignments_environment_id_fkey FOREIGN KEY (environment_id) REFERENCES app_public.environments(id) ON DELETE CASCADE,
+  constraint assignments_feature_id_fkey FOREIGN KEY (feature_id) REFERENCES app_public.features(id) ON DELETE CASCADE,
+  constraint assignments_pkey PRIMARY KEY (environment_id, feature_id, targeting_key_sha256),
+  constraint assignments_targeting_key_sha256_check CHECK ((length(targeting_key_sha256) = 32))
+);
+comment on table app_hidden.assignments is 'Sticky assignments: the variant (and its value then) each user was given for a feature in an environment, served back to edges as they start.';
+comment on column app_hidden.assignments.team_id is 'The team of the environment and feature (for RLS).';
+comment on column app_hidden.assignments.environment_id is 'Where the user was assigned.';
+comment on column app_hidden.assignments.feature_id is 'The sticky flag.';
+comment on column app_hidden.assignments.targeting_key_sha256 is 'SHA-256 of the user''s targeting key; the key itself is never stored.';
+comment on column app_hidden.assignments.variant is 'The variant assigned.';
+comment on column app_hidden.assignments.value is 'The variant''s value when it was assigned.';
+comment on column app_hidden.assignments.assigned_at is 'When the edge assigned it; a report older than this is ignored.';
+comment on column app_hidden.assignments.updated_at is 'When the backend last stored it.';
+
+-- indexes
+CREATE INDEX idx_assignments_feature_id ON app_hidden.assignments USING btree (feature_id);
+
+-- row level security
+alter table app_hidden.assignments enable row level security;
+create policy select_member on app_hidden.assignments for select to public
+  using ((team_id = ANY (( SELECT app_hidden.current_user_readable_team_ids() AS current_user_readable_team_ids)::uuid[])));
+
+-- grants
+grant select on app_hidden.assignments to fluxgate_visitor;
+
+-- triggers
+-- (none)
+
+-- ============================================================================
+-- Table app_hidden.evaluation_counts
+-- ============================================================================
+
+create table app_hidden.evaluation_counts (
+  team_id uuid not null,
+  environment_id uuid not null,
+  feature_id uuid not null,
+  minute timestamp with time zone not null,
+  variant text not null,
+  reason text not null,
+  count bigint not null,
+  constraint evaluation_counts_count_check CHECK ((count > 0)),
+  constraint evaluation_counts_environment_id_fkey FOREIGN KEY (environment_id) REFERENCES app_public.environments(id) ON DELETE CASCADE,
+  constraint evaluation_counts_feature_id_fkey FOREIGN KEY (feature_id) REFERENCES app_public.features(id) ON DELETE CASCADE,
+  constraint evaluation_counts_minute_check CHECK ((date_trunc('minute'::text, minute) = minute)),
+  constraint evaluation_counts_pkey PRIMARY KEY (environment_id, feature_id, minute, variant, reason),
+  constraint evaluation_counts_reason_check CHECK ((reason = ANY (ARRAY['STATIC'::text, 'TARGETING_MATCH'::text, 'SPLIT'::text, 'DISABLED'::text, 'DEFAULT'::text, 'ERROR'::text])))
+);
+comment on table app_hidden.evaluation_counts is 'Evaluations per environment, feature, minute, variant and reason, summed over every edge that reported them.';
+comment on column app_hidden.evaluation_counts.team_id is 'The team of the environment and feature (for RLS).';
+comment on column app_hidden.evaluation_counts.environment_id is 'Where the evaluations happened.';
+comment on column app_hidden.evaluation_counts.feature_id is 'The flag evaluated.';
+comment on column app_hidden.evaluation_counts.minute is 'Start of the minute.';
+comment on column app_hidden.evaluation_counts.variant is 'The variant served; empty when none was (reason ERROR).';
+comment on column app_hidden.evaluation_counts.reason is 'Why: STATIC, TARGETING_MATCH, SPLIT, DISABLED, DEFAULT or ERROR.';
+comment on column app_hidden.evaluation_counts.count is 'How many evaluations.';
+
+-- indexes
+CREATE INDEX idx_evaluation_counts_feature_id ON app_hidden.evaluation_counts USING btree (feature_id, minute);
+CREATE INDEX idx_evaluation_counts_minute ON app_hidden.evaluation_counts USING brin (minute);
+
+-- row level security
+alter table app_hidden.evaluation_counts enable row level security;
+create policy select_member on app_hidden.evaluation_counts for select to public
+  using ((team_id = ANY (( SELECT app_hidden.current_user_readable_team_ids() AS current_user_readable_team_ids)::uuid[])));
+
+-- grants
+grant select on app_hidden.evaluation_counts to fluxgate_visitor;
+
+-- triggers
+-- (none)
+
+-- ============================================================================
+-- Table app_hidden.evaluation_uniques
+-- ============================================================================
+
+create table app_hidden.evaluation_uniques (
+  team_id uuid not null,
+  environment_id uuid not null,
+  feature_id uuid not null,
+  minute timestamp with time zone not null,
+  ranks bit varying(23552) not null,
+  constraint evaluation_uniques_environment_id_fkey FOREIGN KEY (environment_id) REFERENCES app_public.environments(id) ON DELETE CASCADE,
+  constraint evaluation_uniques_feature_id_fkey FOREIGN KEY (feature_id) REFERENCES app_public.features(id) ON DELETE CASCADE,
+  constraint evaluation_uniques_minute_check CHECK ((date_trunc('minute'::text, minute) = minute)),
+  constraint evaluation_uniques_pkey PRIMARY KEY (environment_id, feature_id, minute),
+  constraint evaluation_uniques_ranks_check CHECK ((length((ranks)::"bit") = 23552))
+);
+comment on table app_hidden.evaluation_uniques is 'A HyperLogLog sketch of the users who evaluated a feature in an environment during a minute, merged (register-wise maximum) over every edge: sketches of several minutes merge the same way, so unique users over any range are counted once.';
+comment on column app_hidden.evaluation_uniques.team_id is 'The team of the environment and feature (for RLS).';
+comment on column app_hidden.evaluation_uniques.environment_id is 'Where the evaluations happened.';
+comment on column app_hidden.evaluation_uniques.feature_id is 'The flag evaluated.';
+comment on column app_hidden.evaluation_uniques.minute is 'Start of the minute.';
+comment on column app_hidden.evaluation_uniques.ranks is 'The 1,024 HyperLogLog registers (precision 10; proto/fluxgate/delivery/v1/ingest.proto) as a thermometer code: register i is bits i*23 to i*23+22, its rank r as r leading ones. The union of two sketches is then a bitwise or, done in C (bit_or), not 1,024 steps of SQL.';
+
+-- indexes
+CREATE INDEX idx_evaluation_uniques_feature_id ON app_hidden.evaluation_uniques USING btree (feature_id, minute);
+CREATE INDEX idx_evaluation_uniques_minute ON app_hidden.evaluation_uniques USING brin (minute);
+
+-- row level security
+alter table app_hidden.evaluation_uniques enable row level security;
+create policy select_member on app_hidden.evaluation_uniques for select to public
+  using ((team_id = ANY (( SELECT app_hidden.current_user_readable_team_ids() AS current_user_readable_team_ids)::uuid[])));
+
+-- grants
+grant select on app_hidden.evaluation_uniques to fluxgate_visitor;
+
+-- triggers
+-- (none)
+
+-- ============================================================================
+-- Table app_hidden.feature_evaluations
+-- ============================================================================
+
+create table app_hidden.feature_evaluations (
+  team_id uuid not null,
+  feature_id uuid not null,
+  environment_id uuid not null,
+  last_evaluated_at timestamp with time zone not null,
+  constraint feature_evaluations_environment_id_fkey FOREIGN KEY (environment_id) REFERENCES app_public.environments(id) ON DELETE CASCADE,
+  constraint feature_evaluations_feature_id_fkey FOREIGN KEY (feature_id) REFERENCES app_public.features(id) ON DELETE CASCADE,
+  constraint feature_evaluations_pkey PRIMARY KEY (feature_id, environment_id)
+);
+comment on table app_hidden.feature_evaluations is 'When each feature was last evaluated in each environment (stale-flag detection reads it).';
+comment on column app_hidden.feature_evaluations.team_id is 'The team of the feature (for RLS).';
+comment on column app_hidden.feature_evaluations.feature_id is 'The flag.';
+comment on column app_hidden.feature_evaluations.environment_id is 'The environment.';
+comment on column app_hidden.feature_evaluations.last_evaluated_at is 'Start of the latest minute with a reported evaluation.';
+
+-- indexes
+CREATE INDEX idx_feature_evaluations_environment_id ON app_hidden.feature_evaluations USING btree (environment_id);
+
+-- row level security
+alter table app_hidden.feature_evaluations enable row level security;
+create policy select_member on app_hidden.feature_evaluations for select to public
+  using ((team_id = ANY (( SELECT app_hidden.current_user_readable_team_ids() AS current_user_readable_team_ids)::uuid[])));
+
+-- grants
+grant select on app_hidden.feature_evaluations to fluxgate_visitor;
+
+-- triggers
+-- (none)
 
 -- ============================================================================
 -- Table app_private.api_token_secrets
@@ -166,6 +331,39 @@ alter table app_private.client_secrets enable row level security;
 
 -- grants
 -- no grants: only fluxgate_owner reaches app_private.client_secrets
+
+-- triggers
+-- (none)
+
+-- ============================================================================
+-- Table app_private.ingest_batches
+-- ============================================================================
+
+create table app_private.ingest_batches (
+  client_id uuid not null,
+  batch_id text not null,
+  kind text not null,
+  digest bytea not null,
+  rows integer not null,
+  received_at timestamp with time zone default now() not null,
+  constraint ingest_batches_batch_id_check CHECK ((batch_id ~ '^[A-Za-z0-9._:-]{1,128}$'::text)),
+  constraint ingest_batches_client_id_fkey FOREIGN KEY (client_id) REFERENCES app_public.clients(id) ON DELETE CASCADE,
+  constraint ingest_batches_digest_check CHECK ((length(digest) = 32)),
+  constraint ingest_batches_kind_check CHECK ((kind = ANY (ARRAY['evaluations'::text, 'assignments'::text]))),
+  constraint ingest_batches_pkey PRIMARY KEY (client_id, batch_id)
+);
+comment on table app_private.ingest_batches is 'The ingest batches stored per client, so a replayed batch is acknowledged without counting twice; pruned after the replay window (app_private.prune_ingest).';
+comment on column app_private.ingest_batches.digest is 'SHA-256 of the batch as received: the same id with other contents is refused (BATCH), not taken for a replay.';
+
+-- indexes
+CREATE INDEX idx_ingest_batches_received_at ON app_private.ingest_batches USING btree (received_at);
+
+-- row level security
+alter table app_private.ingest_batches enable row level security;
+-- no policies: no role but the owner (or a bypassrls role) sees a row
+
+-- grants
+-- no grants: only fluxgate_owner reaches app_private.ingest_batches
 
 -- triggers
 -- (none)
@@ -1485,7 +1683,7 @@ create table app_public.segments (
   key text not null,
   name text not null,
   description text default ''::text not null,
-  rules jsonb default '{"groups": []}'::jsonb not null,
+  rules jsonb default '[]'::jsonb not null,
   created_at timestamp with time zone default now() not null,
   updated_at timestamp with time zone default now() not null,
   constraint segments_description_check CHECK ((length(description) <= 2000)),
@@ -1501,7 +1699,7 @@ comment on column app_public.segments.team_id is 'The team owning the segment.';
 comment on column app_public.segments.key is 'Handle rules use to reference the segment, unique within the team.';
 comment on column app_public.segments.name is 'Display name.';
 comment on column app_public.segments.description is 'Who is in the segment, in words.';
-comment on column app_public.segments.rules is 'Rule groups, OR''ed: {"groups": [{"op": "and"|"or", "conditions": [...]}]}. Validated on write; may reference other segments but never itself (CYCLE). Unlike criteria, a segment with no groups matches nobody.';
+comment on column app_public.segments.rules is 'Rule groups, OR''ed, in the same form as a criterion''s rules (docs/evaluation.md, "Written, stored and streamed"). Validated on write; may reference other segments but never itself (CYCLE). Unlike criteria, a segment with no groups matches nobody. The deprecated legacy dialect (decision 0017) is still accepted on write, and stored in this form.';
 comment on column app_public.segments.created_at is 'When the segment was created.';
 comment on column app_public.segments.updated_at is 'When the segment was last changed.';
 
@@ -1528,6 +1726,7 @@ grant update (key, name, description, rules) on app_public.segments to fluxgate_
 -- triggers
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON app_public.segments FOR EACH ROW EXECUTE FUNCTION app_private.tg__timestamps();
 CREATE TRIGGER _300_lock_graph BEFORE INSERT OR UPDATE OF key, rules ON app_public.segments FOR EACH ROW EXECUTE FUNCTION app_private.tg__lock_team_graph('segments');
+CREATE TRIGGER _350_normalize_legacy_rules BEFORE INSERT OR UPDATE OF rules ON app_public.segments FOR EACH ROW EXECUTE FUNCTION app_private.tg__normalize_legacy_rules();
 CREATE TRIGGER _400_validate BEFORE INSERT OR UPDATE OF key, rules ON app_public.segments FOR EACH ROW EXECUTE FUNCTION app_private.tg_segments__validate();
 CREATE TRIGGER _500_check_references AFTER DELETE OR UPDATE OF key ON app_public.segments FOR EACH ROW EXECUTE FUNCTION app_private.tg_segments__check_references();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.segments FOR EACH ROW EXECUTE FUNCTION app_private.tg__audit('id');
@@ -1543,8 +1742,8 @@ create table app_public.stage_criteria (
   feature_stage_id uuid not null,
   priority integer not null,
   name text default ''::text not null,
-  rules jsonb default '{"groups": []}'::jsonb not null,
-  rollout_bp integer default 10000 not null,
+  rules jsonb default '[]'::jsonb not null,
+  rollout_basis_points integer default 10000 not null,
   variant text,
   split jsonb,
   created_at timestamp with time zone default now() not null,
@@ -1553,7 +1752,7 @@ create table app_public.stage_criteria (
   constraint stage_criteria_name_check CHECK ((length(name) <= 200)),
   constraint stage_criteria_pkey PRIMARY KEY (id),
   constraint stage_criteria_priority_check CHECK ((priority >= 0)),
-  constraint stage_criteria_rollout_bp_check CHECK (((rollout_bp >= 0) AND (rollout_bp <= 10000))),
+  constraint stage_criteria_rollout_basis_points_check CHECK (((rollout_basis_points >= 0) AND (rollout_basis_points <= 10000))),
   constraint stage_criteria_team_id_fkey FOREIGN KEY (team_id) REFERENCES app_public.teams(id) ON DELETE CASCADE,
   constraint uniq_stage_criteria_stage_priority UNIQUE (feature_stage_id, priority)
 );
@@ -1563,8 +1762,8 @@ comment on column app_public.stage_criteria.team_id is 'The team owning the stag
 comment on column app_public.stage_criteria.feature_stage_id is 'The feature stage.';
 comment on column app_public.stage_criteria.priority is 'Evaluation order within the stage (ascending, unique).';
 comment on column app_public.stage_criteria.name is 'Display name (e.g. "Beta testers in NZ").';
-comment on column app_public.stage_criteria.rules is 'Rule groups, OR''ed: {"groups": [{"op": "and"|"or", "conditions": [{"contextKey", "operator", "value"|"values", "caseInsensitive"?} | {"segment": key}]}]}. No groups: matches every context.';
-comment on column app_public.stage_criteria.rollout_bp is 'Share of matching targeting keys included, in basis points (0..10000; 10000 = 100%).';
+comment on column app_public.stage_criteria.rules is 'Rule groups, OR''ed, exactly as the engine reads them (docs/evaluation.md, "Written, stored and streamed"): [{"combinator": "AND"|"OR" (default AND), "conditions": [{"attribute", "operator", "values"?, "caseInsensitive"?} | {"segment", "negate"?}]}]. Empty: matches every context. Validated on write. The deprecated legacy dialect (decision 0017) is still accepted on write, and stored in this form.';
+comment on column app_public.stage_criteria.rollout_basis_points is 'Share of matching targeting keys included, in basis points (0..10000; 10000 = 100%).';
 comment on column app_public.stage_criteria.variant is 'The one variant served (exactly one of variant and split; simple features default to "on").';
 comment on column app_public.stage_criteria.split is 'Weighted split: a JSON array of {variant, weight}, weights in basis points summing to 10000, kept in order.';
 comment on column app_public.stage_criteria.created_at is 'When the criterion was created.';
@@ -1587,12 +1786,13 @@ create policy update_as_requester on app_public.stage_criteria for update to pub
 
 -- grants
 grant delete, select on app_public.stage_criteria to fluxgate_visitor;
-grant insert (team_id, feature_stage_id, priority, name, rules, rollout_bp, variant, split) on app_public.stage_criteria to fluxgate_visitor;
-grant update (priority, name, rules, rollout_bp, variant, split) on app_public.stage_criteria to fluxgate_visitor;
+grant insert (team_id, feature_stage_id, priority, name, rules, rollout_basis_points, variant, split) on app_public.stage_criteria to fluxgate_visitor;
+grant update (priority, name, rules, rollout_basis_points, variant, split) on app_public.stage_criteria to fluxgate_visitor;
 
 -- triggers
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON app_public.stage_criteria FOR EACH ROW EXECUTE FUNCTION app_private.tg__timestamps();
 CREATE TRIGGER _200_same_team BEFORE INSERT OR UPDATE ON app_public.stage_criteria FOR EACH ROW EXECUTE FUNCTION app_private.tg__same_team('feature_stage_id', 'app_public.feature_stages');
+CREATE TRIGGER _350_normalize_legacy_rules BEFORE INSERT OR UPDATE OF rules ON app_public.stage_criteria FOR EACH ROW EXECUTE FUNCTION app_private.tg__normalize_legacy_rules();
 CREATE TRIGGER _400_validate BEFORE INSERT OR UPDATE ON app_public.stage_criteria FOR EACH ROW EXECUTE FUNCTION app_private.tg_stage_criteria__validate();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.stage_criteria FOR EACH ROW EXECUTE FUNCTION app_private.tg__audit('id');
 CREATE TRIGGER _910_change_feed AFTER INSERT OR DELETE OR UPDATE ON app_public.stage_criteria FOR EACH ROW EXECUTE FUNCTION app_private.tg__change_feed('id');
@@ -1779,6 +1979,36 @@ AS $function$
 $function$;
 comment on function app_hidden.ascii_lower(value text) is 'The text with ASCII letters lower-cased (and nothing else changed).';
 grant execute on function app_hidden.ascii_lower(value text) to fluxgate_visitor;
+
+-- ----------------------------------------------------------------------------
+-- function app_hidden.check_analytics_range(since timestamp with time zone, until timestamp with time zone, bucket_minutes integer)
+-- ----------------------------------------------------------------------------
+-- plpgsql, immutable, called on null input, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_hidden.check_analytics_range(since timestamp with time zone, until timestamp with time zone, bucket_minutes integer)
+ RETURNS void
+ LANGUAGE plpgsql
+ IMMUTABLE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  if since is null or until is null or since >= until then
+    raise exception 'since must be before until' using errcode = 'BADRG';
+  end if;
+  if until - since > interval '400 days' then
+    raise exception 'a range spans at most 400 days' using errcode = 'BADRG';
+  end if;
+  if bucket_minutes is not null then
+    if bucket_minutes < 1 or bucket_minutes > 44640 then
+      raise exception 'bucket_minutes must be 1 to 44640 (31 days)' using errcode = 'BADRG';
+    end if;
+    if extract(epoch from until - since) / 60 / bucket_minutes > 10000 then
+      raise exception 'at most 10000 buckets: widen bucket_minutes or narrow the range' using errcode = 'BADRG';
+    end if;
+  end if;
+end;
+$function$;
+comment on function app_hidden.check_analytics_range(since timestamp with time zone, until timestamp with time zone, bucket_minutes integer) is 'Refuses an empty, reversed or too large analytics range (BADRG).';
+grant execute on function app_hidden.check_analytics_range(since timestamp with time zone, until timestamp with time zone, bucket_minutes integer) to fluxgate_visitor;
 
 -- ----------------------------------------------------------------------------
 -- function app_hidden.create_user(email text, name text, is_admin boolean, password_hash text)
@@ -1986,88 +2216,6 @@ comment on function app_hidden.eligible_approvers(team_id uuid, roles app_public
 grant execute on function app_hidden.eligible_approvers(team_id uuid, roles app_public.team_role[], user_ids uuid[], requester uuid) to fluxgate_visitor;
 
 -- ----------------------------------------------------------------------------
--- function app_hidden.engine_condition(item jsonb)
--- ----------------------------------------------------------------------------
--- plpgsql, immutable, strict, security invoker, parallel safe, owner fluxgate_owner
-CREATE OR REPLACE FUNCTION app_hidden.engine_condition(item jsonb)
- RETURNS jsonb
- LANGUAGE plpgsql
- IMMUTABLE PARALLEL SAFE STRICT
-AS $function$
-begin
-  return case
-    when jsonb_typeof(item) <> 'object' or item ? 'segment' then item
-    else (item - 'contextKey' - 'value' - 'values')
-      || case when item ? 'contextKey' then jsonb_build_object('attribute', item -> 'contextKey') else '{}'::jsonb end
-      || case
-        when not (item ? 'value' or item ? 'values')
-          and item ->> 'operator' in ('EXISTS', 'NOT_EXISTS') then '{}'::jsonb
-        when item ? 'value' and not item ? 'values'
-          and item ->> 'operator' not in ('EXISTS', 'NOT_EXISTS', 'IN', 'NOT_IN')
-          then jsonb_build_object('values', jsonb_build_array(item -> 'value'))
-        when item ? 'values' and not item ? 'value' and item ->> 'operator' in ('IN', 'NOT_IN')
-          then jsonb_build_object('values', item -> 'values')
-        when not (item ? 'value' or item ? 'values') then '{}'::jsonb
-        else jsonb_build_object('values', jsonb_strip_nulls(jsonb_build_object(
-          'value', item -> 'value', 'values', item -> 'values')) || '{"misspelled": true}'::jsonb)
-      end
-  end;
-end;
-$function$;
-comment on function app_hidden.engine_condition(item jsonb) is 'One stored condition as the engine''s (contextKey → attribute, value → values: [value]); what has no engine counterpart is carried so that the engine refuses it.';
-grant execute on function app_hidden.engine_condition(item jsonb) to fluxgate_visitor;
-
--- ----------------------------------------------------------------------------
--- function app_hidden.engine_group(item jsonb)
--- ----------------------------------------------------------------------------
--- plpgsql, immutable, strict, security invoker, parallel safe, owner fluxgate_owner
-CREATE OR REPLACE FUNCTION app_hidden.engine_group(item jsonb)
- RETURNS jsonb
- LANGUAGE plpgsql
- IMMUTABLE PARALLEL SAFE STRICT
-AS $function$
-begin
-  return case
-    when jsonb_typeof(item) <> 'object' then item
-    else (item - 'op' - 'conditions')
-      || jsonb_build_object('combinator', case item -> 'op'
-        when '"and"' then '"AND"'::jsonb
-        when '"or"' then '"OR"'::jsonb
-        else jsonb_build_object('op', item -> 'op') end)
-      || jsonb_build_object('conditions', case
-        when jsonb_typeof(item -> 'conditions') = 'array' then (
-          select coalesce(jsonb_agg(app_hidden.engine_condition(c.item) order by c.position), '[]'::jsonb)
-          from jsonb_array_elements(item -> 'conditions') with ordinality as c (item, position))
-        else item -> 'conditions' end)
-  end;
-end;
-$function$;
-comment on function app_hidden.engine_group(item jsonb) is 'One stored rule group ({op, conditions}) as the engine''s ({combinator, conditions}).';
-grant execute on function app_hidden.engine_group(item jsonb) to fluxgate_visitor;
-
--- ----------------------------------------------------------------------------
--- function app_hidden.engine_rules(rules jsonb)
--- ----------------------------------------------------------------------------
--- plpgsql, immutable, strict, security invoker, parallel safe, owner fluxgate_owner
-CREATE OR REPLACE FUNCTION app_hidden.engine_rules(rules jsonb)
- RETURNS jsonb
- LANGUAGE plpgsql
- IMMUTABLE PARALLEL SAFE STRICT
-AS $function$
-begin
-  return case
-    when jsonb_typeof(rules) = 'object' and jsonb_typeof(rules -> 'groups') = 'array'
-      and (rules - 'groups') = '{}'::jsonb then (
-      select coalesce(jsonb_agg(app_hidden.engine_group(g.item) order by g.position), '[]'::jsonb)
-      from jsonb_array_elements(rules -> 'groups') with ordinality as g (item, position))
-    else jsonb_build_object('stored', rules)
-  end;
-end;
-$function$;
-comment on function app_hidden.engine_rules(rules jsonb) is 'A stored rules document ({"groups": [...]}) as the engine''s rule groups ([{combinator, conditions: [{attribute, operator, values?, caseInsensitive?} | {segment, negate?}]}]). Total and faithful: a document Postgres refuses maps to one the engine refuses.';
-grant execute on function app_hidden.engine_rules(rules jsonb) to fluxgate_visitor;
-
--- ----------------------------------------------------------------------------
 -- function app_hidden.feature_blast_radius(feature_id uuid)
 -- ----------------------------------------------------------------------------
 -- sql, stable, strict, security definer, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
@@ -2210,6 +2358,52 @@ comment on function app_hidden.freeze_window_in_force(w app_public.freeze_window
 grant execute on function app_hidden.freeze_window_in_force(w app_public.freeze_windows, at timestamp with time zone) to fluxgate_visitor;
 
 -- ----------------------------------------------------------------------------
+-- function app_hidden.hll_estimate(ranks bit varying)
+-- ----------------------------------------------------------------------------
+-- sql, immutable, strict, security invoker, parallel safe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_hidden.hll_estimate(ranks bit varying)
+ RETURNS bigint
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE STRICT
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  with r as (
+    select pg_catalog.bit_count(pg_catalog.substring(ranks, i * 23 + 1, 23)) as rank
+    from pg_catalog.generate_series(0, 1023) i
+  ), e as (
+    select count(*) filter (where rank = 0) as zeros,
+      (0.7213 / (1 + 1.079 / 1024.0)) * 1024.0 * 1024.0 / sum(2 ^ (-rank)::float8) as raw
+    from r
+  )
+  select round(case
+    when raw <= 2.5 * 1024 and zeros > 0 then 1024 * ln(1024.0 / zeros)
+    when raw > 4294967296.0 / 30 then -4294967296.0 * ln(1 - raw / 4294967296.0)
+    else raw
+  end)::bigint
+  from e;
+$function$;
+comment on function app_hidden.hll_estimate(ranks bit varying) is 'The estimated number of distinct users in a HyperLogLog sketch stored as ranks (standard error about 3.25% with 1,024 registers; close to exact for small counts through linear counting).';
+grant execute on function app_hidden.hll_estimate(ranks bit varying) to fluxgate_visitor;
+
+-- ----------------------------------------------------------------------------
+-- function app_hidden.hll_registers(ranks bit varying)
+-- ----------------------------------------------------------------------------
+-- sql, immutable, strict, security invoker, parallel safe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_hidden.hll_registers(ranks bit varying)
+ RETURNS bytea
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE STRICT
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select pg_catalog.decode(pg_catalog.string_agg(
+    pg_catalog.lpad(pg_catalog.to_hex(pg_catalog.bit_count(pg_catalog.substring(ranks, i * 23 + 1, 23))::integer), 2, '0'),
+    '' order by i), 'hex')
+  from pg_catalog.generate_series(0, 1023) i;
+$function$;
+comment on function app_hidden.hll_registers(ranks bit varying) is 'The wire form of a stored sketch: 1,024 one-byte registers.';
+grant execute on function app_hidden.hll_registers(ranks bit varying) to fluxgate_visitor;
+
+-- ----------------------------------------------------------------------------
 -- function app_hidden.is_iso_datetime(value text)
 -- ----------------------------------------------------------------------------
 -- plpgsql, immutable, strict, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
@@ -2330,6 +2524,70 @@ comment on function app_hidden.max_element_length(items text[]) is 'The length o
 grant execute on function app_hidden.max_element_length(items text[]) to fluxgate_visitor;
 
 -- ----------------------------------------------------------------------------
+-- function app_hidden.normalize_legacy_rules(rules jsonb)
+-- ----------------------------------------------------------------------------
+-- plpgsql, immutable, strict, security invoker, parallel safe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_hidden.normalize_legacy_rules(rules jsonb)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ IMMUTABLE PARALLEL SAFE STRICT
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  v_groups jsonb := '[]';
+  v_group jsonb;
+  v_conditions jsonb;
+  v_cond jsonb;
+begin
+  if jsonb_typeof(rules) is distinct from 'object' or not rules ? 'groups'
+    or jsonb_typeof(rules -> 'groups') <> 'array' or (rules - 'groups') <> '{}'::jsonb then
+    return rules;
+  end if;
+  for v_group in select g.item from jsonb_array_elements(rules -> 'groups') with ordinality g (item, position)
+    order by g.position
+  loop
+    if jsonb_typeof(v_group) = 'object' then
+      v_conditions := v_group -> 'conditions';
+      if jsonb_typeof(v_conditions) = 'array' then
+        v_conditions := '[]';
+        for v_cond in select c.item from jsonb_array_elements(v_group -> 'conditions') with ordinality c (item, position)
+          order by c.position
+        loop
+          if jsonb_typeof(v_cond) = 'object' and not v_cond ? 'segment' then
+            v_cond := (v_cond - 'contextKey' - 'value' - 'values')
+              || case when v_cond ? 'contextKey' then jsonb_build_object('attribute', v_cond -> 'contextKey') else '{}'::jsonb end
+              || case
+                when not (v_cond ? 'value' or v_cond ? 'values')
+                  and v_cond ->> 'operator' in ('EXISTS', 'NOT_EXISTS') then '{}'::jsonb
+                when v_cond ? 'value' and not v_cond ? 'values'
+                  and v_cond ->> 'operator' not in ('EXISTS', 'NOT_EXISTS', 'IN', 'NOT_IN')
+                  then jsonb_build_object('values', jsonb_build_array(v_cond -> 'value'))
+                when v_cond ? 'values' and not v_cond ? 'value' and v_cond ->> 'operator' in ('IN', 'NOT_IN')
+                  then jsonb_build_object('values', v_cond -> 'values')
+                when not (v_cond ? 'value' or v_cond ? 'values') then '{}'::jsonb
+                else jsonb_build_object('values', jsonb_strip_nulls(jsonb_build_object(
+                  'value', v_cond -> 'value', 'values', v_cond -> 'values')) || '{"misspelled": true}'::jsonb)
+              end;
+          end if;
+          v_conditions := v_conditions || jsonb_build_array(v_cond);
+        end loop;
+      end if;
+      v_group := (v_group - 'op' - 'conditions')
+        || jsonb_build_object('combinator', case v_group -> 'op'
+          when '"and"' then '"AND"'::jsonb
+          when '"or"' then '"OR"'::jsonb
+          else jsonb_build_object('op', v_group -> 'op') end)
+        || jsonb_build_object('conditions', v_conditions);
+    end if;
+    v_groups := v_groups || jsonb_build_array(v_group);
+  end loop;
+  return v_groups;
+end;
+$function$;
+comment on function app_hidden.normalize_legacy_rules(rules jsonb) is 'Deprecated, for the expand phase of decision 0017: a rules document in the legacy admin dialect ({"groups": [{"op", "conditions": [{"contextKey", "value" | "values"}]}]}) as the engine''s rule groups ([{combinator, conditions: [{attribute, operator, values?, caseInsensitive?} | {segment, negate?}]}]); any other document unchanged. Faithful: a legacy document that was invalid stays invalid.';
+grant execute on function app_hidden.normalize_legacy_rules(rules jsonb) to fluxgate_visitor;
+
+-- ----------------------------------------------------------------------------
 -- function app_hidden.portable_regex_syntax()
 -- ----------------------------------------------------------------------------
 -- sql, immutable, called on null input, security invoker, parallel safe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
@@ -2353,7 +2611,7 @@ CREATE OR REPLACE FUNCTION app_hidden.rules_reference_context(rules jsonb, key t
  LANGUAGE sql
  IMMUTABLE STRICT
 AS $function$
-  select jsonb_path_exists(rules, '$.groups[*].conditions[*] ? (@.contextKey == $k)',
+  select jsonb_path_exists(rules, '$[*].conditions[*] ? (@.attribute == $k)',
     jsonb_build_object('k', key));
 $function$;
 comment on function app_hidden.rules_reference_context(rules jsonb, key text) is 'Whether a rules document references the context key.';
@@ -2368,7 +2626,7 @@ CREATE OR REPLACE FUNCTION app_hidden.rules_reference_segment(rules jsonb, key t
  LANGUAGE sql
  IMMUTABLE STRICT
 AS $function$
-  select jsonb_path_exists(rules, '$.groups[*].conditions[*] ? (@.segment == $k)',
+  select jsonb_path_exists(rules, '$[*].conditions[*] ? (@.segment == $k)',
     jsonb_build_object('k', key));
 $function$;
 comment on function app_hidden.rules_reference_segment(rules jsonb, key text) is 'Whether a rules document references the segment key.';
@@ -2384,7 +2642,7 @@ CREATE OR REPLACE FUNCTION app_hidden.rules_segment_keys(rules jsonb)
  IMMUTABLE STRICT
 AS $function$
   select distinct c ->> 'segment'
-  from jsonb_path_query(rules, '$.groups[*].conditions[*]') c
+  from jsonb_path_query(rules, '$[*].conditions[*]') c
   where jsonb_typeof(c -> 'segment') = 'string';
 $function$;
 comment on function app_hidden.rules_segment_keys(rules jsonb) is 'Keys of the segments a rules document references.';
@@ -2535,34 +2793,30 @@ declare
   v_i int;
   v_k text;
 begin
-  if rules is null or jsonb_typeof(rules) <> 'object' then
-    raise exception 'rules must be an object {"groups": [...]}' using errcode = 'BADRL';
+  if rules is null or jsonb_typeof(rules) <> 'array' then
+    raise exception 'rules must be an array of rule groups [{"combinator", "conditions"}]%', case
+      when jsonb_typeof(rules) = 'object' and rules ? 'groups'
+        then ' (the legacy {"groups": [...]} form is only accepted as written by a client, decision 0017)' else '' end
+      using errcode = 'BADRL';
   end if;
-  for v_k in select jsonb_object_keys(rules) loop
-    if v_k <> 'groups' then
-      raise exception 'rules: unknown key "%"', v_k using errcode = 'BADRL';
-    end if;
-  end loop;
-  if jsonb_typeof(rules -> 'groups') is distinct from 'array' then
-    raise exception 'rules.groups must be an array' using errcode = 'BADRL';
-  end if;
-  if jsonb_array_length(rules -> 'groups') > 100 then
-    raise exception 'rules.groups: at most 100 groups' using errcode = 'BADRL';
+  if jsonb_array_length(rules) > 100 then
+    raise exception 'rules: at most 100 groups' using errcode = 'BADRL';
   end if;
 
-  for v_g in 0 .. jsonb_array_length(rules -> 'groups') - 1 loop
-    v_group := rules -> 'groups' -> v_g;
-    v_path := format('groups[%s]', v_g);
+  for v_g in 0 .. jsonb_array_length(rules) - 1 loop
+    v_group := rules -> v_g;
+    v_path := format('rules[%s]', v_g);
     if jsonb_typeof(v_group) <> 'object' then
-      raise exception '%: a group must be an object {"op", "conditions"}', v_path using errcode = 'BADRL';
+      raise exception '%: a group must be an object {"combinator", "conditions"}', v_path using errcode = 'BADRL';
     end if;
     for v_k in select jsonb_object_keys(v_group) loop
-      if v_k not in ('op', 'conditions') then
+      if v_k not in ('combinator', 'conditions') then
         raise exception '%: unknown key "%"', v_path, v_k using errcode = 'BADRL';
       end if;
     end loop;
-    if v_group -> 'op' is distinct from '"and"' and v_group -> 'op' is distinct from '"or"' then
-      raise exception '%.op must be "and" or "or"', v_path using errcode = 'BADRL';
+    if v_group ? 'combinator' and v_group -> 'combinator' is distinct from '"AND"'
+      and v_group -> 'combinator' is distinct from '"OR"' then
+      raise exception '%.combinator must be "AND" or "OR"', v_path using errcode = 'BADRL';
     end if;
     if jsonb_typeof(v_group -> 'conditions') is distinct from 'array' then
       raise exception '%.conditions must be an array', v_path using errcode = 'BADRL';
@@ -2573,7 +2827,7 @@ begin
 
     for v_c in 0 .. jsonb_array_length(v_group -> 'conditions') - 1 loop
       v_cond := v_group -> 'conditions' -> v_c;
-      v_path := format('groups[%s].conditions[%s]', v_g, v_c);
+      v_path := format('rules[%s].conditions[%s]', v_g, v_c);
       if jsonb_typeof(v_cond) <> 'object' then
         raise exception '%: a condition must be an object', v_path using errcode = 'BADRL';
       end if;
@@ -2602,12 +2856,12 @@ begin
 
       /* an attribute condition */
       for v_k in select jsonb_object_keys(v_cond) loop
-        if v_k not in ('contextKey', 'operator', 'value', 'values', 'caseInsensitive') then
+        if v_k not in ('attribute', 'operator', 'values', 'caseInsensitive') then
           raise exception '%: unknown key "%"', v_path, v_k using errcode = 'BADRL';
         end if;
       end loop;
-      if jsonb_typeof(v_cond -> 'contextKey') is distinct from 'string' then
-        raise exception '%.contextKey must be a string (or use {"segment": key})', v_path using errcode = 'BADRL';
+      if jsonb_typeof(v_cond -> 'attribute') is distinct from 'string' then
+        raise exception '%.attribute must be a string (or use {"segment": key})', v_path using errcode = 'BADRL';
       end if;
       if jsonb_typeof(v_cond -> 'operator') is distinct from 'string' then
         raise exception '%.operator must be a string', v_path using errcode = 'BADRL';
@@ -2615,7 +2869,7 @@ begin
       if v_cond ? 'caseInsensitive' and jsonb_typeof(v_cond -> 'caseInsensitive') <> 'boolean' then
         raise exception '%.caseInsensitive must be a boolean', v_path using errcode = 'BADRL';
       end if;
-      v_key := v_cond ->> 'contextKey';
+      v_key := v_cond ->> 'attribute';
       v_op := v_cond ->> 'operator';
       v_fold := coalesce((v_cond ->> 'caseInsensitive')::boolean, false);
 
@@ -2657,30 +2911,27 @@ begin
         raise exception '%: caseInsensitive only applies to string contexts', v_path using errcode = 'BADRL';
       end if;
 
-      /* arity: none, one "value", or a "values" list */
+      /* arity: no "values", a list of exactly one, or a list of 1 to 1000 */
       if v_arity = 'none' then
-        if v_cond ? 'value' or v_cond ? 'values' then
-          raise exception '%: % takes no value', v_path, v_op using errcode = 'BADVL';
+        if v_cond ? 'values' then
+          raise exception '%: % takes no values', v_path, v_op using errcode = 'BADVL';
         end if;
         continue;
-      elsif v_arity = 'one' then
-        if v_cond ? 'values' or not v_cond ? 'value' then
-          raise exception '%: % takes exactly one "value"', v_path, v_op using errcode = 'BADVL';
-        end if;
-        v_values := jsonb_build_array(v_cond -> 'value');
-      else
-        if v_cond ? 'value' or jsonb_typeof(v_cond -> 'values') is distinct from 'array'
-          or jsonb_array_length(v_cond -> 'values') = 0 then
-          raise exception '%: % takes a non-empty "values" list', v_path, v_op using errcode = 'BADVL';
-        end if;
-        if jsonb_array_length(v_cond -> 'values') > 1000 then
-          raise exception '%: at most 1000 values', v_path using errcode = 'BADVL';
-        end if;
-        v_values := v_cond -> 'values';
+      end if;
+      v_values := v_cond -> 'values';
+      if jsonb_typeof(v_values) is distinct from 'array' or jsonb_array_length(v_values) = 0 then
+        raise exception '%: % takes a non-empty "values" list', v_path, v_op using errcode = 'BADVL';
+      end if;
+      if v_arity = 'one' and jsonb_array_length(v_values) <> 1 then
+        raise exception '%: % takes exactly one value ("values": [value])', v_path, v_op using errcode = 'BADVL';
+      end if;
+      if jsonb_array_length(v_values) > 1000 then
+        raise exception '%: at most 1000 values', v_path using errcode = 'BADVL';
       end if;
 
       for v_i in 0 .. jsonb_array_length(v_values) - 1 loop
         v_value := v_values -> v_i;
+        v_path := format('rules[%s].conditions[%s].values[%s]', v_g, v_c, v_i);
         if jsonb_typeof(v_value) not in ('string', 'number', 'boolean') then
           raise exception '%: values must be strings, numbers or booleans', v_path using errcode = 'BADVL';
         end if;
@@ -2720,7 +2971,7 @@ begin
   end loop;
 end;
 $function$;
-comment on function app_hidden.validate_rules(team_id uuid, rules jsonb) is 'Validates a rules document against the team''s contexts and segments; raises BADRL, BADOP, BADVL, BADRX, BADSV, BADNM, BADDT, NOCTX or NOSEG with the path of the offending condition. It accepts a document exactly when the engine compiles app_hidden.engine_rules(document) with the team''s contexts (decision 0015).';
+comment on function app_hidden.validate_rules(team_id uuid, rules jsonb) is 'Validates a rules document (the engine''s rule groups) against the team''s contexts and segments; raises BADRL, BADOP, BADVL, BADRX, BADSV, BADNM, BADDT, NOCTX or NOSEG with the path of the offending condition. It accepts a document exactly when the engine compiles it with the team''s contexts (decisions 0015, 0017).';
 grant execute on function app_hidden.validate_rules(team_id uuid, rules jsonb) to fluxgate_visitor;
 
 -- ----------------------------------------------------------------------------
@@ -3015,6 +3266,56 @@ $function$;
 -- no execute grants: only the owner may call it
 
 -- ----------------------------------------------------------------------------
+-- function app_private.bump_response_cache_epoch()
+-- ----------------------------------------------------------------------------
+-- sql, volatile, called on null input, security definer, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_private.bump_response_cache_epoch()
+ RETURNS void
+ LANGUAGE sql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  update app_private.response_cache_epoch set epoch = epoch + 1;
+$function$;
+comment on function app_private.bump_response_cache_epoch() is 'Moves the response cache stamp for a committed change no audit entry records (ingest).';
+-- no execute grants: only the owner may call it
+
+-- ----------------------------------------------------------------------------
+-- function app_private.claim_ingest_batch(client_id uuid, batch_id text, kind text, digest bytea)
+-- ----------------------------------------------------------------------------
+-- plpgsql, volatile, called on null input, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_private.claim_ingest_batch(client_id uuid, batch_id text, kind text, digest bytea)
+ RETURNS boolean
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  v_existing app_private.ingest_batches;
+begin
+  insert into app_private.ingest_batches (client_id, batch_id, kind, digest, rows)
+  values (claim_ingest_batch.client_id, claim_ingest_batch.batch_id, claim_ingest_batch.kind,
+    claim_ingest_batch.digest, 0)
+  on conflict do nothing;
+  if found then
+    return true;
+  end if;
+  select * into v_existing from app_private.ingest_batches b
+  where b.client_id = claim_ingest_batch.client_id and b.batch_id = claim_ingest_batch.batch_id;
+  if v_existing.kind <> claim_ingest_batch.kind then
+    raise exception 'batch_id "%" was already used for a batch of %', batch_id, v_existing.kind
+      using errcode = 'BATCH';
+  end if;
+  if v_existing.digest <> claim_ingest_batch.digest then
+    raise exception 'batch_id "%" was already used for a batch with other contents', batch_id
+      using errcode = 'BATCH';
+  end if;
+  return false;
+end;
+$function$;
+comment on function app_private.claim_ingest_batch(client_id uuid, batch_id text, kind text, digest bytea) is 'Claims a batch id for a client: true when new, false for a replay of the same batch; BATCH for an id reused with other contents.';
+-- no execute grants: only the owner may call it
+
+-- ----------------------------------------------------------------------------
 -- function app_private.current_actor_api_token_id()
 -- ----------------------------------------------------------------------------
 -- plpgsql, stable, called on null input, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
@@ -3077,8 +3378,8 @@ AS $function$
       json_strip_nulls(json_build_object(
         'id', c.id,
         'priority', c.priority,
-        'rules', app_hidden.engine_rules(c.rules),
-        'rolloutBasisPoints', c.rollout_bp,
+        'rules', c.rules,
+        'rolloutBasisPoints', c.rollout_basis_points,
         'variant', c.variant,
         'split', case when c.variant is null then c.split end))
       order by c.priority, c.id) as items
@@ -3133,7 +3434,7 @@ AS $function$
     ),
     'segments', (
       select coalesce(json_agg(
-        json_build_object('key', segment.key, 'rules', app_hidden.engine_rules(segment.rules))
+        json_build_object('key', segment.key, 'rules', segment.rules)
         order by segment.key), '[]'::json)
       from app_public.segments segment
       where segment.team_id = e.team_id
@@ -3149,7 +3450,153 @@ AS $function$
   )
   from e)::jsonb;
 $function$;
-comment on function app_private.environment_snapshot(environment_id uuid) is 'For the backend (owner): the engine Snapshot of an environment (flags with this environment''s stage, segments, prerequisites, the team''s context schema) at its latest revision; null for an unknown environment.';
+comment on function app_private.environment_snapshot(environment_id uuid) is 'For the backend (owner): the engine Snapshot of an environment (flags with this environment''s stage, segments, prerequisites, the team''s context schema) at its latest revision, with rules and rollouts as stored; null for an unknown environment.';
+-- no execute grants: only the owner may call it
+
+-- ----------------------------------------------------------------------------
+-- function app_private.ingest_assignments(client_id uuid, team_id uuid, environment_id uuid, batch_id text, digest bytea, flag_keys text[], targeting_key_hashes bytea[], variants text[], "values" jsonb[], assigned_ats timestamp with time zone[])
+-- ----------------------------------------------------------------------------
+-- plpgsql, volatile, called on null input, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_private.ingest_assignments(client_id uuid, team_id uuid, environment_id uuid, batch_id text, digest bytea, flag_keys text[], targeting_key_hashes bytea[], variants text[], "values" jsonb[], assigned_ats timestamp with time zone[])
+ RETURNS integer
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+#variable_conflict use_column
+declare
+  v_missing text;
+  v_bad record;
+  v_rows integer;
+begin
+  if not app_private.claim_ingest_batch(client_id, batch_id, 'assignments', digest) then
+    return -1;
+  end if;
+
+  select k into v_missing
+  from (select distinct unnest(ingest_assignments.flag_keys)) as t(k)
+  where not exists (
+    select 1 from app_public.features f where f.team_id = ingest_assignments.team_id and f.key = t.k)
+  order by k limit 1;
+  if v_missing is not null then
+    raise exception 'unknown flag key "%"', v_missing using errcode = 'NOFLG';
+  end if;
+
+  select a.k, a.v into v_bad
+  from unnest(ingest_assignments.flag_keys, ingest_assignments.variants) as a(k, v)
+  cross join lateral (
+    select f.id, f.variants from app_public.features f
+    where f.team_id = ingest_assignments.team_id and f.key = a.k limit 1) f
+  where not f.variants @> jsonb_build_array(jsonb_build_object('key', a.v))
+  limit 1;
+  if found then
+    raise exception 'flag "%" has no variant "%"', v_bad.k, v_bad.v using errcode = 'NOVAR';
+  end if;
+
+  insert into app_hidden.assignments as s
+    (team_id, environment_id, feature_id, targeting_key_sha256, variant, value, assigned_at)
+  select ingest_assignments.team_id, ingest_assignments.environment_id, f.id, a.h, a.v, a.j, a.t
+  from unnest(ingest_assignments.flag_keys, ingest_assignments.targeting_key_hashes, ingest_assignments.variants, ingest_assignments."values", ingest_assignments.assigned_ats) as a(k, h, v, j, t)
+  cross join lateral (
+    select f.id, f.variants from app_public.features f
+    where f.team_id = ingest_assignments.team_id and f.key = a.k limit 1) f
+  on conflict (environment_id, feature_id, targeting_key_sha256)
+    do update set variant = excluded.variant, value = excluded.value,
+      assigned_at = excluded.assigned_at, updated_at = now()
+    where s.assigned_at <= excluded.assigned_at;
+  get diagnostics v_rows = row_count;
+
+  update app_private.ingest_batches b set rows = v_rows
+  where b.client_id = ingest_assignments.client_id and b.batch_id = ingest_assignments.batch_id;
+  return v_rows;
+end;
+$function$;
+comment on function app_private.ingest_assignments(client_id uuid, team_id uuid, environment_id uuid, batch_id text, digest bytea, flag_keys text[], targeting_key_hashes bytea[], variants text[], "values" jsonb[], assigned_ats timestamp with time zone[]) is 'Stores one assignment batch of a client in one transaction (newer assignments win): the rows written, or -1 for a replay. NOFLG, NOVAR, BATCH name bad input.';
+-- no execute grants: only the owner may call it
+
+-- ----------------------------------------------------------------------------
+-- function app_private.ingest_evaluations(client_id uuid, team_id uuid, environment_id uuid, batch_id text, digest bytea, revision bigint, count_flag_keys text[], count_minutes timestamp with time zone[], count_variants text[], count_reasons text[], counts bigint[], sketch_flag_keys text[], sketch_minutes timestamp with time zone[], sketches bit varying[])
+-- ----------------------------------------------------------------------------
+-- plpgsql, volatile, called on null input, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_private.ingest_evaluations(client_id uuid, team_id uuid, environment_id uuid, batch_id text, digest bytea, revision bigint, count_flag_keys text[], count_minutes timestamp with time zone[], count_variants text[], count_reasons text[], counts bigint[], sketch_flag_keys text[], sketch_minutes timestamp with time zone[], sketches bit varying[])
+ RETURNS integer
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+#variable_conflict use_column
+declare
+  v_missing text;
+  v_bad record;
+  v_rows integer;
+begin
+  if revision > (select s.last_value from app_private.revision_seq s) then
+    raise exception 'revision % is ahead of every revision the backend has published', revision
+      using errcode = 'NOREV';
+  end if;
+  if not app_private.claim_ingest_batch(client_id, batch_id, 'evaluations', digest) then
+    return -1;
+  end if;
+
+  select t.k into v_missing
+  from (select unnest(count_flag_keys) union select unnest(sketch_flag_keys)) as t(k)
+  where not exists (
+    select 1 from app_public.features f where f.team_id = ingest_evaluations.team_id and f.key = t.k)
+  order by t.k limit 1;
+  if v_missing is not null then
+    raise exception 'unknown flag key "%"', v_missing using errcode = 'NOFLG';
+  end if;
+
+  select c.k, c.v into v_bad
+  from unnest(count_flag_keys, count_variants, count_reasons) as c(k, v, r)
+  cross join lateral (
+    select f.id, f.variants from app_public.features f
+    where f.team_id = ingest_evaluations.team_id and f.key = c.k limit 1) f
+  where (c.v = '' and c.r <> 'ERROR')
+    or (c.v <> '' and not f.variants @> jsonb_build_array(jsonb_build_object('key', c.v)))
+  limit 1;
+  if found then
+    raise exception 'flag "%" has no variant "%"', v_bad.k, v_bad.v using errcode = 'NOVAR';
+  end if;
+
+  insert into app_hidden.evaluation_counts as e
+    (team_id, environment_id, feature_id, minute, variant, reason, count)
+  select ingest_evaluations.team_id, ingest_evaluations.environment_id, f.id, c.m, c.v, c.r, sum(c.n)
+  from unnest(count_flag_keys, count_minutes, count_variants, count_reasons, counts) as c(k, m, v, r, n)
+  cross join lateral (
+    select f.id, f.variants from app_public.features f
+    where f.team_id = ingest_evaluations.team_id and f.key = c.k limit 1) f
+  group by f.id, c.m, c.v, c.r
+  on conflict (environment_id, feature_id, minute, variant, reason)
+    do update set count = e.count + excluded.count;
+  get diagnostics v_rows = row_count;
+
+  insert into app_hidden.evaluation_uniques as u (team_id, environment_id, feature_id, minute, ranks)
+  select ingest_evaluations.team_id, ingest_evaluations.environment_id, f.id, s.m,
+    bit_or(s.r)
+  from unnest(sketch_flag_keys, sketch_minutes, sketches) as s(k, m, r)
+  cross join lateral (
+    select f.id, f.variants from app_public.features f
+    where f.team_id = ingest_evaluations.team_id and f.key = s.k limit 1) f
+  group by f.id, s.m
+  on conflict (environment_id, feature_id, minute)
+    do update set ranks = u.ranks | excluded.ranks;
+
+  insert into app_hidden.feature_evaluations as l (team_id, feature_id, environment_id, last_evaluated_at)
+  select ingest_evaluations.team_id, f.id, ingest_evaluations.environment_id, max(c.m)
+  from unnest(count_flag_keys, count_minutes) as c(k, m)
+  cross join lateral (
+    select f.id, f.variants from app_public.features f
+    where f.team_id = ingest_evaluations.team_id and f.key = c.k limit 1) f
+  group by f.id
+  on conflict (feature_id, environment_id)
+    do update set last_evaluated_at = greatest(l.last_evaluated_at, excluded.last_evaluated_at);
+
+  update app_private.ingest_batches b set rows = v_rows
+  where b.client_id = ingest_evaluations.client_id and b.batch_id = ingest_evaluations.batch_id;
+  perform app_private.bump_response_cache_epoch();
+  return v_rows;
+end;
+$function$;
+comment on function app_private.ingest_evaluations(client_id uuid, team_id uuid, environment_id uuid, batch_id text, digest bytea, revision bigint, count_flag_keys text[], count_minutes timestamp with time zone[], count_variants text[], count_reasons text[], counts bigint[], sketch_flag_keys text[], sketch_minutes timestamp with time zone[], sketches bit varying[]) is 'Stores one evaluation batch of a client in one transaction (counts added, sketches merged, last-evaluated times moved): the rows added to, or -1 for a replay. NOFLG, NOVAR, NOREV, BATCH name bad input.';
 -- no execute grants: only the owner may call it
 
 -- ----------------------------------------------------------------------------
@@ -3221,6 +3668,46 @@ begin
 end;
 $function$;
 comment on function app_private.lock_scheduled_change(id uuid) is 'Locks a scheduled change the caller may change (its author, or a team admin): 42501 otherwise, CLOSD when no longer scheduled.';
+-- no execute grants: only the owner may call it
+
+-- ----------------------------------------------------------------------------
+-- function app_private.move_legacy_rules()
+-- ----------------------------------------------------------------------------
+-- plpgsql, volatile, called on null input, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_private.move_legacy_rules()
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  alter table app_public.segments disable trigger _400_validate;
+  update app_public.segments set rules = app_hidden.normalize_legacy_rules(rules)
+    where jsonb_typeof(rules) = 'object';
+  alter table app_public.segments enable trigger _400_validate;
+
+  alter table app_public.stage_criteria disable trigger _400_validate;
+  alter table app_public.stage_criteria disable trigger _920_feature_version;
+  update app_public.stage_criteria set rules = app_hidden.normalize_legacy_rules(rules)
+    where jsonb_typeof(rules) = 'object';
+  alter table app_public.stage_criteria enable trigger _920_feature_version;
+  alter table app_public.stage_criteria enable trigger _400_validate;
+
+  update app_public.feature_versions v
+  set snapshot = jsonb_set(v.snapshot, '{criteria}', (
+    select jsonb_agg(
+      (c.item - 'rollout_bp' - 'rules')
+        || case when c.item ? 'rules'
+          then jsonb_build_object('rules', app_hidden.normalize_legacy_rules(c.item -> 'rules')) else '{}'::jsonb end
+        || case when c.item ? 'rollout_bp'
+          then jsonb_build_object('rollout_basis_points', c.item -> 'rollout_bp') else '{}'::jsonb end
+      order by c.position)
+    from jsonb_array_elements(v.snapshot -> 'criteria') with ordinality as c (item, position)))
+  where jsonb_typeof(v.snapshot -> 'criteria') = 'array' and exists (
+    select 1 from jsonb_array_elements(v.snapshot -> 'criteria') c (item)
+    where c.item ? 'rollout_bp' or jsonb_typeof(c.item -> 'rules') = 'object');
+end;
+$function$;
+comment on function app_private.move_legacy_rules() is 'For migrations (owner), expand phase of decision 0017: moves stored rules and feature version criteria from the legacy dialect to the engine''s. Idempotent.';
 -- no execute grants: only the owner may call it
 
 -- ----------------------------------------------------------------------------
@@ -3378,6 +3865,22 @@ begin
 end;
 $function$;
 comment on function app_private.plan_stage_change(stage_id uuid, action text, requester uuid, override_freeze boolean) is 'What requesting a stage change would do for a requester (roles are the caller''s to check): the one decision request_stage_change, scheduled changes and approval_preview share.';
+-- no execute grants: only the owner may call it
+
+-- ----------------------------------------------------------------------------
+-- function app_private.prune_ingest(batch_window interval, retention interval)
+-- ----------------------------------------------------------------------------
+-- sql, volatile, called on null input, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_private.prune_ingest(batch_window interval, retention interval)
+ RETURNS void
+ LANGUAGE sql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  delete from app_private.ingest_batches where received_at < now() - batch_window;
+  delete from app_hidden.evaluation_counts where minute < now() - retention;
+  delete from app_hidden.evaluation_uniques where minute < now() - retention;
+$function$;
+comment on function app_private.prune_ingest(batch_window interval, retention interval) is 'Deletes batch ids older than the replay window and per-minute metrics older than the retention.';
 -- no execute grants: only the owner may call it
 
 -- ----------------------------------------------------------------------------
@@ -3765,6 +4268,23 @@ begin
 end;
 $function$;
 comment on function app_private.tg__lock_team_graph() is 'Trigger function serialising writes to one team''s graph (dependencies, segments, stage parents) so concurrent writes cannot form a cycle.';
+-- no execute grants: only the owner may call it
+
+-- ----------------------------------------------------------------------------
+-- function app_private.tg__normalize_legacy_rules()
+-- ----------------------------------------------------------------------------
+-- plpgsql, volatile, called on null input, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_private.tg__normalize_legacy_rules()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  NEW.rules := app_hidden.normalize_legacy_rules(NEW.rules);
+  return NEW;
+end;
+$function$;
+comment on function app_private.tg__normalize_legacy_rules() is 'Trigger function: rules written in the deprecated legacy dialect are stored in the engine''s (decision 0017).';
 -- no execute grants: only the owner may call it
 
 -- ----------------------------------------------------------------------------
@@ -4487,7 +5007,7 @@ CREATE OR REPLACE FUNCTION app_private.tg_segments__validate()
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
 begin
-  if jsonb_typeof(NEW.rules) = 'object' and jsonb_typeof(NEW.rules -> 'groups') = 'array' and exists (
+  if jsonb_typeof(NEW.rules) = 'array' and exists (
     with recursive reached(key) as (
       select k from app_hidden.rules_segment_keys(NEW.rules) k
       union
@@ -4523,8 +5043,8 @@ declare
   v_k text;
   v_sum bigint := 0;
 begin
-  if NEW.rollout_bp is null or NEW.rollout_bp not between 0 and 10000 then
-    raise exception 'rollout % is out of range: basis points from 0 to 10000 (100%%)', NEW.rollout_bp
+  if NEW.rollout_basis_points is null or NEW.rollout_basis_points not between 0 and 10000 then
+    raise exception 'rollout % is out of range: basis points from 0 to 10000 (100%%)', NEW.rollout_basis_points
       using errcode = 'BADRO';
   end if;
   perform app_hidden.validate_rules(NEW.team_id, NEW.rules);
@@ -5102,6 +5622,48 @@ Whether the logged-in user is a system administrator.';
 grant execute on function app_public.current_user_is_admin() to fluxgate_visitor;
 
 -- ----------------------------------------------------------------------------
+-- function app_public.evaluations_over_time(feature_id uuid, environment_id uuid, since timestamp with time zone, until timestamp with time zone, bucket_minutes integer)
+-- ----------------------------------------------------------------------------
+-- plpgsql, stable, called on null input, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_public.evaluations_over_time(feature_id uuid, environment_id uuid, since timestamp with time zone, until timestamp with time zone, bucket_minutes integer DEFAULT 60)
+ RETURNS SETOF app_public.evaluation_point
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  perform app_hidden.check_analytics_range(since, until, bucket_minutes);
+  return query
+  select pg_catalog.date_bin(make_interval(mins => bucket_minutes), c.minute, timestamptz '2000-01-01 00:00:00+00') as bucket,
+    c.variant, c.reason, sum(c.count)::bigint
+  from app_hidden.evaluation_counts c
+  where c.feature_id = evaluations_over_time.feature_id
+    and c.environment_id = evaluations_over_time.environment_id
+    and c.minute >= since and c.minute < until
+  group by 1, 2, 3
+  order by 1, 2, 3;
+end;
+$function$;
+comment on function app_public.evaluations_over_time(feature_id uuid, environment_id uuid, since timestamp with time zone, until timestamp with time zone, bucket_minutes integer) is 'Evaluations of a flag in an environment per time bucket (bucketMinutes, default 60, aligned to UTC midnight), variant and reason, from since (inclusive) to until (exclusive); buckets without evaluations are absent. At most 400 days and 10,000 buckets (BADRG). Team members only.';
+grant execute on function app_public.evaluations_over_time(feature_id uuid, environment_id uuid, since timestamp with time zone, until timestamp with time zone, bucket_minutes integer) to fluxgate_visitor;
+
+-- ----------------------------------------------------------------------------
+-- function app_public.feature_stages_last_evaluated_at(stage app_public.feature_stages)
+-- ----------------------------------------------------------------------------
+-- sql, stable, called on null input, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_public.feature_stages_last_evaluated_at(stage app_public.feature_stages)
+ RETURNS timestamp with time zone
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select l.last_evaluated_at from app_hidden.feature_evaluations l
+  where l.feature_id = stage.feature_id and l.environment_id = stage.environment_id;
+$function$;
+comment on function app_public.feature_stages_last_evaluated_at(stage app_public.feature_stages) is 'Start of the latest minute in which an edge reported an evaluation of this flag in this stage''s environment; null if never.';
+grant execute on function app_public.feature_stages_last_evaluated_at(stage app_public.feature_stages) to fluxgate_visitor;
+
+-- ----------------------------------------------------------------------------
 -- function app_public.feature_version_diff(feature_id uuid, from_version integer, to_version integer)
 -- ----------------------------------------------------------------------------
 -- sql, stable, strict, security invoker, parallel unsafe, owner fluxgate_owner
@@ -5126,6 +5688,21 @@ AS $function$
 $function$;
 comment on function app_public.feature_version_diff(feature_id uuid, from_version integer, to_version integer) is 'What changed in a feature between two of its versions: {fromVersion, toVersion, changes}, where changes.feature is {field: {before, after}} and changes.dependencies/stages/criteria are {added, removed, changed: [{id, changes}]}; only changed sections appear. Null when either version does not exist or is not visible.';
 grant execute on function app_public.feature_version_diff(feature_id uuid, from_version integer, to_version integer) to fluxgate_visitor;
+
+-- ----------------------------------------------------------------------------
+-- function app_public.features_last_evaluated_at(feature app_public.features)
+-- ----------------------------------------------------------------------------
+-- sql, stable, called on null input, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_public.features_last_evaluated_at(feature app_public.features)
+ RETURNS timestamp with time zone
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select max(l.last_evaluated_at) from app_hidden.feature_evaluations l where l.feature_id = feature.id;
+$function$;
+comment on function app_public.features_last_evaluated_at(feature app_public.features) is 'Start of the latest minute in which an edge reported an evaluation of this flag, in any environment; null if never.';
+grant execute on function app_public.features_last_evaluated_at(feature app_public.features) to fluxgate_visitor;
 
 -- ----------------------------------------------------------------------------
 -- function app_public.features_stale_reasons(f app_public.features)
@@ -5574,6 +6151,7 @@ declare
   v_k text;
   v_row app_public.stage_criteria;
   v_rollout numeric;
+  v_rollout_key text;
 begin
   select s.team_id into v_team_id from app_public.feature_stages s where s.id = set_stage_criteria.stage_id;
   if v_team_id is null or app_hidden.current_user_has_role(v_team_id, 'requester') is not true then
@@ -5591,10 +6169,15 @@ begin
       raise exception 'criteria[%] must be an object', v_i using errcode = 'BADRL';
     end if;
     for v_k in select jsonb_object_keys(v_item) loop
-      if v_k not in ('name', 'priority', 'rules', 'rolloutBp', 'variant', 'split') then
+      -- rolloutBp: the deprecated legacy name of rolloutBasisPoints (decision 0017)
+      if v_k not in ('name', 'priority', 'rules', 'rolloutBasisPoints', 'rolloutBp', 'variant', 'split') then
         raise exception 'criteria[%]: unknown key "%"', v_i, v_k using errcode = 'BADRL';
       end if;
     end loop;
+    if v_item ? 'rolloutBasisPoints' and v_item ? 'rolloutBp' then
+      raise exception 'criteria[%]: rolloutBp is the deprecated name of rolloutBasisPoints; give only rolloutBasisPoints', v_i
+        using errcode = 'BADRL';
+    end if;
     if jsonb_typeof(v_item -> 'name') not in ('string', 'null')
       or jsonb_typeof(v_item -> 'variant') not in ('string', 'null')
       or (jsonb_typeof(v_item -> 'priority') not in ('number', 'null')) then
@@ -5605,25 +6188,27 @@ begin
         or (v_item ->> 'priority')::numeric not between 0 and 1000000) then
       raise exception 'criteria[%].priority must be an integer from 0 to 1000000', v_i using errcode = 'BADRL';
     end if;
+    v_rollout_key := case when v_item ? 'rolloutBp' then 'rolloutBp' else 'rolloutBasisPoints' end;
     v_rollout := 10000;
-    if jsonb_typeof(v_item -> 'rolloutBp') = 'number' then
-      v_rollout := (v_item ->> 'rolloutBp')::numeric;
-    elsif jsonb_typeof(v_item -> 'rolloutBp') is distinct from 'null' and v_item ? 'rolloutBp' then
+    if jsonb_typeof(v_item -> v_rollout_key) = 'number' then
+      v_rollout := (v_item ->> v_rollout_key)::numeric;
+    elsif jsonb_typeof(v_item -> v_rollout_key) is distinct from 'null' and v_item ? v_rollout_key then
       v_rollout := -1;
     end if;
     if v_rollout <> trunc(v_rollout) or v_rollout not between 0 and 10000 then
-      raise exception 'criteria[%].rolloutBp must be an integer from 0 to 10000 basis points', v_i
+      raise exception 'criteria[%].% must be an integer from 0 to 10000 basis points', v_i, v_rollout_key
         using errcode = 'BADRO';
     end if;
 
     begin
-      insert into app_public.stage_criteria (team_id, feature_stage_id, priority, name, rules, rollout_bp, variant, split)
+      insert into app_public.stage_criteria
+        (team_id, feature_stage_id, priority, name, rules, rollout_basis_points, variant, split)
       values (
         v_team_id,
         set_stage_criteria.stage_id,
         coalesce((v_item ->> 'priority')::int, v_i),
         coalesce(v_item ->> 'name', ''),
-        coalesce(nullif(v_item -> 'rules', 'null'), '{"groups": []}'),
+        coalesce(nullif(v_item -> 'rules', 'null'), '[]'),
         v_rollout::int,
         v_item ->> 'variant',
         nullif(v_item -> 'split', 'null')
@@ -5643,8 +6228,95 @@ begin
   end loop;
 end;
 $function$;
-comment on function app_public.set_stage_criteria(stage_id uuid, criteria jsonb) is 'Replaces all criteria of a stage at once: a JSON array of {name?, priority?, rules?, rolloutBp?, variant?, split?} (priority defaults to the position in the array, rolloutBp to 10000). Everything is validated; if any criterion is invalid nothing changes. Requesters.';
+comment on function app_public.set_stage_criteria(stage_id uuid, criteria jsonb) is 'Replaces all criteria of a stage at once: a JSON array of {name?, priority?, rules?, rolloutBasisPoints?, variant?, split?}, rules being rule groups as the engine reads them (docs/evaluation.md). Priority defaults to the position in the array, rolloutBasisPoints to 10000 (rolloutBp is its deprecated name). Everything is validated; if any criterion is invalid nothing changes. Requesters.';
 grant execute on function app_public.set_stage_criteria(stage_id uuid, criteria jsonb) to fluxgate_visitor;
+
+-- ----------------------------------------------------------------------------
+-- function app_public.top_flags(environment_id uuid, since timestamp with time zone, until timestamp with time zone, max_flags integer)
+-- ----------------------------------------------------------------------------
+-- plpgsql, stable, called on null input, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_public.top_flags(environment_id uuid, since timestamp with time zone, until timestamp with time zone, max_flags integer DEFAULT 10)
+ RETURNS SETOF app_public.flag_evaluation_total
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  perform app_hidden.check_analytics_range(since, until, null);
+  if max_flags is null or max_flags < 1 or max_flags > 1000 then
+    raise exception 'max_flags must be 1 to 1000' using errcode = 'BADRG';
+  end if;
+  return query
+  select f.id, f.key, t.evaluations, l.last_evaluated_at
+  from (
+    select c.feature_id, sum(c.count)::bigint as evaluations
+    from app_hidden.evaluation_counts c
+    where c.environment_id = top_flags.environment_id
+      and c.minute >= since and c.minute < until
+    group by c.feature_id
+    order by 2 desc, 1
+    limit max_flags
+  ) t
+  join app_public.features f on f.id = t.feature_id
+  left join app_hidden.feature_evaluations l
+    on l.feature_id = t.feature_id and l.environment_id = top_flags.environment_id
+  order by t.evaluations desc, f.key;
+end;
+$function$;
+comment on function app_public.top_flags(environment_id uuid, since timestamp with time zone, until timestamp with time zone, max_flags integer) is 'The most evaluated flags of an environment from since (inclusive) to until (exclusive), most first (at most maxFlags, default 10). Team members only.';
+grant execute on function app_public.top_flags(environment_id uuid, since timestamp with time zone, until timestamp with time zone, max_flags integer) to fluxgate_visitor;
+
+-- ----------------------------------------------------------------------------
+-- function app_public.unique_users(feature_id uuid, environment_id uuid, since timestamp with time zone, until timestamp with time zone)
+-- ----------------------------------------------------------------------------
+-- plpgsql, stable, called on null input, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_public.unique_users(feature_id uuid, environment_id uuid, since timestamp with time zone, until timestamp with time zone)
+ RETURNS bigint
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  perform app_hidden.check_analytics_range(since, until, null);
+  return coalesce((
+    select app_hidden.hll_estimate(bit_or(u.ranks))
+    from app_hidden.evaluation_uniques u
+    where u.feature_id = unique_users.feature_id
+      and u.environment_id = unique_users.environment_id
+      and u.minute >= since and u.minute < until), 0);
+end;
+$function$;
+comment on function app_public.unique_users(feature_id uuid, environment_id uuid, since timestamp with time zone, until timestamp with time zone) is 'Distinct users who evaluated a flag in an environment from since (inclusive) to until (exclusive), each counted once (HyperLogLog, about 3% error). Team members only.';
+grant execute on function app_public.unique_users(feature_id uuid, environment_id uuid, since timestamp with time zone, until timestamp with time zone) to fluxgate_visitor;
+
+-- ----------------------------------------------------------------------------
+-- function app_public.unique_users_over_time(feature_id uuid, environment_id uuid, since timestamp with time zone, until timestamp with time zone, bucket_minutes integer)
+-- ----------------------------------------------------------------------------
+-- plpgsql, stable, called on null input, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_public.unique_users_over_time(feature_id uuid, environment_id uuid, since timestamp with time zone, until timestamp with time zone, bucket_minutes integer DEFAULT 60)
+ RETURNS SETOF app_public.unique_users_point
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  perform app_hidden.check_analytics_range(since, until, bucket_minutes);
+  return query
+  select b.bucket, app_hidden.hll_estimate(b.ranks)
+  from (
+    select pg_catalog.date_bin(make_interval(mins => bucket_minutes), u.minute, timestamptz '2000-01-01 00:00:00+00') as bucket,
+      bit_or(u.ranks) as ranks
+    from app_hidden.evaluation_uniques u
+    where u.feature_id = unique_users_over_time.feature_id
+      and u.environment_id = unique_users_over_time.environment_id
+      and u.minute >= since and u.minute < until
+    group by 1
+  ) b
+  order by 1;
+end;
+$function$;
+comment on function app_public.unique_users_over_time(feature_id uuid, environment_id uuid, since timestamp with time zone, until timestamp with time zone, bucket_minutes integer) is 'Distinct users who evaluated a flag in an environment per time bucket (bucketMinutes, default 60), from since (inclusive) to until (exclusive): each user counted once per bucket however many edges and minutes saw them. Team members only.';
+grant execute on function app_public.unique_users_over_time(feature_id uuid, environment_id uuid, since timestamp with time zone, until timestamp with time zone, bucket_minutes integer) to fluxgate_visitor;
 
 -- ----------------------------------------------------------------------------
 -- function app_public.verify_audit_chain()

@@ -1,6 +1,7 @@
 import { LOG_LEVELS, type LogLevel } from "@fluxgate/log";
 
 import type { DeliveryHubOptions } from "./grpc/DeliveryHub.ts";
+import type { IngestServiceOptions } from "./grpc/IngestService.ts";
 import type { JobQueueOptions } from "./jobs/startJobQueue.ts";
 
 /** Backend settings, read once from the environment. */
@@ -42,6 +43,8 @@ export interface BackendConfig {
   jobs?: JobQueueOptions | null;
   /** Delivery fan-out tuning (tests shorten its intervals). */
   deliveryHub?: Partial<DeliveryHubOptions>;
+  /** Ingest limits (`BACKEND_INGEST_*`); unset ones keep their defaults. */
+  ingest?: Partial<IngestServiceOptions>;
   /** Where `npm run generate` writes the SDL; unset at run time. */
   exportSchemaPath?: string;
   /** `local` allows development conveniences (detailed errors, readable logs). */
@@ -92,9 +95,30 @@ export function loadBackendConfig(env: NodeJS.ProcessEnv = process.env): Backend
     ...(env.BACKEND_ACCESS_TOKEN_TTL_SECONDS
       ? { accessTokenTtlSeconds: integer(env, "BACKEND_ACCESS_TOKEN_TTL_SECONDS", 900) }
       : {}),
+    ingest: ingest(env),
     mode,
     logLevel: oneOf(env, "LOG_LEVEL", LOG_LEVELS, "info"),
   };
+}
+
+/** `BACKEND_INGEST_*`: each validated, each optional. */
+function ingest(env: NodeJS.ProcessEnv): Partial<IngestServiceOptions> {
+  const options: Partial<IngestServiceOptions> = {};
+  const set = (name: string, key: keyof IngestServiceOptions, max: number, scale = 1) => {
+    if (env[name] === undefined || env[name] === "") return;
+    const value = integer(env, name, 1);
+    if (value > max) throw new ConfigError(`${name} must be at most ${max}, got ${value}`);
+    options[key] = value * scale;
+  };
+  set("BACKEND_INGEST_MAX_IN_FLIGHT", "maxInFlight", 1_000);
+  set("BACKEND_INGEST_MAX_BATCH_ITEMS", "maxBatchItems", 100_000);
+  set("BACKEND_INGEST_MAX_MESSAGE_KB", "maxMessageBytes", 64 * 1024, 1024);
+  set("BACKEND_INGEST_RETENTION_DAYS", "retentionDays", 3_650);
+  set("BACKEND_INGEST_REPLAY_WINDOW_HOURS", "replayWindowHours", 24 * 365);
+  if (options.maxMessageBytes !== undefined && options.maxMessageBytes < 64 * 1024) {
+    throw new ConfigError("BACKEND_INGEST_MAX_MESSAGE_KB must be at least 64");
+  }
+  return options;
 }
 
 function oneOf<const T extends string>(

@@ -17,7 +17,6 @@ import { NotFoundPlugin } from "./plugins/NotFoundPlugin.ts";
 import { makeOperationLogPlugin } from "./plugins/OperationLogPlugin.ts";
 import { PageSizePlugin } from "./plugins/PageSizePlugin.ts";
 import { makeQueryLimitsPlugin } from "./plugins/QueryLimitsPlugin.ts";
-import { RegexDialectPlugin } from "./plugins/RegexDialectPlugin.ts";
 import { makeResponseCachePlugin } from "./plugins/ResponseCachePlugin.ts";
 import {
   makeSchemaDisclosurePlugin,
@@ -56,8 +55,6 @@ export function makePreset(
       AuthPlugin,
       // updates that match no visible row fail with NOT_FOUND, like deletes.
       NotFoundPlugin,
-      // REGEX patterns in mutation arguments must compile as ECMAScript (BADRX).
-      RegexDialectPlugin,
       // depth and size limits on every document.
       makeQueryLimitsPlugin(),
       // featureChanged / auditEntryAdded over LISTEN/NOTIFY, checked per team.

@@ -15,7 +15,7 @@ const SQL = `
     select f.key, f.name, (
       select coalesce(json_agg(json_build_object('status', s.status, 'criteria', (
         select coalesce(json_agg(json_build_object('priority', c.priority, 'name', c.name,
-          'rolloutBp', c.rollout_bp, 'variant', c.variant, 'split', c.split, 'rules', c.rules)
+          'rolloutBasisPoints', c.rollout_basis_points, 'variant', c.variant, 'split', c.split, 'rules', c.rules)
           order by c.priority), '[]')
         from app_public.stage_criteria c where c.feature_stage_id = s.id))), '[]')
       from app_public.feature_stages s where s.feature_id = f.id) as stages

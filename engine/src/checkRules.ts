@@ -284,11 +284,11 @@ function checkAttribute(c: Record<string, unknown>, path: string, schema: Contex
 
 /**
  * Checks rule groups against the snapshot's context schema, exactly as
- * Postgres's `app_hidden.validate_rules` checks the stored document they were
- * mapped from (`app_hidden.engine_rules`): no unknown keys, Postgres's size
- * limits, operators that apply to the context's type, values of that type
- * (and among its allowed values), `caseInsensitive` on strings only, portable
- * patterns. Runs at compile time only. Throws {@link CompileError}.
+ * Postgres's `app_hidden.validate_rules` checks them on write (Postgres
+ * stores and streams this very document, decision 0017): no unknown keys,
+ * Postgres's size limits, operators that apply to the context's type, values
+ * of that type (and among its allowed values), `caseInsensitive` on strings
+ * only, portable patterns. Runs at compile time only. Throws {@link CompileError}.
  */
 export function checkRules(groups: unknown, path: string, schema: ContextSchema): void {
   if (groups === undefined) return;

@@ -44,3 +44,4 @@ export type {
   VariantDefinition,
 } from "./Snapshot.ts";
 export { OPERATORS, SERVED_STATUSES } from "./Snapshot.ts";
+export { SKETCH_REGISTERS, SKETCH_SEED, UniqueUsersSketch } from "./UniqueUsersSketch.ts";

@@ -105,9 +105,14 @@ export function createSegment(
   client: TxClient,
   teamId: string,
   key: string,
-  rules: unknown = { groups: [] },
+  rules: unknown = [],
 ): Promise<string> {
-  return insert(client, "segments", { team_id: teamId, key, name: key, rules });
+  return insert(client, "segments", {
+    team_id: teamId,
+    key,
+    name: key,
+    rules: JSON.stringify(rules),
+  });
 }
 
 export interface FeatureOptions {
@@ -174,13 +179,20 @@ export function createCriterion(
   client: TxClient,
   stageId: string,
   priority: number,
-  fields: { rules?: unknown; variant?: string | null; split?: unknown; rolloutBp?: number } = {},
+  fields: {
+    rules?: unknown;
+    variant?: string | null;
+    split?: unknown;
+    rolloutBasisPoints?: number;
+  } = {},
 ): Promise<string> {
   const values: Record<string, unknown> = { feature_stage_id: stageId, priority };
   if (fields.rules !== undefined) values.rules = JSON.stringify(fields.rules);
   if (fields.variant !== undefined) values.variant = fields.variant;
   if (fields.split !== undefined) values.split = JSON.stringify(fields.split);
-  if (fields.rolloutBp !== undefined) values.rollout_bp = fields.rolloutBp;
+  if (fields.rolloutBasisPoints !== undefined) {
+    values.rollout_basis_points = fields.rolloutBasisPoints;
+  }
   return insert(client, "stage_criteria", values);
 }
 
@@ -241,11 +253,12 @@ export async function createTeamDomain(client: TxClient, teamId: string): Promis
   });
   const context = await createContext(client, teamId, "country", "string", ["NZ", "AU", "GB"]);
   const unusedContext = await createContext(client, teamId, "plan");
-  const segment = await createSegment(client, teamId, "down-under", {
-    groups: [
-      { op: "and", conditions: [{ contextKey: "country", operator: "IN", values: ["NZ", "AU"] }] },
-    ],
-  });
+  const segment = await createSegment(client, teamId, "down-under", [
+    {
+      combinator: "AND",
+      conditions: [{ attribute: "country", operator: "IN", values: ["NZ", "AU"] }],
+    },
+  ]);
   const unusedSegment = await createSegment(client, teamId, "nobody");
   const feature = await createFeature(client, teamId, "dark-mode");
   const feature2 = await createContextualFeature(client, teamId, "new-checkout");
@@ -253,7 +266,7 @@ export async function createTeamDomain(client: TxClient, teamId: string): Promis
   const dependency = await createDependency(client, feature2, feature, "on");
   const stage = await createStage(client, feature2, environment);
   const criterion = await createCriterion(client, stage, 0, {
-    rules: { groups: [{ op: "and", conditions: [{ segment: "down-under" }] }] },
+    rules: [{ combinator: "AND", conditions: [{ segment: "down-under" }] }],
     variant: "v2",
   });
   const { id: clientId } = await createClient(client, environment);

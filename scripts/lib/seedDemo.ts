@@ -9,30 +9,26 @@ export interface DemoSeed {
 const NEW_CHECKOUT_CRITERIA = [
   {
     name: "Premium markets on pro",
-    rules: {
-      groups: [
-        {
-          op: "and",
-          conditions: [
-            { contextKey: "country", operator: "IN", values: ["NZ", "AU", "GB"] },
-            { contextKey: "plan", operator: "EQUALS", value: "pro" },
-          ],
-        },
-      ],
-    },
+    rules: [
+      {
+        combinator: "AND",
+        conditions: [
+          { attribute: "country", operator: "IN", values: ["NZ", "AU", "GB"] },
+          { attribute: "plan", operator: "EQUALS", values: ["pro"] },
+        ],
+      },
+    ],
     variant: "v2",
   },
   {
     name: "Recent app versions: 30% rollout, split v2/v3",
-    rules: {
-      groups: [
-        {
-          op: "and",
-          conditions: [{ contextKey: "appVersion", operator: "SEMVER_GTE", value: "2.3.0" }],
-        },
-      ],
-    },
-    rolloutBp: 3000,
+    rules: [
+      {
+        combinator: "AND",
+        conditions: [{ attribute: "appVersion", operator: "SEMVER_GTE", values: ["2.3.0"] }],
+      },
+    ],
+    rolloutBasisPoints: 3000,
     split: [
       { variant: "v2", weight: 5000 },
       { variant: "v3", weight: 5000 },

@@ -2624,6 +2624,41 @@ export type EnvironmentType =
   | 'production'
   | 'staging';
 
+/** Evaluations of one variant for one reason during one time bucket. */
+export type EvaluationPoint = {
+  __typename?: 'EvaluationPoint';
+  /** Start of the bucket. */
+  bucket?: Maybe<Scalars['Datetime']['output']>;
+  /** How many evaluations. */
+  evaluations?: Maybe<Scalars['BigInt']['output']>;
+  /** STATIC, TARGETING_MATCH, SPLIT, DISABLED, DEFAULT or ERROR. */
+  reason?: Maybe<Scalars['String']['output']>;
+  /** The variant served; empty when none was (reason ERROR). */
+  variant?: Maybe<Scalars['String']['output']>;
+};
+
+/** A connection to a list of `EvaluationPoint` values. */
+export type EvaluationPointConnection = {
+  __typename?: 'EvaluationPointConnection';
+  /** A list of edges which contains the `EvaluationPoint` and cursor to aid in pagination. */
+  edges: Array<Maybe<EvaluationPointEdge>>;
+  /** A list of `EvaluationPoint` objects. */
+  nodes: Array<Maybe<EvaluationPoint>>;
+  /** Information to aid in pagination. */
+  pageInfo: PageInfo;
+  /** The count of *all* `EvaluationPoint` you could get from the connection. */
+  totalCount: Scalars['Int']['output'];
+};
+
+/** A `EvaluationPoint` edge in the connection. */
+export type EvaluationPointEdge = {
+  __typename?: 'EvaluationPointEdge';
+  /** A cursor for use in pagination. */
+  cursor?: Maybe<Scalars['Cursor']['output']>;
+  /** The `EvaluationPoint` at the end of the edge. */
+  node?: Maybe<EvaluationPoint>;
+};
+
 /** A feature flag: its variants, off variant, metadata and lifecycle. Its stages (one per environment) decide where and to whom it is served. */
 export type Feature = Node & {
   __typename?: 'Feature';
@@ -2649,6 +2684,8 @@ export type Feature = Node & {
   kills: FeatureKillConnection;
   /** Simple (boolean on/off) or contextual (typed variants). */
   kind: FeatureKind;
+  /** Start of the latest minute in which an edge reported an evaluation of this flag, in any environment; null if never. */
+  lastEvaluatedAt?: Maybe<Scalars['Datetime']['output']>;
   /** Draft, active, deprecated or archived. */
   lifecycle: FeatureLifecycle;
   /** Display name. */
@@ -3129,6 +3166,8 @@ export type FeatureStage = Node & {
   freezeOverrides: FreezeOverrideConnection;
   /** A globally unique identifier. Can be used in various places throughout the system to identify this single value. */
   id: Scalars['ID']['output'];
+  /** Start of the latest minute in which an edge reported an evaluation of this flag in this stage's environment; null if never. */
+  lastEvaluatedAt?: Maybe<Scalars['Datetime']['output']>;
   /** Reads a single `FeatureStage` that is related to this `FeatureStage`. */
   parentStage?: Maybe<FeatureStage>;
   /** The stage this one follows (forks from), copied from the pipeline; null for a root stage. */
@@ -3404,6 +3443,41 @@ export type FinalizeApprovalRequestPayload = {
 /** The output of our `finalizeApprovalRequest` mutation. */
 export type FinalizeApprovalRequestPayloadApprovalRequestEdgeArgs = {
   orderBy?: Array<ApprovalRequestOrderBy>;
+};
+
+/** A flag with its evaluations over a range. */
+export type FlagEvaluationTotal = {
+  __typename?: 'FlagEvaluationTotal';
+  /** Evaluations in the range. */
+  evaluations?: Maybe<Scalars['BigInt']['output']>;
+  /** The feature. */
+  featureId?: Maybe<Scalars['UUID']['output']>;
+  /** Its key. */
+  featureKey?: Maybe<Scalars['String']['output']>;
+  /** Start of the latest minute it was evaluated in this environment (at any time). */
+  lastEvaluatedAt?: Maybe<Scalars['Datetime']['output']>;
+};
+
+/** A connection to a list of `FlagEvaluationTotal` values. */
+export type FlagEvaluationTotalConnection = {
+  __typename?: 'FlagEvaluationTotalConnection';
+  /** A list of edges which contains the `FlagEvaluationTotal` and cursor to aid in pagination. */
+  edges: Array<Maybe<FlagEvaluationTotalEdge>>;
+  /** A list of `FlagEvaluationTotal` objects. */
+  nodes: Array<Maybe<FlagEvaluationTotal>>;
+  /** Information to aid in pagination. */
+  pageInfo: PageInfo;
+  /** The count of *all* `FlagEvaluationTotal` you could get from the connection. */
+  totalCount: Scalars['Int']['output'];
+};
+
+/** A `FlagEvaluationTotal` edge in the connection. */
+export type FlagEvaluationTotalEdge = {
+  __typename?: 'FlagEvaluationTotalEdge';
+  /** A cursor for use in pagination. */
+  cursor?: Maybe<Scalars['Cursor']['output']>;
+  /** The `FlagEvaluationTotal` at the end of the edge. */
+  node?: Maybe<FlagEvaluationTotal>;
 };
 
 /** A stage change a team admin made during a change freeze, and why. */
@@ -3849,7 +3923,7 @@ export type Mutation = {
   rotateSigningKey: RotateSigningKeyPayload;
   /** Schedules a change of a feature at runAt (in the future: BADEX): deploy or rollback (with stageId, a stage of the feature; through the approval workflow), kill (with a reason: BADRS) or restore (team admins), archive. Requesters (team admins to kill or restore). BADAC for an unknown action or a missing or extra stage. */
   scheduleChange?: Maybe<ScheduleChangePayload>;
-  /** Replaces all criteria of a stage at once: a JSON array of {name?, priority?, rules?, rolloutBp?, variant?, split?} (priority defaults to the position in the array, rolloutBp to 10000). Everything is validated; if any criterion is invalid nothing changes. Requesters. */
+  /** Replaces all criteria of a stage at once: a JSON array of {name?, priority?, rules?, rolloutBasisPoints?, variant?, split?}, rules being rule groups as the engine reads them (docs/evaluation.md). Priority defaults to the position in the array, rolloutBasisPoints to 10000 (rolloutBp is its deprecated name). Everything is validated; if any criterion is invalid nothing changes. Requesters. */
   setStageCriteria?: Maybe<SetStageCriteriaPayload>;
   /** Updates a single `ApprovalPolicy` using a unique key and a patch. */
   updateApprovalPolicy?: Maybe<UpdateApprovalPolicyPayload>;
@@ -5021,6 +5095,8 @@ export type Query = Node & {
   environmentByTeamIdAndKey?: Maybe<Environment>;
   /** Reads and enables pagination through a set of `Environment`. */
   environments?: Maybe<EnvironmentConnection>;
+  /** Evaluations of a flag in an environment per time bucket (bucketMinutes, default 60, aligned to UTC midnight), variant and reason, from since (inclusive) to until (exclusive); buckets without evaluations are absent. At most 400 days and 10,000 buckets (BADRG). Team members only. */
+  evaluationsOverTime?: Maybe<EvaluationPointConnection>;
   /** Get a single `Feature`. */
   feature?: Maybe<Feature>;
   /** Reads a single `Feature` using its globally unique `ID`. */
@@ -5136,6 +5212,12 @@ export type Query = Node & {
   teamMemberships?: Maybe<TeamMembershipConnection>;
   /** Reads and enables pagination through a set of `Team`. */
   teams?: Maybe<TeamConnection>;
+  /** The most evaluated flags of an environment from since (inclusive) to until (exclusive), most first (at most maxFlags, default 10). Team members only. */
+  topFlags?: Maybe<FlagEvaluationTotalConnection>;
+  /** Distinct users who evaluated a flag in an environment from since (inclusive) to until (exclusive), each counted once (HyperLogLog, about 3% error). Team members only. */
+  uniqueUsers?: Maybe<Scalars['BigInt']['output']>;
+  /** Distinct users who evaluated a flag in an environment per time bucket (bucketMinutes, default 60), from since (inclusive) to until (exclusive): each user counted once per bucket however many edges and minutes saw them. Team members only. */
+  uniqueUsersOverTime?: Maybe<UniqueUsersPointConnection>;
   /** Get a single `User`. */
   user?: Maybe<User>;
   /** Reads a single `User` using its globally unique `ID`. */
@@ -5403,6 +5485,19 @@ export type QueryEnvironmentsArgs = {
   last?: InputMaybe<Scalars['Int']['input']>;
   offset?: InputMaybe<Scalars['Int']['input']>;
   orderBy?: InputMaybe<Array<EnvironmentOrderBy>>;
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryEvaluationsOverTimeArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  bucketMinutes?: InputMaybe<Scalars['Int']['input']>;
+  environmentId?: InputMaybe<Scalars['UUID']['input']>;
+  featureId?: InputMaybe<Scalars['UUID']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  since?: InputMaybe<Scalars['Datetime']['input']>;
+  until?: InputMaybe<Scalars['Datetime']['input']>;
 };
 
 
@@ -5822,6 +5917,40 @@ export type QueryTeamsArgs = {
   last?: InputMaybe<Scalars['Int']['input']>;
   offset?: InputMaybe<Scalars['Int']['input']>;
   orderBy?: InputMaybe<Array<TeamOrderBy>>;
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryTopFlagsArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  environmentId?: InputMaybe<Scalars['UUID']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  maxFlags?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  since?: InputMaybe<Scalars['Datetime']['input']>;
+  until?: InputMaybe<Scalars['Datetime']['input']>;
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryUniqueUsersArgs = {
+  environmentId?: InputMaybe<Scalars['UUID']['input']>;
+  featureId?: InputMaybe<Scalars['UUID']['input']>;
+  since?: InputMaybe<Scalars['Datetime']['input']>;
+  until?: InputMaybe<Scalars['Datetime']['input']>;
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryUniqueUsersOverTimeArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  bucketMinutes?: InputMaybe<Scalars['Int']['input']>;
+  environmentId?: InputMaybe<Scalars['UUID']['input']>;
+  featureId?: InputMaybe<Scalars['UUID']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  since?: InputMaybe<Scalars['Datetime']['input']>;
+  until?: InputMaybe<Scalars['Datetime']['input']>;
 };
 
 
@@ -6261,7 +6390,7 @@ export type Segment = Node & {
   name: Scalars['String']['output'];
   /** Unique identifier of the segment. */
   rowId: Scalars['UUID']['output'];
-  /** Rule groups, OR'ed: {"groups": [{"op": "and"|"or", "conditions": [...]}]}. Validated on write; may reference other segments but never itself (CYCLE). Unlike criteria, a segment with no groups matches nobody. */
+  /** Rule groups, OR'ed, in the same form as a criterion's rules (docs/evaluation.md, "Written, stored and streamed"). Validated on write; may reference other segments but never itself (CYCLE). Unlike criteria, a segment with no groups matches nobody. The deprecated legacy dialect (decision 0017) is still accepted on write, and stored in this form. */
   rules: Scalars['JSON']['output'];
   /** Reads a single `Team` that is related to this `Segment`. */
   team?: Maybe<Team>;
@@ -6311,7 +6440,7 @@ export type SegmentInput = {
   key: Scalars['String']['input'];
   /** Display name. */
   name: Scalars['String']['input'];
-  /** Rule groups, OR'ed: {"groups": [{"op": "and"|"or", "conditions": [...]}]}. Validated on write; may reference other segments but never itself (CYCLE). Unlike criteria, a segment with no groups matches nobody. */
+  /** Rule groups, OR'ed, in the same form as a criterion's rules (docs/evaluation.md, "Written, stored and streamed"). Validated on write; may reference other segments but never itself (CYCLE). Unlike criteria, a segment with no groups matches nobody. The deprecated legacy dialect (decision 0017) is still accepted on write, and stored in this form. */
   rules?: InputMaybe<Scalars['JSON']['input']>;
   /** The team owning the segment. */
   teamId: Scalars['UUID']['input'];
@@ -6337,7 +6466,7 @@ export type SegmentPatch = {
   key?: InputMaybe<Scalars['String']['input']>;
   /** Display name. */
   name?: InputMaybe<Scalars['String']['input']>;
-  /** Rule groups, OR'ed: {"groups": [{"op": "and"|"or", "conditions": [...]}]}. Validated on write; may reference other segments but never itself (CYCLE). Unlike criteria, a segment with no groups matches nobody. */
+  /** Rule groups, OR'ed, in the same form as a criterion's rules (docs/evaluation.md, "Written, stored and streamed"). Validated on write; may reference other segments but never itself (CYCLE). Unlike criteria, a segment with no groups matches nobody. The deprecated legacy dialect (decision 0017) is still accepted on write, and stored in this form. */
   rules?: InputMaybe<Scalars['JSON']['input']>;
 };
 
@@ -6381,10 +6510,10 @@ export type StageCriterion = Node & {
   /** Evaluation order within the stage (ascending, unique). */
   priority: Scalars['Int']['output'];
   /** Share of matching targeting keys included, in basis points (0..10000; 10000 = 100%). */
-  rolloutBp: Scalars['Int']['output'];
+  rolloutBasisPoints: Scalars['Int']['output'];
   /** Unique identifier of the criterion. */
   rowId: Scalars['UUID']['output'];
-  /** Rule groups, OR'ed: {"groups": [{"op": "and"|"or", "conditions": [{"contextKey", "operator", "value"|"values", "caseInsensitive"?} | {"segment": key}]}]}. No groups: matches every context. */
+  /** Rule groups, OR'ed, exactly as the engine reads them (docs/evaluation.md, "Written, stored and streamed"): [{"combinator": "AND"|"OR" (default AND), "conditions": [{"attribute", "operator", "values"?, "caseInsensitive"?} | {"segment", "negate"?}]}]. Empty: matches every context. Validated on write. The deprecated legacy dialect (decision 0017) is still accepted on write, and stored in this form. */
   rules: Scalars['JSON']['output'];
   /** Weighted split: a JSON array of {variant, weight}, weights in basis points summing to 10000, kept in order. */
   split?: Maybe<Scalars['JSON']['output']>;
@@ -6444,8 +6573,8 @@ export type StageCriterionInput = {
   /** Evaluation order within the stage (ascending, unique). */
   priority: Scalars['Int']['input'];
   /** Share of matching targeting keys included, in basis points (0..10000; 10000 = 100%). */
-  rolloutBp?: InputMaybe<Scalars['Int']['input']>;
-  /** Rule groups, OR'ed: {"groups": [{"op": "and"|"or", "conditions": [{"contextKey", "operator", "value"|"values", "caseInsensitive"?} | {"segment": key}]}]}. No groups: matches every context. */
+  rolloutBasisPoints?: InputMaybe<Scalars['Int']['input']>;
+  /** Rule groups, OR'ed, exactly as the engine reads them (docs/evaluation.md, "Written, stored and streamed"): [{"combinator": "AND"|"OR" (default AND), "conditions": [{"attribute", "operator", "values"?, "caseInsensitive"?} | {"segment", "negate"?}]}]. Empty: matches every context. Validated on write. The deprecated legacy dialect (decision 0017) is still accepted on write, and stored in this form. */
   rules?: InputMaybe<Scalars['JSON']['input']>;
   /** Weighted split: a JSON array of {variant, weight}, weights in basis points summing to 10000, kept in order. */
   split?: InputMaybe<Scalars['JSON']['input']>;
@@ -6476,8 +6605,8 @@ export type StageCriterionPatch = {
   /** Evaluation order within the stage (ascending, unique). */
   priority?: InputMaybe<Scalars['Int']['input']>;
   /** Share of matching targeting keys included, in basis points (0..10000; 10000 = 100%). */
-  rolloutBp?: InputMaybe<Scalars['Int']['input']>;
-  /** Rule groups, OR'ed: {"groups": [{"op": "and"|"or", "conditions": [{"contextKey", "operator", "value"|"values", "caseInsensitive"?} | {"segment": key}]}]}. No groups: matches every context. */
+  rolloutBasisPoints?: InputMaybe<Scalars['Int']['input']>;
+  /** Rule groups, OR'ed, exactly as the engine reads them (docs/evaluation.md, "Written, stored and streamed"): [{"combinator": "AND"|"OR" (default AND), "conditions": [{"attribute", "operator", "values"?, "caseInsensitive"?} | {"segment", "negate"?}]}]. Empty: matches every context. Validated on write. The deprecated legacy dialect (decision 0017) is still accepted on write, and stored in this form. */
   rules?: InputMaybe<Scalars['JSON']['input']>;
   /** Weighted split: a JSON array of {variant, weight}, weights in basis points summing to 10000, kept in order. */
   split?: InputMaybe<Scalars['JSON']['input']>;
@@ -6964,6 +7093,37 @@ export type TeamRole =
   | 'requester'
   | 'team_admin'
   | 'viewer';
+
+/** Distinct users who evaluated a flag during one time bucket. */
+export type UniqueUsersPoint = {
+  __typename?: 'UniqueUsersPoint';
+  /** Start of the bucket. */
+  bucket?: Maybe<Scalars['Datetime']['output']>;
+  /** Estimated distinct targeting keys (HyperLogLog, about 3% error). */
+  uniqueUsers?: Maybe<Scalars['BigInt']['output']>;
+};
+
+/** A connection to a list of `UniqueUsersPoint` values. */
+export type UniqueUsersPointConnection = {
+  __typename?: 'UniqueUsersPointConnection';
+  /** A list of edges which contains the `UniqueUsersPoint` and cursor to aid in pagination. */
+  edges: Array<Maybe<UniqueUsersPointEdge>>;
+  /** A list of `UniqueUsersPoint` objects. */
+  nodes: Array<Maybe<UniqueUsersPoint>>;
+  /** Information to aid in pagination. */
+  pageInfo: PageInfo;
+  /** The count of *all* `UniqueUsersPoint` you could get from the connection. */
+  totalCount: Scalars['Int']['output'];
+};
+
+/** A `UniqueUsersPoint` edge in the connection. */
+export type UniqueUsersPointEdge = {
+  __typename?: 'UniqueUsersPointEdge';
+  /** A cursor for use in pagination. */
+  cursor?: Maybe<Scalars['Cursor']['output']>;
+  /** The `UniqueUsersPoint` at the end of the edge. */
+  node?: Maybe<UniqueUsersPoint>;
+};
 
 /** All input for the `updateApprovalPolicyById` mutation. */
 export type UpdateApprovalPolicyByIdInput = {

@@ -78,7 +78,11 @@ describe("gRPC server", () => {
     client.close();
 
     expect(services).toEqual(
-      expect.arrayContaining(["fluxgate.delivery.v1.DeliveryService", "grpc.health.v1.Health"]),
+      expect.arrayContaining([
+        "fluxgate.delivery.v1.DeliveryService",
+        "fluxgate.delivery.v1.IngestService",
+        "grpc.health.v1.Health",
+      ]),
     );
   });
 });

@@ -74,20 +74,18 @@ describe("features over GraphQL", () => {
     const criteria = [
       {
         name: "Premium markets",
-        rules: {
-          groups: [
-            {
-              op: "and",
-              conditions: [{ contextKey: "country", operator: "IN", values: ["NZ", "AU"] }],
-            },
-          ],
-        },
+        rules: [
+          {
+            combinator: "AND",
+            conditions: [{ attribute: "country", operator: "IN", values: ["NZ", "AU"] }],
+          },
+        ],
         variant: "v2",
       },
       {
         name: "Everyone else, half",
-        rules: { groups: [] },
-        rolloutBp: 5000,
+        rules: [],
+        rolloutBasisPoints: 5000,
         split: [{ variant: "v1", weight: 10000 }],
       },
     ];
@@ -106,7 +104,7 @@ describe("features over GraphQL", () => {
     );
     const read = await as(
       token,
-      `query($id: UUID!) { feature(rowId: $id) { key stages { nodes { status criteria(orderBy: PRIORITY_ASC) { nodes { priority name rolloutBp variant split } } } } } }`,
+      `query($id: UUID!) { feature(rowId: $id) { key stages { nodes { status criteria(orderBy: PRIORITY_ASC) { nodes { priority name rolloutBasisPoints variant split } } } } } }`,
       { id: featureId },
     );
     const updated = await as(
@@ -133,11 +131,17 @@ describe("features over GraphQL", () => {
         status: "deployed",
         criteria: {
           nodes: [
-            { priority: 0, name: "Premium markets", rolloutBp: 10000, variant: "v2", split: null },
+            {
+              priority: 0,
+              name: "Premium markets",
+              rolloutBasisPoints: 10000,
+              variant: "v2",
+              split: null,
+            },
             {
               priority: 1,
               name: "Everyone else, half",
-              rolloutBp: 5000,
+              rolloutBasisPoints: 5000,
               variant: null,
               split: [{ variant: "v1", weight: 10000 }],
             },
@@ -155,21 +159,19 @@ describe("features over GraphQL", () => {
     const stageId = await featureStage(team.id, token, environmentId);
     await as(token, SET, {
       s: stageId,
-      c: [{ name: "keep", rules: { groups: [] }, variant: "v2" }],
+      c: [{ name: "keep", rules: [], variant: "v2" }],
     });
 
     const badRegex = await as(token, SET, {
       s: stageId,
       c: [
         {
-          rules: {
-            groups: [
-              {
-                op: "and",
-                conditions: [{ contextKey: "country", operator: "REGEX", value: "([a-z" }],
-              },
-            ],
-          },
+          rules: [
+            {
+              combinator: "AND",
+              conditions: [{ attribute: "country", operator: "REGEX", values: ["([a-z"] }],
+            },
+          ],
           variant: "v2",
         },
       ],
@@ -178,7 +180,7 @@ describe("features over GraphQL", () => {
       s: stageId,
       c: [
         {
-          rules: { groups: [] },
+          rules: [],
           split: [
             { variant: "v1", weight: 5000 },
             { variant: "v2", weight: 4000 },
@@ -216,10 +218,10 @@ describe("features over GraphQL", () => {
 
     // Action
     const huge = await post(
-      `{"query": ${JSON.stringify(SET)}, "variables": {"s": "${stageId}", "c": [{"variant": "v2", "rolloutBp": 1e400}]}}`,
+      `{"query": ${JSON.stringify(SET)}, "variables": {"s": "${stageId}", "c": [{"variant": "v2", "rolloutBasisPoints": 1e400}]}}`,
     );
     const negative = await post(
-      `{"query": ${JSON.stringify(SET.replace("$c: JSON!", "").replace("criteria: $c", 'criteria: [{variant: "v2", rolloutBp: -1e400}]'))}, "variables": {"s": "${stageId}"}}`,
+      `{"query": ${JSON.stringify(SET.replace("$c: JSON!", "").replace("criteria: $c", 'criteria: [{variant: "v2", rolloutBasisPoints: -1e400}]'))}, "variables": {"s": "${stageId}"}}`,
     );
     const stored = await as(
       token,
@@ -229,7 +231,7 @@ describe("features over GraphQL", () => {
 
     // Assertions
     expect(huge.status).toBe(400);
-    expect(huge.body.errors?.[0]?.message).toMatch(/\$\[0\]\.rolloutBp.*finite/);
+    expect(huge.body.errors?.[0]?.message).toMatch(/\$\[0\]\.rolloutBasisPoints.*finite/);
     expect(negative.status).toBe(400);
     expect(negative.body.errors?.[0]?.message).toMatch(/finite/);
     expect(stored.data.featureStage.criteria.totalCount).toBe(0);

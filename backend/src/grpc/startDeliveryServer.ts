@@ -1,5 +1,3 @@
-import { createHash } from "node:crypto";
-
 import type { EvaluationContext, EvaluationResult as EngineResult } from "@fluxgate/engine";
 import type { Logger } from "@fluxgate/log";
 import * as grpc from "@grpc/grpc-js";
@@ -19,7 +17,9 @@ import {
   type SubscribeRequest,
   SubscribeResponse,
 } from "../../../proto/gen/fluxgate/delivery/v1/delivery.ts";
-import { DeliveryHub, type DeliveryHubOptions, type Subscriber } from "./DeliveryHub.ts";
+import { authenticateClient, type AuthenticatedClient } from "./authenticateClient.ts";
+import { DeliveryHub, type DeliveryHubOptions } from "./DeliveryHub.ts";
+import { IngestService, type IngestServiceOptions } from "./IngestService.ts";
 import { statusError, unauthenticated } from "./statusError.ts";
 
 const PROTO_ROOT = new URL("../../../proto/", import.meta.url).pathname;
@@ -32,6 +32,8 @@ export interface DeliveryServerConfig {
   tls?: { certChain: Buffer; privateKey: Buffer };
   /** Hub tuning (tests shorten the intervals). */
   hub?: Partial<DeliveryHubOptions>;
+  /** Ingest limits (BACKEND_INGEST_*). */
+  ingest?: Partial<IngestServiceOptions>;
   /** Where failures are logged. */
   log?: Logger;
 }
@@ -83,33 +85,6 @@ function resultToProto(result: EngineResult): EvaluationResult {
 }
 
 /**
- * Resolves `x-client-id` + `x-client-secret` to an enabled client. The
- * secret is looked up by its SHA-256 (the stored form), so no comparison
- * depends on how much of it is right; every failure reads the same.
- */
-async function authenticate(
-  pool: pg.Pool,
-  metadata: grpc.Metadata,
-): Promise<Omit<Subscriber, "stream"> | null> {
-  const [clientId] = metadata.get("x-client-id");
-  const [secret] = metadata.get("x-client-secret");
-  if (typeof clientId !== "string" || typeof secret !== "string") return null;
-  if (secret.length > 200 || !/^[0-9a-f-]{36}$/i.test(clientId)) return null;
-  const { rows } = await pool.query<{ client_id: string; team_id: string; environment_id: string }>(
-    "select client_id, team_id, environment_id from app_private.verify_client_secret($1)",
-    [secret],
-  );
-  const row = rows[0];
-  if (!row || row.client_id !== clientId.toLowerCase()) return null;
-  return {
-    clientId: row.client_id,
-    teamId: row.team_id,
-    environmentId: row.environment_id,
-    secretSha256: createHash("sha256").update(secret, "utf8").digest(),
-  };
-}
-
-/**
  * The backend's gRPC server: DeliveryService, the standard health service
  * and server reflection (so `grpcurl` works), keepalive and message limits.
  */
@@ -117,14 +92,16 @@ export async function startDeliveryServer(
   pool: pg.Pool,
   config: DeliveryServerConfig,
 ): Promise<DeliveryServer> {
+  const ingest = new IngestService(pool, config.ingest, config.log);
   const server = new grpc.Server({
     // Dead connections are noticed within about a minute.
     "grpc.keepalive_time_ms": 30_000,
     "grpc.keepalive_timeout_ms": 10_000,
     "grpc.keepalive_permit_without_calls": 1,
     "grpc.http2.min_ping_interval_without_data_ms": 10_000,
-    // Requests are tiny; snapshots are chunked well below the send limit.
-    "grpc.max_receive_message_length": 64 * 1024,
+    // Delivery requests are tiny; ingest batches are the largest requests.
+    // Snapshots are chunked well below the send limit.
+    "grpc.max_receive_message_length": ingest.maxMessageBytes,
     "grpc.max_send_message_length": 16 * 1024 * 1024,
   });
   const hub = new DeliveryHub(pool, config.hub);
@@ -134,10 +111,10 @@ export async function startDeliveryServer(
   function unary<Req, Res>(
     call: grpc.ServerUnaryCall<Req, Res>,
     callback: grpc.sendUnaryData<Res>,
-    handle: (client: Omit<Subscriber, "stream">) => Promise<Res>,
+    handle: (client: AuthenticatedClient) => Promise<Res>,
   ): void {
     void (async () => {
-      const client = await authenticate(pool, call.metadata);
+      const client = await authenticateClient(pool, call.metadata);
       if (!client) return callback(unauthenticated());
       callback(null, await handle(client));
     })().catch((error: unknown) => {
@@ -195,7 +172,7 @@ export async function startDeliveryServer(
     },
     subscribe(stream: grpc.ServerWritableStream<SubscribeRequest, SubscribeResponse | Buffer>) {
       void (async () => {
-        const client = await authenticate(pool, stream.metadata);
+        const client = await authenticateClient(pool, stream.metadata);
         if (!client) {
           stream.emit("error", unauthenticated());
           return;
@@ -211,10 +188,20 @@ export async function startDeliveryServer(
     },
   });
 
-  const health = new HealthImplementation({ "": "SERVING", [SERVICE_NAME]: "SERVING" });
+  ingest.addToServer(server);
+
+  const health = new HealthImplementation({
+    "": "SERVING",
+    [SERVICE_NAME]: "SERVING",
+    [IngestService.serviceName]: "SERVING",
+  });
   health.addToServer(server);
   const definitions = loadSync(
-    [`${PROTO_ROOT}fluxgate/delivery/v1/delivery.proto`, healthProtoPath],
+    [
+      `${PROTO_ROOT}fluxgate/delivery/v1/delivery.proto`,
+      `${PROTO_ROOT}fluxgate/delivery/v1/ingest.proto`,
+      healthProtoPath,
+    ],
     { includeDirs: [PROTO_ROOT] },
   );
   new ReflectionService(definitions).addToServer(server);
@@ -235,6 +222,7 @@ export async function startDeliveryServer(
     hub,
     async close() {
       health.setStatus("", "NOT_SERVING");
+      ingest.close();
       await hub.close();
       // Streams end at once; a peer that never reads its last messages
       // does not hold the shutdown.

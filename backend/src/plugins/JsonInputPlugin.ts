@@ -3,7 +3,7 @@ import { GraphQLError } from "postgraphile/graphql";
 /**
  * JSON has no Infinity or NaN, but `JSON.parse` reads `1e400` as Infinity
  * and a GraphQL float literal does the same; PostGraphile would then send
- * it to Postgres as `null`, so `{"rolloutBp": 1e400}` quietly became the
+ * it to Postgres as `null`, so `{"rolloutBasisPoints": 1e400}` quietly became the
  * default (100%). JSON arguments with a number that is not finite are
  * refused, naming where it is.
  */

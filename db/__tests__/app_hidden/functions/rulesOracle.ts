@@ -4,10 +4,12 @@ import { createContext, createEnvironment, createSegment } from "../../domainFix
 import { createTeam, type TxClient } from "../../helpers.ts";
 
 /*
- * Both sides of "one definition of valid" for one stored rules document:
- * Postgres's app_hidden.validate_rules, and the engine compiling
- * app_hidden.engine_rules(document) with the team's contexts and segments
- * (as app_private.environment_snapshot delivers them).
+ * Both sides of "one definition of valid" for one written rules document:
+ * Postgres's write path (app_hidden.normalize_legacy_rules, the identity on
+ * the engine's shape, then app_hidden.validate_rules), and the engine
+ * compiling the document as it would be stored, with the team's contexts and
+ * segments (as app_private.environment_snapshot delivers them, which is the
+ * stored document unchanged: decision 0017).
  */
 
 /** The contexts every oracle team has: one free and one with allowed values per type. */
@@ -37,7 +39,7 @@ export interface Oracle {
 export interface Verdict {
   readonly code: string | null;
   readonly message: string | null;
-  /** engine_rules(document), as the engine receives it. */
+  /** The document as stored, which is what the engine receives. */
   readonly rules: unknown;
   /** Problems of the criterion that uses the rules (flag "probe"). */
   readonly flagProblems: readonly string[];
@@ -52,9 +54,9 @@ export async function createOracle(client: TxClient): Promise<Oracle> {
     await createContext(client, team.id, key, type, allowed);
   }
   await createSegment(client, team.id, "seg-a");
-  await createSegment(client, team.id, "seg-b", {
-    groups: [{ op: "and", conditions: [{ contextKey: "s", operator: "EQUALS", value: "x" }] }],
-  });
+  await createSegment(client, team.id, "seg-b", [
+    { combinator: "AND", conditions: [{ attribute: "s", operator: "EQUALS", values: ["x"] }] },
+  ]);
   const environment = await createEnvironment(client, team.id);
   const { rows } = await client.query<{
     snapshot: { contexts: ContextDefinition[]; segments: SegmentDefinition[] };
@@ -66,15 +68,15 @@ export async function createOracle(client: TxClient): Promise<Oracle> {
     declare
       v_code text;
       v_message text;
+      v_stored jsonb := app_hidden.normalize_legacy_rules(doc::jsonb);
     begin
       begin
-        perform app_hidden.validate_rules(team, doc::jsonb);
+        perform app_hidden.validate_rules(team, v_stored);
       exception when others then
         v_code := sqlstate;
         v_message := sqlerrm;
       end;
-      return jsonb_build_object('code', v_code, 'message', v_message,
-        'rules', app_hidden.engine_rules(doc::jsonb));
+      return jsonb_build_object('code', v_code, 'message', v_message, 'rules', v_stored);
     end $$`);
   const postgres = async (json: string) => {
     const { rows: r } = await client.query<{ v: { code: string | null; message: string | null } }>(

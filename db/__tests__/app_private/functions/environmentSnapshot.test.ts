@@ -21,41 +21,6 @@ async function deploy(client: TxClient, team: TeamDomain): Promise<void> {
   );
 }
 
-describe("app_hidden.engine_rules", () => {
-  it("maps every stored condition form to the engine's, keeping order", () =>
-    withRootDb(async (client) => {
-      const stored = {
-        groups: [
-          {
-            op: "or",
-            conditions: [
-              { contextKey: "country", operator: "EQUALS", value: "NZ", caseInsensitive: true },
-              { contextKey: "plan", operator: "NOT_IN", values: ["free", "trial"] },
-              { contextKey: "email", operator: "EXISTS" },
-            ],
-          },
-          { op: "and", conditions: [{ segment: "staff", negate: true }] },
-          { op: "and", conditions: [] },
-        ],
-      };
-
-      const { rows } = await client.query("select app_hidden.engine_rules($1) as rules", [stored]);
-
-      expect(rows[0].rules).toEqual([
-        {
-          combinator: "OR",
-          conditions: [
-            { attribute: "country", operator: "EQUALS", values: ["NZ"], caseInsensitive: true },
-            { attribute: "plan", operator: "NOT_IN", values: ["free", "trial"] },
-            { attribute: "email", operator: "EXISTS" },
-          ],
-        },
-        { combinator: "AND", conditions: [{ segment: "staff", negate: true }] },
-        { combinator: "AND", conditions: [] },
-      ]);
-    }));
-});
-
 describe("app_private.environment_snapshot", () => {
   it("compiles with the engine, without problems, for every environment of the fixture teams", () =>
     withRootDb(async (client) => {
@@ -145,6 +110,42 @@ describe("app_private.environment_snapshot", () => {
         value: "classic",
         reason: "DISABLED",
       });
+    }));
+
+  it("streams the rules and rollout exactly as they were written", () =>
+    withRootDb(async (client) => {
+      // Setup
+      const { a } = await createTwoTeams(client);
+      await deploy(client, a);
+      const rules = [
+        { conditions: [{ attribute: "country", operator: "EQUALS", values: ["NZ"] }] },
+        {
+          combinator: "OR",
+          conditions: [
+            { segment: "down-under", negate: true },
+            { attribute: "plan", operator: "STARTS_WITH", values: ["pro"], caseInsensitive: true },
+          ],
+        },
+      ];
+      await client.query(
+        "update app_public.stage_criteria set rules = $2, rollout_basis_points = 2500 where id = $1",
+        [a.criterion, JSON.stringify(rules)],
+      );
+
+      // Action
+      const snapshot = (await snapshotOf(client, a.environment))!;
+      const { rows } = await client.query<{ rules: unknown }>(
+        "select rules from app_public.stage_criteria where id = $1",
+        [a.criterion],
+      );
+
+      // Assertions
+      const criterion = snapshot.flags.find((flag) => flag.key === "new-checkout")!.stage!
+        .criteria![0]!;
+      expect(rows[0]!.rules).toEqual(rules);
+      expect(criterion.rules).toEqual(rules);
+      expect(criterion.rolloutBasisPoints).toBe(2500);
+      expect(compile(snapshot).problems).toEqual([]);
     }));
 
   it("keeps serving a deployment while its rollback is requested, and stops once rolled back", () =>

@@ -28,7 +28,7 @@ async function setup(client: TxClient) {
   const base = await createFeature(client, team.id, "base");
   const feature = await createContextualFeature(client, team.id, "checkout");
   const stage = await createStage(client, feature, env);
-  await createCriterion(client, stage, 0, { variant: "v2", rolloutBp: 2500 });
+  await createCriterion(client, stage, 0, { variant: "v2", rolloutBasisPoints: 2500 });
   await sealVersions(client);
   // version 2: renamed, variant v3 dropped, criteria replaced, a dependency, deployed
   await client.query("delete from app_public.stage_criteria where feature_stage_id = $1", [stage]);
@@ -37,7 +37,7 @@ async function setup(client: TxClient) {
      where id = $1`,
     [feature],
   );
-  await createCriterion(client, stage, 0, { variant: "v1", rolloutBp: 10000 });
+  await createCriterion(client, stage, 0, { variant: "v1", rolloutBasisPoints: 10000 });
   await createDependency(client, feature, base);
   await client.query("update app_public.feature_stages set status = 'deployed' where id = $1", [
     stage,
@@ -66,10 +66,10 @@ describe("rollback_feature_to_version", () => {
       } = await client.query("select variants from app_public.features where id = $1", [feature]);
       expect(f.variants.map((v: { key: string }) => v.key)).toEqual(["v1", "v2", "v3"]);
       const { rows: criteria } = await client.query(
-        "select priority, variant, rollout_bp from app_public.stage_criteria where feature_stage_id = $1",
+        "select priority, variant, rollout_basis_points from app_public.stage_criteria where feature_stage_id = $1",
         [stage],
       );
-      expect(criteria).toEqual([{ priority: 0, variant: "v2", rollout_bp: 2500 }]);
+      expect(criteria).toEqual([{ priority: 0, variant: "v2", rollout_basis_points: 2500 }]);
       const { rows: deps } = await client.query(
         "select 1 from app_public.feature_dependencies where feature_id = $1",
         [feature],

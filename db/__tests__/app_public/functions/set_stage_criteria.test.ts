@@ -18,39 +18,35 @@ async function setup(client: TxClient, roles: Role[] = ["requester"]) {
   const feature = await createContextualFeature(client, teamId, "new-checkout");
   const stage = await createStage(client, feature, await createEnvironment(client, teamId));
   await createCriterion(client, stage, 0, { variant: "v3" });
-  await createCriterion(client, stage, 1, { variant: "v2", rolloutBp: 100 });
+  await createCriterion(client, stage, 1, { variant: "v2", rolloutBasisPoints: 100 });
   await becomeUser(client, user.id);
   return { stage };
 }
 
 const set = "select * from app_public.set_stage_criteria($1, $2)";
-const current = `select priority, name, rules, rollout_bp, variant, split
+const current = `select priority, name, rules, rollout_basis_points, variant, split
   from app_public.stage_criteria order by priority`;
 
 const demo = [
   {
     name: "Oceania pros",
-    rules: {
-      groups: [
-        {
-          op: "and",
-          conditions: [{ contextKey: "country", operator: "IN", values: ["NZ", "AU", "GB"] }],
-        },
-      ],
-    },
+    rules: [
+      {
+        combinator: "AND",
+        conditions: [{ attribute: "country", operator: "IN", values: ["NZ", "AU", "GB"] }],
+      },
+    ],
     variant: "v2",
   },
   {
     name: "New app versions",
-    rules: {
-      groups: [
-        {
-          op: "and",
-          conditions: [{ contextKey: "appVersion", operator: "SEMVER_GTE", value: "2.3.0" }],
-        },
-      ],
-    },
-    rolloutBp: 3000,
+    rules: [
+      {
+        combinator: "AND",
+        conditions: [{ attribute: "appVersion", operator: "SEMVER_GTE", values: ["2.3.0"] }],
+      },
+    ],
+    rolloutBasisPoints: 3000,
     split: [
       { variant: "v2", weight: 5000 },
       { variant: "v3", weight: 5000 },
@@ -75,7 +71,7 @@ describe("set_stage_criteria", () => {
           priority: 0,
           name: "Oceania pros",
           rules: demo[0]!.rules,
-          rollout_bp: 10000,
+          rollout_basis_points: 10000,
           variant: "v2",
           split: null,
         },
@@ -83,7 +79,7 @@ describe("set_stage_criteria", () => {
           priority: 1,
           name: "New app versions",
           rules: demo[1]!.rules,
-          rollout_bp: 3000,
+          rollout_basis_points: 3000,
           variant: null,
           split: demo[1]!.split,
         },
@@ -116,23 +112,21 @@ describe("set_stage_criteria", () => {
     [
       "an invalid regex in the second criterion",
       {
-        rules: {
-          groups: [
-            {
-              op: "and",
-              conditions: [{ contextKey: "targetingKey", operator: "REGEX", value: "(" }],
-            },
-          ],
-        },
+        rules: [
+          {
+            combinator: "AND",
+            conditions: [{ attribute: "targetingKey", operator: "REGEX", values: ["("] }],
+          },
+        ],
         variant: "v2",
       },
       "BADRX",
     ],
     ["split weights not summing to 10000", { split: [{ variant: "v2", weight: 10 }] }, "WEIGH"],
     ["an unknown variant", { variant: "v7" }, "NOVAR"],
-    ["a fractional rollout", { variant: "v2", rolloutBp: 99.5 }, "BADRO"],
-    ["a rollout above 100%", { variant: "v2", rolloutBp: 20000 }, "BADRO"],
-    ["a rollout given as text", { variant: "v2", rolloutBp: "50%" }, "BADRO"],
+    ["a fractional rollout", { variant: "v2", rolloutBasisPoints: 99.5 }, "BADRO"],
+    ["a rollout above 100%", { variant: "v2", rolloutBasisPoints: 20000 }, "BADRO"],
+    ["a rollout given as text", { variant: "v2", rolloutBasisPoints: "50%" }, "BADRO"],
     ["an unknown key", { variant: "v2", percentage: 50 }, "BADRL"],
     ["a duplicate priority", { variant: "v2", priority: 0 }, "23505"],
   ])("leaves the previous criteria intact when given %s (%s)", (_title, bad, code) =>

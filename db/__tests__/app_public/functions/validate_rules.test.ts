@@ -5,7 +5,8 @@ import { becomeUser, errorCode, type TxClient, withRootDb } from "../../helpers.
 
 /*
  * Rules are validated when saved, by app_hidden.validate_rules(team, rules):
- * every condition against the team's contexts and segments.
+ * every condition against the team's contexts and segments. A document is
+ * the engine's rule groups (docs/evaluation.md, "Snapshot").
  */
 
 async function setup(client: TxClient): Promise<string> {
@@ -30,63 +31,62 @@ function validate(client: TxClient, teamId: string, rules: unknown) {
 
 /** One AND group with one condition. */
 function one(condition: unknown) {
-  return { groups: [{ op: "and", conditions: [condition] }] };
+  return [{ combinator: "AND", conditions: [condition] }];
 }
 
 describe("validate_rules", () => {
-  it("accepts every operator used the right way, and an empty document", () =>
+  it("accepts every operator used the right way, a group without combinator, and an empty document", () =>
     withRootDb(async (client) => {
       // Setup
       const teamId = await setup(client);
-      const rules = {
-        groups: [
-          {
-            op: "and",
-            conditions: [
-              { contextKey: "country", operator: "EQUALS", value: "NZ" },
-              { contextKey: "country", operator: "NOT_EQUALS", value: "AU" },
-              { contextKey: "country", operator: "IN", values: ["NZ", "AU"] },
-              { contextKey: "country", operator: "NOT_IN", values: ["GB"] },
-              { contextKey: "country", operator: "IN", values: ["nz"], caseInsensitive: true },
-              { contextKey: "plan", operator: "CONTAINS", value: "pro" },
-              { contextKey: "plan", operator: "STARTS_WITH", value: "ent" },
-              { contextKey: "plan", operator: "ENDS_WITH", value: "-yearly" },
-              { contextKey: "plan", operator: "REGEX", value: "^(pro|team)-[0-9]+$" },
-              { contextKey: "age", operator: "GT", value: 17 },
-              { contextKey: "age", operator: "GTE", value: 18.5 },
-              { contextKey: "age", operator: "LT", value: 65 },
-              { contextKey: "age", operator: "LTE", value: -1 },
-              { contextKey: "beta", operator: "EQUALS", value: true },
-            ],
-          },
-          {
-            op: "or",
-            conditions: [
-              { contextKey: "appVersion", operator: "SEMVER_EQ", value: "1.0.0" },
-              { contextKey: "appVersion", operator: "SEMVER_GT", value: "1.0.0-alpha.1+build.5" },
-              { contextKey: "appVersion", operator: "SEMVER_GTE", value: "2.3.0" },
-              { contextKey: "appVersion", operator: "SEMVER_LT", value: "10.20.30" },
-              { contextKey: "appVersion", operator: "SEMVER_LTE", value: "3.0.0-rc.1" },
-              { contextKey: "signupDate", operator: "DATE_BEFORE", value: "2025-01-31T12:00:00Z" },
-              {
-                contextKey: "signupDate",
-                operator: "DATE_AFTER",
-                value: "2024-02-29T23:59:59.5+13:00",
-              },
-              { contextKey: "plan", operator: "EXISTS" },
-              { contextKey: "plan", operator: "NOT_EXISTS" },
-              { contextKey: "targetingKey", operator: "STARTS_WITH", value: "user-" },
-              { segment: "internal" },
-              { segment: "internal", negate: true },
-            ],
-          },
-          { op: "and", conditions: [] },
-        ],
-      };
+      const rules = [
+        {
+          combinator: "AND",
+          conditions: [
+            { attribute: "country", operator: "EQUALS", values: ["NZ"] },
+            { attribute: "country", operator: "NOT_EQUALS", values: ["AU"] },
+            { attribute: "country", operator: "IN", values: ["NZ", "AU"] },
+            { attribute: "country", operator: "NOT_IN", values: ["GB"] },
+            { attribute: "country", operator: "IN", values: ["nz"], caseInsensitive: true },
+            { attribute: "plan", operator: "CONTAINS", values: ["pro"] },
+            { attribute: "plan", operator: "STARTS_WITH", values: ["ent"] },
+            { attribute: "plan", operator: "ENDS_WITH", values: ["-yearly"] },
+            { attribute: "plan", operator: "REGEX", values: ["^(pro|team)-[0-9]+$"] },
+            { attribute: "age", operator: "GT", values: [17] },
+            { attribute: "age", operator: "GTE", values: [18.5] },
+            { attribute: "age", operator: "LT", values: [65] },
+            { attribute: "age", operator: "LTE", values: [-1] },
+            { attribute: "beta", operator: "EQUALS", values: [true] },
+          ],
+        },
+        {
+          combinator: "OR",
+          conditions: [
+            { attribute: "appVersion", operator: "SEMVER_EQ", values: ["1.0.0"] },
+            { attribute: "appVersion", operator: "SEMVER_GT", values: ["1.0.0-alpha.1+build.5"] },
+            { attribute: "appVersion", operator: "SEMVER_GTE", values: ["2.3.0"] },
+            { attribute: "appVersion", operator: "SEMVER_LT", values: ["10.20.30"] },
+            { attribute: "appVersion", operator: "SEMVER_LTE", values: ["3.0.0-rc.1"] },
+            { attribute: "signupDate", operator: "DATE_BEFORE", values: ["2025-01-31T12:00:00Z"] },
+            {
+              attribute: "signupDate",
+              operator: "DATE_AFTER",
+              values: ["2024-02-29T23:59:59.5+13:00"],
+            },
+            { attribute: "plan", operator: "EXISTS" },
+            { attribute: "plan", operator: "NOT_EXISTS" },
+            { attribute: "targetingKey", operator: "STARTS_WITH", values: ["user-"] },
+            { segment: "internal" },
+            { segment: "internal", negate: true },
+          ],
+        },
+        { combinator: "AND", conditions: [] },
+        { conditions: [{ attribute: "plan", operator: "EXISTS" }] },
+      ];
 
       // Action
       const code = await validate(client, teamId, rules);
-      const empty = await validate(client, teamId, { groups: [] });
+      const empty = await validate(client, teamId, []);
 
       // Assertions
       expect(code).toBeUndefined();
@@ -94,26 +94,26 @@ describe("validate_rules", () => {
     }));
 
   const structure: Array<[string, unknown]> = [
-    ["a document that is not an object", []],
-    ["a document without groups", {}],
-    ["an unknown top-level key", { groups: [], extra: 1 }],
-    ["groups that are not an array", { groups: {} }],
-    ["a group that is not an object", { groups: ["x"] }],
-    ["a group without op", { groups: [{ conditions: [] }] }],
-    ["a group op other than and/or", { groups: [{ op: "xor", conditions: [] }] }],
-    ["a group without conditions", { groups: [{ op: "and" }] }],
-    ["a group with an unknown key", { groups: [{ op: "and", conditions: [], not: true }] }],
+    ["a document that is not an array", {}],
+    ["a null document", null],
+    ["more than 100 groups", Array.from({ length: 101 }, () => ({ conditions: [] }))],
+    ["a group that is not an object", ["x"]],
+    ["a group combinator other than AND/OR", [{ combinator: "XOR", conditions: [] }]],
+    ["a lower-case combinator", [{ combinator: "and", conditions: [] }]],
+    ["a null combinator", [{ combinator: null, conditions: [] }]],
+    ["a group without conditions", [{ combinator: "AND" }]],
+    ["a group with an unknown key", [{ combinator: "AND", conditions: [], not: true }]],
     ["a condition that is not an object", one("country = NZ")],
-    ["a condition with an unknown key", one({ contextKey: "plan", operator: "EXISTS", x: 1 })],
-    ["a condition without contextKey", one({ operator: "EXISTS" })],
-    ["a condition without operator", one({ contextKey: "plan" })],
+    ["a condition with an unknown key", one({ attribute: "plan", operator: "EXISTS", x: 1 })],
+    ["a condition without attribute", one({ operator: "EXISTS" })],
+    ["a condition without operator", one({ attribute: "plan" })],
     [
       "a non-boolean caseInsensitive",
-      one({ contextKey: "plan", operator: "EQUALS", value: "a", caseInsensitive: "yes" }),
+      one({ attribute: "plan", operator: "EQUALS", values: ["a"], caseInsensitive: "yes" }),
     ],
     [
       "caseInsensitive on a number context",
-      one({ contextKey: "age", operator: "EQUALS", value: 1, caseInsensitive: true }),
+      one({ attribute: "age", operator: "EQUALS", values: [1], caseInsensitive: true }),
     ],
     ["a segment reference with an extra key", one({ segment: "internal", operator: "IN" })],
     ["a segment reference that is not a string", one({ segment: 42 })],
@@ -126,125 +126,131 @@ describe("validate_rules", () => {
   );
 
   const cases: Array<[string, string, unknown]> = [
-    ["an unknown operator", "BADOP", { contextKey: "plan", operator: "LIKE", value: "a%" }],
-    ["a lower-case operator", "BADOP", { contextKey: "plan", operator: "equals", value: "a" }],
-    ["GT on a string context", "BADOP", { contextKey: "plan", operator: "GT", value: "a" }],
-    ["REGEX on a number context", "BADOP", { contextKey: "age", operator: "REGEX", value: "1" }],
+    ["an unknown operator", "BADOP", { attribute: "plan", operator: "LIKE", values: ["a%"] }],
+    ["a lower-case operator", "BADOP", { attribute: "plan", operator: "equals", values: ["a"] }],
+    ["GT on a string context", "BADOP", { attribute: "plan", operator: "GT", values: ["a"] }],
+    ["REGEX on a number context", "BADOP", { attribute: "age", operator: "REGEX", values: ["1"] }],
     [
       "SEMVER_GT on a string context",
       "BADOP",
-      { contextKey: "plan", operator: "SEMVER_GT", value: "1.0.0" },
+      { attribute: "plan", operator: "SEMVER_GT", values: ["1.0.0"] },
     ],
     [
       "DATE_AFTER on a semver context",
       "BADOP",
-      { contextKey: "appVersion", operator: "DATE_AFTER", value: "2025-01-01T00:00:00Z" },
+      { attribute: "appVersion", operator: "DATE_AFTER", values: ["2025-01-01T00:00:00Z"] },
     ],
-    ["a missing value", "BADVL", { contextKey: "plan", operator: "EQUALS" }],
+    ["a missing value", "BADVL", { attribute: "plan", operator: "EQUALS" }],
     [
-      "values for a single-value operator",
+      "two values for a single-value operator",
       "BADVL",
-      { contextKey: "plan", operator: "EQUALS", values: ["a"] },
+      { attribute: "plan", operator: "EQUALS", values: ["a", "b"] },
     ],
-    ["value for a list operator", "BADVL", { contextKey: "plan", operator: "IN", value: "a" }],
+    ["a scalar instead of a list", "BADVL", { attribute: "plan", operator: "EQUALS", values: "a" }],
+    ["a null list", "BADVL", { attribute: "plan", operator: "IN", values: null }],
     [
-      "both value and values",
+      "more than 1000 values",
       "BADVL",
-      { contextKey: "plan", operator: "IN", value: "a", values: ["a"] },
+      {
+        attribute: "plan",
+        operator: "IN",
+        values: Array.from({ length: 1001 }, (_, i) => `v${i}`),
+      },
     ],
-    ["an empty list", "BADVL", { contextKey: "plan", operator: "NOT_IN", values: [] }],
-    ["a value for EXISTS", "BADVL", { contextKey: "plan", operator: "EXISTS", value: "a" }],
-    ["an object value", "BADVL", { contextKey: "plan", operator: "EQUALS", value: { a: 1 } }],
-    ["a null value", "BADVL", { contextKey: "plan", operator: "EQUALS", value: null }],
+    ["an empty list", "BADVL", { attribute: "plan", operator: "NOT_IN", values: [] }],
+    ["a value for EXISTS", "BADVL", { attribute: "plan", operator: "EXISTS", values: ["a"] }],
+    ["an empty list for EXISTS", "BADVL", { attribute: "plan", operator: "EXISTS", values: [] }],
+    ["an object value", "BADVL", { attribute: "plan", operator: "EQUALS", values: [{ a: 1 }] }],
+    ["a null value", "BADVL", { attribute: "plan", operator: "EQUALS", values: [null] }],
     [
       "a value outside the allowed values",
       "BADVL",
-      { contextKey: "country", operator: "EQUALS", value: "FR" },
+      { attribute: "country", operator: "EQUALS", values: ["FR"] },
     ],
     [
       "a list with one value outside the allowed values",
       "BADVL",
-      { contextKey: "country", operator: "IN", values: ["NZ", "FR"] },
+      { attribute: "country", operator: "IN", values: ["NZ", "FR"] },
     ],
     [
       "a differently-cased allowed value without caseInsensitive",
       "BADVL",
-      { contextKey: "country", operator: "IN", values: ["nz"] },
+      { attribute: "country", operator: "IN", values: ["nz"] },
     ],
     [
       "a string for a boolean context",
       "BADVL",
-      { contextKey: "beta", operator: "EQUALS", value: "yes" },
+      { attribute: "beta", operator: "EQUALS", values: ["yes"] },
     ],
-    ["a number for CONTAINS", "BADVL", { contextKey: "plan", operator: "CONTAINS", value: 1 }],
-    ["an invalid regex", "BADRX", { contextKey: "plan", operator: "REGEX", value: "(unclosed" }],
+    ["a number for CONTAINS", "BADVL", { attribute: "plan", operator: "CONTAINS", values: [1] }],
+    ["an invalid regex", "BADRX", { attribute: "plan", operator: "REGEX", values: ["(unclosed"] }],
     [
       "an invalid character class",
       "BADRX",
-      { contextKey: "plan", operator: "REGEX", value: "[z-a]" },
+      { attribute: "plan", operator: "REGEX", values: ["[z-a]"] },
     ],
-    ["a non-string regex", "BADRX", { contextKey: "plan", operator: "REGEX", value: 5 }],
+    ["a non-string regex", "BADRX", { attribute: "plan", operator: "REGEX", values: [5] }],
     [
       "a version without patch",
       "BADSV",
-      { contextKey: "appVersion", operator: "SEMVER_GT", value: "1.2" },
+      { attribute: "appVersion", operator: "SEMVER_GT", values: ["1.2"] },
     ],
     [
       "a version with a leading zero",
       "BADSV",
-      { contextKey: "appVersion", operator: "SEMVER_LT", value: "01.2.3" },
+      { attribute: "appVersion", operator: "SEMVER_LT", values: ["01.2.3"] },
     ],
     [
       "a version with an empty pre-release",
       "BADSV",
-      { contextKey: "appVersion", operator: "SEMVER_EQ", value: "1.2.3-" },
+      { attribute: "appVersion", operator: "SEMVER_EQ", values: ["1.2.3-"] },
     ],
     [
       "a number as a version",
       "BADSV",
-      { contextKey: "appVersion", operator: "SEMVER_GTE", value: 1 },
+      { attribute: "appVersion", operator: "SEMVER_GTE", values: [1] },
     ],
     [
       "a non-version EQUALS on a semver context",
       "BADSV",
-      { contextKey: "appVersion", operator: "EQUALS", value: "latest" },
+      { attribute: "appVersion", operator: "EQUALS", values: ["latest"] },
     ],
-    ["a string number", "BADNM", { contextKey: "age", operator: "GT", value: "18" }],
-    ["a boolean number", "BADNM", { contextKey: "age", operator: "LTE", value: true }],
+    ["a string number", "BADNM", { attribute: "age", operator: "GT", values: ["18"] }],
+    ["a boolean number", "BADNM", { attribute: "age", operator: "LTE", values: [true] }],
     [
       "a non-number in IN on a number context",
       "BADNM",
-      { contextKey: "age", operator: "IN", values: [1, "two"] },
+      { attribute: "age", operator: "IN", values: [1, "two"] },
     ],
     [
       "a date without time and zone",
       "BADDT",
-      { contextKey: "signupDate", operator: "DATE_BEFORE", value: "2025-01-31" },
+      { attribute: "signupDate", operator: "DATE_BEFORE", values: ["2025-01-31"] },
     ],
     [
       "a date without zone",
       "BADDT",
-      { contextKey: "signupDate", operator: "DATE_BEFORE", value: "2025-01-31T12:00:00" },
+      { attribute: "signupDate", operator: "DATE_BEFORE", values: ["2025-01-31T12:00:00"] },
     ],
     [
       "an impossible date",
       "BADDT",
-      { contextKey: "signupDate", operator: "DATE_AFTER", value: "2025-02-30T00:00:00Z" },
+      { attribute: "signupDate", operator: "DATE_AFTER", values: ["2025-02-30T00:00:00Z"] },
     ],
     [
       "a word as a date",
       "BADDT",
-      { contextKey: "signupDate", operator: "DATE_AFTER", value: "yesterday" },
+      { attribute: "signupDate", operator: "DATE_AFTER", values: ["yesterday"] },
     ],
     [
       "an undefined context key",
       "NOCTX",
-      { contextKey: "planet", operator: "EQUALS", value: "earth" },
+      { attribute: "planet", operator: "EQUALS", values: ["earth"] },
     ],
     [
       "bucketingKey, which is not a rule attribute",
       "NOCTX",
-      { contextKey: "bucketingKey", operator: "EXISTS" },
+      { attribute: "bucketingKey", operator: "EXISTS" },
     ],
     ["an unknown segment", "NOSEG", { segment: "nobody-knows" }],
   ];
@@ -268,11 +274,7 @@ describe("validate_rules", () => {
       await setup(client);
 
       // Action
-      const context = await validate(
-        client,
-        other,
-        one({ contextKey: "plan", operator: "EXISTS" }),
-      );
+      const context = await validate(client, other, one({ attribute: "plan", operator: "EXISTS" }));
       const segment = await validate(client, other, one({ segment: "internal" }));
 
       // Assertions
@@ -283,18 +285,16 @@ describe("validate_rules", () => {
   it("names the offending condition in the message", () =>
     withRootDb(async (client) => {
       const teamId = await setup(client);
-      const rules = {
-        groups: [
-          { op: "and", conditions: [] },
-          {
-            op: "or",
-            conditions: [
-              { contextKey: "plan", operator: "EXISTS" },
-              { contextKey: "plan", operator: "REGEX", value: "(" },
-            ],
-          },
-        ],
-      };
+      const rules = [
+        { conditions: [] },
+        {
+          combinator: "OR",
+          conditions: [
+            { attribute: "plan", operator: "EXISTS" },
+            { attribute: "plan", operator: "REGEX", values: ["("] },
+          ],
+        },
+      ];
 
       const error = await client
         .query("select app_hidden.validate_rules($1, $2)", [teamId, JSON.stringify(rules)])
@@ -303,6 +303,8 @@ describe("validate_rules", () => {
           (e: Error) => e.message,
         );
 
-      expect(error).toMatch(/^groups\[1\]\.conditions\[1\]: invalid regular expression/);
+      expect(error).toMatch(
+        /^rules\[1\]\.conditions\[1\]\.values\[0\]: invalid regular expression/,
+      );
     }));
 });

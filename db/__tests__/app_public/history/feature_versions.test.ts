@@ -229,8 +229,8 @@ describe.skipIf(!(await domainTablesExist()))("feature versions", () => {
       await client.query("select app_public.set_stage_criteria($1, $2)", [
         stage,
         JSON.stringify([
-          { priority: 0, rolloutBp: 5000 },
-          { priority: 1, rolloutBp: 10000 },
+          { priority: 0, rolloutBasisPoints: 5000 },
+          { priority: 1, rolloutBasisPoints: 10000 },
         ]),
       ]);
       const versions = await versionsOf(client, feature);
@@ -239,6 +239,8 @@ describe.skipIf(!(await domainTablesExist()))("feature versions", () => {
         [1, null],
         [2, requester.id],
       ]);
-      expect(versions[1]!.snapshot.criteria.map((row) => row.rollout_bp)).toEqual([5000, 10000]);
+      expect(versions[1]!.snapshot.criteria.map((row) => row.rollout_basis_points)).toEqual([
+        5000, 10000,
+      ]);
     }));
 });

@@ -144,7 +144,7 @@ const tables: TableSpec[] = [
         "insert into app_public.stage_criteria (team_id, feature_stage_id, priority, variant) values ($1, $2, 7, 'v3')",
         [d.teamId, d.stage],
       ),
-    update: "rollout_bp = 5000",
+    update: "rollout_basis_points = 5000",
   },
   {
     table: "clients",

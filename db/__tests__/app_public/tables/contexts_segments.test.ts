@@ -14,8 +14,8 @@ import { becomeUser, errorCode, type TxClient, withRootDb } from "../../helpers.
 const insertContext =
   "insert into app_public.contexts (team_id, key, name, type, allowed_values) values ($1, 'attr', 'Attr', $2, $3)";
 
-function condition(contextKey: string, operator: string, values: unknown[]) {
-  return { groups: [{ op: "and", conditions: [{ contextKey, operator, values }] }] };
+function condition(attribute: string, operator: string, values: unknown[]) {
+  return [{ combinator: "AND", conditions: [{ attribute, operator, values }] }];
 }
 
 async function criterionUsing(client: TxClient, teamId: string, rules: unknown) {
@@ -117,7 +117,7 @@ describe("contexts", () => {
 });
 
 describe("segments", () => {
-  const ref = (key: string) => ({ groups: [{ op: "or", conditions: [{ segment: key }] }] });
+  const ref = (key: string) => [{ combinator: "OR", conditions: [{ segment: key }] }];
 
   it("rejects a segment referencing itself (CYCLE)", () =>
     withRootDb(async (client) => {

@@ -9,8 +9,8 @@ import {
 } from "../../domainFixtures.ts";
 import { becomeUser, errorCode, type TxClient, withRootDb } from "../../helpers.ts";
 
-const insertCriterion = `insert into app_public.stage_criteria (feature_stage_id, priority, rules, rollout_bp, variant, split)
-  values ($1, $2, coalesce($3::jsonb, '{"groups": []}'), coalesce($4::int, 10000), $5, $6)`;
+const insertCriterion = `insert into app_public.stage_criteria (feature_stage_id, priority, rules, rollout_basis_points, variant, split)
+  values ($1, $2, coalesce($3::jsonb, '[]'), coalesce($4::int, 10000), $5, $6)`;
 
 /** A requester's team with a contextual (v1/v2/v3) and a simple feature, staged in development. */
 async function setup(client: TxClient) {
@@ -91,12 +91,10 @@ describe("stage criteria", () => {
 
       await client.query(insertCriterion, [simpleStage, 0, null, 2500, null, null]);
       const { rows } = await client.query(
-        "select variant, split, rollout_bp, rules from app_public.stage_criteria",
+        "select variant, split, rollout_basis_points, rules from app_public.stage_criteria",
       );
 
-      expect(rows).toEqual([
-        { variant: "on", split: null, rollout_bp: 2500, rules: { groups: [] } },
-      ]);
+      expect(rows).toEqual([{ variant: "on", split: null, rollout_basis_points: 2500, rules: [] }]);
     }));
 
   it("fills the team from the stage and refuses a different one (TEAMX)", () =>
@@ -243,14 +241,12 @@ describe("stage criteria", () => {
   it("validates rules on write (BADRX)", () =>
     withRootDb(async (client) => {
       const { stage } = await setup(client);
-      const rules = {
-        groups: [
-          {
-            op: "and",
-            conditions: [{ contextKey: "targetingKey", operator: "REGEX", value: "a{2,1}" }],
-          },
-        ],
-      };
+      const rules = [
+        {
+          combinator: "AND",
+          conditions: [{ attribute: "targetingKey", operator: "REGEX", values: ["a{2,1}"] }],
+        },
+      ];
 
       expect(
         await errorCode(client, insertCriterion, [
