@@ -5715,6 +5715,12 @@ CREATE OR REPLACE FUNCTION app_public.features_stale_reasons(f app_public.featur
 AS $function$
   select array_remove(array[
     case when f.expires_at <= now() then 'expired' end,
+    case
+      when coalesce(app_public.features_last_evaluated_at(f), f.created_at) <= now() - interval '90 days'
+        then 'not_evaluated_90d'
+      when coalesce(app_public.features_last_evaluated_at(f), f.created_at) <= now() - interval '30 days'
+        then 'not_evaluated_30d'
+    end,
     case when exists (
         select 1 from app_public.feature_kills k
         where k.feature_id = f.id and k.restored_at is null and k.killed_at <= now() - interval '90 days')
@@ -5728,7 +5734,7 @@ AS $function$
       then 'served_off_90d' end
   ], null);
 $function$;
-comment on function app_public.features_stale_reasons(f app_public.features) is 'Why the flag looks stale, empty when it does not: expired (past its expiry), served_off_90d (killed for 90 days, or served nowhere with no stage change for 90 days).';
+comment on function app_public.features_stale_reasons(f app_public.features) is 'Why the flag looks stale, empty when it does not: expired (past its expiry), not_evaluated_30d or not_evaluated_90d (no evaluation reported for that long, counted from its creation if never), served_off_90d (killed for 90 days, or served nowhere with no stage change for 90 days).';
 grant execute on function app_public.features_stale_reasons(f app_public.features) to fluxgate_visitor;
 
 -- ----------------------------------------------------------------------------

@@ -2706,7 +2706,7 @@ export type Feature = Node & {
   scheduledChanges: ScheduledChangeConnection;
   /** Reads and enables pagination through a set of `FeatureStage`. */
   stages: FeatureStageConnection;
-  /** Why the flag looks stale, empty when it does not: expired (past its expiry), served_off_90d (killed for 90 days, or served nowhere with no stage change for 90 days). */
+  /** Why the flag looks stale, empty when it does not: expired (past its expiry), not_evaluated_30d or not_evaluated_90d (no evaluation reported for that long, counted from its creation if never), served_off_90d (killed for 90 days, or served nowhere with no stage change for 90 days). */
   staleReasons?: Maybe<Array<Maybe<Scalars['String']['output']>>>;
   /** When true, users keep the variant a weighted split first gave them even if the split changes (sticky assignments). */
   sticky: Scalars['Boolean']['output'];

@@ -32,17 +32,24 @@ create trigger _220_guard_archive before update of lifecycle on app_public.featu
 
 /*
  * Why a flag looks stale (a computed field, features.staleReasons): expired
- * (past expires_at); served_off_90d (killed for 90 days, or served in no
- * environment and no stage status changed for 90 days). The delivery
- * issue's not_evaluated_30d / _90d join this list once its last-evaluated
- * time exists. Derived from the clock, so the response cache never keeps an
- * answer that asks for it (backend/src/cache/ResponseCache.ts).
+ * (past expires_at); not_evaluated_30d / not_evaluated_90d (no edge reported
+ * an evaluation for that long, from 3-ingest's last-evaluated time, counted
+ * from its creation when never evaluated); served_off_90d (killed for 90
+ * days, or served in no environment and no stage status changed for 90
+ * days). Derived from the clock, so the response cache never keeps an answer
+ * that asks for it (backend/src/cache/ResponseCache.ts).
  */
 drop function if exists app_public.features_stale_reasons(app_public.features);
 
 create function app_public.features_stale_reasons(f app_public.features) returns text[] as $$
   select array_remove(array[
     case when f.expires_at <= now() then 'expired' end,
+    case
+      when coalesce(app_public.features_last_evaluated_at(f), f.created_at) <= now() - interval '90 days'
+        then 'not_evaluated_90d'
+      when coalesce(app_public.features_last_evaluated_at(f), f.created_at) <= now() - interval '30 days'
+        then 'not_evaluated_30d'
+    end,
     case when exists (
         select 1 from app_public.feature_kills k
         where k.feature_id = f.id and k.restored_at is null and k.killed_at <= now() - interval '90 days')
@@ -57,4 +64,4 @@ create function app_public.features_stale_reasons(f app_public.features) returns
   ], null);
 $$ language sql stable;
 comment on function app_public.features_stale_reasons(app_public.features) is
-  E'Why the flag looks stale, empty when it does not: expired (past its expiry), served_off_90d (killed for 90 days, or served nowhere with no stage change for 90 days).';
+  E'Why the flag looks stale, empty when it does not: expired (past its expiry), not_evaluated_30d or not_evaluated_90d (no evaluation reported for that long, counted from its creation if never), served_off_90d (killed for 90 days, or served nowhere with no stage change for 90 days).';

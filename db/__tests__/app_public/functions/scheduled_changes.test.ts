@@ -324,7 +324,7 @@ describe("features_stale_reasons", () => {
       )
       .then((r) => r.rows[0].r as string[]);
 
-  it("reports expired, long served off, and nothing for a fresh served flag", () =>
+  it("reports expired, not evaluated for 30 / 90 days, long served off, and nothing for a fresh served flag", () =>
     withRootDb(async (client) => {
       // Setup
       const w = await world(client);
@@ -356,9 +356,23 @@ describe("features_stale_reasons", () => {
       );
       const oldButServed = await reasons(client, served);
 
+      await client.query(
+        `insert into app_hidden.feature_evaluations (team_id, feature_id, environment_id, last_evaluated_at)
+         select team_id, feature_id, environment_id, now() - interval '40 days'
+         from app_public.feature_stages where id = $1`,
+        [servedStage],
+      );
+      const evaluatedLongAgo = await reasons(client, served);
+      await client.query(
+        "update app_hidden.feature_evaluations set last_evaluated_at = now() - interval '1 hour'",
+      );
+      const evaluatedNow = await reasons(client, served);
+
       // Assertions
       expect(fresh).toEqual([]);
-      expect(old).toEqual(["expired", "served_off_90d"]);
-      expect(oldButServed).toEqual([]);
+      expect(old).toEqual(["expired", "not_evaluated_90d", "served_off_90d"]);
+      expect(evaluatedLongAgo).toEqual(["not_evaluated_30d"]);
+      expect(evaluatedNow).toEqual([]);
+      expect(oldButServed).toEqual(["not_evaluated_90d"]);
     }));
 });
