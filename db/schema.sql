@@ -53,6 +53,18 @@ comment on type app_public.api_token_scope is 'What an API token may do: read th
 create type app_public.api_token_with_secret as (token app_public.api_tokens, secret text);
 comment on type app_public.api_token_with_secret is 'A newly created API token and its secret: the only time the secret is shown.';
 
+create type app_public.approval_decision as enum ('approve', 'reject');
+comment on type app_public.approval_decision is 'An approver''s vote.';
+
+create type app_public.approval_preview as (outcome text, reason text, required_approvals integer, eligible_approver_ids uuid[], policy_id uuid, target_status app_public.stage_status, error_code text, freeze_window_id uuid);
+comment on type app_public.approval_preview is 'What requesting a stage change would do: outcome not_required (applies at once), needs_approvals (requiredApprovals from eligibleApproverIds under policyId) or blocked (reason says why, errorCode is what requesting would fail with), the status the stage would take, and the freeze window in force if any.';
+
+create type app_public.approval_request_status as enum ('pending', 'approved', 'rejected', 'cancelled', 'applied');
+comment on type app_public.approval_request_status is 'Pending (collecting votes), approved (quorum reached, to be finalized), rejected (one approver rejected), cancelled (the stage went back to its previous status), applied (finalized, by an override or by auto-approval).';
+
+create type app_public.approval_scope as enum ('all', 'production', 'listed');
+comment on type app_public.approval_scope is 'Which environments an approval policy covers: all of the team''s, those of type production, or the listed ones.';
+
 create type app_public.audit_chain_status as (ok boolean, checked bigint, first_bad_id bigint);
 comment on type app_public.audit_chain_status is 'The result of verifying the audit log''s hash chain.';
 
@@ -612,6 +624,206 @@ CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.api_tok
 CREATE TRIGGER _900_bump_response_cache_epoch AFTER UPDATE OF last_used_at ON app_public.api_tokens FOR EACH ROW WHEN ((old.last_used_at IS DISTINCT FROM new.last_used_at)) EXECUTE FUNCTION app_private.tg__bump_response_cache_epoch();
 
 -- ============================================================================
+-- Table app_public.approval_policies
+-- ============================================================================
+
+create table app_public.approval_policies (
+  id uuid default gen_random_uuid() not null,
+  team_id uuid not null,
+  name text not null,
+  scope app_public.approval_scope default 'production'::app_public.approval_scope not null,
+  environment_ids uuid[] default '{}'::uuid[] not null,
+  required_approvals integer default 1 not null,
+  eligible_roles app_public.team_role[] default '{approver}'::app_public.team_role[] not null,
+  eligible_user_ids uuid[] default '{}'::uuid[] not null,
+  auto_approve_after_hours integer,
+  allow_admin_override boolean default true not null,
+  enabled boolean default true not null,
+  created_at timestamp with time zone default now() not null,
+  updated_at timestamp with time zone default now() not null,
+  constraint approval_policies_auto_approve_after_hours_check CHECK (((auto_approve_after_hours >= 1) AND (auto_approve_after_hours <= 8760))),
+  constraint approval_policies_eligible_roles_check CHECK (((cardinality(eligible_roles) <= 4) AND (array_position(eligible_roles, NULL::app_public.team_role) IS NULL))),
+  constraint approval_policies_eligible_user_ids_check CHECK (((cardinality(eligible_user_ids) <= 100) AND (array_position(eligible_user_ids, NULL::uuid) IS NULL))),
+  constraint approval_policies_environment_ids_check CHECK (((cardinality(environment_ids) <= 100) AND (array_position(environment_ids, NULL::uuid) IS NULL))),
+  constraint approval_policies_listed_environments CHECK (((scope = 'listed'::app_public.approval_scope) = (cardinality(environment_ids) > 0))),
+  constraint approval_policies_name_check CHECK (((length(name) >= 1) AND (length(name) <= 200))),
+  constraint approval_policies_pkey PRIMARY KEY (id),
+  constraint approval_policies_required_approvals_check CHECK (((required_approvals >= 1) AND (required_approvals <= 20))),
+  constraint approval_policies_someone_eligible CHECK (((cardinality(eligible_roles) + cardinality(eligible_user_ids)) > 0)),
+  constraint approval_policies_team_id_fkey FOREIGN KEY (team_id) REFERENCES app_public.teams(id) ON DELETE CASCADE,
+  constraint uniq_approval_policies_team_name UNIQUE (team_id, name)
+);
+comment on table app_public.approval_policies is 'Who must approve a stage change in which environments. When several enabled policies cover an environment, the one needing the most approvals applies; where none does, a requested change applies at once.';
+comment on column app_public.approval_policies.id is 'Unique identifier of the policy.';
+comment on column app_public.approval_policies.team_id is 'The team owning the policy.';
+comment on column app_public.approval_policies.name is 'Display name, unique within the team.';
+comment on column app_public.approval_policies.scope is 'Which environments it covers: all, production (every environment of type production) or listed (environmentIds).';
+comment on column app_public.approval_policies.environment_ids is 'The environments covered when the scope is listed (of the same team); empty otherwise.';
+comment on column app_public.approval_policies.required_approvals is 'Approvals needed (1 to 20); one rejection rejects.';
+comment on column app_public.approval_policies.eligible_roles is 'Members holding any of these roles may approve (team admins hold every role).';
+comment on column app_public.approval_policies.eligible_user_ids is 'Members who may approve whatever their roles.';
+comment on column app_public.approval_policies.auto_approve_after_hours is 'When set, a request nobody rejected is approved and applied after this many hours (1 to 8760).';
+comment on column app_public.approval_policies.allow_admin_override is 'Whether a team admin (never the requester) may approve and apply a request at once, with a reason.';
+comment on column app_public.approval_policies.enabled is 'Disabled policies apply to no new request.';
+comment on column app_public.approval_policies.created_at is 'When the policy was created.';
+comment on column app_public.approval_policies.updated_at is 'When the policy was last changed.';
+
+-- indexes
+-- (none besides constraints)
+
+-- row level security
+alter table app_public.approval_policies enable row level security;
+create policy delete_as_team_admin on app_public.approval_policies for delete to public
+  using (app_hidden.current_user_has_role(team_id, 'team_admin'::app_public.team_role));
+create policy insert_as_team_admin on app_public.approval_policies for insert to public
+  with check (app_hidden.current_user_has_role(team_id, 'team_admin'::app_public.team_role));
+create policy select_member on app_public.approval_policies for select to public
+  using ((team_id = ANY (( SELECT app_hidden.current_user_readable_team_ids() AS current_user_readable_team_ids)::uuid[])));
+create policy update_as_team_admin on app_public.approval_policies for update to public
+  using (app_hidden.current_user_has_role(team_id, 'team_admin'::app_public.team_role))
+  with check (app_hidden.current_user_has_role(team_id, 'team_admin'::app_public.team_role));
+
+-- grants
+grant delete, select on app_public.approval_policies to fluxgate_visitor;
+grant insert (team_id, name, scope, environment_ids, required_approvals, eligible_roles, eligible_user_ids, auto_approve_after_hours, allow_admin_override, enabled) on app_public.approval_policies to fluxgate_visitor;
+grant update (name, scope, environment_ids, required_approvals, eligible_roles, eligible_user_ids, auto_approve_after_hours, allow_admin_override, enabled) on app_public.approval_policies to fluxgate_visitor;
+
+-- triggers
+CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON app_public.approval_policies FOR EACH ROW EXECUTE FUNCTION app_private.tg__timestamps();
+CREATE TRIGGER _400_validate BEFORE INSERT OR UPDATE ON app_public.approval_policies FOR EACH ROW EXECUTE FUNCTION app_private.tg_approval_policies__validate();
+CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.approval_policies FOR EACH ROW EXECUTE FUNCTION app_private.tg__audit('id');
+
+-- ============================================================================
+-- Table app_public.approval_requests
+-- ============================================================================
+
+create table app_public.approval_requests (
+  id uuid default gen_random_uuid() not null,
+  team_id uuid not null,
+  feature_id uuid not null,
+  feature_stage_id uuid not null,
+  environment_id uuid not null,
+  policy_id uuid,
+  action text not null,
+  status app_public.approval_request_status default 'pending'::app_public.approval_request_status not null,
+  previous_status app_public.stage_status not null,
+  required_approvals integer not null,
+  eligible_approver_ids uuid[] not null,
+  requested_by uuid,
+  requested_by_api_token_id uuid,
+  before_snapshot jsonb not null,
+  after_snapshot jsonb not null,
+  diff jsonb not null,
+  blast_radius jsonb not null,
+  auto_approve_at timestamp with time zone,
+  decided_at timestamp with time zone,
+  decided_by uuid,
+  override_reason text,
+  created_at timestamp with time zone default now() not null,
+  updated_at timestamp with time zone default now() not null,
+  constraint approval_requests_action_check CHECK ((action = ANY (ARRAY['deploy'::text, 'rollback'::text]))),
+  constraint approval_requests_environment_id_fkey FOREIGN KEY (environment_id) REFERENCES app_public.environments(id) ON DELETE CASCADE,
+  constraint approval_requests_feature_id_fkey FOREIGN KEY (feature_id) REFERENCES app_public.features(id) ON DELETE CASCADE,
+  constraint approval_requests_feature_stage_id_fkey FOREIGN KEY (feature_stage_id) REFERENCES app_public.feature_stages(id) ON DELETE CASCADE,
+  constraint approval_requests_pkey PRIMARY KEY (id),
+  constraint approval_requests_policy_id_fkey FOREIGN KEY (policy_id) REFERENCES app_public.approval_policies(id) ON DELETE SET NULL,
+  constraint approval_requests_requested_by_fkey FOREIGN KEY (requested_by) REFERENCES app_public.users(id) ON DELETE SET NULL,
+  constraint approval_requests_required_approvals_check CHECK ((required_approvals >= 1)),
+  constraint approval_requests_team_id_fkey FOREIGN KEY (team_id) REFERENCES app_public.teams(id) ON DELETE CASCADE
+);
+comment on table app_public.approval_requests is 'A requested stage change (deploy or rollback) that an approval policy covers: what would change, who may approve it (frozen when requested) and where it stands. Changed only through approveApprovalRequest, rejectApprovalRequest, finalizeApprovalRequest, overrideApprovalRequest and cancelApprovalRequest.';
+comment on column app_public.approval_requests.id is 'Unique identifier of the request.';
+comment on column app_public.approval_requests.team_id is 'The team of the feature.';
+comment on column app_public.approval_requests.feature_id is 'The feature.';
+comment on column app_public.approval_requests.feature_stage_id is 'The stage to change.';
+comment on column app_public.approval_requests.environment_id is 'The stage''s environment.';
+comment on column app_public.approval_requests.policy_id is 'The policy that required approval (null once it is deleted; the request keeps its frozen terms).';
+comment on column app_public.approval_requests.action is 'deploy or rollback.';
+comment on column app_public.approval_requests.status is 'Pending, approved, rejected, cancelled or applied.';
+comment on column app_public.approval_requests.previous_status is 'The stage''s status before the request: cancelling restores it.';
+comment on column app_public.approval_requests.required_approvals is 'Approvals needed, from the policy when requested.';
+comment on column app_public.approval_requests.eligible_approver_ids is 'Who may vote, frozen when requested: members eligible under the policy, never the requester.';
+comment on column app_public.approval_requests.requested_by is 'The user who asked; for an API token, the member who created it (null once deleted). Never an approver of the request.';
+comment on column app_public.approval_requests.requested_by_api_token_id is 'The API token that asked, when a machine did.';
+comment on column app_public.approval_requests.before_snapshot is 'The feature (with dependencies, stages and criteria) when requested.';
+comment on column app_public.approval_requests.after_snapshot is 'The feature as it will be once the change is applied.';
+comment on column app_public.approval_requests.diff is 'What the change does: {stages: {changed: [{id, changes: {status: {before, after}}}]}}, as featureVersionDiff reports.';
+comment on column app_public.approval_requests.blast_radius is 'The flags depending on this one at any depth, when requested: [{id, key, depth}].';
+comment on column app_public.approval_requests.auto_approve_at is 'When a pending request is approved and applied if nobody rejected it (null: never).';
+comment on column app_public.approval_requests.decided_at is 'When the request was approved, rejected, cancelled or applied.';
+comment on column app_public.approval_requests.decided_by is 'Who made the last decision (the last approver, the rejecter, the admin overriding, the one finalizing or cancelling); null for auto-approval.';
+comment on column app_public.approval_requests.override_reason is 'Why a team admin overrode the approvals.';
+comment on column app_public.approval_requests.created_at is 'When the change was requested.';
+comment on column app_public.approval_requests.updated_at is 'When the request last changed.';
+
+-- indexes
+CREATE INDEX idx_approval_requests_auto_approve_at ON app_public.approval_requests USING btree (auto_approve_at) WHERE (status = 'pending'::app_public.approval_request_status);
+CREATE INDEX idx_approval_requests_environment_id ON app_public.approval_requests USING btree (environment_id);
+CREATE INDEX idx_approval_requests_feature_id ON app_public.approval_requests USING btree (feature_id);
+CREATE INDEX idx_approval_requests_feature_stage_id ON app_public.approval_requests USING btree (feature_stage_id);
+CREATE INDEX idx_approval_requests_policy_id ON app_public.approval_requests USING btree (policy_id);
+CREATE INDEX idx_approval_requests_requested_by ON app_public.approval_requests USING btree (requested_by);
+CREATE INDEX idx_approval_requests_team_id ON app_public.approval_requests USING btree (team_id, created_at);
+CREATE UNIQUE INDEX uniq_approval_requests_open_stage ON app_public.approval_requests USING btree (feature_stage_id) WHERE (status = ANY (ARRAY['pending'::app_public.approval_request_status, 'approved'::app_public.approval_request_status]));
+
+-- row level security
+alter table app_public.approval_requests enable row level security;
+create policy select_member on app_public.approval_requests for select to public
+  using ((team_id = ANY (( SELECT app_hidden.current_user_readable_team_ids() AS current_user_readable_team_ids)::uuid[])));
+
+-- grants
+grant select on app_public.approval_requests to fluxgate_visitor;
+
+-- triggers
+CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON app_public.approval_requests FOR EACH ROW EXECUTE FUNCTION app_private.tg__timestamps();
+CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.approval_requests FOR EACH ROW EXECUTE FUNCTION app_private.tg__audit('id');
+CREATE TRIGGER _950_notify AFTER INSERT OR UPDATE ON app_public.approval_requests FOR EACH ROW EXECUTE FUNCTION app_private.tg__notify_approval();
+
+-- ============================================================================
+-- Table app_public.approval_votes
+-- ============================================================================
+
+create table app_public.approval_votes (
+  id uuid default gen_random_uuid() not null,
+  team_id uuid not null,
+  request_id uuid not null,
+  voter_id uuid,
+  decision app_public.approval_decision not null,
+  comment text default ''::text not null,
+  created_at timestamp with time zone default now() not null,
+  constraint approval_votes_comment_check CHECK ((length(comment) <= 2000)),
+  constraint approval_votes_pkey PRIMARY KEY (id),
+  constraint approval_votes_request_id_fkey FOREIGN KEY (request_id) REFERENCES app_public.approval_requests(id) ON DELETE CASCADE,
+  constraint approval_votes_team_id_fkey FOREIGN KEY (team_id) REFERENCES app_public.teams(id) ON DELETE CASCADE,
+  constraint approval_votes_voter_id_fkey FOREIGN KEY (voter_id) REFERENCES app_public.users(id) ON DELETE SET NULL,
+  constraint uniq_approval_votes_request_voter UNIQUE (request_id, voter_id)
+);
+comment on table app_public.approval_votes is 'One approver''s vote on an approval request (one per user and request).';
+comment on column app_public.approval_votes.id is 'Unique identifier of the vote.';
+comment on column app_public.approval_votes.team_id is 'The team of the request.';
+comment on column app_public.approval_votes.request_id is 'The request.';
+comment on column app_public.approval_votes.voter_id is 'Who voted (null once the user is deleted).';
+comment on column app_public.approval_votes.decision is 'approve or reject.';
+comment on column app_public.approval_votes.comment is 'Why (at most 2000 characters).';
+comment on column app_public.approval_votes.created_at is 'When the vote was cast.';
+
+-- indexes
+CREATE INDEX idx_approval_votes_team_id ON app_public.approval_votes USING btree (team_id);
+CREATE INDEX idx_approval_votes_voter_id ON app_public.approval_votes USING btree (voter_id);
+
+-- row level security
+alter table app_public.approval_votes enable row level security;
+create policy select_member on app_public.approval_votes for select to public
+  using ((team_id = ANY (( SELECT app_hidden.current_user_readable_team_ids() AS current_user_readable_team_ids)::uuid[])));
+
+-- grants
+grant select on app_public.approval_votes to fluxgate_visitor;
+
+-- triggers
+CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.approval_votes FOR EACH ROW EXECUTE FUNCTION app_private.tg__audit('id');
+CREATE TRIGGER _950_notify AFTER INSERT ON app_public.approval_votes FOR EACH ROW EXECUTE FUNCTION app_private.tg__notify_approval();
+
+-- ============================================================================
 -- Table app_public.audit_log
 -- ============================================================================
 
@@ -628,7 +840,9 @@ create table app_public.audit_log (
   created_at timestamp with time zone default clock_timestamp() not null,
   prev_hash bytea,
   hash bytea not null,
+  actor_job text,
   constraint audit_log_action_check CHECK ((action = ANY (ARRAY['insert'::text, 'update'::text, 'delete'::text]))),
+  constraint audit_log_actor_job_check CHECK (((actor_job IS NULL) OR ((length(actor_job) >= 1) AND (length(actor_job) <= 200)))),
   constraint audit_log_check CHECK ((((before IS NULL) = (action = 'insert'::text)) AND ((after IS NULL) = (action = 'delete'::text)))),
   constraint audit_log_pkey PRIMARY KEY (id)
 );
@@ -644,7 +858,8 @@ comment on column app_public.audit_log.before is 'The row before the change (nul
 comment on column app_public.audit_log.after is 'The row after the change (null for a delete). Secret-looking columns are redacted.';
 comment on column app_public.audit_log.created_at is 'When the entry was written.';
 comment on column app_public.audit_log.prev_hash is 'The hash of the previous entry (null for the first entry).';
-comment on column app_public.audit_log.hash is 'SHA-256 of prev_hash followed by the UTF-8 text of the jsonb array [id, team_id, actor_id, actor_api_token_id, action, table_name, row_id, before, after, created_at as YYYY-MM-DDTHH:MI:SS.USZ in UTC].';
+comment on column app_public.audit_log.hash is 'SHA-256 of prev_hash followed by the UTF-8 text of the jsonb array [id, team_id, actor_id, actor_api_token_id, action, table_name, row_id, before, after, created_at as YYYY-MM-DDTHH:MI:SS.USZ in UTC], with actor_job appended to the array when it is set.';
+comment on column app_public.audit_log.actor_job is 'The background job that made the change (graphile-worker:<task>#<job id>), when a scheduled job made it; null otherwise.';
 
 -- indexes
 CREATE INDEX idx_audit_log_actor_id ON app_public.audit_log USING btree (actor_id);
@@ -947,6 +1162,61 @@ CREATE TRIGGER _910_change_feed AFTER INSERT OR DELETE OR UPDATE ON app_public.f
 CREATE TRIGGER _920_feature_version AFTER INSERT OR DELETE OR UPDATE ON app_public.feature_dependencies FOR EACH ROW EXECUTE FUNCTION app_private.tg__feature_version();
 
 -- ============================================================================
+-- Table app_public.feature_kills
+-- ============================================================================
+
+create table app_public.feature_kills (
+  id uuid default gen_random_uuid() not null,
+  team_id uuid not null,
+  feature_id uuid not null,
+  reason text not null,
+  killed_by uuid,
+  killed_at timestamp with time zone default now() not null,
+  restore_at timestamp with time zone,
+  restored_at timestamp with time zone,
+  restored_by uuid,
+  created_at timestamp with time zone default now() not null,
+  updated_at timestamp with time zone default now() not null,
+  constraint feature_kills_feature_id_fkey FOREIGN KEY (feature_id) REFERENCES app_public.features(id) ON DELETE CASCADE,
+  constraint feature_kills_killed_by_fkey FOREIGN KEY (killed_by) REFERENCES app_public.users(id) ON DELETE SET NULL,
+  constraint feature_kills_pkey PRIMARY KEY (id),
+  constraint feature_kills_reason_check CHECK ((length(reason) <= 2000)),
+  constraint feature_kills_restore_after_kill CHECK (((restore_at IS NULL) OR (restore_at > killed_at))),
+  constraint feature_kills_team_id_fkey FOREIGN KEY (team_id) REFERENCES app_public.teams(id) ON DELETE CASCADE
+);
+comment on table app_public.feature_kills is 'Each time a feature''s kill switch was turned on: why, by whom, when it is to be restored automatically and when it was restored. A kill without restoredAt is active: the feature serves its off variant in every environment, across deploys, until it is restored.';
+comment on column app_public.feature_kills.id is 'Unique identifier of the kill.';
+comment on column app_public.feature_kills.team_id is 'The team of the feature.';
+comment on column app_public.feature_kills.feature_id is 'The killed feature.';
+comment on column app_public.feature_kills.reason is 'Why it was killed (empty when the switch was flipped without killFeature).';
+comment on column app_public.feature_kills.killed_by is 'The team admin who killed it.';
+comment on column app_public.feature_kills.killed_at is 'When it was killed (served off from then on).';
+comment on column app_public.feature_kills.restore_at is 'When it is restored automatically (null: only by hand).';
+comment on column app_public.feature_kills.restored_at is 'When it was restored (null: still killed).';
+comment on column app_public.feature_kills.restored_by is 'Who restored it (null: automatically, or by the system).';
+comment on column app_public.feature_kills.created_at is 'When the record was created.';
+comment on column app_public.feature_kills.updated_at is 'When the record last changed.';
+
+-- indexes
+CREATE INDEX idx_feature_kills_feature_id ON app_public.feature_kills USING btree (feature_id);
+CREATE INDEX idx_feature_kills_killed_by ON app_public.feature_kills USING btree (killed_by);
+CREATE INDEX idx_feature_kills_restore_at ON app_public.feature_kills USING btree (restore_at) WHERE (restored_at IS NULL);
+CREATE INDEX idx_feature_kills_team_id ON app_public.feature_kills USING btree (team_id, killed_at);
+CREATE UNIQUE INDEX uniq_feature_kills_active ON app_public.feature_kills USING btree (feature_id) WHERE (restored_at IS NULL);
+
+-- row level security
+alter table app_public.feature_kills enable row level security;
+create policy select_member on app_public.feature_kills for select to public
+  using ((team_id = ANY (( SELECT app_hidden.current_user_readable_team_ids() AS current_user_readable_team_ids)::uuid[])));
+
+-- grants
+grant select on app_public.feature_kills to fluxgate_visitor;
+
+-- triggers
+CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON app_public.feature_kills FOR EACH ROW EXECUTE FUNCTION app_private.tg__timestamps();
+CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.feature_kills FOR EACH ROW EXECUTE FUNCTION app_private.tg__audit('id');
+
+-- ============================================================================
 -- Table app_public.feature_stages
 -- ============================================================================
 
@@ -1138,10 +1408,132 @@ grant update (key, name, description, kind, value_type, variants, off_variant, t
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON app_public.features FOR EACH ROW EXECUTE FUNCTION app_private.tg__timestamps();
 CREATE TRIGGER _200_validate BEFORE INSERT OR UPDATE ON app_public.features FOR EACH ROW EXECUTE FUNCTION app_private.tg_features__validate();
 CREATE TRIGGER _210_guard_kill_switch BEFORE INSERT OR UPDATE ON app_public.features FOR EACH ROW EXECUTE FUNCTION app_private.tg_features__guard_kill_switch();
+CREATE TRIGGER _220_guard_archive BEFORE UPDATE OF lifecycle ON app_public.features FOR EACH ROW EXECUTE FUNCTION app_private.tg_features__guard_archive();
 CREATE TRIGGER _600_check_variant_references AFTER UPDATE OF variants ON app_public.features FOR EACH ROW EXECUTE FUNCTION app_private.tg_features__check_variant_references();
+CREATE TRIGGER _800_sync_kills AFTER INSERT OR UPDATE OF kill_switch ON app_public.features FOR EACH ROW EXECUTE FUNCTION app_private.tg_features__sync_kills();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.features FOR EACH ROW EXECUTE FUNCTION app_private.tg__audit('id');
 CREATE TRIGGER _910_change_feed AFTER INSERT OR DELETE OR UPDATE ON app_public.features FOR EACH ROW EXECUTE FUNCTION app_private.tg__change_feed('id');
 CREATE TRIGGER _920_feature_version AFTER INSERT OR DELETE OR UPDATE ON app_public.features FOR EACH ROW EXECUTE FUNCTION app_private.tg__feature_version();
+
+-- ============================================================================
+-- Table app_public.freeze_overrides
+-- ============================================================================
+
+create table app_public.freeze_overrides (
+  id uuid default gen_random_uuid() not null,
+  team_id uuid not null,
+  freeze_window_id uuid,
+  feature_stage_id uuid,
+  action text not null,
+  reason text not null,
+  overridden_by uuid,
+  created_at timestamp with time zone default now() not null,
+  constraint freeze_overrides_action_check CHECK ((action = ANY (ARRAY['deploy'::text, 'rollback'::text]))),
+  constraint freeze_overrides_feature_stage_id_fkey FOREIGN KEY (feature_stage_id) REFERENCES app_public.feature_stages(id) ON DELETE SET NULL,
+  constraint freeze_overrides_freeze_window_id_fkey FOREIGN KEY (freeze_window_id) REFERENCES app_public.freeze_windows(id) ON DELETE SET NULL,
+  constraint freeze_overrides_overridden_by_fkey FOREIGN KEY (overridden_by) REFERENCES app_public.users(id) ON DELETE SET NULL,
+  constraint freeze_overrides_pkey PRIMARY KEY (id),
+  constraint freeze_overrides_reason_check CHECK (((length(reason) >= 1) AND (length(reason) <= 2000))),
+  constraint freeze_overrides_team_id_fkey FOREIGN KEY (team_id) REFERENCES app_public.teams(id) ON DELETE CASCADE
+);
+comment on table app_public.freeze_overrides is 'A stage change a team admin made during a change freeze, and why.';
+comment on column app_public.freeze_overrides.id is 'Unique identifier of the override.';
+comment on column app_public.freeze_overrides.team_id is 'The team.';
+comment on column app_public.freeze_overrides.freeze_window_id is 'The freeze window in force.';
+comment on column app_public.freeze_overrides.feature_stage_id is 'The stage changed.';
+comment on column app_public.freeze_overrides.action is 'deploy or rollback.';
+comment on column app_public.freeze_overrides.reason is 'Why the freeze was overridden.';
+comment on column app_public.freeze_overrides.overridden_by is 'The team admin who overrode it.';
+comment on column app_public.freeze_overrides.created_at is 'When.';
+
+-- indexes
+CREATE INDEX idx_freeze_overrides_feature_stage_id ON app_public.freeze_overrides USING btree (feature_stage_id);
+CREATE INDEX idx_freeze_overrides_freeze_window_id ON app_public.freeze_overrides USING btree (freeze_window_id);
+CREATE INDEX idx_freeze_overrides_overridden_by ON app_public.freeze_overrides USING btree (overridden_by);
+CREATE INDEX idx_freeze_overrides_team_id ON app_public.freeze_overrides USING btree (team_id, created_at);
+
+-- row level security
+alter table app_public.freeze_overrides enable row level security;
+create policy select_member on app_public.freeze_overrides for select to public
+  using ((team_id = ANY (( SELECT app_hidden.current_user_readable_team_ids() AS current_user_readable_team_ids)::uuid[])));
+
+-- grants
+grant select on app_public.freeze_overrides to fluxgate_visitor;
+
+-- triggers
+CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.freeze_overrides FOR EACH ROW EXECUTE FUNCTION app_private.tg__audit('id');
+
+-- ============================================================================
+-- Table app_public.freeze_windows
+-- ============================================================================
+
+create table app_public.freeze_windows (
+  id uuid default gen_random_uuid() not null,
+  team_id uuid not null,
+  name text not null,
+  environment_id uuid,
+  environment_type app_public.environment_type,
+  starts_at timestamp with time zone not null,
+  ends_at timestamp with time zone not null,
+  recurrence text default 'none'::text not null,
+  time_zone text default 'UTC'::text not null,
+  repeat_until timestamp with time zone,
+  created_at timestamp with time zone default now() not null,
+  updated_at timestamp with time zone default now() not null,
+  constraint freeze_windows_ends_after_start CHECK ((ends_at > starts_at)),
+  constraint freeze_windows_environment_id_fkey FOREIGN KEY (environment_id) REFERENCES app_public.environments(id) ON DELETE CASCADE,
+  constraint freeze_windows_fits_period CHECK (((recurrence = 'none'::text) OR ((ends_at - starts_at) <=
+CASE recurrence
+    WHEN 'daily'::text THEN '1 day'::interval
+    ELSE '7 days'::interval
+END))),
+  constraint freeze_windows_name_check CHECK (((length(name) >= 1) AND (length(name) <= 200))),
+  constraint freeze_windows_one_scope CHECK (((environment_id IS NULL) OR (environment_type IS NULL))),
+  constraint freeze_windows_pkey PRIMARY KEY (id),
+  constraint freeze_windows_recurrence_check CHECK ((recurrence = ANY (ARRAY['none'::text, 'daily'::text, 'weekly'::text]))),
+  constraint freeze_windows_repeat_until CHECK (((repeat_until IS NULL) OR ((recurrence <> 'none'::text) AND (repeat_until > starts_at)))),
+  constraint freeze_windows_team_id_fkey FOREIGN KEY (team_id) REFERENCES app_public.teams(id) ON DELETE CASCADE
+);
+comment on table app_public.freeze_windows is 'A change freeze: while one is in force, stage changes (deploy, rollback, finalizing one) in the environments it covers are refused (CFRZN) unless a team admin overrides it with a reason. Kills and restores are never frozen.';
+comment on column app_public.freeze_windows.id is 'Unique identifier of the window.';
+comment on column app_public.freeze_windows.team_id is 'The team owning the window.';
+comment on column app_public.freeze_windows.name is 'Display name (e.g. "Black Friday").';
+comment on column app_public.freeze_windows.environment_id is 'The one environment it covers (null: see environmentType).';
+comment on column app_public.freeze_windows.environment_type is 'Every environment of this type it covers; with environmentId also null, all of the team''s environments.';
+comment on column app_public.freeze_windows.starts_at is 'When the (first) window starts.';
+comment on column app_public.freeze_windows.ends_at is 'When the (first) window ends; the length of every repetition.';
+comment on column app_public.freeze_windows.recurrence is 'none (one-off), daily or weekly: repeats at the same wall-clock time in timeZone.';
+comment on column app_public.freeze_windows.time_zone is 'IANA time zone the repetitions keep their wall-clock time in (e.g. Europe/Paris).';
+comment on column app_public.freeze_windows.repeat_until is 'No repetition starts after this (null: forever).';
+comment on column app_public.freeze_windows.created_at is 'When the window was created.';
+comment on column app_public.freeze_windows.updated_at is 'When the window was last changed.';
+
+-- indexes
+CREATE INDEX idx_freeze_windows_environment_id ON app_public.freeze_windows USING btree (environment_id);
+CREATE INDEX idx_freeze_windows_team_id ON app_public.freeze_windows USING btree (team_id);
+
+-- row level security
+alter table app_public.freeze_windows enable row level security;
+create policy delete_as_team_admin on app_public.freeze_windows for delete to public
+  using (app_hidden.current_user_has_role(team_id, 'team_admin'::app_public.team_role));
+create policy insert_as_team_admin on app_public.freeze_windows for insert to public
+  with check (app_hidden.current_user_has_role(team_id, 'team_admin'::app_public.team_role));
+create policy select_member on app_public.freeze_windows for select to public
+  using ((team_id = ANY (( SELECT app_hidden.current_user_readable_team_ids() AS current_user_readable_team_ids)::uuid[])));
+create policy update_as_team_admin on app_public.freeze_windows for update to public
+  using (app_hidden.current_user_has_role(team_id, 'team_admin'::app_public.team_role))
+  with check (app_hidden.current_user_has_role(team_id, 'team_admin'::app_public.team_role));
+
+-- grants
+grant delete, select on app_public.freeze_windows to fluxgate_visitor;
+grant insert (team_id, name, environment_id, environment_type, starts_at, ends_at, recurrence, time_zone, repeat_until) on app_public.freeze_windows to fluxgate_visitor;
+grant update (name, environment_id, environment_type, starts_at, ends_at, recurrence, time_zone, repeat_until) on app_public.freeze_windows to fluxgate_visitor;
+
+-- triggers
+CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON app_public.freeze_windows FOR EACH ROW EXECUTE FUNCTION app_private.tg__timestamps();
+CREATE TRIGGER _200_same_team BEFORE INSERT OR UPDATE ON app_public.freeze_windows FOR EACH ROW EXECUTE FUNCTION app_private.tg__same_team('environment_id', 'app_public.environments');
+CREATE TRIGGER _400_validate BEFORE INSERT OR UPDATE ON app_public.freeze_windows FOR EACH ROW EXECUTE FUNCTION app_private.tg_freeze_windows__validate();
+CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.freeze_windows FOR EACH ROW EXECUTE FUNCTION app_private.tg__audit('id');
 
 -- ============================================================================
 -- Table app_public.pipeline_stages
@@ -1251,6 +1643,68 @@ grant update (name, description) on app_public.pipelines to fluxgate_visitor;
 -- triggers
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON app_public.pipelines FOR EACH ROW EXECUTE FUNCTION app_private.tg__timestamps();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.pipelines FOR EACH ROW EXECUTE FUNCTION app_private.tg__audit('id');
+
+-- ============================================================================
+-- Table app_public.scheduled_changes
+-- ============================================================================
+
+create table app_public.scheduled_changes (
+  id uuid default gen_random_uuid() not null,
+  team_id uuid not null,
+  feature_id uuid not null,
+  feature_stage_id uuid,
+  action text not null,
+  run_at timestamp with time zone not null,
+  reason text default ''::text not null,
+  status text default 'scheduled'::text not null,
+  error text,
+  created_by uuid,
+  executed_at timestamp with time zone,
+  created_at timestamp with time zone default now() not null,
+  updated_at timestamp with time zone default now() not null,
+  constraint scheduled_changes_action_check CHECK ((action = ANY (ARRAY['deploy'::text, 'rollback'::text, 'kill'::text, 'restore'::text, 'archive'::text]))),
+  constraint scheduled_changes_created_by_fkey FOREIGN KEY (created_by) REFERENCES app_public.users(id) ON DELETE SET NULL,
+  constraint scheduled_changes_feature_id_fkey FOREIGN KEY (feature_id) REFERENCES app_public.features(id) ON DELETE CASCADE,
+  constraint scheduled_changes_feature_stage_id_fkey FOREIGN KEY (feature_stage_id) REFERENCES app_public.feature_stages(id) ON DELETE CASCADE,
+  constraint scheduled_changes_pkey PRIMARY KEY (id),
+  constraint scheduled_changes_reason_check CHECK ((length(reason) <= 2000)),
+  constraint scheduled_changes_stage_for_stage_actions CHECK (((action = ANY (ARRAY['deploy'::text, 'rollback'::text])) = (feature_stage_id IS NOT NULL))),
+  constraint scheduled_changes_status_check CHECK ((status = ANY (ARRAY['scheduled'::text, 'done'::text, 'failed'::text, 'cancelled'::text]))),
+  constraint scheduled_changes_team_id_fkey FOREIGN KEY (team_id) REFERENCES app_public.teams(id) ON DELETE CASCADE
+);
+comment on table app_public.scheduled_changes is 'A change to make at a time: deploy or rollback a stage (through the approval workflow), kill or restore a flag, archive it. Created with scheduleChange; rescheduleChange and cancelScheduledChange while it is still scheduled.';
+comment on column app_public.scheduled_changes.id is 'Unique identifier of the scheduled change.';
+comment on column app_public.scheduled_changes.team_id is 'The team of the feature.';
+comment on column app_public.scheduled_changes.feature_id is 'The feature.';
+comment on column app_public.scheduled_changes.feature_stage_id is 'The stage, for deploy and rollback (null otherwise).';
+comment on column app_public.scheduled_changes.action is 'deploy, rollback, kill, restore or archive.';
+comment on column app_public.scheduled_changes.run_at is 'When it runs (within the job queue''s poll interval).';
+comment on column app_public.scheduled_changes.reason is 'Why (a kill needs one).';
+comment on column app_public.scheduled_changes.status is 'scheduled, done, failed (error says why) or cancelled.';
+comment on column app_public.scheduled_changes.error is 'Why it failed (SQLSTATE and message), when it did.';
+comment on column app_public.scheduled_changes.created_by is 'Who scheduled it; it runs with their rights at the time.';
+comment on column app_public.scheduled_changes.executed_at is 'When it ran.';
+comment on column app_public.scheduled_changes.created_at is 'When it was scheduled.';
+comment on column app_public.scheduled_changes.updated_at is 'When it last changed.';
+
+-- indexes
+CREATE INDEX idx_scheduled_changes_created_by ON app_public.scheduled_changes USING btree (created_by);
+CREATE INDEX idx_scheduled_changes_due ON app_public.scheduled_changes USING btree (run_at) WHERE (status = 'scheduled'::text);
+CREATE INDEX idx_scheduled_changes_feature_id ON app_public.scheduled_changes USING btree (feature_id);
+CREATE INDEX idx_scheduled_changes_feature_stage_id ON app_public.scheduled_changes USING btree (feature_stage_id);
+CREATE INDEX idx_scheduled_changes_team_id ON app_public.scheduled_changes USING btree (team_id, run_at);
+
+-- row level security
+alter table app_public.scheduled_changes enable row level security;
+create policy select_member on app_public.scheduled_changes for select to public
+  using ((team_id = ANY (( SELECT app_hidden.current_user_readable_team_ids() AS current_user_readable_team_ids)::uuid[])));
+
+-- grants
+grant select on app_public.scheduled_changes to fluxgate_visitor;
+
+-- triggers
+CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON app_public.scheduled_changes FOR EACH ROW EXECUTE FUNCTION app_private.tg__timestamps();
+CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.scheduled_changes FOR EACH ROW EXECUTE FUNCTION app_private.tg__audit('id');
 
 -- ============================================================================
 -- Table app_public.segments
@@ -1524,6 +1978,27 @@ CREATE TRIGGER _900_end_sessions_on_disable AFTER UPDATE OF is_enabled ON app_pu
 -- ============================================================================
 
 -- ----------------------------------------------------------------------------
+-- function app_hidden.applicable_approval_policy(environment_id uuid)
+-- ----------------------------------------------------------------------------
+-- sql, stable, strict, security definer, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_hidden.applicable_approval_policy(environment_id uuid)
+ RETURNS app_public.approval_policies
+ LANGUAGE sql
+ STABLE STRICT SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select p.* from app_public.approval_policies p
+  join app_public.environments e on e.id = applicable_approval_policy.environment_id and e.team_id = p.team_id
+  where p.enabled and (p.scope = 'all'
+    or (p.scope = 'production' and e.type = 'production')
+    or (p.scope = 'listed' and e.id = any (p.environment_ids)))
+  order by p.required_approvals desc, p.created_at, p.id
+  limit 1;
+$function$;
+comment on function app_hidden.applicable_approval_policy(environment_id uuid) is 'The enabled approval policy covering an environment (the one needing the most approvals, then the oldest), or null.';
+grant execute on function app_hidden.applicable_approval_policy(environment_id uuid) to fluxgate_visitor;
+
+-- ----------------------------------------------------------------------------
 -- function app_hidden.ascii_lower(value text)
 -- ----------------------------------------------------------------------------
 -- sql, immutable, strict, security invoker, parallel safe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
@@ -1752,6 +2227,53 @@ comment on function app_hidden.current_user_visible_user_ids() is 'Ids of the us
 grant execute on function app_hidden.current_user_visible_user_ids() to fluxgate_visitor;
 
 -- ----------------------------------------------------------------------------
+-- function app_hidden.eligible_approvers(team_id uuid, roles app_public.team_role[], user_ids uuid[], requester uuid)
+-- ----------------------------------------------------------------------------
+-- sql, stable, called on null input, security definer, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_hidden.eligible_approvers(team_id uuid, roles app_public.team_role[], user_ids uuid[], requester uuid)
+ RETURNS uuid[]
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select coalesce(array_agg(m.user_id order by m.user_id), '{}')
+  from app_public.team_memberships m
+  join app_public.users u on u.id = m.user_id
+  where m.team_id = eligible_approvers.team_id and u.is_enabled
+    and (m.roles && eligible_approvers.roles
+      or ('team_admin' = any (m.roles) and cardinality(eligible_approvers.roles) > 0)
+      or m.user_id = any (eligible_approvers.user_ids))
+    and m.user_id is distinct from eligible_approvers.requester;
+$function$;
+comment on function app_hidden.eligible_approvers(team_id uuid, roles app_public.team_role[], user_ids uuid[], requester uuid) is 'The enabled members of a team holding one of the roles (team admins hold every role) or listed by id, without the requester.';
+grant execute on function app_hidden.eligible_approvers(team_id uuid, roles app_public.team_role[], user_ids uuid[], requester uuid) to fluxgate_visitor;
+
+-- ----------------------------------------------------------------------------
+-- function app_hidden.feature_blast_radius(feature_id uuid)
+-- ----------------------------------------------------------------------------
+-- sql, stable, strict, security definer, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_hidden.feature_blast_radius(feature_id uuid)
+ RETURNS jsonb
+ LANGUAGE sql
+ STABLE STRICT SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  with recursive dependents(id, depth) as (
+    select d.feature_id, 1 from app_public.feature_dependencies d
+    where d.depends_on_id = feature_blast_radius.feature_id
+    union
+    select d.feature_id, r.depth + 1 from app_public.feature_dependencies d
+    join dependents r on d.depends_on_id = r.id
+    where r.depth < 100
+  )
+  select coalesce(jsonb_agg(jsonb_build_object('id', f.id, 'key', f.key, 'depth', r.depth) order by r.depth, f.key), '[]')
+  from (select id, min(depth) as depth from dependents group by id) r
+  join app_public.features f on f.id = r.id;
+$function$;
+comment on function app_hidden.feature_blast_radius(feature_id uuid) is 'The flags that depend on a feature at any depth, nearest first: [{id, key, depth}].';
+grant execute on function app_hidden.feature_blast_radius(feature_id uuid) to fluxgate_visitor;
+
+-- ----------------------------------------------------------------------------
 -- function app_hidden.feature_has_variant(feature_id uuid, variant text)
 -- ----------------------------------------------------------------------------
 -- sql, stable, called on null input, security definer, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
@@ -1815,6 +2337,58 @@ end;
 $function$;
 comment on function app_hidden.feature_snapshot(feature_id uuid) is 'The feature with its dependencies, stages and criteria as one jsonb document {feature, dependencies, stages, criteria} (rows as to_jsonb, without updated_at). Runs with the caller''s rights.';
 grant execute on function app_hidden.feature_snapshot(feature_id uuid) to fluxgate_visitor;
+
+-- ----------------------------------------------------------------------------
+-- function app_hidden.freeze_in_force(environment_id uuid, at timestamp with time zone)
+-- ----------------------------------------------------------------------------
+-- sql, stable, strict, security definer, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_hidden.freeze_in_force(environment_id uuid, at timestamp with time zone)
+ RETURNS app_public.freeze_windows
+ LANGUAGE sql
+ STABLE STRICT SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select w.* from app_public.freeze_windows w
+  join app_public.environments e on e.id = freeze_in_force.environment_id and e.team_id = w.team_id
+  where (w.environment_id = e.id or w.environment_type = e.type
+      or (w.environment_id is null and w.environment_type is null))
+    and app_hidden.freeze_window_in_force(w, at)
+  order by w.starts_at, w.id
+  limit 1;
+$function$;
+comment on function app_hidden.freeze_in_force(environment_id uuid, at timestamp with time zone) is 'A freeze window covering the environment that is in force at the moment, or null.';
+grant execute on function app_hidden.freeze_in_force(environment_id uuid, at timestamp with time zone) to fluxgate_visitor;
+
+-- ----------------------------------------------------------------------------
+-- function app_hidden.freeze_window_in_force(w app_public.freeze_windows, at timestamp with time zone)
+-- ----------------------------------------------------------------------------
+-- sql, stable, strict, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_hidden.freeze_window_in_force(w app_public.freeze_windows, at timestamp with time zone)
+ RETURNS boolean
+ LANGUAGE sql
+ STABLE STRICT
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select case when w.recurrence = 'none' then at >= w.starts_at and at < w.ends_at
+  else (
+    with local as (
+      select (w.starts_at at time zone w.time_zone) as first_start,
+        (at at time zone w.time_zone) as now_local,
+        case w.recurrence when 'daily' then interval '1 day' else interval '7 days' end as period,
+        w.ends_at - w.starts_at as length
+    ), occurrence as (
+      select l.*, l.first_start + l.period * floor(extract(epoch from l.now_local - l.first_start)
+        / extract(epoch from l.period)) as start_local
+      from local l
+    )
+    select o.now_local >= o.first_start
+      and o.now_local < o.start_local + o.length
+      and (w.repeat_until is null or (o.start_local at time zone w.time_zone) <= w.repeat_until)
+    from occurrence o)
+  end;
+$function$;
+comment on function app_hidden.freeze_window_in_force(w app_public.freeze_windows, at timestamp with time zone) is 'Whether a freeze window is in force at a moment (repetitions keep their wall-clock time in the window''s time zone).';
+grant execute on function app_hidden.freeze_window_in_force(w app_public.freeze_windows, at timestamp with time zone) to fluxgate_visitor;
 
 -- ----------------------------------------------------------------------------
 -- function app_hidden.hll_estimate(ranks bit varying)
@@ -2108,6 +2682,20 @@ comment on function app_hidden.rules_segment_keys(rules jsonb) is 'Keys of the s
 grant execute on function app_hidden.rules_segment_keys(rules jsonb) to fluxgate_visitor;
 
 -- ----------------------------------------------------------------------------
+-- function app_hidden.scheduled_action_role(action text)
+-- ----------------------------------------------------------------------------
+-- sql, immutable, strict, security invoker, parallel unsafe, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_hidden.scheduled_action_role(action text)
+ RETURNS app_public.team_role
+ LANGUAGE sql
+ IMMUTABLE STRICT
+AS $function$
+  select case when action in ('kill', 'restore') then 'team_admin' else 'requester' end::app_public.team_role;
+$function$;
+comment on function app_hidden.scheduled_action_role(action text) is 'The role a scheduled action needs: team_admin to kill or restore, requester otherwise.';
+grant execute on function app_hidden.scheduled_action_role(action text) to fluxgate_visitor;
+
+-- ----------------------------------------------------------------------------
 -- function app_hidden.set_password(user_id uuid, password_hash text, temporary boolean)
 -- ----------------------------------------------------------------------------
 -- plpgsql, volatile, called on null input, security definer, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
@@ -2165,11 +2753,50 @@ AS $function$
     ('rollback_rejected', 'rollback_requested'),
     ('rollback_rejected', 'rollbacked'),          -- no approval policy
     ('rollbacked', 'deployment_requested'),
-    ('rollbacked', 'deployed')                    -- no approval policy
+    ('rollbacked', 'deployed'),                   -- no approval policy
+    -- cancelling a request restores the status before it
+    ('deployment_requested', 'not_deployed'),
+    ('deployment_requested', 'deployment_rejected'),
+    ('deployment_requested', 'rollbacked'),
+    ('deployment_approved', 'not_deployed'),
+    ('deployment_approved', 'deployment_rejected'),
+    ('deployment_approved', 'rollbacked'),
+    ('rollback_requested', 'deployed'),
+    ('rollback_approved', 'deployed'),
+    ('rollback_approved', 'rollback_rejected')
   );
 $function$;
-comment on function app_hidden.stage_transition_allowed(from_status app_public.stage_status, to_status app_public.stage_status) is 'Whether a feature stage may move from one status to another (the brief''s status machine, including the direct paths taken when no approval policy applies).';
+comment on function app_hidden.stage_transition_allowed(from_status app_public.stage_status, to_status app_public.stage_status) is 'Whether a feature stage may move from one status to another: the brief''s status machine, the direct paths taken when no approval policy applies, and the moves back to the previous status when a request is cancelled.';
 grant execute on function app_hidden.stage_transition_allowed(from_status app_public.stage_status, to_status app_public.stage_status) to fluxgate_visitor;
+
+-- ----------------------------------------------------------------------------
+-- function app_hidden.unserved_prerequisite(feature_id uuid, environment_id uuid)
+-- ----------------------------------------------------------------------------
+-- sql, stable, strict, security definer, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_hidden.unserved_prerequisite(feature_id uuid, environment_id uuid)
+ RETURNS text
+ LANGUAGE sql
+ STABLE STRICT SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  with recursive prerequisites(id) as (
+    select d.depends_on_id from app_public.feature_dependencies d
+    where d.feature_id = unserved_prerequisite.feature_id
+    union
+    select d.depends_on_id from app_public.feature_dependencies d
+    join prerequisites p on d.feature_id = p.id
+  )
+  select f.key from prerequisites p
+  join app_public.features f on f.id = p.id
+  left join app_public.feature_stages s on s.feature_id = f.id and s.environment_id = unserved_prerequisite.environment_id
+  where f.kill_switch
+    or s.status is null
+    or s.status not in ('deployed', 'rollback_requested', 'rollback_approved', 'rollback_rejected')
+  order by f.key
+  limit 1;
+$function$;
+comment on function app_hidden.unserved_prerequisite(feature_id uuid, environment_id uuid) is 'The key of the first prerequisite of a feature (at any depth) that the environment does not serve: killed, without a stage there, or in a status the engine''s SERVED_STATUSES does not serve; null when all are served.';
+grant execute on function app_hidden.unserved_prerequisite(feature_id uuid, environment_id uuid) to fluxgate_visitor;
 
 -- ----------------------------------------------------------------------------
 -- function app_hidden.validate_rules(team_id uuid, rules jsonb)
@@ -2424,6 +3051,50 @@ comment on function app_hidden.validate_typed_value(type text, value jsonb, path
 grant execute on function app_hidden.validate_typed_value(type text, value jsonb, path text) to fluxgate_visitor;
 
 -- ----------------------------------------------------------------------------
+-- function app_private.apply_approval_request(request_id uuid, final_status app_public.approval_request_status, freeze_reason text)
+-- ----------------------------------------------------------------------------
+-- plpgsql, volatile, called on null input, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_private.apply_approval_request(request_id uuid, final_status app_public.approval_request_status, freeze_reason text)
+ RETURNS app_public.approval_requests
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+#variable_conflict use_variable
+declare
+  v_request app_public.approval_requests;
+  v_prerequisite text;
+  v_freeze app_public.freeze_windows;
+begin
+  select * into v_request from app_public.approval_requests r where r.id = request_id;
+  v_freeze := app_hidden.freeze_in_force(v_request.environment_id, now());
+  if v_freeze.id is not null then
+    if freeze_reason is null then
+      raise exception 'change freeze "%" is in force in this environment (a team admin may override the request)', v_freeze.name
+        using errcode = 'CFRZN';
+    end if;
+    insert into app_public.freeze_overrides (team_id, freeze_window_id, feature_stage_id, action, reason, overridden_by)
+    values (v_request.team_id, v_freeze.id, v_request.feature_stage_id, v_request.action, freeze_reason,
+      app_public.current_user_id());
+  end if;
+  if v_request.action = 'deploy' then
+    v_prerequisite := app_hidden.unserved_prerequisite(v_request.feature_id, v_request.environment_id);
+    if v_prerequisite is not null then
+      raise exception 'prerequisite "%" is not served in this environment', v_prerequisite using errcode = 'BLKPR';
+    end if;
+  end if;
+  update app_public.feature_stages s
+  set status = case v_request.action when 'deploy' then 'deployed'::app_public.stage_status else 'rollbacked' end
+  where s.id = v_request.feature_stage_id;
+  update app_public.approval_requests r set status = final_status, decided_at = now(),
+    decided_by = app_public.current_user_id()
+  where r.id = v_request.id returning * into v_request;
+  return v_request;
+end;
+$function$;
+comment on function app_private.apply_approval_request(request_id uuid, final_status app_public.approval_request_status, freeze_reason text) is 'Applies an approved (or overridden, or auto-approved) request: the stage becomes deployed / rollbacked. CFRZN during a change freeze unless a freeze_reason overrides it (recorded in freeze_overrides); BLKPR when a prerequisite is no longer served.';
+-- no execute grants: only the owner may call it
+
+-- ----------------------------------------------------------------------------
 -- function app_private.attach_history_triggers(only_table regclass)
 -- ----------------------------------------------------------------------------
 -- plpgsql, volatile, called on null input, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
@@ -2537,13 +3208,14 @@ CREATE OR REPLACE FUNCTION app_private.audit_entry_hash(entry app_public.audit_l
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
   select pg_catalog.sha256(coalesce(entry.prev_hash, ''::bytea) || pg_catalog.convert_to(
-    pg_catalog.jsonb_build_array(
+    (pg_catalog.jsonb_build_array(
       entry.id, entry.team_id, entry.actor_id, entry.actor_api_token_id, entry.action,
       entry.table_name, entry.row_id, entry.before, entry.after,
       pg_catalog.to_char(entry.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
-    )::text, 'UTF8'));
+    ) || case when entry.actor_job is not null
+      then pg_catalog.jsonb_build_array(entry.actor_job) else '[]'::jsonb end)::text, 'UTF8'));
 $function$;
-comment on function app_private.audit_entry_hash(entry app_public.audit_log) is 'The hash an audit entry must carry, computed from its prev_hash and its canonical content.';
+comment on function app_private.audit_entry_hash(entry app_public.audit_log) is 'The hash an audit entry must carry, computed from its prev_hash and its canonical content (actor_job included when set).';
 -- no execute grants: only the owner may call it
 
 -- ----------------------------------------------------------------------------
@@ -2974,6 +3646,64 @@ comment on function app_private.lock_history() is 'Takes the transaction-level a
 -- no execute grants: only the owner may call it
 
 -- ----------------------------------------------------------------------------
+-- function app_private.lock_open_request(request_id uuid, open_statuses app_public.approval_request_status[])
+-- ----------------------------------------------------------------------------
+-- plpgsql, volatile, called on null input, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_private.lock_open_request(request_id uuid, open_statuses app_public.approval_request_status[])
+ RETURNS app_public.approval_requests
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+#variable_conflict use_variable
+declare
+  v_request app_public.approval_requests;
+begin
+  select * into v_request from app_public.approval_requests r where r.id = request_id for update;
+  if v_request.id is null or not app_hidden.current_user_can_read_team(v_request.team_id) then
+    raise exception 'no such approval request' using errcode = '42501';
+  end if;
+  -- the stage row too: every change of its status goes through it
+  perform 1 from app_public.feature_stages s where s.id = v_request.feature_stage_id for update;
+  if not v_request.status = any (open_statuses) then
+    raise exception 'the approval request is %', v_request.status using errcode = 'CLOSD';
+  end if;
+  return v_request;
+end;
+$function$;
+comment on function app_private.lock_open_request(request_id uuid, open_statuses app_public.approval_request_status[]) is 'Locks an approval request and its stage; 42501 when the caller cannot read it, CLOSD when it is not in one of the open statuses.';
+-- no execute grants: only the owner may call it
+
+-- ----------------------------------------------------------------------------
+-- function app_private.lock_scheduled_change(id uuid)
+-- ----------------------------------------------------------------------------
+-- plpgsql, volatile, called on null input, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_private.lock_scheduled_change(id uuid)
+ RETURNS app_public.scheduled_changes
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+#variable_conflict use_variable
+declare
+  v_change app_public.scheduled_changes;
+  v_user uuid := app_public.current_user_id();
+begin
+  select * into v_change from app_public.scheduled_changes c where c.id = lock_scheduled_change.id for update;
+  if v_change.id is null or not (
+    (v_user is not null and v_user = v_change.created_by
+      and app_hidden.current_user_has_role(v_change.team_id, app_hidden.scheduled_action_role(v_change.action)))
+    or app_hidden.current_user_has_role(v_change.team_id, 'team_admin')) then
+    raise exception 'the member who scheduled it or a team admin changes a scheduled change' using errcode = '42501';
+  end if;
+  if v_change.status <> 'scheduled' then
+    raise exception 'the scheduled change is %', v_change.status using errcode = 'CLOSD';
+  end if;
+  return v_change;
+end;
+$function$;
+comment on function app_private.lock_scheduled_change(id uuid) is 'Locks a scheduled change the caller may change (its author, or a team admin): 42501 otherwise, CLOSD when no longer scheduled.';
+-- no execute grants: only the owner may call it
+
+-- ----------------------------------------------------------------------------
 -- function app_private.move_legacy_rules()
 -- ----------------------------------------------------------------------------
 -- plpgsql, volatile, called on null input, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
@@ -3025,6 +3755,149 @@ AS $function$
     gen_random_uuid()::text || gen_random_uuid()::text || clock_timestamp()::text, 'UTF8')), 'hex');
 $function$;
 comment on function app_private.new_client_secret() is 'A new random client secret: fgc_ followed by 64 hex digits.';
+-- no execute grants: only the owner may call it
+
+-- ----------------------------------------------------------------------------
+-- function app_private.perform_stage_change(stage_id uuid, action text, requester uuid, requester_api_token_id uuid, freeze_reason text)
+-- ----------------------------------------------------------------------------
+-- plpgsql, volatile, called on null input, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_private.perform_stage_change(stage_id uuid, action text, requester uuid, requester_api_token_id uuid, freeze_reason text)
+ RETURNS app_public.feature_stages
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+#variable_conflict use_variable
+declare
+  v_stage app_public.feature_stages;
+  v_plan app_public.approval_preview;
+  v_before jsonb;
+  v_after jsonb;
+  v_hours integer;
+begin
+  select * into v_stage from app_public.feature_stages s where s.id = perform_stage_change.stage_id for update;
+  v_plan := app_private.plan_stage_change(stage_id, action, requester, freeze_reason is not null);
+  if v_plan.outcome = 'blocked' then
+    raise exception '%', v_plan.reason using errcode = v_plan.error_code;
+  end if;
+  if v_plan.freeze_window_id is not null then
+    insert into app_public.freeze_overrides (team_id, freeze_window_id, feature_stage_id, action, reason, overridden_by)
+    values (v_stage.team_id, v_plan.freeze_window_id, v_stage.id, action, freeze_reason, requester);
+  end if;
+  if v_plan.outcome = 'needs_approvals' then
+    v_before := app_hidden.feature_snapshot(v_stage.feature_id);
+    v_after := jsonb_set(v_before, '{stages}', (
+      select coalesce(jsonb_agg(case when s ->> 'id' = v_stage.id::text
+        then jsonb_set(s, '{status}', to_jsonb(case action when 'deploy' then 'deployed' else 'rollbacked' end))
+        else s end order by o), '[]')
+      from jsonb_array_elements(v_before -> 'stages') with ordinality as a (s, o)));
+    select auto_approve_after_hours into v_hours from app_public.approval_policies where id = v_plan.policy_id;
+    insert into app_public.approval_requests (team_id, feature_id, feature_stage_id, environment_id,
+      policy_id, action, previous_status, required_approvals, eligible_approver_ids, requested_by,
+      requested_by_api_token_id, before_snapshot, after_snapshot, diff, blast_radius, auto_approve_at)
+    values (v_stage.team_id, v_stage.feature_id, v_stage.id, v_stage.environment_id,
+      v_plan.policy_id, action, v_stage.status, v_plan.required_approvals, v_plan.eligible_approver_ids,
+      requester, requester_api_token_id, v_before, v_after,
+      jsonb_build_object('stages', app_hidden.jsonb_rows_diff(v_before -> 'stages', v_after -> 'stages')),
+      app_hidden.feature_blast_radius(v_stage.feature_id),
+      case when v_hours is not null then now() + make_interval(hours => v_hours) end);
+    if v_hours is not null then
+      perform app_private.schedule_governance_job(now() + make_interval(hours => v_hours));
+    end if;
+  end if;
+  update app_public.feature_stages s set status = v_plan.target_status where s.id = v_stage.id
+  returning * into v_stage;
+  return v_stage;
+end;
+$function$;
+comment on function app_private.perform_stage_change(stage_id uuid, action text, requester uuid, requester_api_token_id uuid, freeze_reason text) is 'Requests a stage change for a requester whose role the caller checked: applies it, or opens an approval request; raises what plan_stage_change blocks with. A freeze_reason overrides a change freeze and is recorded in freeze_overrides.';
+-- no execute grants: only the owner may call it
+
+-- ----------------------------------------------------------------------------
+-- function app_private.plan_stage_change(stage_id uuid, action text, requester uuid, override_freeze boolean)
+-- ----------------------------------------------------------------------------
+-- plpgsql, stable, called on null input, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_private.plan_stage_change(stage_id uuid, action text, requester uuid, override_freeze boolean)
+ RETURNS app_public.approval_preview
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+#variable_conflict use_variable
+declare
+  v_stage app_public.feature_stages;
+  v_policy app_public.approval_policies;
+  v_freeze app_public.freeze_windows;
+  v_plan app_public.approval_preview;
+  v_prerequisite text;
+begin
+  select * into v_stage from app_public.feature_stages s where s.id = plan_stage_change.stage_id;
+  if v_stage.id is null then
+    v_plan := row('blocked', 'no such stage', null, null, null, null, '42501', null);
+    return v_plan;
+  end if;
+  if action is distinct from 'deploy' and action is distinct from 'rollback' then
+    v_plan := row('blocked', format('unknown action "%s": deploy or rollback', action), null, null, null, null, 'BADAC', null);
+    return v_plan;
+  end if;
+  v_policy := app_hidden.applicable_approval_policy(v_stage.environment_id);
+  v_plan.policy_id := v_policy.id;
+  if v_policy.id is null then
+    v_plan.target_status := case action when 'deploy' then 'deployed' else 'rollbacked' end;
+  else
+    v_plan.target_status := case action when 'deploy' then 'deployment_requested' else 'rollback_requested' end;
+  end if;
+  -- a deploy starts from a stage that is not served, a rollback from one that
+  -- is; an open request is decided (or cancelled) first
+  if not (case action
+      when 'deploy' then v_stage.status in ('not_deployed', 'deployment_rejected', 'rollbacked')
+      else v_stage.status in ('deployed', 'rollback_rejected') end)
+    or not app_hidden.stage_transition_allowed(v_stage.status, v_plan.target_status) then
+    v_plan.outcome := 'blocked';
+    v_plan.reason := format('a stage that is %s cannot be asked to %s', v_stage.status, action);
+    v_plan.error_code := 'BADTR';
+    return v_plan;
+  end if;
+  v_freeze := app_hidden.freeze_in_force(v_stage.environment_id, now());
+  v_plan.freeze_window_id := v_freeze.id;
+  if v_freeze.id is not null and not override_freeze then
+    v_plan.outcome := 'blocked';
+    v_plan.reason := format('change freeze "%s" is in force in this environment (a team admin may override it with a reason)', v_freeze.name);
+    v_plan.error_code := 'CFRZN';
+    return v_plan;
+  end if;
+  if action = 'deploy' then
+    v_prerequisite := app_hidden.unserved_prerequisite(v_stage.feature_id, v_stage.environment_id);
+    if v_prerequisite is not null then
+      v_plan.outcome := 'blocked';
+      v_plan.reason := format('prerequisite "%s" is not served in this environment', v_prerequisite);
+      v_plan.error_code := 'BLKPR';
+      return v_plan;
+    end if;
+  end if;
+  if v_policy.id is null then
+    v_plan.outcome := 'not_required';
+    v_plan.reason := 'no approval policy covers this environment';
+    v_plan.required_approvals := 0;
+    v_plan.eligible_approver_ids := '{}';
+    return v_plan;
+  end if;
+  v_plan.required_approvals := v_policy.required_approvals;
+  v_plan.eligible_approver_ids := app_hidden.eligible_approvers(
+    v_stage.team_id, v_policy.eligible_roles, v_policy.eligible_user_ids, requester);
+  if cardinality(v_plan.eligible_approver_ids) < v_policy.required_approvals
+    and v_policy.auto_approve_after_hours is null then
+    v_plan.outcome := 'blocked';
+    v_plan.reason := format('policy "%s" needs %s approval(s) but only %s member(s) besides the requester may approve',
+      v_policy.name, v_policy.required_approvals, cardinality(v_plan.eligible_approver_ids));
+    v_plan.error_code := 'QUORM';
+    return v_plan;
+  end if;
+  v_plan.outcome := 'needs_approvals';
+  v_plan.reason := format('policy "%s" needs %s approval(s)', v_policy.name, v_policy.required_approvals);
+  return v_plan;
+end;
+$function$;
+comment on function app_private.plan_stage_change(stage_id uuid, action text, requester uuid, override_freeze boolean) is 'What requesting a stage change would do for a requester (roles are the caller''s to check): the one decision request_stage_change, scheduled changes and approval_preview share.';
 -- no execute grants: only the owner may call it
 
 -- ----------------------------------------------------------------------------
@@ -3117,6 +3990,145 @@ comment on function app_private.response_cache_stamp(session_id uuid, api_token_
 -- no execute grants: only the owner may call it
 
 -- ----------------------------------------------------------------------------
+-- function app_private.run_due_governance()
+-- ----------------------------------------------------------------------------
+-- plpgsql, volatile, called on null input, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_private.run_due_governance()
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  v_id uuid;
+  v_approved integer := 0;
+  v_restored integer := 0;
+  v_done integer := 0;
+  v_failed integer := 0;
+begin
+  for v_id in
+    select r.id from app_public.approval_requests r
+    where r.status = 'pending' and r.auto_approve_at <= now()
+    order by r.auto_approve_at
+    for update skip locked
+  loop
+    begin
+      perform app_private.apply_approval_request(v_id, 'applied', null);
+      v_approved := v_approved + 1;
+    exception
+      when sqlstate 'BLKPR' or sqlstate 'CFRZN' then
+        -- stays pending until its prerequisites are served and no freeze is
+        -- in force (the next sweep tries again), or someone decides
+        null;
+      when others then
+        -- anything else must not hold up the rest of the sweep
+        raise warning 'auto-approval of request % failed: % %', v_id, sqlstate, sqlerrm;
+    end;
+  end loop;
+  for v_id in
+    select k.feature_id from app_public.feature_kills k
+    where k.restored_at is null and k.restore_at <= now()
+    order by k.restore_at
+    for update skip locked
+  loop
+    update app_public.features f set kill_switch = false where f.id = v_id;
+    v_restored := v_restored + 1;
+  end loop;
+  for v_id in
+    select c.id from app_public.scheduled_changes c
+    where c.status = 'scheduled' and c.run_at <= now()
+    order by c.run_at, c.created_at
+    for update skip locked
+  loop
+    if app_private.run_scheduled_change(v_id) = 'done' then
+      v_done := v_done + 1;
+    else
+      v_failed := v_failed + 1;
+    end if;
+  end loop;
+  return jsonb_build_object('autoApproved', v_approved, 'restored', v_restored,
+    'scheduledDone', v_done, 'scheduledFailed', v_failed);
+end;
+$function$;
+comment on function app_private.run_due_governance() is 'For the job queue (owner): applies pending requests whose auto-approval time has come (unless a prerequisite is not served or a freeze is in force), restores kills whose restore time has come, and runs due scheduled changes. Rows are locked with skip locked, so concurrent sweeps never apply one twice. Returns {autoApproved, restored, scheduledDone, scheduledFailed}.';
+-- no execute grants: only the owner may call it
+
+-- ----------------------------------------------------------------------------
+-- function app_private.run_scheduled_change(id uuid)
+-- ----------------------------------------------------------------------------
+-- plpgsql, volatile, called on null input, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_private.run_scheduled_change(id uuid)
+ RETURNS text
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+#variable_conflict use_variable
+declare
+  v_change app_public.scheduled_changes;
+  v_status text := 'done';
+  v_error text;
+begin
+  select * into v_change from app_public.scheduled_changes c where c.id = run_scheduled_change.id;
+  begin
+    if not exists (
+      select 1 from app_public.team_memberships m join app_public.users u on u.id = m.user_id
+      where m.team_id = v_change.team_id and m.user_id = v_change.created_by and u.is_enabled
+        and (app_hidden.scheduled_action_role(v_change.action) = any (m.roles) or 'team_admin' = any (m.roles))
+    ) then
+      raise exception 'the member who scheduled it no longer holds the % role in the team',
+        app_hidden.scheduled_action_role(v_change.action) using errcode = '42501';
+    end if;
+    case v_change.action
+      when 'deploy', 'rollback' then
+        perform app_private.perform_stage_change(v_change.feature_stage_id, v_change.action, v_change.created_by, null, null);
+      when 'kill' then
+        if (select f.kill_switch from app_public.features f where f.id = v_change.feature_id) then
+          raise exception 'the feature is already killed' using errcode = 'KILLD';
+        end if;
+        perform set_config('fluxgate.kill_reason', v_change.reason, true);
+        update app_public.features f set kill_switch = true where f.id = v_change.feature_id;
+        perform set_config('fluxgate.kill_reason', '', true);
+        update app_public.feature_kills k set killed_by = v_change.created_by
+        where k.feature_id = v_change.feature_id and k.restored_at is null;
+      when 'restore' then
+        if not (select f.kill_switch from app_public.features f where f.id = v_change.feature_id) then
+          raise exception 'the feature is not killed' using errcode = 'NKILL';
+        end if;
+        update app_public.features f set kill_switch = false where f.id = v_change.feature_id;
+      when 'archive' then
+        update app_public.features f set lifecycle = 'archived' where f.id = v_change.feature_id;
+    end case;
+  exception when others then
+    v_status := 'failed';
+    v_error := sqlstate || ': ' || sqlerrm;
+  end;
+  update app_public.scheduled_changes c set status = v_status, error = v_error, executed_at = now()
+  where c.id = v_change.id;
+  return v_status;
+end;
+$function$;
+comment on function app_private.run_scheduled_change(id uuid) is 'Runs one due scheduled change with its author''s rights at this time (checked on their membership), recording done or failed (with the SQLSTATE and message).';
+-- no execute grants: only the owner may call it
+
+-- ----------------------------------------------------------------------------
+-- function app_private.schedule_governance_job(run_at timestamp with time zone)
+-- ----------------------------------------------------------------------------
+-- plpgsql, volatile, called on null input, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_private.schedule_governance_job(run_at timestamp with time zone)
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  if to_regprocedure('graphile_worker.add_job(text, json, text, timestamptz, integer, text, integer, text[], text)') is not null then
+    execute 'select graphile_worker.add_job(''governance_due'', ''{}''::json, run_at => $1, max_attempts => 5)'
+      using run_at;
+  end if;
+end;
+$function$;
+comment on function app_private.schedule_governance_job(run_at timestamp with time zone) is 'Queues the governance_due job (app_private.run_due_governance) at run_at when the graphile-worker schema exists; a no-op otherwise.';
+-- no execute grants: only the owner may call it
+
+-- ----------------------------------------------------------------------------
 -- function app_private.session_stamp(session_id uuid, user_id uuid)
 -- ----------------------------------------------------------------------------
 -- sql, stable, strict, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
@@ -3165,9 +4177,10 @@ begin
     else (v_row ->> 'team_id')::uuid end;
   perform app_private.lock_history();
   insert into app_public.audit_log
-    (team_id, actor_id, actor_api_token_id, action, table_name, row_id, before, after)
+    (team_id, actor_id, actor_api_token_id, actor_job, action, table_name, row_id, before, after)
   values (
     v_team_id, app_public.current_user_id(), app_private.current_actor_api_token_id(),
+    nullif(pg_catalog.current_setting('fluxgate.actor_job', true), ''),
     lower(TG_OP), TG_TABLE_NAME,
     case when TG_ARGV[0] <> '' then (v_row ->> TG_ARGV[0])::uuid end,
     v_before, v_after)
@@ -3178,7 +4191,7 @@ begin
   return null;
 end;
 $function$;
-comment on function app_private.tg__audit() is 'Trigger function writing an audit entry (who, what, before/after) for each changed row, and notifying postgraphile:audit:<team_id>.';
+comment on function app_private.tg__audit() is 'Trigger function writing an audit entry (who — user, API token or scheduled job —, what, before/after) for each changed row, and notifying postgraphile:audit:<team_id>.';
 -- no execute grants: only the owner may call it
 
 -- ----------------------------------------------------------------------------
@@ -3372,6 +4385,25 @@ comment on function app_private.tg__normalize_legacy_rules() is 'Trigger functio
 -- no execute grants: only the owner may call it
 
 -- ----------------------------------------------------------------------------
+-- function app_private.tg__notify_approval()
+-- ----------------------------------------------------------------------------
+-- plpgsql, volatile, called on null input, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_private.tg__notify_approval()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  perform pg_notify('postgraphile:approvals:' || NEW.team_id, json_build_object(
+    'requestId', to_jsonb(NEW) ->> case when TG_TABLE_NAME = 'approval_requests' then 'id' else 'request_id' end,
+    'entity', TG_TABLE_NAME, 'op', lower(TG_OP))::text);
+  return null;
+end;
+$function$;
+comment on function app_private.tg__notify_approval() is 'Trigger function notifying postgraphile:approvals:<team_id> of a new or changed approval request or a new vote.';
+-- no execute grants: only the owner may call it
+
+-- ----------------------------------------------------------------------------
 -- function app_private.tg__same_team()
 -- ----------------------------------------------------------------------------
 -- plpgsql, volatile, called on null input, security definer, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
@@ -3449,6 +4481,41 @@ begin
 end;
 $function$;
 comment on function app_private.tg_api_tokens__guard_revocation() is 'Trigger function keeping a revoked API token revoked (DNIED), whoever updates it.';
+-- no execute grants: only the owner may call it
+
+-- ----------------------------------------------------------------------------
+-- function app_private.tg_approval_policies__validate()
+-- ----------------------------------------------------------------------------
+-- plpgsql, volatile, called on null input, security definer, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_private.tg_approval_policies__validate()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  v_bad uuid;
+begin
+  select listed.id into v_bad from unnest(NEW.environment_ids) as listed (id)
+  where not exists (select 1 from app_public.environments e where e.id = listed.id and e.team_id = NEW.team_id)
+  limit 1;
+  if v_bad is not null then
+    raise exception 'approval_policies.environment_ids: % is not an environment of the team', v_bad
+      using errcode = 'TEAMX';
+  end if;
+  select listed.id into v_bad from unnest(NEW.eligible_user_ids) as listed (id)
+  where not exists (select 1 from app_public.team_memberships m where m.user_id = listed.id and m.team_id = NEW.team_id)
+  limit 1;
+  if v_bad is not null then
+    raise exception 'approval_policies.eligible_user_ids: % is not a member of the team', v_bad
+      using errcode = 'TEAMX';
+  end if;
+  NEW.environment_ids := array(select distinct unnest(NEW.environment_ids) order by 1);
+  NEW.eligible_user_ids := array(select distinct unnest(NEW.eligible_user_ids) order by 1);
+  return NEW;
+end;
+$function$;
+comment on function app_private.tg_approval_policies__validate() is 'Trigger function: listed environments and eligible users belong to the policy''s team (TEAMX); lists are kept sorted and without duplicates.';
 -- no execute grants: only the owner may call it
 
 -- ----------------------------------------------------------------------------
@@ -3766,6 +4833,35 @@ comment on function app_private.tg_features__check_variant_references() is 'Trig
 -- no execute grants: only the owner may call it
 
 -- ----------------------------------------------------------------------------
+-- function app_private.tg_features__guard_archive()
+-- ----------------------------------------------------------------------------
+-- plpgsql, volatile, called on null input, security definer, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_private.tg_features__guard_archive()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  v_dependents text;
+begin
+  if NEW.lifecycle = 'archived' and OLD.lifecycle is distinct from 'archived' then
+    select string_agg(format('"%s"', f.key), ', ' order by f.key) into v_dependents
+    from app_public.feature_dependencies d
+    join app_public.features f on f.id = d.feature_id
+    where d.depends_on_id = NEW.id and f.lifecycle <> 'archived';
+    if v_dependents is not null then
+      raise exception 'flag "%" cannot be archived: % depend(s) on it', NEW.key, v_dependents
+        using errcode = 'INUSE';
+    end if;
+  end if;
+  return NEW;
+end;
+$function$;
+comment on function app_private.tg_features__guard_archive() is 'Trigger function: a flag other flags (not archived) depend on cannot be archived (INUSE, naming them).';
+-- no execute grants: only the owner may call it
+
+-- ----------------------------------------------------------------------------
 -- function app_private.tg_features__guard_kill_switch()
 -- ----------------------------------------------------------------------------
 -- plpgsql, volatile, called on null input, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
@@ -3784,6 +4880,36 @@ begin
 end;
 $function$;
 comment on function app_private.tg_features__guard_kill_switch() is 'Trigger function: only team admins (and system admins) flip a feature''s kill switch (DNIED).';
+-- no execute grants: only the owner may call it
+
+-- ----------------------------------------------------------------------------
+-- function app_private.tg_features__sync_kills()
+-- ----------------------------------------------------------------------------
+-- plpgsql, volatile, called on null input, security definer, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_private.tg_features__sync_kills()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  if TG_OP = 'UPDATE' and NEW.kill_switch = OLD.kill_switch then
+    return null;
+  end if;
+  if NEW.kill_switch and not exists (
+    select 1 from app_public.feature_kills k where k.feature_id = NEW.id and k.restored_at is null
+  ) then
+    insert into app_public.feature_kills (team_id, feature_id, reason, killed_by)
+    values (NEW.team_id, NEW.id, coalesce(nullif(current_setting('fluxgate.kill_reason', true), ''), ''),
+      app_public.current_user_id());
+  elsif not NEW.kill_switch and TG_OP = 'UPDATE' then
+    update app_public.feature_kills k set restored_at = now(), restored_by = app_public.current_user_id()
+    where k.feature_id = NEW.id and k.restored_at is null;
+  end if;
+  return null;
+end;
+$function$;
+comment on function app_private.tg_features__sync_kills() is 'Trigger function keeping feature_kills in step with features.kill_switch however it is flipped: on opens a kill, off restores the active one.';
 -- no execute grants: only the owner may call it
 
 -- ----------------------------------------------------------------------------
@@ -3862,6 +4988,25 @@ begin
 end;
 $function$;
 comment on function app_private.tg_features__validate() is 'Trigger function validating a feature''s variants (BADVR), off variant (NOVAR) and owner (TEAMX).';
+-- no execute grants: only the owner may call it
+
+-- ----------------------------------------------------------------------------
+-- function app_private.tg_freeze_windows__validate()
+-- ----------------------------------------------------------------------------
+-- plpgsql, volatile, called on null input, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_private.tg_freeze_windows__validate()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  if not exists (select 1 from pg_catalog.pg_timezone_names where name = NEW.time_zone) then
+    raise exception 'freeze_windows.time_zone: unknown time zone "%"', NEW.time_zone using errcode = 'BADTZ';
+  end if;
+  return NEW;
+end;
+$function$;
+comment on function app_private.tg_freeze_windows__validate() is 'Trigger function: the time zone is one Postgres knows (BADTZ).';
 -- no execute grants: only the owner may call it
 
 -- ----------------------------------------------------------------------------
@@ -4195,6 +5340,74 @@ comment on function app_private.verify_client_secret(secret text) is 'The client
 -- no execute grants: only the owner may call it
 
 -- ----------------------------------------------------------------------------
+-- function app_private.vote_on_approval_request(request_id uuid, decision app_public.approval_decision, comment text)
+-- ----------------------------------------------------------------------------
+-- plpgsql, volatile, called on null input, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_private.vote_on_approval_request(request_id uuid, decision app_public.approval_decision, comment text)
+ RETURNS app_public.approval_requests
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+#variable_conflict use_variable
+declare
+  v_request app_public.approval_requests;
+  v_user uuid := app_public.current_user_id();
+  v_approvals integer;
+begin
+  v_request := app_private.lock_open_request(request_id, '{pending}');
+  if v_user is null then
+    raise exception 'only signed-in users vote' using errcode = '42501';
+  end if;
+  if v_user = v_request.requested_by then
+    raise exception 'the requester cannot vote on their own request' using errcode = 'SELFA';
+  end if;
+  if not v_user = any (v_request.eligible_approver_ids)
+    or not exists (select 1 from app_public.team_memberships m where m.team_id = v_request.team_id and m.user_id = v_user) then
+    raise exception 'you are not an eligible approver of this request' using errcode = 'NELIG';
+  end if;
+  if exists (select 1 from app_public.approval_votes v where v.request_id = v_request.id and v.voter_id = v_user) then
+    raise exception 'you already voted on this request' using errcode = 'VOTED';
+  end if;
+  insert into app_public.approval_votes (team_id, request_id, voter_id, decision, comment)
+  values (v_request.team_id, v_request.id, v_user, decision, coalesce(comment, ''));
+  if decision = 'reject' then
+    update app_public.feature_stages s
+    set status = case v_request.action when 'deploy' then 'deployment_rejected'::app_public.stage_status else 'rollback_rejected' end
+    where s.id = v_request.feature_stage_id;
+    update app_public.approval_requests r set status = 'rejected', decided_at = now(), decided_by = v_user
+    where r.id = v_request.id returning * into v_request;
+    return v_request;
+  end if;
+  select count(*) into v_approvals from app_public.approval_votes v
+  where v.request_id = v_request.id and v.decision = 'approve';
+  if v_approvals >= v_request.required_approvals then
+    update app_public.feature_stages s
+    set status = case v_request.action when 'deploy' then 'deployment_approved'::app_public.stage_status else 'rollback_approved' end
+    where s.id = v_request.feature_stage_id;
+    update app_public.approval_requests r set status = 'approved', decided_at = now(), decided_by = v_user
+    where r.id = v_request.id returning * into v_request;
+  end if;
+  return v_request;
+end;
+$function$;
+comment on function app_private.vote_on_approval_request(request_id uuid, decision app_public.approval_decision, comment text) is 'Casts the current user''s vote: SELFA for the requester, NELIG when not frozen as eligible (or no longer a member), VOTED the second time, CLOSD when not pending. One reject rejects; the quorum approves.';
+-- no execute grants: only the owner may call it
+
+-- ----------------------------------------------------------------------------
+-- function app_public.active_feature_kills()
+-- ----------------------------------------------------------------------------
+-- sql, stable, called on null input, security invoker, parallel unsafe, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_public.active_feature_kills()
+ RETURNS SETOF app_public.feature_kills
+ LANGUAGE sql
+ STABLE
+AS $function$
+  select * from app_public.feature_kills k where k.restored_at is null order by k.killed_at desc, k.id;
+$function$;
+comment on function app_public.active_feature_kills() is 'The kills in force in the teams you can read, newest first (the dashboard''s list of killed flags).';
+grant execute on function app_public.active_feature_kills() to fluxgate_visitor;
+
+-- ----------------------------------------------------------------------------
 -- function app_public.add_feature_to_pipeline(feature_id uuid, pipeline_id uuid)
 -- ----------------------------------------------------------------------------
 -- plpgsql, volatile, called on null input, security invoker, parallel unsafe, owner fluxgate_owner
@@ -4246,6 +5459,98 @@ end;
 $function$;
 comment on function app_public.add_feature_to_pipeline(feature_id uuid, pipeline_id uuid) is 'Copies a pipeline''s stages to a feature: one not-deployed stage per environment of the pipeline, with its position and fork structure. Stages the feature already has are kept (idempotent). Returns all the feature''s stages. Requesters.';
 grant execute on function app_public.add_feature_to_pipeline(feature_id uuid, pipeline_id uuid) to fluxgate_visitor;
+
+-- ----------------------------------------------------------------------------
+-- function app_public.approval_preview(stage_id uuid, action text)
+-- ----------------------------------------------------------------------------
+-- plpgsql, stable, called on null input, security definer, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_public.approval_preview(stage_id uuid, action text)
+ RETURNS app_public.approval_preview
+ LANGUAGE plpgsql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+#variable_conflict use_variable
+declare
+  v_team uuid := (select s.team_id from app_public.feature_stages s where s.id = approval_preview.stage_id);
+  v_plan app_public.approval_preview;
+begin
+  if v_team is null or app_hidden.current_user_has_role(v_team, 'requester') is not true then
+    v_plan := row('blocked', 'only requesters of the feature''s team request stage changes', null, null, null, null, '42501', null);
+    return v_plan;
+  end if;
+  return app_private.plan_stage_change(stage_id, action, app_public.current_user_id(), false);
+end;
+$function$;
+comment on function app_public.approval_preview(stage_id uuid, action text) is 'What requesting a stage change would do, before asking: not_required (no policy: it applies at once), needs_approvals (how many, from whom, under which policy) or blocked (and why: role, status, change freeze, unserved prerequisite, too few eligible approvers).';
+grant execute on function app_public.approval_preview(stage_id uuid, action text) to fluxgate_visitor;
+
+-- ----------------------------------------------------------------------------
+-- function app_public.approve_approval_request(request_id uuid, comment text)
+-- ----------------------------------------------------------------------------
+-- sql, volatile, called on null input, security definer, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_public.approve_approval_request(request_id uuid, comment text DEFAULT ''::text)
+ RETURNS app_public.approval_requests
+ LANGUAGE sql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select app_private.vote_on_approval_request(request_id, 'approve', comment);
+$function$;
+comment on function app_public.approve_approval_request(request_id uuid, comment text) is 'Approves a pending request as one of its eligible approvers; when the approvals reach the quorum the request is approved (the stage becomes deployment_approved / rollback_approved) and can be finalized. Never the requester, not even a team admin (SELFA); one vote per user (VOTED); NELIG when not eligible; CLOSD when not pending.';
+grant execute on function app_public.approve_approval_request(request_id uuid, comment text) to fluxgate_visitor;
+
+-- ----------------------------------------------------------------------------
+-- function app_public.cancel_approval_request(request_id uuid)
+-- ----------------------------------------------------------------------------
+-- plpgsql, volatile, called on null input, security definer, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_public.cancel_approval_request(request_id uuid)
+ RETURNS app_public.approval_requests
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+#variable_conflict use_variable
+declare
+  v_request app_public.approval_requests;
+  v_user uuid := app_public.current_user_id();
+begin
+  v_request := app_private.lock_open_request(request_id, '{pending,approved}');
+  if not ((v_user is not null and v_user = v_request.requested_by)
+    or app_hidden.current_user_has_role(v_request.team_id, 'team_admin')) then
+    raise exception 'the requester or a team admin cancels a request' using errcode = '42501';
+  end if;
+  update app_public.feature_stages s set status = v_request.previous_status
+  where s.id = v_request.feature_stage_id;
+  update app_public.approval_requests r set status = 'cancelled', decided_at = now(), decided_by = v_user
+  where r.id = v_request.id returning * into v_request;
+  return v_request;
+end;
+$function$;
+comment on function app_public.cancel_approval_request(request_id uuid) is 'Cancels a pending or approved request: the stage goes back to the status it had before. The requester or a team admin. CLOSD when already decided.';
+grant execute on function app_public.cancel_approval_request(request_id uuid) to fluxgate_visitor;
+
+-- ----------------------------------------------------------------------------
+-- function app_public.cancel_scheduled_change(id uuid)
+-- ----------------------------------------------------------------------------
+-- plpgsql, volatile, called on null input, security definer, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_public.cancel_scheduled_change(id uuid)
+ RETURNS app_public.scheduled_changes
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+#variable_conflict use_variable
+declare
+  v_change app_public.scheduled_changes := app_private.lock_scheduled_change(id);
+begin
+  update app_public.scheduled_changes c set status = 'cancelled' where c.id = v_change.id
+  returning * into v_change;
+  return v_change;
+end;
+$function$;
+comment on function app_public.cancel_scheduled_change(id uuid) is 'Cancels a scheduled change. Its author or a team admin; CLOSD once it ran or was cancelled.';
+grant execute on function app_public.cancel_scheduled_change(id uuid) to fluxgate_visitor;
 
 -- ----------------------------------------------------------------------------
 -- function app_public.create_api_token(team_id uuid, name text, scopes app_public.api_token_scope[], expires_at timestamp with time zone)
@@ -4497,6 +5802,161 @@ comment on function app_public.features_last_evaluated_at(feature app_public.fea
 grant execute on function app_public.features_last_evaluated_at(feature app_public.features) to fluxgate_visitor;
 
 -- ----------------------------------------------------------------------------
+-- function app_public.features_stale_reasons(f app_public.features)
+-- ----------------------------------------------------------------------------
+-- sql, stable, called on null input, security invoker, parallel unsafe, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_public.features_stale_reasons(f app_public.features)
+ RETURNS text[]
+ LANGUAGE sql
+ STABLE
+AS $function$
+  select array_remove(array[
+    case when f.expires_at <= now() then 'expired' end,
+    case
+      when coalesce(app_public.features_last_evaluated_at(f), f.created_at) <= now() - interval '90 days'
+        then 'not_evaluated_90d'
+      when coalesce(app_public.features_last_evaluated_at(f), f.created_at) <= now() - interval '30 days'
+        then 'not_evaluated_30d'
+    end,
+    case when exists (
+        select 1 from app_public.feature_kills k
+        where k.feature_id = f.id and k.restored_at is null and k.killed_at <= now() - interval '90 days')
+      or (not exists (
+          select 1 from app_public.feature_stages s
+          where s.feature_id = f.id and s.status in ('deployed', 'rollback_requested', 'rollback_approved', 'rollback_rejected')
+            and not f.kill_switch)
+        and f.created_at <= now() - interval '90 days'
+        and coalesce((select max(s.status_changed_at) from app_public.feature_stages s where s.feature_id = f.id),
+          f.created_at) <= now() - interval '90 days')
+      then 'served_off_90d' end
+  ], null);
+$function$;
+comment on function app_public.features_stale_reasons(f app_public.features) is 'Why the flag looks stale, empty when it does not: expired (past its expiry), not_evaluated_30d or not_evaluated_90d (no evaluation reported for that long, counted from its creation if never), served_off_90d (killed for 90 days, or served nowhere with no stage change for 90 days).';
+grant execute on function app_public.features_stale_reasons(f app_public.features) to fluxgate_visitor;
+
+-- ----------------------------------------------------------------------------
+-- function app_public.finalize_approval_request(request_id uuid)
+-- ----------------------------------------------------------------------------
+-- plpgsql, volatile, called on null input, security definer, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_public.finalize_approval_request(request_id uuid)
+ RETURNS app_public.approval_requests
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+#variable_conflict use_variable
+declare
+  v_request app_public.approval_requests;
+begin
+  v_request := app_private.lock_open_request(request_id, '{approved}');
+  if app_hidden.current_user_has_role(v_request.team_id, 'requester') is not true then
+    raise exception 'requesters of the team finalize approved requests' using errcode = '42501';
+  end if;
+  return app_private.apply_approval_request(v_request.id, 'applied', null);
+end;
+$function$;
+comment on function app_public.finalize_approval_request(request_id uuid) is 'Applies an approved request: a deploy serves the stage (deployed), a rollback stops serving it (rollbacked); either bumps the environment''s revision. Requesters of the team. CLOSD unless approved; CFRZN during a change freeze; BLKPR when a prerequisite is no longer served.';
+grant execute on function app_public.finalize_approval_request(request_id uuid) to fluxgate_visitor;
+
+-- ----------------------------------------------------------------------------
+-- function app_public.kill_feature(feature_id uuid, reason text, restore_after_minutes integer)
+-- ----------------------------------------------------------------------------
+-- plpgsql, volatile, called on null input, security definer, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_public.kill_feature(feature_id uuid, reason text, restore_after_minutes integer DEFAULT NULL::integer)
+ RETURNS app_public.feature_kills
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+#variable_conflict use_variable
+declare
+  v_feature app_public.features;
+  v_kill app_public.feature_kills;
+begin
+  select * into v_feature from app_public.features f where f.id = kill_feature.feature_id for update;
+  if v_feature.id is null or app_hidden.current_user_has_role(v_feature.team_id, 'team_admin') is not true then
+    raise exception 'team admins of the feature''s team kill it' using errcode = '42501';
+  end if;
+  if nullif(btrim(coalesce(reason, '')), '') is null or length(reason) > 2000 then
+    raise exception 'a kill needs a reason (at most 2000 characters)' using errcode = 'BADRS';
+  end if;
+  if restore_after_minutes is not null and restore_after_minutes not between 1 and 525600 then
+    raise exception 'restore_after_minutes is 1 to 525600 (a year), or null' using errcode = 'BADRS';
+  end if;
+  if v_feature.kill_switch then
+    raise exception 'feature "%" is already killed', v_feature.key using errcode = 'KILLD';
+  end if;
+  perform set_config('fluxgate.kill_reason', reason, true);
+  -- the kill itself is immediate; only the restore waits
+  update app_public.features f set kill_switch = true where f.id = v_feature.id;
+  perform set_config('fluxgate.kill_reason', '', true);
+  update app_public.feature_kills k
+  set restore_at = case when restore_after_minutes is not null
+    then k.killed_at + make_interval(mins => restore_after_minutes) end
+  where k.feature_id = v_feature.id and k.restored_at is null
+  returning * into v_kill;
+  if v_kill.restore_at is not null then
+    perform app_private.schedule_governance_job(v_kill.restore_at);
+  end if;
+  return v_kill;
+end;
+$function$;
+comment on function app_public.kill_feature(feature_id uuid, reason text, restore_after_minutes integer) is 'Kills a feature at once: it serves its off variant in every environment (the revision moves, edges receive it), with a reason (BADRS without one), optionally restored automatically after restoreAfterMinutes. It stays killed across deploys until restored. Team admins; KILLD when already killed.';
+grant execute on function app_public.kill_feature(feature_id uuid, reason text, restore_after_minutes integer) to fluxgate_visitor;
+
+-- ----------------------------------------------------------------------------
+-- function app_public.override_approval_request(request_id uuid, reason text)
+-- ----------------------------------------------------------------------------
+-- plpgsql, volatile, called on null input, security definer, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_public.override_approval_request(request_id uuid, reason text)
+ RETURNS app_public.approval_requests
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+#variable_conflict use_variable
+declare
+  v_request app_public.approval_requests;
+  v_user uuid := app_public.current_user_id();
+begin
+  v_request := app_private.lock_open_request(request_id, '{pending,approved}');
+  if v_user = v_request.requested_by then
+    raise exception 'the requester cannot override their own request' using errcode = 'SELFA';
+  end if;
+  if v_user is null or app_hidden.current_user_has_role(v_request.team_id, 'team_admin') is not true then
+    raise exception 'team admins override approvals' using errcode = '42501';
+  end if;
+  if nullif(btrim(coalesce(reason, '')), '') is null or length(reason) > 2000 then
+    raise exception 'an override needs a reason (at most 2000 characters)' using errcode = 'BADRS';
+  end if;
+  if v_request.policy_id is not null and not exists (
+    select 1 from app_public.approval_policies p where p.id = v_request.policy_id and p.allow_admin_override
+  ) then
+    raise exception 'the policy does not allow an admin override' using errcode = 'NOOVR';
+  end if;
+  update app_public.approval_requests r set override_reason = reason where r.id = v_request.id;
+  return app_private.apply_approval_request(v_request.id, 'applied', reason);
+end;
+$function$;
+comment on function app_public.override_approval_request(request_id uuid, reason text) is 'A team admin other than the requester approves and applies a pending or approved request at once, with a reason (BADRS without one), also during a change freeze (recorded in freezeOverrides). SELFA for the requester, NOOVR when the policy forbids overrides.';
+grant execute on function app_public.override_approval_request(request_id uuid, reason text) to fluxgate_visitor;
+
+-- ----------------------------------------------------------------------------
+-- function app_public.reject_approval_request(request_id uuid, comment text)
+-- ----------------------------------------------------------------------------
+-- sql, volatile, called on null input, security definer, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_public.reject_approval_request(request_id uuid, comment text DEFAULT ''::text)
+ RETURNS app_public.approval_requests
+ LANGUAGE sql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select app_private.vote_on_approval_request(request_id, 'reject', comment);
+$function$;
+comment on function app_public.reject_approval_request(request_id uuid, comment text) is 'Rejects a pending request as one of its eligible approvers: one rejection rejects it (the stage becomes deployment_rejected / rollback_rejected; a rejected rollback keeps serving). SELFA, VOTED, NELIG, CLOSD as for approving.';
+grant execute on function app_public.reject_approval_request(request_id uuid, comment text) to fluxgate_visitor;
+
+-- ----------------------------------------------------------------------------
 -- function app_public.request_stage_change(stage_id uuid, action text)
 -- ----------------------------------------------------------------------------
 -- plpgsql, volatile, called on null input, security definer, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
@@ -4506,33 +5966,107 @@ CREATE OR REPLACE FUNCTION app_public.request_stage_change(stage_id uuid, action
  SECURITY DEFINER
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
+#variable_conflict use_variable
 declare
-  v_stage app_public.feature_stages;
-  v_target app_public.stage_status;
+  v_team uuid := (select s.team_id from app_public.feature_stages s where s.id = request_stage_change.stage_id);
 begin
-  select * into v_stage from app_public.feature_stages s where s.id = request_stage_change.stage_id for update;
-  if v_stage.id is null or app_hidden.current_user_has_role(v_stage.team_id, 'requester') is not true then
+  if v_team is null or app_hidden.current_user_has_role(v_team, 'requester') is not true then
     raise exception 'requesters of the feature''s team request stage changes' using errcode = '42501';
   end if;
-  v_target := case action
-    when 'deploy' then 'deployed'::app_public.stage_status
-    when 'rollback' then 'rollbacked'::app_public.stage_status
-  end;
-  if v_target is null then
-    raise exception 'unknown action "%": deploy or rollback', action using errcode = 'BADAC';
-  end if;
-  if v_stage.status = v_target then
-    raise exception 'the stage is already %', v_target using errcode = 'BADTR';
-  end if;
-  -- No approval policy exists yet, so the request applies directly; the
-  -- status trigger still rejects an illegal transition (BADTR).
-  update app_public.feature_stages s set status = v_target where s.id = v_stage.id
-  returning * into v_stage;
-  return v_stage;
+  -- A machine's request belongs to the member who created its API token:
+  -- they are its requester, so they can never approve it either.
+  return app_private.perform_stage_change(stage_id, action,
+    coalesce(app_public.current_user_id(), (
+      select t.created_by from app_public.api_tokens t where t.id = app_private.current_actor_api_token_id())),
+    app_private.current_actor_api_token_id(), null);
 end;
 $function$;
-comment on function app_public.request_stage_change(stage_id uuid, action text) is 'Requests a stage change: action "deploy" serves the feature in the stage''s environment, "rollback" stops serving it. Without an approval policy the change applies at once. Requesters; illegal transitions fail with BADTR.';
+comment on function app_public.request_stage_change(stage_id uuid, action text) is 'Requests a stage change: action "deploy" serves the feature in the stage''s environment, "rollback" stops serving it. Where no approval policy covers the environment the change applies at once; otherwise the stage becomes deployment_requested / rollback_requested (a rollback keeps serving) and an approval request is opened (see approvalPreview). Requesters. Fails with BADTR (illegal from the current status), BADAC (unknown action), CFRZN (a change freeze is in force), BLKPR (a prerequisite is not served there, named), QUORM (too few eligible approvers).';
 grant execute on function app_public.request_stage_change(stage_id uuid, action text) to fluxgate_visitor;
+
+-- ----------------------------------------------------------------------------
+-- function app_public.request_stage_change_in_freeze(stage_id uuid, action text, reason text)
+-- ----------------------------------------------------------------------------
+-- plpgsql, volatile, called on null input, security definer, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_public.request_stage_change_in_freeze(stage_id uuid, action text, reason text)
+ RETURNS app_public.feature_stages
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+#variable_conflict use_variable
+declare
+  v_team uuid := (select s.team_id from app_public.feature_stages s where s.id = request_stage_change_in_freeze.stage_id);
+begin
+  if v_team is null or app_public.current_user_id() is null
+    or app_hidden.current_user_has_role(v_team, 'team_admin') is not true then
+    raise exception 'team admins override a change freeze' using errcode = '42501';
+  end if;
+  if nullif(btrim(coalesce(reason, '')), '') is null or length(reason) > 2000 then
+    raise exception 'overriding a freeze needs a reason (at most 2000 characters)' using errcode = 'BADRS';
+  end if;
+  return app_private.perform_stage_change(stage_id, action, app_public.current_user_id(), null, reason);
+end;
+$function$;
+comment on function app_public.request_stage_change_in_freeze(stage_id uuid, action text, reason text) is 'requestStageChange for a team admin during a change freeze, with a reason (BADRS without one) recorded in freezeOverrides. Approval policies still apply.';
+grant execute on function app_public.request_stage_change_in_freeze(stage_id uuid, action text, reason text) to fluxgate_visitor;
+
+-- ----------------------------------------------------------------------------
+-- function app_public.reschedule_change(id uuid, run_at timestamp with time zone)
+-- ----------------------------------------------------------------------------
+-- plpgsql, volatile, called on null input, security definer, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_public.reschedule_change(id uuid, run_at timestamp with time zone)
+ RETURNS app_public.scheduled_changes
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+#variable_conflict use_variable
+declare
+  v_change app_public.scheduled_changes := app_private.lock_scheduled_change(id);
+begin
+  if run_at is null or run_at <= now() then
+    raise exception 'a scheduled change runs in the future' using errcode = 'BADEX';
+  end if;
+  update app_public.scheduled_changes c set run_at = reschedule_change.run_at where c.id = v_change.id
+  returning * into v_change;
+  perform app_private.schedule_governance_job(run_at);
+  return v_change;
+end;
+$function$;
+comment on function app_public.reschedule_change(id uuid, run_at timestamp with time zone) is 'Moves a scheduled change to another time in the future (BADEX otherwise). Its author or a team admin; CLOSD once it ran or was cancelled.';
+grant execute on function app_public.reschedule_change(id uuid, run_at timestamp with time zone) to fluxgate_visitor;
+
+-- ----------------------------------------------------------------------------
+-- function app_public.restore_feature(feature_id uuid, reason text)
+-- ----------------------------------------------------------------------------
+-- plpgsql, volatile, called on null input, security definer, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_public.restore_feature(feature_id uuid, reason text DEFAULT ''::text)
+ RETURNS app_public.feature_kills
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+#variable_conflict use_variable
+declare
+  v_feature app_public.features;
+  v_kill app_public.feature_kills;
+begin
+  select * into v_feature from app_public.features f where f.id = restore_feature.feature_id for update;
+  if v_feature.id is null or app_hidden.current_user_has_role(v_feature.team_id, 'team_admin') is not true then
+    raise exception 'team admins of the feature''s team restore it' using errcode = '42501';
+  end if;
+  if not v_feature.kill_switch then
+    raise exception 'feature "%" is not killed', v_feature.key using errcode = 'NKILL';
+  end if;
+  select * into v_kill from app_public.feature_kills k where k.feature_id = v_feature.id and k.restored_at is null;
+  update app_public.features f set kill_switch = false where f.id = v_feature.id;
+  select * into v_kill from app_public.feature_kills k where k.id = v_kill.id;
+  return v_kill;
+end;
+$function$;
+comment on function app_public.restore_feature(feature_id uuid, reason text) is 'Restores a killed feature by hand: its stages serve again as their statuses say. Team admins; NKILL when it is not killed. Returns the kill it ended.';
+grant execute on function app_public.restore_feature(feature_id uuid, reason text) to fluxgate_visitor;
 
 -- ----------------------------------------------------------------------------
 -- function app_public.revoke_api_token(id uuid)
@@ -4563,6 +6097,74 @@ comment on function app_public.revoke_api_token(id uuid) is 'Revokes an API toke
 grant execute on function app_public.revoke_api_token(id uuid) to fluxgate_visitor;
 
 -- ----------------------------------------------------------------------------
+-- function app_public.rollback_feature_to_version(feature_id uuid, version integer)
+-- ----------------------------------------------------------------------------
+-- plpgsql, volatile, called on null input, security definer, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_public.rollback_feature_to_version(feature_id uuid, version integer)
+ RETURNS app_public.features
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+#variable_conflict use_variable
+declare
+  v_feature app_public.features;
+  v_snapshot jsonb;
+  v_restored app_public.features;
+  v_stage_ids uuid[];
+begin
+  select * into v_feature from app_public.features f where f.id = rollback_feature_to_version.feature_id for update;
+  if v_feature.id is null or app_hidden.current_user_has_role(v_feature.team_id, 'requester') is not true then
+    raise exception 'requesters of the feature''s team roll it back' using errcode = '42501';
+  end if;
+  select v.snapshot into v_snapshot from app_public.feature_versions v
+  where v.feature_id = v_feature.id and v.version = rollback_feature_to_version.version;
+  if v_snapshot is null then
+    raise exception 'feature "%" has no version %', v_feature.key, version using errcode = 'NTFND';
+  end if;
+  v_stage_ids := array(
+    select s.id from app_public.feature_stages s
+    where s.feature_id = v_feature.id
+      and s.id in (select (e ->> 'id')::uuid from jsonb_array_elements(v_snapshot -> 'stages') e));
+
+  -- Clear what references variants first, so the variants can change.
+  delete from app_public.stage_criteria c where c.feature_stage_id = any (v_stage_ids);
+  update app_public.feature_stages s set default_variant = null
+  where s.id = any (v_stage_ids) and s.default_variant is not null;
+  delete from app_public.feature_dependencies d where d.feature_id = v_feature.id;
+
+  v_restored := jsonb_populate_record(v_feature, v_snapshot -> 'feature');
+  update app_public.features f set
+    name = v_restored.name, description = v_restored.description, kind = v_restored.kind,
+    value_type = v_restored.value_type, variants = v_restored.variants,
+    off_variant = v_restored.off_variant, tags = v_restored.tags, owner_id = v_restored.owner_id,
+    purpose = v_restored.purpose, reference_url = v_restored.reference_url,
+    expires_at = v_restored.expires_at, sticky = v_restored.sticky
+  where f.id = v_feature.id;
+
+  insert into app_public.feature_dependencies
+  select (jsonb_populate_record(null::app_public.feature_dependencies, d)).*
+  from jsonb_array_elements(v_snapshot -> 'dependencies') d
+  where exists (select 1 from app_public.features f where f.id = (d ->> 'depends_on_id')::uuid);
+
+  update app_public.feature_stages s set default_variant = e ->> 'default_variant'
+  from jsonb_array_elements(v_snapshot -> 'stages') e
+  where s.id = (e ->> 'id')::uuid and s.id = any (v_stage_ids) and e ->> 'default_variant' is not null;
+
+  insert into app_public.stage_criteria
+  select (jsonb_populate_record(null::app_public.stage_criteria, c)).*
+  from jsonb_array_elements(v_snapshot -> 'criteria') c
+  where (c ->> 'feature_stage_id')::uuid = any (v_stage_ids)
+  order by (c ->> 'priority')::int;
+
+  select * into v_feature from app_public.features f where f.id = v_feature.id;
+  return v_feature;
+end;
+$function$;
+comment on function app_public.rollback_feature_to_version(feature_id uuid, version integer) is 'Rolls a feature back to one of its versions, as one new version: its fields (not key, kill switch or lifecycle), dependencies (on flags that still exist) and, on stages that still exist, default variants and criteria. Stage statuses are not changed: use the stage workflow. Requesters; NTFND for an unknown version.';
+grant execute on function app_public.rollback_feature_to_version(feature_id uuid, version integer) to fluxgate_visitor;
+
+-- ----------------------------------------------------------------------------
 -- function app_public.rotate_client_secret(client_id uuid)
 -- ----------------------------------------------------------------------------
 -- plpgsql, volatile, called on null input, security definer, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
@@ -4591,6 +6193,51 @@ end;
 $function$;
 comment on function app_public.rotate_client_secret(client_id uuid) is 'Replaces a client''s secret (team admins): the old secret stops working at once. Returns the new secret, once.';
 grant execute on function app_public.rotate_client_secret(client_id uuid) to fluxgate_visitor;
+
+-- ----------------------------------------------------------------------------
+-- function app_public.schedule_change(feature_id uuid, action text, run_at timestamp with time zone, stage_id uuid, reason text)
+-- ----------------------------------------------------------------------------
+-- plpgsql, volatile, called on null input, security definer, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_public.schedule_change(feature_id uuid, action text, run_at timestamp with time zone, stage_id uuid DEFAULT NULL::uuid, reason text DEFAULT ''::text)
+ RETURNS app_public.scheduled_changes
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+#variable_conflict use_variable
+declare
+  v_feature app_public.features;
+  v_change app_public.scheduled_changes;
+begin
+  select * into v_feature from app_public.features f where f.id = schedule_change.feature_id;
+  if action is null or action not in ('deploy', 'rollback', 'kill', 'restore', 'archive') then
+    raise exception 'unknown action "%": deploy, rollback, kill, restore or archive', action using errcode = 'BADAC';
+  end if;
+  if v_feature.id is null or app_public.current_user_id() is null
+    or app_hidden.current_user_has_role(v_feature.team_id, app_hidden.scheduled_action_role(action)) is not true then
+    raise exception 'scheduling % needs the % role in the feature''s team', action, app_hidden.scheduled_action_role(action)
+      using errcode = '42501';
+  end if;
+  if (action in ('deploy', 'rollback')) <> (stage_id is not null) or (stage_id is not null and not exists (
+    select 1 from app_public.feature_stages s where s.id = stage_id and s.feature_id = v_feature.id
+  )) then
+    raise exception 'deploy and rollback take a stage of the feature; other actions none' using errcode = 'BADAC';
+  end if;
+  if run_at is null or run_at <= now() then
+    raise exception 'a scheduled change runs in the future' using errcode = 'BADEX';
+  end if;
+  if action = 'kill' and nullif(btrim(coalesce(reason, '')), '') is null then
+    raise exception 'a kill needs a reason' using errcode = 'BADRS';
+  end if;
+  insert into app_public.scheduled_changes (team_id, feature_id, feature_stage_id, action, run_at, reason, created_by)
+  values (v_feature.team_id, v_feature.id, stage_id, action, run_at, coalesce(reason, ''), app_public.current_user_id())
+  returning * into v_change;
+  perform app_private.schedule_governance_job(run_at);
+  return v_change;
+end;
+$function$;
+comment on function app_public.schedule_change(feature_id uuid, action text, run_at timestamp with time zone, stage_id uuid, reason text) is 'Schedules a change of a feature at runAt (in the future: BADEX): deploy or rollback (with stageId, a stage of the feature; through the approval workflow), kill (with a reason: BADRS) or restore (team admins), archive. Requesters (team admins to kill or restore). BADAC for an unknown action or a missing or extra stage.';
+grant execute on function app_public.schedule_change(feature_id uuid, action text, run_at timestamp with time zone, stage_id uuid, reason text) to fluxgate_visitor;
 
 -- ----------------------------------------------------------------------------
 -- function app_public.set_stage_criteria(stage_id uuid, criteria jsonb)

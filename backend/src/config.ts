@@ -2,6 +2,7 @@ import { LOG_LEVELS, type LogLevel } from "@fluxgate/log";
 
 import type { DeliveryHubOptions } from "./grpc/DeliveryHub.ts";
 import type { IngestServiceOptions } from "./grpc/IngestService.ts";
+import type { JobQueueOptions } from "./jobs/startJobQueue.ts";
 
 /** Backend settings, read once from the environment. */
 export interface BackendConfig {
@@ -42,6 +43,11 @@ export interface BackendConfig {
   changeFeedRetentionSeconds?: number;
   /** How often to prune; default a tenth of the window, 10 s to 1 h (tests shorten it). */
   changeFeedPruneIntervalMs?: number;
+  /**
+   * The job queue (scheduled governance work: auto-approvals, kill
+   * restores); unset or null: this process runs no worker (`BACKEND_JOBS=off`).
+   */
+  jobs?: JobQueueOptions | null;
   /** Delivery fan-out tuning (tests shorten its intervals). */
   deliveryHub?: Partial<DeliveryHubOptions>;
   /** Ingest limits (`BACKEND_INGEST_*`); unset ones keep their defaults. */
@@ -76,6 +82,10 @@ export function loadBackendConfig(env: NodeJS.ProcessEnv = process.env): Backend
     ),
     trustedProxies: list(env.BACKEND_TRUSTED_PROXIES ?? ""),
     grpcAddress: address(env, "BACKEND_GRPC_ADDR", "127.0.0.1:50051"),
+    jobs:
+      oneOf(env, "BACKEND_JOBS", ["on", "off"] as const, "on") === "on"
+        ? { pollIntervalMs: integer(env, "BACKEND_JOBS_POLL_MS", 2_000) }
+        : null,
     ...grpcTls(env),
     maxRequestBytes: integer(env, "BACKEND_MAX_REQUEST_BYTES", 100_000),
     changeFeedRetentionSeconds: duration(env, "BACKEND_CHANGE_FEED_RETENTION", "7d"),

@@ -14,6 +14,7 @@ import { type BackendConfig, DEFAULT_CHANGE_FEED_RETENTION_SECONDS } from "./con
 import { type ChangeFeedPruning, startChangeFeedPruning } from "./db/pruneChangeFeed.ts";
 import { watchPool } from "./db/watchPool.ts";
 import { type DeliveryServer, startDeliveryServer } from "./grpc/startDeliveryServer.ts";
+import { type JobQueue, startJobQueue } from "./jobs/startJobQueue.ts";
 import { makePreset } from "./makePreset.ts";
 import { installWebSockets } from "./middleware/installWebSockets.ts";
 import { releasePostGraphile } from "./releasePostGraphile.ts";
@@ -31,6 +32,8 @@ export interface Backend {
   pruning: ChangeFeedPruning;
   /** The gRPC delivery server; undefined when `grpcAddress` is null. */
   grpc: DeliveryServer | undefined;
+  /** The job queue worker; undefined when `jobs` is unset or null. */
+  jobs: JobQueue | undefined;
   close(): Promise<void>;
 }
 
@@ -138,6 +141,9 @@ export async function startBackend(
         ...(config.ingest ? { ingest: config.ingest } : {}),
       })
     : undefined;
+  const jobs = config.jobs
+    ? await startJobQueue(config.ownerDatabaseUrl, log.child({ component: "jobs" }), config.jobs)
+    : undefined;
   return {
     url: `http://${config.host}:${port}`,
     server,
@@ -146,8 +152,10 @@ export async function startBackend(
     log,
     grpc,
     pruning,
+    jobs,
     close() {
       closing ??= (async () => {
+        await jobs?.stop();
         await pruning.stop();
         await grpc?.close();
         closeWebSockets();

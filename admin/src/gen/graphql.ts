@@ -155,6 +155,453 @@ export type ApiTokenWithSecret = {
   token?: Maybe<ApiToken>;
 };
 
+/** An approver's vote. */
+export type ApprovalDecision =
+  | 'approve'
+  | 'reject';
+
+/** Who must approve a stage change in which environments. When several enabled policies cover an environment, the one needing the most approvals applies; where none does, a requested change applies at once. */
+export type ApprovalPolicy = Node & {
+  __typename?: 'ApprovalPolicy';
+  /** Whether a team admin (never the requester) may approve and apply a request at once, with a reason. */
+  allowAdminOverride: Scalars['Boolean']['output'];
+  /** When set, a request nobody rejected is approved and applied after this many hours (1 to 8760). */
+  autoApproveAfterHours?: Maybe<Scalars['Int']['output']>;
+  /** When the policy was created. */
+  createdAt: Scalars['Datetime']['output'];
+  /** Members holding any of these roles may approve (team admins hold every role). */
+  eligibleRoles: Array<Maybe<TeamRole>>;
+  /** Members who may approve whatever their roles. */
+  eligibleUserIds: Array<Maybe<Scalars['UUID']['output']>>;
+  /** Disabled policies apply to no new request. */
+  enabled: Scalars['Boolean']['output'];
+  /** The environments covered when the scope is listed (of the same team); empty otherwise. */
+  environmentIds: Array<Maybe<Scalars['UUID']['output']>>;
+  /** A globally unique identifier. Can be used in various places throughout the system to identify this single value. */
+  id: Scalars['ID']['output'];
+  /** Display name, unique within the team. */
+  name: Scalars['String']['output'];
+  /** Reads and enables pagination through a set of `ApprovalRequest`. */
+  requests: ApprovalRequestConnection;
+  /** Approvals needed (1 to 20); one rejection rejects. */
+  requiredApprovals: Scalars['Int']['output'];
+  /** Unique identifier of the policy. */
+  rowId: Scalars['UUID']['output'];
+  /** Which environments it covers: all, production (every environment of type production) or listed (environmentIds). */
+  scope: ApprovalScope;
+  /** Reads a single `Team` that is related to this `ApprovalPolicy`. */
+  team?: Maybe<Team>;
+  /** The team owning the policy. */
+  teamId: Scalars['UUID']['output'];
+  /** When the policy was last changed. */
+  updatedAt: Scalars['Datetime']['output'];
+};
+
+
+/** Who must approve a stage change in which environments. When several enabled policies cover an environment, the one needing the most approvals applies; where none does, a requested change applies at once. */
+export type ApprovalPolicyRequestsArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<ApprovalRequestCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<ApprovalRequestOrderBy>>;
+};
+
+/**
+ * A condition to be used against `ApprovalPolicy` object types. All fields are
+ * tested for equality and combined with a logical ‘and.’
+ */
+export type ApprovalPolicyCondition = {
+  /** Checks for equality with the object’s `name` field. */
+  name?: InputMaybe<Scalars['String']['input']>;
+  /** Checks for equality with the object’s `rowId` field. */
+  rowId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `teamId` field. */
+  teamId?: InputMaybe<Scalars['UUID']['input']>;
+};
+
+/** A connection to a list of `ApprovalPolicy` values. */
+export type ApprovalPolicyConnection = {
+  __typename?: 'ApprovalPolicyConnection';
+  /** A list of edges which contains the `ApprovalPolicy` and cursor to aid in pagination. */
+  edges: Array<Maybe<ApprovalPolicyEdge>>;
+  /** A list of `ApprovalPolicy` objects. */
+  nodes: Array<Maybe<ApprovalPolicy>>;
+  /** Information to aid in pagination. */
+  pageInfo: PageInfo;
+  /** The count of *all* `ApprovalPolicy` you could get from the connection. */
+  totalCount: Scalars['Int']['output'];
+};
+
+/** A `ApprovalPolicy` edge in the connection. */
+export type ApprovalPolicyEdge = {
+  __typename?: 'ApprovalPolicyEdge';
+  /** A cursor for use in pagination. */
+  cursor?: Maybe<Scalars['Cursor']['output']>;
+  /** The `ApprovalPolicy` at the end of the edge. */
+  node?: Maybe<ApprovalPolicy>;
+};
+
+/** An input for mutations affecting `ApprovalPolicy` */
+export type ApprovalPolicyInput = {
+  /** Whether a team admin (never the requester) may approve and apply a request at once, with a reason. */
+  allowAdminOverride?: InputMaybe<Scalars['Boolean']['input']>;
+  /** When set, a request nobody rejected is approved and applied after this many hours (1 to 8760). */
+  autoApproveAfterHours?: InputMaybe<Scalars['Int']['input']>;
+  /** Members holding any of these roles may approve (team admins hold every role). */
+  eligibleRoles?: InputMaybe<Array<InputMaybe<TeamRole>>>;
+  /** Members who may approve whatever their roles. */
+  eligibleUserIds?: InputMaybe<Array<InputMaybe<Scalars['UUID']['input']>>>;
+  /** Disabled policies apply to no new request. */
+  enabled?: InputMaybe<Scalars['Boolean']['input']>;
+  /** The environments covered when the scope is listed (of the same team); empty otherwise. */
+  environmentIds?: InputMaybe<Array<InputMaybe<Scalars['UUID']['input']>>>;
+  /** Display name, unique within the team. */
+  name: Scalars['String']['input'];
+  /** Approvals needed (1 to 20); one rejection rejects. */
+  requiredApprovals?: InputMaybe<Scalars['Int']['input']>;
+  /** Which environments it covers: all, production (every environment of type production) or listed (environmentIds). */
+  scope?: InputMaybe<ApprovalScope>;
+  /** The team owning the policy. */
+  teamId: Scalars['UUID']['input'];
+};
+
+/** Methods to use when ordering `ApprovalPolicy`. */
+export type ApprovalPolicyOrderBy =
+  | 'NAME_ASC'
+  | 'NAME_DESC'
+  | 'NATURAL'
+  | 'PRIMARY_KEY_ASC'
+  | 'PRIMARY_KEY_DESC'
+  | 'ROW_ID_ASC'
+  | 'ROW_ID_DESC'
+  | 'TEAM_ID_ASC'
+  | 'TEAM_ID_DESC';
+
+/** Represents an update to a `ApprovalPolicy`. Fields that are set will be updated. */
+export type ApprovalPolicyPatch = {
+  /** Whether a team admin (never the requester) may approve and apply a request at once, with a reason. */
+  allowAdminOverride?: InputMaybe<Scalars['Boolean']['input']>;
+  /** When set, a request nobody rejected is approved and applied after this many hours (1 to 8760). */
+  autoApproveAfterHours?: InputMaybe<Scalars['Int']['input']>;
+  /** Members holding any of these roles may approve (team admins hold every role). */
+  eligibleRoles?: InputMaybe<Array<InputMaybe<TeamRole>>>;
+  /** Members who may approve whatever their roles. */
+  eligibleUserIds?: InputMaybe<Array<InputMaybe<Scalars['UUID']['input']>>>;
+  /** Disabled policies apply to no new request. */
+  enabled?: InputMaybe<Scalars['Boolean']['input']>;
+  /** The environments covered when the scope is listed (of the same team); empty otherwise. */
+  environmentIds?: InputMaybe<Array<InputMaybe<Scalars['UUID']['input']>>>;
+  /** Display name, unique within the team. */
+  name?: InputMaybe<Scalars['String']['input']>;
+  /** Approvals needed (1 to 20); one rejection rejects. */
+  requiredApprovals?: InputMaybe<Scalars['Int']['input']>;
+  /** Which environments it covers: all, production (every environment of type production) or listed (environmentIds). */
+  scope?: InputMaybe<ApprovalScope>;
+};
+
+/** What requesting a stage change would do: outcome not_required (applies at once), needs_approvals (requiredApprovals from eligibleApproverIds under policyId) or blocked (reason says why, errorCode is what requesting would fail with), the status the stage would take, and the freeze window in force if any. */
+export type ApprovalPreview = {
+  __typename?: 'ApprovalPreview';
+  eligibleApproverIds?: Maybe<Array<Maybe<Scalars['UUID']['output']>>>;
+  errorCode?: Maybe<Scalars['String']['output']>;
+  freezeWindowId?: Maybe<Scalars['UUID']['output']>;
+  outcome?: Maybe<Scalars['String']['output']>;
+  policyId?: Maybe<Scalars['UUID']['output']>;
+  reason?: Maybe<Scalars['String']['output']>;
+  requiredApprovals?: Maybe<Scalars['Int']['output']>;
+  targetStatus?: Maybe<StageStatus>;
+};
+
+/** A requested stage change (deploy or rollback) that an approval policy covers: what would change, who may approve it (frozen when requested) and where it stands. Changed only through approveApprovalRequest, rejectApprovalRequest, finalizeApprovalRequest, overrideApprovalRequest and cancelApprovalRequest. */
+export type ApprovalRequest = Node & {
+  __typename?: 'ApprovalRequest';
+  /** deploy or rollback. */
+  action: Scalars['String']['output'];
+  /** The feature as it will be once the change is applied. */
+  afterSnapshot: Scalars['JSON']['output'];
+  /** When a pending request is approved and applied if nobody rejected it (null: never). */
+  autoApproveAt?: Maybe<Scalars['Datetime']['output']>;
+  /** The feature (with dependencies, stages and criteria) when requested. */
+  beforeSnapshot: Scalars['JSON']['output'];
+  /** The flags depending on this one at any depth, when requested: [{id, key, depth}]. */
+  blastRadius: Scalars['JSON']['output'];
+  /** When the change was requested. */
+  createdAt: Scalars['Datetime']['output'];
+  /** When the request was approved, rejected, cancelled or applied. */
+  decidedAt?: Maybe<Scalars['Datetime']['output']>;
+  /** Who made the last decision (the last approver, the rejecter, the admin overriding, the one finalizing or cancelling); null for auto-approval. */
+  decidedBy?: Maybe<Scalars['UUID']['output']>;
+  /** What the change does: {stages: {changed: [{id, changes: {status: {before, after}}}]}}, as featureVersionDiff reports. */
+  diff: Scalars['JSON']['output'];
+  /** Who may vote, frozen when requested: members eligible under the policy, never the requester. */
+  eligibleApproverIds: Array<Maybe<Scalars['UUID']['output']>>;
+  /** Reads a single `Environment` that is related to this `ApprovalRequest`. */
+  environment?: Maybe<Environment>;
+  /** The stage's environment. */
+  environmentId: Scalars['UUID']['output'];
+  /** Reads a single `Feature` that is related to this `ApprovalRequest`. */
+  feature?: Maybe<Feature>;
+  /** The feature. */
+  featureId: Scalars['UUID']['output'];
+  /** Reads a single `FeatureStage` that is related to this `ApprovalRequest`. */
+  featureStage?: Maybe<FeatureStage>;
+  /** The stage to change. */
+  featureStageId: Scalars['UUID']['output'];
+  /** A globally unique identifier. Can be used in various places throughout the system to identify this single value. */
+  id: Scalars['ID']['output'];
+  /** Why a team admin overrode the approvals. */
+  overrideReason?: Maybe<Scalars['String']['output']>;
+  /** Reads a single `ApprovalPolicy` that is related to this `ApprovalRequest`. */
+  policy?: Maybe<ApprovalPolicy>;
+  /** The policy that required approval (null once it is deleted; the request keeps its frozen terms). */
+  policyId?: Maybe<Scalars['UUID']['output']>;
+  /** The stage's status before the request: cancelling restores it. */
+  previousStatus: StageStatus;
+  /** The user who asked; for an API token, the member who created it (null once deleted). Never an approver of the request. */
+  requestedBy?: Maybe<Scalars['UUID']['output']>;
+  /** The API token that asked, when a machine did. */
+  requestedByApiTokenId?: Maybe<Scalars['UUID']['output']>;
+  /** Reads a single `User` that is related to this `ApprovalRequest`. */
+  requester?: Maybe<User>;
+  /** Approvals needed, from the policy when requested. */
+  requiredApprovals: Scalars['Int']['output'];
+  /** Unique identifier of the request. */
+  rowId: Scalars['UUID']['output'];
+  /** Pending, approved, rejected, cancelled or applied. */
+  status: ApprovalRequestStatus;
+  /** Reads a single `Team` that is related to this `ApprovalRequest`. */
+  team?: Maybe<Team>;
+  /** The team of the feature. */
+  teamId: Scalars['UUID']['output'];
+  /** When the request last changed. */
+  updatedAt: Scalars['Datetime']['output'];
+  /** Reads and enables pagination through a set of `ApprovalVote`. */
+  votes: ApprovalVoteConnection;
+};
+
+
+/** A requested stage change (deploy or rollback) that an approval policy covers: what would change, who may approve it (frozen when requested) and where it stands. Changed only through approveApprovalRequest, rejectApprovalRequest, finalizeApprovalRequest, overrideApprovalRequest and cancelApprovalRequest. */
+export type ApprovalRequestVotesArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<ApprovalVoteCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<ApprovalVoteOrderBy>>;
+};
+
+/** A new approval request, a vote on one, or a change of its status. */
+export type ApprovalRequestChangedEvent = {
+  __typename?: 'ApprovalRequestChangedEvent';
+  /** The request as it is now. */
+  approvalRequest?: Maybe<ApprovalRequest>;
+  /** The request. */
+  approvalRequestId: Scalars['UUID']['output'];
+  /** What changed: approval_requests (the request itself) or approval_votes (a new vote). */
+  entity: Scalars['String']['output'];
+  /** insert or update. */
+  op: Scalars['String']['output'];
+};
+
+/**
+ * A condition to be used against `ApprovalRequest` object types. All fields are
+ * tested for equality and combined with a logical ‘and.’
+ */
+export type ApprovalRequestCondition = {
+  /** Checks for equality with the object’s `createdAt` field. */
+  createdAt?: InputMaybe<Scalars['Datetime']['input']>;
+  /** Checks for equality with the object’s `environmentId` field. */
+  environmentId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `featureId` field. */
+  featureId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `featureStageId` field. */
+  featureStageId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `policyId` field. */
+  policyId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `requestedBy` field. */
+  requestedBy?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `rowId` field. */
+  rowId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `teamId` field. */
+  teamId?: InputMaybe<Scalars['UUID']['input']>;
+};
+
+/** A connection to a list of `ApprovalRequest` values. */
+export type ApprovalRequestConnection = {
+  __typename?: 'ApprovalRequestConnection';
+  /** A list of edges which contains the `ApprovalRequest` and cursor to aid in pagination. */
+  edges: Array<Maybe<ApprovalRequestEdge>>;
+  /** A list of `ApprovalRequest` objects. */
+  nodes: Array<Maybe<ApprovalRequest>>;
+  /** Information to aid in pagination. */
+  pageInfo: PageInfo;
+  /** The count of *all* `ApprovalRequest` you could get from the connection. */
+  totalCount: Scalars['Int']['output'];
+};
+
+/** A `ApprovalRequest` edge in the connection. */
+export type ApprovalRequestEdge = {
+  __typename?: 'ApprovalRequestEdge';
+  /** A cursor for use in pagination. */
+  cursor?: Maybe<Scalars['Cursor']['output']>;
+  /** The `ApprovalRequest` at the end of the edge. */
+  node?: Maybe<ApprovalRequest>;
+};
+
+/** Methods to use when ordering `ApprovalRequest`. */
+export type ApprovalRequestOrderBy =
+  | 'CREATED_AT_ASC'
+  | 'CREATED_AT_DESC'
+  | 'ENVIRONMENT_ID_ASC'
+  | 'ENVIRONMENT_ID_DESC'
+  | 'FEATURE_ID_ASC'
+  | 'FEATURE_ID_DESC'
+  | 'FEATURE_STAGE_ID_ASC'
+  | 'FEATURE_STAGE_ID_DESC'
+  | 'NATURAL'
+  | 'POLICY_ID_ASC'
+  | 'POLICY_ID_DESC'
+  | 'PRIMARY_KEY_ASC'
+  | 'PRIMARY_KEY_DESC'
+  | 'REQUESTED_BY_ASC'
+  | 'REQUESTED_BY_DESC'
+  | 'ROW_ID_ASC'
+  | 'ROW_ID_DESC'
+  | 'TEAM_ID_ASC'
+  | 'TEAM_ID_DESC';
+
+/**
+ * Pending (collecting votes), approved (quorum reached, to be finalized), rejected
+ * (one approver rejected), cancelled (the stage went back to its previous status),
+ * applied (finalized, by an override or by auto-approval).
+ */
+export type ApprovalRequestStatus =
+  | 'applied'
+  | 'approved'
+  | 'cancelled'
+  | 'pending'
+  | 'rejected';
+
+/** Which environments an approval policy covers: all of the team's, those of type production, or the listed ones. */
+export type ApprovalScope =
+  | 'all'
+  | 'listed'
+  | 'production';
+
+/** One approver's vote on an approval request (one per user and request). */
+export type ApprovalVote = Node & {
+  __typename?: 'ApprovalVote';
+  /** Why (at most 2000 characters). */
+  comment: Scalars['String']['output'];
+  /** When the vote was cast. */
+  createdAt: Scalars['Datetime']['output'];
+  /** approve or reject. */
+  decision: ApprovalDecision;
+  /** A globally unique identifier. Can be used in various places throughout the system to identify this single value. */
+  id: Scalars['ID']['output'];
+  /** Reads a single `ApprovalRequest` that is related to this `ApprovalVote`. */
+  request?: Maybe<ApprovalRequest>;
+  /** The request. */
+  requestId: Scalars['UUID']['output'];
+  /** Unique identifier of the vote. */
+  rowId: Scalars['UUID']['output'];
+  /** Reads a single `Team` that is related to this `ApprovalVote`. */
+  team?: Maybe<Team>;
+  /** The team of the request. */
+  teamId: Scalars['UUID']['output'];
+  /** Reads a single `User` that is related to this `ApprovalVote`. */
+  voter?: Maybe<User>;
+  /** Who voted (null once the user is deleted). */
+  voterId?: Maybe<Scalars['UUID']['output']>;
+};
+
+/**
+ * A condition to be used against `ApprovalVote` object types. All fields are
+ * tested for equality and combined with a logical ‘and.’
+ */
+export type ApprovalVoteCondition = {
+  /** Checks for equality with the object’s `requestId` field. */
+  requestId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `rowId` field. */
+  rowId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `teamId` field. */
+  teamId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `voterId` field. */
+  voterId?: InputMaybe<Scalars['UUID']['input']>;
+};
+
+/** A connection to a list of `ApprovalVote` values. */
+export type ApprovalVoteConnection = {
+  __typename?: 'ApprovalVoteConnection';
+  /** A list of edges which contains the `ApprovalVote` and cursor to aid in pagination. */
+  edges: Array<Maybe<ApprovalVoteEdge>>;
+  /** A list of `ApprovalVote` objects. */
+  nodes: Array<Maybe<ApprovalVote>>;
+  /** Information to aid in pagination. */
+  pageInfo: PageInfo;
+  /** The count of *all* `ApprovalVote` you could get from the connection. */
+  totalCount: Scalars['Int']['output'];
+};
+
+/** A `ApprovalVote` edge in the connection. */
+export type ApprovalVoteEdge = {
+  __typename?: 'ApprovalVoteEdge';
+  /** A cursor for use in pagination. */
+  cursor?: Maybe<Scalars['Cursor']['output']>;
+  /** The `ApprovalVote` at the end of the edge. */
+  node?: Maybe<ApprovalVote>;
+};
+
+/** Methods to use when ordering `ApprovalVote`. */
+export type ApprovalVoteOrderBy =
+  | 'NATURAL'
+  | 'PRIMARY_KEY_ASC'
+  | 'PRIMARY_KEY_DESC'
+  | 'REQUEST_ID_ASC'
+  | 'REQUEST_ID_DESC'
+  | 'ROW_ID_ASC'
+  | 'ROW_ID_DESC'
+  | 'TEAM_ID_ASC'
+  | 'TEAM_ID_DESC'
+  | 'VOTER_ID_ASC'
+  | 'VOTER_ID_DESC';
+
+/** All input for the `approveApprovalRequest` mutation. */
+export type ApproveApprovalRequestInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  comment?: InputMaybe<Scalars['String']['input']>;
+  requestId?: InputMaybe<Scalars['UUID']['input']>;
+};
+
+/** The output of our `approveApprovalRequest` mutation. */
+export type ApproveApprovalRequestPayload = {
+  __typename?: 'ApproveApprovalRequestPayload';
+  /** An edge for our `ApprovalRequest`. May be used by Relay 1. */
+  approvalRequestEdge?: Maybe<ApprovalRequestEdge>;
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+  result?: Maybe<ApprovalRequest>;
+};
+
+
+/** The output of our `approveApprovalRequest` mutation. */
+export type ApproveApprovalRequestPayloadApprovalRequestEdgeArgs = {
+  orderBy?: Array<ApprovalRequestOrderBy>;
+};
+
 /** The result of verifying the audit log's hash chain. */
 export type AuditChainStatus = {
   __typename?: 'AuditChainStatus';
@@ -184,13 +631,15 @@ export type AuditLog = Node & {
   actorApiTokenId?: Maybe<Scalars['UUID']['output']>;
   /** The user who made the change; null for changes made by the system or by an API token. */
   actorId?: Maybe<Scalars['UUID']['output']>;
+  /** The background job that made the change (graphile-worker:<task>#<job id>), when a scheduled job made it; null otherwise. */
+  actorJob?: Maybe<Scalars['String']['output']>;
   /** The row after the change (null for a delete). Secret-looking columns are redacted. */
   after?: Maybe<Scalars['JSON']['output']>;
   /** The row before the change (null for an insert). Secret-looking columns are redacted. */
   before?: Maybe<Scalars['JSON']['output']>;
   /** When the entry was written. */
   createdAt: Scalars['Datetime']['output'];
-  /** SHA-256 of prev_hash followed by the UTF-8 text of the jsonb array [id, team_id, actor_id, actor_api_token_id, action, table_name, row_id, before, after, created_at as YYYY-MM-DDTHH:MI:SS.USZ in UTC]. */
+  /** SHA-256 of prev_hash followed by the UTF-8 text of the jsonb array [id, team_id, actor_id, actor_api_token_id, action, table_name, row_id, before, after, created_at as YYYY-MM-DDTHH:MI:SS.USZ in UTC], with actor_job appended to the array when it is set. */
   hash: Scalars['Base64EncodedBinary']['output'];
   /** A globally unique identifier. Can be used in various places throughout the system to identify this single value. */
   id: Scalars['ID']['output'];
@@ -278,6 +727,68 @@ export type AuthTokens = {
   refreshToken: Scalars['String']['output'];
   /** The logged-in user's id. */
   userId: Scalars['UUID']['output'];
+};
+
+/** All input for the `cancelApprovalRequest` mutation. */
+export type CancelApprovalRequestInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  requestId?: InputMaybe<Scalars['UUID']['input']>;
+};
+
+/** The output of our `cancelApprovalRequest` mutation. */
+export type CancelApprovalRequestPayload = {
+  __typename?: 'CancelApprovalRequestPayload';
+  /** An edge for our `ApprovalRequest`. May be used by Relay 1. */
+  approvalRequestEdge?: Maybe<ApprovalRequestEdge>;
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+  result?: Maybe<ApprovalRequest>;
+};
+
+
+/** The output of our `cancelApprovalRequest` mutation. */
+export type CancelApprovalRequestPayloadApprovalRequestEdgeArgs = {
+  orderBy?: Array<ApprovalRequestOrderBy>;
+};
+
+/** All input for the `cancelScheduledChange` mutation. */
+export type CancelScheduledChangeInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  id?: InputMaybe<Scalars['UUID']['input']>;
+};
+
+/** The output of our `cancelScheduledChange` mutation. */
+export type CancelScheduledChangePayload = {
+  __typename?: 'CancelScheduledChangePayload';
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+  result?: Maybe<ScheduledChange>;
+  /** An edge for our `ScheduledChange`. May be used by Relay 1. */
+  scheduledChangeEdge?: Maybe<ScheduledChangeEdge>;
+};
+
+
+/** The output of our `cancelScheduledChange` mutation. */
+export type CancelScheduledChangePayloadScheduledChangeEdgeArgs = {
+  orderBy?: Array<ScheduledChangeOrderBy>;
 };
 
 /** The change feed: one entry per change to what edges serve (environments, contexts, segments, features, their dependencies, stages and criteria, clients), in revision order. Edges catch up from the last revision they applied. */
@@ -607,6 +1118,39 @@ export type CreateApiTokenPayload = {
   result?: Maybe<ApiTokenWithSecret>;
 };
 
+/** All input for the create `ApprovalPolicy` mutation. */
+export type CreateApprovalPolicyInput = {
+  /** The `ApprovalPolicy` to be created by this mutation. */
+  approvalPolicy: ApprovalPolicyInput;
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+};
+
+/** The output of our create `ApprovalPolicy` mutation. */
+export type CreateApprovalPolicyPayload = {
+  __typename?: 'CreateApprovalPolicyPayload';
+  /** The `ApprovalPolicy` that was created by this mutation. */
+  approvalPolicy?: Maybe<ApprovalPolicy>;
+  /** An edge for our `ApprovalPolicy`. May be used by Relay 1. */
+  approvalPolicyEdge?: Maybe<ApprovalPolicyEdge>;
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+};
+
+
+/** The output of our create `ApprovalPolicy` mutation. */
+export type CreateApprovalPolicyPayloadApprovalPolicyEdgeArgs = {
+  orderBy?: Array<ApprovalPolicyOrderBy>;
+};
+
 /** All input for the `createClient` mutation. */
 export type CreateClientInput = {
   allowedOrigins?: InputMaybe<Array<InputMaybe<Scalars['String']['input']>>>;
@@ -796,6 +1340,39 @@ export type CreateFeatureStagePayload = {
 /** The output of our create `FeatureStage` mutation. */
 export type CreateFeatureStagePayloadFeatureStageEdgeArgs = {
   orderBy?: Array<FeatureStageOrderBy>;
+};
+
+/** All input for the create `FreezeWindow` mutation. */
+export type CreateFreezeWindowInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** The `FreezeWindow` to be created by this mutation. */
+  freezeWindow: FreezeWindowInput;
+};
+
+/** The output of our create `FreezeWindow` mutation. */
+export type CreateFreezeWindowPayload = {
+  __typename?: 'CreateFreezeWindowPayload';
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  /** The `FreezeWindow` that was created by this mutation. */
+  freezeWindow?: Maybe<FreezeWindow>;
+  /** An edge for our `FreezeWindow`. May be used by Relay 1. */
+  freezeWindowEdge?: Maybe<FreezeWindowEdge>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+};
+
+
+/** The output of our create `FreezeWindow` mutation. */
+export type CreateFreezeWindowPayloadFreezeWindowEdgeArgs = {
+  orderBy?: Array<FreezeWindowOrderBy>;
 };
 
 /** All input for the create `Pipeline` mutation. */
@@ -1048,6 +1625,64 @@ export type DeleteApiTokenPayload = {
 /** The output of our delete `ApiToken` mutation. */
 export type DeleteApiTokenPayloadApiTokenEdgeArgs = {
   orderBy?: Array<ApiTokenOrderBy>;
+};
+
+/** All input for the `deleteApprovalPolicyById` mutation. */
+export type DeleteApprovalPolicyByIdInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** The globally unique `ID` which will identify a single `ApprovalPolicy` to be deleted. */
+  id: Scalars['ID']['input'];
+};
+
+/** All input for the `deleteApprovalPolicyByTeamIdAndName` mutation. */
+export type DeleteApprovalPolicyByTeamIdAndNameInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** Display name, unique within the team. */
+  name: Scalars['String']['input'];
+  /** The team owning the policy. */
+  teamId: Scalars['UUID']['input'];
+};
+
+/** All input for the `deleteApprovalPolicy` mutation. */
+export type DeleteApprovalPolicyInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** Unique identifier of the policy. */
+  rowId: Scalars['UUID']['input'];
+};
+
+/** The output of our delete `ApprovalPolicy` mutation. */
+export type DeleteApprovalPolicyPayload = {
+  __typename?: 'DeleteApprovalPolicyPayload';
+  /** The `ApprovalPolicy` that was deleted by this mutation. */
+  approvalPolicy?: Maybe<ApprovalPolicy>;
+  /** An edge for our `ApprovalPolicy`. May be used by Relay 1. */
+  approvalPolicyEdge?: Maybe<ApprovalPolicyEdge>;
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  deletedApprovalPolicyId?: Maybe<Scalars['ID']['output']>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+};
+
+
+/** The output of our delete `ApprovalPolicy` mutation. */
+export type DeleteApprovalPolicyPayloadApprovalPolicyEdgeArgs = {
+  orderBy?: Array<ApprovalPolicyOrderBy>;
 };
 
 /** All input for the `deleteClientById` mutation. */
@@ -1383,6 +2018,51 @@ export type DeleteFeatureStagePayload = {
 /** The output of our delete `FeatureStage` mutation. */
 export type DeleteFeatureStagePayloadFeatureStageEdgeArgs = {
   orderBy?: Array<FeatureStageOrderBy>;
+};
+
+/** All input for the `deleteFreezeWindowById` mutation. */
+export type DeleteFreezeWindowByIdInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** The globally unique `ID` which will identify a single `FreezeWindow` to be deleted. */
+  id: Scalars['ID']['input'];
+};
+
+/** All input for the `deleteFreezeWindow` mutation. */
+export type DeleteFreezeWindowInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** Unique identifier of the window. */
+  rowId: Scalars['UUID']['input'];
+};
+
+/** The output of our delete `FreezeWindow` mutation. */
+export type DeleteFreezeWindowPayload = {
+  __typename?: 'DeleteFreezeWindowPayload';
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  deletedFreezeWindowId?: Maybe<Scalars['ID']['output']>;
+  /** The `FreezeWindow` that was deleted by this mutation. */
+  freezeWindow?: Maybe<FreezeWindow>;
+  /** An edge for our `FreezeWindow`. May be used by Relay 1. */
+  freezeWindowEdge?: Maybe<FreezeWindowEdge>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+};
+
+
+/** The output of our delete `FreezeWindow` mutation. */
+export type DeleteFreezeWindowPayloadFreezeWindowEdgeArgs = {
+  orderBy?: Array<FreezeWindowOrderBy>;
 };
 
 /** All input for the `deletePipelineById` mutation. */
@@ -1779,12 +2459,16 @@ export type DeleteUserPayloadUserEdgeArgs = {
 /** Where flags are served (e.g. development, staging, production). Each client is bound to one environment; each feature has at most one stage per environment. */
 export type Environment = Node & {
   __typename?: 'Environment';
+  /** Reads and enables pagination through a set of `ApprovalRequest`. */
+  approvalRequests: ApprovalRequestConnection;
   /** Reads and enables pagination through a set of `Client`. */
   clients: ClientConnection;
   /** When the environment was created. */
   createdAt: Scalars['Datetime']['output'];
   /** Reads and enables pagination through a set of `FeatureStage`. */
   featureStages: FeatureStageConnection;
+  /** Reads and enables pagination through a set of `FreezeWindow`. */
+  freezeWindows: FreezeWindowConnection;
   /** A globally unique identifier. Can be used in various places throughout the system to identify this single value. */
   id: Scalars['ID']['output'];
   /** URL-safe handle, unique within the team (lowercase letters, digits, dashes). */
@@ -1809,6 +2493,18 @@ export type Environment = Node & {
 
 
 /** Where flags are served (e.g. development, staging, production). Each client is bound to one environment; each feature has at most one stage per environment. */
+export type EnvironmentApprovalRequestsArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<ApprovalRequestCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<ApprovalRequestOrderBy>>;
+};
+
+
+/** Where flags are served (e.g. development, staging, production). Each client is bound to one environment; each feature has at most one stage per environment. */
 export type EnvironmentClientsArgs = {
   after?: InputMaybe<Scalars['Cursor']['input']>;
   before?: InputMaybe<Scalars['Cursor']['input']>;
@@ -1829,6 +2525,18 @@ export type EnvironmentFeatureStagesArgs = {
   last?: InputMaybe<Scalars['Int']['input']>;
   offset?: InputMaybe<Scalars['Int']['input']>;
   orderBy?: InputMaybe<Array<FeatureStageOrderBy>>;
+};
+
+
+/** Where flags are served (e.g. development, staging, production). Each client is bound to one environment; each feature has at most one stage per environment. */
+export type EnvironmentFreezeWindowsArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<FreezeWindowCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<FreezeWindowOrderBy>>;
 };
 
 
@@ -1964,6 +2672,8 @@ export type EvaluationPointEdge = {
 /** A feature flag: its variants, off variant, metadata and lifecycle. Its stages (one per environment) decide where and to whom it is served. */
 export type Feature = Node & {
   __typename?: 'Feature';
+  /** Reads and enables pagination through a set of `ApprovalRequest`. */
+  approvalRequests: ApprovalRequestConnection;
   /** When the feature was created. */
   createdAt: Scalars['Datetime']['output'];
   /** Reads and enables pagination through a set of `FeatureDependency`. */
@@ -1980,6 +2690,8 @@ export type Feature = Node & {
   key: Scalars['String']['output'];
   /** When true the feature serves its off variant everywhere, immediately. Team admins only. */
   killSwitch: Scalars['Boolean']['output'];
+  /** Reads and enables pagination through a set of `FeatureKill`. */
+  kills: FeatureKillConnection;
   /** Simple (boolean on/off) or contextual (typed variants). */
   kind: FeatureKind;
   /** Start of the latest minute in which an edge reported an evaluation of this flag, in any environment; null if never. */
@@ -2000,8 +2712,12 @@ export type Feature = Node & {
   referenceUrl?: Maybe<Scalars['String']['output']>;
   /** Unique identifier of the feature. */
   rowId: Scalars['UUID']['output'];
+  /** Reads and enables pagination through a set of `ScheduledChange`. */
+  scheduledChanges: ScheduledChangeConnection;
   /** Reads and enables pagination through a set of `FeatureStage`. */
   stages: FeatureStageConnection;
+  /** Why the flag looks stale, empty when it does not: expired (past its expiry), not_evaluated_30d or not_evaluated_90d (no evaluation reported for that long, counted from its creation if never), served_off_90d (killed for 90 days, or served nowhere with no stage change for 90 days). */
+  staleReasons?: Maybe<Array<Maybe<Scalars['String']['output']>>>;
   /** When true, users keep the variant a weighted split first gave them even if the split changes (sticky assignments). */
   sticky: Scalars['Boolean']['output'];
   /** Free-form labels for filtering: at most 50, each at most 64 characters. */
@@ -2018,6 +2734,18 @@ export type Feature = Node & {
   variants: Scalars['JSON']['output'];
   /** Reads and enables pagination through a set of `FeatureVersion`. */
   versions: FeatureVersionConnection;
+};
+
+
+/** A feature flag: its variants, off variant, metadata and lifecycle. Its stages (one per environment) decide where and to whom it is served. */
+export type FeatureApprovalRequestsArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<ApprovalRequestCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<ApprovalRequestOrderBy>>;
 };
 
 
@@ -2042,6 +2770,30 @@ export type FeatureDependentsArgs = {
   last?: InputMaybe<Scalars['Int']['input']>;
   offset?: InputMaybe<Scalars['Int']['input']>;
   orderBy?: InputMaybe<Array<FeatureDependencyOrderBy>>;
+};
+
+
+/** A feature flag: its variants, off variant, metadata and lifecycle. Its stages (one per environment) decide where and to whom it is served. */
+export type FeatureKillsArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<FeatureKillCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<FeatureKillOrderBy>>;
+};
+
+
+/** A feature flag: its variants, off variant, metadata and lifecycle. Its stages (one per environment) decide where and to whom it is served. */
+export type FeatureScheduledChangesArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<ScheduledChangeCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<ScheduledChangeOrderBy>>;
 };
 
 
@@ -2249,6 +3001,96 @@ export type FeatureInput = {
   variants?: InputMaybe<Scalars['JSON']['input']>;
 };
 
+/** Each time a feature's kill switch was turned on: why, by whom, when it is to be restored automatically and when it was restored. A kill without restoredAt is active: the feature serves its off variant in every environment, across deploys, until it is restored. */
+export type FeatureKill = Node & {
+  __typename?: 'FeatureKill';
+  /** When the record was created. */
+  createdAt: Scalars['Datetime']['output'];
+  /** Reads a single `Feature` that is related to this `FeatureKill`. */
+  feature?: Maybe<Feature>;
+  /** The killed feature. */
+  featureId: Scalars['UUID']['output'];
+  /** A globally unique identifier. Can be used in various places throughout the system to identify this single value. */
+  id: Scalars['ID']['output'];
+  /** When it was killed (served off from then on). */
+  killedAt: Scalars['Datetime']['output'];
+  /** The team admin who killed it. */
+  killedBy?: Maybe<Scalars['UUID']['output']>;
+  /** Reads a single `User` that is related to this `FeatureKill`. */
+  killer?: Maybe<User>;
+  /** Why it was killed (empty when the switch was flipped without killFeature). */
+  reason: Scalars['String']['output'];
+  /** When it is restored automatically (null: only by hand). */
+  restoreAt?: Maybe<Scalars['Datetime']['output']>;
+  /** When it was restored (null: still killed). */
+  restoredAt?: Maybe<Scalars['Datetime']['output']>;
+  /** Who restored it (null: automatically, or by the system). */
+  restoredBy?: Maybe<Scalars['UUID']['output']>;
+  /** Unique identifier of the kill. */
+  rowId: Scalars['UUID']['output'];
+  /** Reads a single `Team` that is related to this `FeatureKill`. */
+  team?: Maybe<Team>;
+  /** The team of the feature. */
+  teamId: Scalars['UUID']['output'];
+  /** When the record last changed. */
+  updatedAt: Scalars['Datetime']['output'];
+};
+
+/**
+ * A condition to be used against `FeatureKill` object types. All fields are tested
+ * for equality and combined with a logical ‘and.’
+ */
+export type FeatureKillCondition = {
+  /** Checks for equality with the object’s `featureId` field. */
+  featureId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `killedAt` field. */
+  killedAt?: InputMaybe<Scalars['Datetime']['input']>;
+  /** Checks for equality with the object’s `killedBy` field. */
+  killedBy?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `rowId` field. */
+  rowId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `teamId` field. */
+  teamId?: InputMaybe<Scalars['UUID']['input']>;
+};
+
+/** A connection to a list of `FeatureKill` values. */
+export type FeatureKillConnection = {
+  __typename?: 'FeatureKillConnection';
+  /** A list of edges which contains the `FeatureKill` and cursor to aid in pagination. */
+  edges: Array<Maybe<FeatureKillEdge>>;
+  /** A list of `FeatureKill` objects. */
+  nodes: Array<Maybe<FeatureKill>>;
+  /** Information to aid in pagination. */
+  pageInfo: PageInfo;
+  /** The count of *all* `FeatureKill` you could get from the connection. */
+  totalCount: Scalars['Int']['output'];
+};
+
+/** A `FeatureKill` edge in the connection. */
+export type FeatureKillEdge = {
+  __typename?: 'FeatureKillEdge';
+  /** A cursor for use in pagination. */
+  cursor?: Maybe<Scalars['Cursor']['output']>;
+  /** The `FeatureKill` at the end of the edge. */
+  node?: Maybe<FeatureKill>;
+};
+
+/** Methods to use when ordering `FeatureKill`. */
+export type FeatureKillOrderBy =
+  | 'FEATURE_ID_ASC'
+  | 'FEATURE_ID_DESC'
+  | 'KILLED_AT_ASC'
+  | 'KILLED_AT_DESC'
+  | 'KILLED_BY_ASC'
+  | 'KILLED_BY_DESC'
+  | 'NATURAL'
+  | 'PRIMARY_KEY_ASC'
+  | 'PRIMARY_KEY_DESC'
+  | 'ROW_ID_ASC'
+  | 'ROW_ID_DESC'
+  | 'TEAM_ID_ASC'
+  | 'TEAM_ID_DESC';
+
 /** Simple: a boolean flag with variants on and off. Contextual: serves one of its own typed variants, chosen by criteria. */
 export type FeatureKind =
   | 'contextual'
@@ -2312,6 +3154,8 @@ export type FeaturePatch = {
 /** A feature in one environment: its deployment status, default variant and (through criteria) its targeting. At most one per feature and environment. */
 export type FeatureStage = Node & {
   __typename?: 'FeatureStage';
+  /** Reads and enables pagination through a set of `ApprovalRequest`. */
+  approvalRequests: ApprovalRequestConnection;
   /** Reads and enables pagination through a set of `FeatureStage`. */
   childStages: FeatureStageConnection;
   /** When the stage was created. */
@@ -2328,6 +3172,8 @@ export type FeatureStage = Node & {
   feature?: Maybe<Feature>;
   /** The feature. */
   featureId: Scalars['UUID']['output'];
+  /** Reads and enables pagination through a set of `FreezeOverride`. */
+  freezeOverrides: FreezeOverrideConnection;
   /** A globally unique identifier. Can be used in various places throughout the system to identify this single value. */
   id: Scalars['ID']['output'];
   /** Start of the latest minute in which an edge reported an evaluation of this flag in this stage's environment; null if never. */
@@ -2340,6 +3186,8 @@ export type FeatureStage = Node & {
   position: Scalars['Int']['output'];
   /** Unique identifier of the stage. */
   rowId: Scalars['UUID']['output'];
+  /** Reads and enables pagination through a set of `ScheduledChange`. */
+  scheduledChanges: ScheduledChangeConnection;
   /** Deployment status; only deployed is served. Changed through requestStageChange, never directly. */
   status: StageStatus;
   /** When the status last changed (null: never). */
@@ -2350,6 +3198,18 @@ export type FeatureStage = Node & {
   teamId: Scalars['UUID']['output'];
   /** When the stage was last changed. */
   updatedAt: Scalars['Datetime']['output'];
+};
+
+
+/** A feature in one environment: its deployment status, default variant and (through criteria) its targeting. At most one per feature and environment. */
+export type FeatureStageApprovalRequestsArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<ApprovalRequestCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<ApprovalRequestOrderBy>>;
 };
 
 
@@ -2374,6 +3234,30 @@ export type FeatureStageCriteriaArgs = {
   last?: InputMaybe<Scalars['Int']['input']>;
   offset?: InputMaybe<Scalars['Int']['input']>;
   orderBy?: InputMaybe<Array<StageCriterionOrderBy>>;
+};
+
+
+/** A feature in one environment: its deployment status, default variant and (through criteria) its targeting. At most one per feature and environment. */
+export type FeatureStageFreezeOverridesArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<FreezeOverrideCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<FreezeOverrideOrderBy>>;
+};
+
+
+/** A feature in one environment: its deployment status, default variant and (through criteria) its targeting. At most one per feature and environment. */
+export type FeatureStageScheduledChangesArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<ScheduledChangeCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<ScheduledChangeOrderBy>>;
 };
 
 /**
@@ -2540,6 +3424,37 @@ export type FeatureVersionOrderBy =
   | 'VERSION_ASC'
   | 'VERSION_DESC';
 
+/** All input for the `finalizeApprovalRequest` mutation. */
+export type FinalizeApprovalRequestInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  requestId?: InputMaybe<Scalars['UUID']['input']>;
+};
+
+/** The output of our `finalizeApprovalRequest` mutation. */
+export type FinalizeApprovalRequestPayload = {
+  __typename?: 'FinalizeApprovalRequestPayload';
+  /** An edge for our `ApprovalRequest`. May be used by Relay 1. */
+  approvalRequestEdge?: Maybe<ApprovalRequestEdge>;
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+  result?: Maybe<ApprovalRequest>;
+};
+
+
+/** The output of our `finalizeApprovalRequest` mutation. */
+export type FinalizeApprovalRequestPayloadApprovalRequestEdgeArgs = {
+  orderBy?: Array<ApprovalRequestOrderBy>;
+};
+
 /** A flag with its evaluations over a range. */
 export type FlagEvaluationTotal = {
   __typename?: 'FlagEvaluationTotal';
@@ -2575,6 +3490,267 @@ export type FlagEvaluationTotalEdge = {
   node?: Maybe<FlagEvaluationTotal>;
 };
 
+/** A stage change a team admin made during a change freeze, and why. */
+export type FreezeOverride = Node & {
+  __typename?: 'FreezeOverride';
+  /** deploy or rollback. */
+  action: Scalars['String']['output'];
+  /** When. */
+  createdAt: Scalars['Datetime']['output'];
+  /** Reads a single `FeatureStage` that is related to this `FreezeOverride`. */
+  featureStage?: Maybe<FeatureStage>;
+  /** The stage changed. */
+  featureStageId?: Maybe<Scalars['UUID']['output']>;
+  /** Reads a single `FreezeWindow` that is related to this `FreezeOverride`. */
+  freezeWindow?: Maybe<FreezeWindow>;
+  /** The freeze window in force. */
+  freezeWindowId?: Maybe<Scalars['UUID']['output']>;
+  /** A globally unique identifier. Can be used in various places throughout the system to identify this single value. */
+  id: Scalars['ID']['output'];
+  /** The team admin who overrode it. */
+  overriddenBy?: Maybe<Scalars['UUID']['output']>;
+  /** Why the freeze was overridden. */
+  reason: Scalars['String']['output'];
+  /** Unique identifier of the override. */
+  rowId: Scalars['UUID']['output'];
+  /** Reads a single `Team` that is related to this `FreezeOverride`. */
+  team?: Maybe<Team>;
+  /** The team. */
+  teamId: Scalars['UUID']['output'];
+  /** Reads a single `User` that is related to this `FreezeOverride`. */
+  user?: Maybe<User>;
+};
+
+/**
+ * A condition to be used against `FreezeOverride` object types. All fields are
+ * tested for equality and combined with a logical ‘and.’
+ */
+export type FreezeOverrideCondition = {
+  /** Checks for equality with the object’s `createdAt` field. */
+  createdAt?: InputMaybe<Scalars['Datetime']['input']>;
+  /** Checks for equality with the object’s `featureStageId` field. */
+  featureStageId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `freezeWindowId` field. */
+  freezeWindowId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `overriddenBy` field. */
+  overriddenBy?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `rowId` field. */
+  rowId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `teamId` field. */
+  teamId?: InputMaybe<Scalars['UUID']['input']>;
+};
+
+/** A connection to a list of `FreezeOverride` values. */
+export type FreezeOverrideConnection = {
+  __typename?: 'FreezeOverrideConnection';
+  /** A list of edges which contains the `FreezeOverride` and cursor to aid in pagination. */
+  edges: Array<Maybe<FreezeOverrideEdge>>;
+  /** A list of `FreezeOverride` objects. */
+  nodes: Array<Maybe<FreezeOverride>>;
+  /** Information to aid in pagination. */
+  pageInfo: PageInfo;
+  /** The count of *all* `FreezeOverride` you could get from the connection. */
+  totalCount: Scalars['Int']['output'];
+};
+
+/** A `FreezeOverride` edge in the connection. */
+export type FreezeOverrideEdge = {
+  __typename?: 'FreezeOverrideEdge';
+  /** A cursor for use in pagination. */
+  cursor?: Maybe<Scalars['Cursor']['output']>;
+  /** The `FreezeOverride` at the end of the edge. */
+  node?: Maybe<FreezeOverride>;
+};
+
+/** Methods to use when ordering `FreezeOverride`. */
+export type FreezeOverrideOrderBy =
+  | 'CREATED_AT_ASC'
+  | 'CREATED_AT_DESC'
+  | 'FEATURE_STAGE_ID_ASC'
+  | 'FEATURE_STAGE_ID_DESC'
+  | 'FREEZE_WINDOW_ID_ASC'
+  | 'FREEZE_WINDOW_ID_DESC'
+  | 'NATURAL'
+  | 'OVERRIDDEN_BY_ASC'
+  | 'OVERRIDDEN_BY_DESC'
+  | 'PRIMARY_KEY_ASC'
+  | 'PRIMARY_KEY_DESC'
+  | 'ROW_ID_ASC'
+  | 'ROW_ID_DESC'
+  | 'TEAM_ID_ASC'
+  | 'TEAM_ID_DESC';
+
+/** A change freeze: while one is in force, stage changes (deploy, rollback, finalizing one) in the environments it covers are refused (CFRZN) unless a team admin overrides it with a reason. Kills and restores are never frozen. */
+export type FreezeWindow = Node & {
+  __typename?: 'FreezeWindow';
+  /** When the window was created. */
+  createdAt: Scalars['Datetime']['output'];
+  /** When the (first) window ends; the length of every repetition. */
+  endsAt: Scalars['Datetime']['output'];
+  /** Reads a single `Environment` that is related to this `FreezeWindow`. */
+  environment?: Maybe<Environment>;
+  /** The one environment it covers (null: see environmentType). */
+  environmentId?: Maybe<Scalars['UUID']['output']>;
+  /** Every environment of this type it covers; with environmentId also null, all of the team's environments. */
+  environmentType?: Maybe<EnvironmentType>;
+  /** Reads and enables pagination through a set of `FreezeOverride`. */
+  freezeOverrides: FreezeOverrideConnection;
+  /** A globally unique identifier. Can be used in various places throughout the system to identify this single value. */
+  id: Scalars['ID']['output'];
+  /** Display name (e.g. "Black Friday"). */
+  name: Scalars['String']['output'];
+  /** none (one-off), daily or weekly: repeats at the same wall-clock time in timeZone. */
+  recurrence: Scalars['String']['output'];
+  /** No repetition starts after this (null: forever). */
+  repeatUntil?: Maybe<Scalars['Datetime']['output']>;
+  /** Unique identifier of the window. */
+  rowId: Scalars['UUID']['output'];
+  /** When the (first) window starts. */
+  startsAt: Scalars['Datetime']['output'];
+  /** Reads a single `Team` that is related to this `FreezeWindow`. */
+  team?: Maybe<Team>;
+  /** The team owning the window. */
+  teamId: Scalars['UUID']['output'];
+  /** IANA time zone the repetitions keep their wall-clock time in (e.g. Europe/Paris). */
+  timeZone: Scalars['String']['output'];
+  /** When the window was last changed. */
+  updatedAt: Scalars['Datetime']['output'];
+};
+
+
+/** A change freeze: while one is in force, stage changes (deploy, rollback, finalizing one) in the environments it covers are refused (CFRZN) unless a team admin overrides it with a reason. Kills and restores are never frozen. */
+export type FreezeWindowFreezeOverridesArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<FreezeOverrideCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<FreezeOverrideOrderBy>>;
+};
+
+/**
+ * A condition to be used against `FreezeWindow` object types. All fields are
+ * tested for equality and combined with a logical ‘and.’
+ */
+export type FreezeWindowCondition = {
+  /** Checks for equality with the object’s `environmentId` field. */
+  environmentId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `rowId` field. */
+  rowId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `teamId` field. */
+  teamId?: InputMaybe<Scalars['UUID']['input']>;
+};
+
+/** A connection to a list of `FreezeWindow` values. */
+export type FreezeWindowConnection = {
+  __typename?: 'FreezeWindowConnection';
+  /** A list of edges which contains the `FreezeWindow` and cursor to aid in pagination. */
+  edges: Array<Maybe<FreezeWindowEdge>>;
+  /** A list of `FreezeWindow` objects. */
+  nodes: Array<Maybe<FreezeWindow>>;
+  /** Information to aid in pagination. */
+  pageInfo: PageInfo;
+  /** The count of *all* `FreezeWindow` you could get from the connection. */
+  totalCount: Scalars['Int']['output'];
+};
+
+/** A `FreezeWindow` edge in the connection. */
+export type FreezeWindowEdge = {
+  __typename?: 'FreezeWindowEdge';
+  /** A cursor for use in pagination. */
+  cursor?: Maybe<Scalars['Cursor']['output']>;
+  /** The `FreezeWindow` at the end of the edge. */
+  node?: Maybe<FreezeWindow>;
+};
+
+/** An input for mutations affecting `FreezeWindow` */
+export type FreezeWindowInput = {
+  /** When the (first) window ends; the length of every repetition. */
+  endsAt: Scalars['Datetime']['input'];
+  /** The one environment it covers (null: see environmentType). */
+  environmentId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Every environment of this type it covers; with environmentId also null, all of the team's environments. */
+  environmentType?: InputMaybe<EnvironmentType>;
+  /** Display name (e.g. "Black Friday"). */
+  name: Scalars['String']['input'];
+  /** none (one-off), daily or weekly: repeats at the same wall-clock time in timeZone. */
+  recurrence?: InputMaybe<Scalars['String']['input']>;
+  /** No repetition starts after this (null: forever). */
+  repeatUntil?: InputMaybe<Scalars['Datetime']['input']>;
+  /** When the (first) window starts. */
+  startsAt: Scalars['Datetime']['input'];
+  /** The team owning the window. */
+  teamId: Scalars['UUID']['input'];
+  /** IANA time zone the repetitions keep their wall-clock time in (e.g. Europe/Paris). */
+  timeZone?: InputMaybe<Scalars['String']['input']>;
+};
+
+/** Methods to use when ordering `FreezeWindow`. */
+export type FreezeWindowOrderBy =
+  | 'ENVIRONMENT_ID_ASC'
+  | 'ENVIRONMENT_ID_DESC'
+  | 'NATURAL'
+  | 'PRIMARY_KEY_ASC'
+  | 'PRIMARY_KEY_DESC'
+  | 'ROW_ID_ASC'
+  | 'ROW_ID_DESC'
+  | 'TEAM_ID_ASC'
+  | 'TEAM_ID_DESC';
+
+/** Represents an update to a `FreezeWindow`. Fields that are set will be updated. */
+export type FreezeWindowPatch = {
+  /** When the (first) window ends; the length of every repetition. */
+  endsAt?: InputMaybe<Scalars['Datetime']['input']>;
+  /** The one environment it covers (null: see environmentType). */
+  environmentId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Every environment of this type it covers; with environmentId also null, all of the team's environments. */
+  environmentType?: InputMaybe<EnvironmentType>;
+  /** Display name (e.g. "Black Friday"). */
+  name?: InputMaybe<Scalars['String']['input']>;
+  /** none (one-off), daily or weekly: repeats at the same wall-clock time in timeZone. */
+  recurrence?: InputMaybe<Scalars['String']['input']>;
+  /** No repetition starts after this (null: forever). */
+  repeatUntil?: InputMaybe<Scalars['Datetime']['input']>;
+  /** When the (first) window starts. */
+  startsAt?: InputMaybe<Scalars['Datetime']['input']>;
+  /** IANA time zone the repetitions keep their wall-clock time in (e.g. Europe/Paris). */
+  timeZone?: InputMaybe<Scalars['String']['input']>;
+};
+
+/** All input for the `killFeature` mutation. */
+export type KillFeatureInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  featureId?: InputMaybe<Scalars['UUID']['input']>;
+  reason?: InputMaybe<Scalars['String']['input']>;
+  restoreAfterMinutes?: InputMaybe<Scalars['Int']['input']>;
+};
+
+/** The output of our `killFeature` mutation. */
+export type KillFeaturePayload = {
+  __typename?: 'KillFeaturePayload';
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  /** An edge for our `FeatureKill`. May be used by Relay 1. */
+  featureKillEdge?: Maybe<FeatureKillEdge>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+  result?: Maybe<FeatureKill>;
+};
+
+
+/** The output of our `killFeature` mutation. */
+export type KillFeaturePayloadFeatureKillEdgeArgs = {
+  orderBy?: Array<FeatureKillOrderBy>;
+};
+
 export type LoginInput = {
   /** Login email address. */
   email: Scalars['String']['input'];
@@ -2593,10 +3769,18 @@ export type Mutation = {
   __typename?: 'Mutation';
   /** Copies a pipeline's stages to a feature: one not-deployed stage per environment of the pipeline, with its position and fork structure. Stages the feature already has are kept (idempotent). Returns all the feature's stages. Requesters. */
   addFeatureToPipeline?: Maybe<AddFeatureToPipelinePayload>;
+  /** Approves a pending request as one of its eligible approvers; when the approvals reach the quorum the request is approved (the stage becomes deployment_approved / rollback_approved) and can be finalized. Never the requester, not even a team admin (SELFA); one vote per user (VOTED); NELIG when not eligible; CLOSD when not pending. */
+  approveApprovalRequest?: Maybe<ApproveApprovalRequestPayload>;
+  /** Cancels a pending or approved request: the stage goes back to the status it had before. The requester or a team admin. CLOSD when already decided. */
+  cancelApprovalRequest?: Maybe<CancelApprovalRequestPayload>;
+  /** Cancels a scheduled change. Its author or a team admin; CLOSD once it ran or was cancelled. */
+  cancelScheduledChange?: Maybe<CancelScheduledChangePayload>;
   /** Changes the current user's password (required after a temporary password); ends other sessions. */
   changePassword: ChangePasswordPayload;
   /** Creates an API token for a team (team admins). Returns its secret, once. */
   createApiToken?: Maybe<CreateApiTokenPayload>;
+  /** Creates a single `ApprovalPolicy`. */
+  createApprovalPolicy?: Maybe<CreateApprovalPolicyPayload>;
   /** Creates a client for an environment (team admins). Returns its secret, once; only a hash is kept. */
   createClient?: Maybe<CreateClientPayload>;
   /** Creates a single `Context`. */
@@ -2609,6 +3793,8 @@ export type Mutation = {
   createFeatureDependency?: Maybe<CreateFeatureDependencyPayload>;
   /** Creates a single `FeatureStage`. */
   createFeatureStage?: Maybe<CreateFeatureStagePayload>;
+  /** Creates a single `FreezeWindow`. */
+  createFreezeWindow?: Maybe<CreateFreezeWindowPayload>;
   /** Creates a single `Pipeline`. */
   createPipeline?: Maybe<CreatePipelinePayload>;
   /** Creates a single `PipelineStage`. */
@@ -2627,6 +3813,12 @@ export type Mutation = {
   deleteApiToken?: Maybe<DeleteApiTokenPayload>;
   /** Deletes a single `ApiToken` using its globally unique id. */
   deleteApiTokenById?: Maybe<DeleteApiTokenPayload>;
+  /** Deletes a single `ApprovalPolicy` using a unique key. */
+  deleteApprovalPolicy?: Maybe<DeleteApprovalPolicyPayload>;
+  /** Deletes a single `ApprovalPolicy` using its globally unique id. */
+  deleteApprovalPolicyById?: Maybe<DeleteApprovalPolicyPayload>;
+  /** Deletes a single `ApprovalPolicy` using a unique key. */
+  deleteApprovalPolicyByTeamIdAndName?: Maybe<DeleteApprovalPolicyPayload>;
   /** Deletes a single `Client` using a unique key. */
   deleteClient?: Maybe<DeleteClientPayload>;
   /** Deletes a single `Client` using its globally unique id. */
@@ -2661,6 +3853,10 @@ export type Mutation = {
   deleteFeatureStageByFeatureIdAndEnvironmentId?: Maybe<DeleteFeatureStagePayload>;
   /** Deletes a single `FeatureStage` using its globally unique id. */
   deleteFeatureStageById?: Maybe<DeleteFeatureStagePayload>;
+  /** Deletes a single `FreezeWindow` using a unique key. */
+  deleteFreezeWindow?: Maybe<DeleteFreezeWindowPayload>;
+  /** Deletes a single `FreezeWindow` using its globally unique id. */
+  deleteFreezeWindowById?: Maybe<DeleteFreezeWindowPayload>;
   /** Deletes a single `Pipeline` using a unique key. */
   deletePipeline?: Maybe<DeletePipelinePayload>;
   /** Deletes a single `Pipeline` using its globally unique id. */
@@ -2701,26 +3897,50 @@ export type Mutation = {
   deleteUser?: Maybe<DeleteUserPayload>;
   /** Deletes a single `User` using its globally unique id. */
   deleteUserById?: Maybe<DeleteUserPayload>;
+  /** Applies an approved request: a deploy serves the stage (deployed), a rollback stops serving it (rollbacked); either bumps the environment's revision. Requesters of the team. CLOSD unless approved; CFRZN during a change freeze; BLKPR when a prerequisite is no longer served. */
+  finalizeApprovalRequest?: Maybe<FinalizeApprovalRequestPayload>;
+  /** Kills a feature at once: it serves its off variant in every environment (the revision moves, edges receive it), with a reason (BADRS without one), optionally restored automatically after restoreAfterMinutes. It stays killed across deploys until restored. Team admins; KILLD when already killed. */
+  killFeature?: Maybe<KillFeaturePayload>;
   /** Logs in with email and password (rate-limited per account and address). */
   login: AuthTokens;
   /** Ends the current session: its access and refresh tokens stop working. */
   logout: LogoutPayload;
   /** Ends every session of the current user. */
   logoutEverywhere: LogoutPayload;
+  /** A team admin other than the requester approves and applies a pending or approved request at once, with a reason (BADRS without one), also during a change freeze (recorded in freezeOverrides). SELFA for the requester, NOOVR when the policy forbids overrides. */
+  overrideApprovalRequest?: Maybe<OverrideApprovalRequestPayload>;
   /** Exchanges a refresh token for new tokens; a reused refresh token ends its session. */
   refreshToken: AuthTokens;
-  /** Requests a stage change: action "deploy" serves the feature in the stage's environment, "rollback" stops serving it. Without an approval policy the change applies at once. Requesters; illegal transitions fail with BADTR. */
+  /** Rejects a pending request as one of its eligible approvers: one rejection rejects it (the stage becomes deployment_rejected / rollback_rejected; a rejected rollback keeps serving). SELFA, VOTED, NELIG, CLOSD as for approving. */
+  rejectApprovalRequest?: Maybe<RejectApprovalRequestPayload>;
+  /** Requests a stage change: action "deploy" serves the feature in the stage's environment, "rollback" stops serving it. Where no approval policy covers the environment the change applies at once; otherwise the stage becomes deployment_requested / rollback_requested (a rollback keeps serving) and an approval request is opened (see approvalPreview). Requesters. Fails with BADTR (illegal from the current status), BADAC (unknown action), CFRZN (a change freeze is in force), BLKPR (a prerequisite is not served there, named), QUORM (too few eligible approvers). */
   requestStageChange?: Maybe<RequestStageChangePayload>;
+  /** requestStageChange for a team admin during a change freeze, with a reason (BADRS without one) recorded in freezeOverrides. Approval policies still apply. */
+  requestStageChangeInFreeze?: Maybe<RequestStageChangeInFreezePayload>;
+  /** Moves a scheduled change to another time in the future (BADEX otherwise). Its author or a team admin; CLOSD once it ran or was cancelled. */
+  rescheduleChange?: Maybe<RescheduleChangePayload>;
   /** Gives a user a new temporary password and ends their sessions (system administrators). */
   resetUserPassword: UserWithTemporaryPassword;
+  /** Restores a killed feature by hand: its stages serve again as their statuses say. Team admins; NKILL when it is not killed. Returns the kill it ended. */
+  restoreFeature?: Maybe<RestoreFeaturePayload>;
   /** Revokes an API token (team admins); it never works again. Revoking a revoked token changes nothing. */
   revokeApiToken?: Maybe<RevokeApiTokenPayload>;
+  /** Rolls a feature back to one of its versions, as one new version: its fields (not key, kill switch or lifecycle), dependencies (on flags that still exist) and, on stages that still exist, default variants and criteria. Stage statuses are not changed: use the stage workflow. Requesters; NTFND for an unknown version. */
+  rollbackFeatureToVersion?: Maybe<RollbackFeatureToVersionPayload>;
   /** Replaces a client's secret (team admins): the old secret stops working at once. Returns the new secret, once. */
   rotateClientSecret?: Maybe<RotateClientSecretPayload>;
   /** Starts signing with a new key; the previous key verifies until existing tokens expire (system administrators). */
   rotateSigningKey: RotateSigningKeyPayload;
+  /** Schedules a change of a feature at runAt (in the future: BADEX): deploy or rollback (with stageId, a stage of the feature; through the approval workflow), kill (with a reason: BADRS) or restore (team admins), archive. Requesters (team admins to kill or restore). BADAC for an unknown action or a missing or extra stage. */
+  scheduleChange?: Maybe<ScheduleChangePayload>;
   /** Replaces all criteria of a stage at once: a JSON array of {name?, priority?, rules?, rolloutBasisPoints?, variant?, split?}, rules being rule groups as the engine reads them (docs/evaluation.md). Priority defaults to the position in the array, rolloutBasisPoints to 10000 (rolloutBp is its deprecated name). Everything is validated; if any criterion is invalid nothing changes. Requesters. */
   setStageCriteria?: Maybe<SetStageCriteriaPayload>;
+  /** Updates a single `ApprovalPolicy` using a unique key and a patch. */
+  updateApprovalPolicy?: Maybe<UpdateApprovalPolicyPayload>;
+  /** Updates a single `ApprovalPolicy` using its globally unique id and a patch. */
+  updateApprovalPolicyById?: Maybe<UpdateApprovalPolicyPayload>;
+  /** Updates a single `ApprovalPolicy` using a unique key and a patch. */
+  updateApprovalPolicyByTeamIdAndName?: Maybe<UpdateApprovalPolicyPayload>;
   /** Updates a single `Client` using a unique key and a patch. */
   updateClient?: Maybe<UpdateClientPayload>;
   /** Updates a single `Client` using its globally unique id and a patch. */
@@ -2755,6 +3975,10 @@ export type Mutation = {
   updateFeatureStageByFeatureIdAndEnvironmentId?: Maybe<UpdateFeatureStagePayload>;
   /** Updates a single `FeatureStage` using its globally unique id and a patch. */
   updateFeatureStageById?: Maybe<UpdateFeatureStagePayload>;
+  /** Updates a single `FreezeWindow` using a unique key and a patch. */
+  updateFreezeWindow?: Maybe<UpdateFreezeWindowPayload>;
+  /** Updates a single `FreezeWindow` using its globally unique id and a patch. */
+  updateFreezeWindowById?: Maybe<UpdateFreezeWindowPayload>;
   /** Updates a single `Pipeline` using a unique key and a patch. */
   updatePipeline?: Maybe<UpdatePipelinePayload>;
   /** Updates a single `Pipeline` using its globally unique id and a patch. */
@@ -2805,6 +4029,24 @@ export type MutationAddFeatureToPipelineArgs = {
 
 
 /** The root mutation type which contains root level fields which mutate data. */
+export type MutationApproveApprovalRequestArgs = {
+  input: ApproveApprovalRequestInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationCancelApprovalRequestArgs = {
+  input: CancelApprovalRequestInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationCancelScheduledChangeArgs = {
+  input: CancelScheduledChangeInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
 export type MutationChangePasswordArgs = {
   input: ChangePasswordInput;
 };
@@ -2813,6 +4055,12 @@ export type MutationChangePasswordArgs = {
 /** The root mutation type which contains root level fields which mutate data. */
 export type MutationCreateApiTokenArgs = {
   input: CreateApiTokenInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationCreateApprovalPolicyArgs = {
+  input: CreateApprovalPolicyInput;
 };
 
 
@@ -2849,6 +4097,12 @@ export type MutationCreateFeatureDependencyArgs = {
 /** The root mutation type which contains root level fields which mutate data. */
 export type MutationCreateFeatureStageArgs = {
   input: CreateFeatureStageInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationCreateFreezeWindowArgs = {
+  input: CreateFreezeWindowInput;
 };
 
 
@@ -2903,6 +4157,24 @@ export type MutationDeleteApiTokenArgs = {
 /** The root mutation type which contains root level fields which mutate data. */
 export type MutationDeleteApiTokenByIdArgs = {
   input: DeleteApiTokenByIdInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationDeleteApprovalPolicyArgs = {
+  input: DeleteApprovalPolicyInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationDeleteApprovalPolicyByIdArgs = {
+  input: DeleteApprovalPolicyByIdInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationDeleteApprovalPolicyByTeamIdAndNameArgs = {
+  input: DeleteApprovalPolicyByTeamIdAndNameInput;
 };
 
 
@@ -3005,6 +4277,18 @@ export type MutationDeleteFeatureStageByFeatureIdAndEnvironmentIdArgs = {
 /** The root mutation type which contains root level fields which mutate data. */
 export type MutationDeleteFeatureStageByIdArgs = {
   input: DeleteFeatureStageByIdInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationDeleteFreezeWindowArgs = {
+  input: DeleteFreezeWindowInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationDeleteFreezeWindowByIdArgs = {
+  input: DeleteFreezeWindowByIdInput;
 };
 
 
@@ -3129,8 +4413,26 @@ export type MutationDeleteUserByIdArgs = {
 
 
 /** The root mutation type which contains root level fields which mutate data. */
+export type MutationFinalizeApprovalRequestArgs = {
+  input: FinalizeApprovalRequestInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationKillFeatureArgs = {
+  input: KillFeatureInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
 export type MutationLoginArgs = {
   input: LoginInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationOverrideApprovalRequestArgs = {
+  input: OverrideApprovalRequestInput;
 };
 
 
@@ -3141,8 +4443,26 @@ export type MutationRefreshTokenArgs = {
 
 
 /** The root mutation type which contains root level fields which mutate data. */
+export type MutationRejectApprovalRequestArgs = {
+  input: RejectApprovalRequestInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
 export type MutationRequestStageChangeArgs = {
   input: RequestStageChangeInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationRequestStageChangeInFreezeArgs = {
+  input: RequestStageChangeInFreezeInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationRescheduleChangeArgs = {
+  input: RescheduleChangeInput;
 };
 
 
@@ -3153,8 +4473,20 @@ export type MutationResetUserPasswordArgs = {
 
 
 /** The root mutation type which contains root level fields which mutate data. */
+export type MutationRestoreFeatureArgs = {
+  input: RestoreFeatureInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
 export type MutationRevokeApiTokenArgs = {
   input: RevokeApiTokenInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationRollbackFeatureToVersionArgs = {
+  input: RollbackFeatureToVersionInput;
 };
 
 
@@ -3165,8 +4497,32 @@ export type MutationRotateClientSecretArgs = {
 
 
 /** The root mutation type which contains root level fields which mutate data. */
+export type MutationScheduleChangeArgs = {
+  input: ScheduleChangeInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
 export type MutationSetStageCriteriaArgs = {
   input: SetStageCriteriaInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationUpdateApprovalPolicyArgs = {
+  input: UpdateApprovalPolicyInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationUpdateApprovalPolicyByIdArgs = {
+  input: UpdateApprovalPolicyByIdInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationUpdateApprovalPolicyByTeamIdAndNameArgs = {
+  input: UpdateApprovalPolicyByTeamIdAndNameInput;
 };
 
 
@@ -3269,6 +4625,18 @@ export type MutationUpdateFeatureStageByFeatureIdAndEnvironmentIdArgs = {
 /** The root mutation type which contains root level fields which mutate data. */
 export type MutationUpdateFeatureStageByIdArgs = {
   input: UpdateFeatureStageByIdInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationUpdateFreezeWindowArgs = {
+  input: UpdateFreezeWindowInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationUpdateFreezeWindowByIdArgs = {
+  input: UpdateFreezeWindowByIdInput;
 };
 
 
@@ -3395,6 +4763,38 @@ export type MutationUpdateUserByIdArgs = {
 export type Node = {
   /** A globally unique identifier. Can be used in various places throughout the system to identify this single value. */
   id: Scalars['ID']['output'];
+};
+
+/** All input for the `overrideApprovalRequest` mutation. */
+export type OverrideApprovalRequestInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  reason?: InputMaybe<Scalars['String']['input']>;
+  requestId?: InputMaybe<Scalars['UUID']['input']>;
+};
+
+/** The output of our `overrideApprovalRequest` mutation. */
+export type OverrideApprovalRequestPayload = {
+  __typename?: 'OverrideApprovalRequestPayload';
+  /** An edge for our `ApprovalRequest`. May be used by Relay 1. */
+  approvalRequestEdge?: Maybe<ApprovalRequestEdge>;
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+  result?: Maybe<ApprovalRequest>;
+};
+
+
+/** The output of our `overrideApprovalRequest` mutation. */
+export type OverrideApprovalRequestPayloadApprovalRequestEdgeArgs = {
+  orderBy?: Array<ApprovalRequestOrderBy>;
 };
 
 /** Information about pagination in a connection. */
@@ -3635,12 +5035,38 @@ export type PipelineStagePatch = {
 /** The root query type which gives access points into the data universe. */
 export type Query = Node & {
   __typename?: 'Query';
+  /** The kills in force in the teams you can read, newest first (the dashboard's list of killed flags). */
+  activeFeatureKills?: Maybe<FeatureKillConnection>;
   /** Get a single `ApiToken`. */
   apiToken?: Maybe<ApiToken>;
   /** Reads a single `ApiToken` using its globally unique `ID`. */
   apiTokenById?: Maybe<ApiToken>;
   /** Reads and enables pagination through a set of `ApiToken`. */
   apiTokens?: Maybe<ApiTokenConnection>;
+  /** Reads and enables pagination through a set of `ApprovalPolicy`. */
+  approvalPolicies?: Maybe<ApprovalPolicyConnection>;
+  /** Get a single `ApprovalPolicy`. */
+  approvalPolicy?: Maybe<ApprovalPolicy>;
+  /** Reads a single `ApprovalPolicy` using its globally unique `ID`. */
+  approvalPolicyById?: Maybe<ApprovalPolicy>;
+  /** Get a single `ApprovalPolicy`. */
+  approvalPolicyByTeamIdAndName?: Maybe<ApprovalPolicy>;
+  /** What requesting a stage change would do, before asking: not_required (no policy: it applies at once), needs_approvals (how many, from whom, under which policy) or blocked (and why: role, status, change freeze, unserved prerequisite, too few eligible approvers). */
+  approvalPreview?: Maybe<ApprovalPreview>;
+  /** Get a single `ApprovalRequest`. */
+  approvalRequest?: Maybe<ApprovalRequest>;
+  /** Reads a single `ApprovalRequest` using its globally unique `ID`. */
+  approvalRequestById?: Maybe<ApprovalRequest>;
+  /** Reads and enables pagination through a set of `ApprovalRequest`. */
+  approvalRequests?: Maybe<ApprovalRequestConnection>;
+  /** Get a single `ApprovalVote`. */
+  approvalVote?: Maybe<ApprovalVote>;
+  /** Reads a single `ApprovalVote` using its globally unique `ID`. */
+  approvalVoteById?: Maybe<ApprovalVote>;
+  /** Get a single `ApprovalVote`. */
+  approvalVoteByRequestIdAndVoterId?: Maybe<ApprovalVote>;
+  /** Reads and enables pagination through a set of `ApprovalVote`. */
+  approvalVotes?: Maybe<ApprovalVoteConnection>;
   /** Get a single `AuditLog`. */
   auditLog?: Maybe<AuditLog>;
   /** Reads a single `AuditLog` using its globally unique `ID`. */
@@ -3695,6 +5121,12 @@ export type Query = Node & {
   featureDependencyByFeatureIdAndDependsOnId?: Maybe<FeatureDependency>;
   /** Reads a single `FeatureDependency` using its globally unique `ID`. */
   featureDependencyById?: Maybe<FeatureDependency>;
+  /** Get a single `FeatureKill`. */
+  featureKill?: Maybe<FeatureKill>;
+  /** Reads a single `FeatureKill` using its globally unique `ID`. */
+  featureKillById?: Maybe<FeatureKill>;
+  /** Reads and enables pagination through a set of `FeatureKill`. */
+  featureKills?: Maybe<FeatureKillConnection>;
   /** Get a single `FeatureStage`. */
   featureStage?: Maybe<FeatureStage>;
   /** Get a single `FeatureStage`. */
@@ -3715,6 +5147,18 @@ export type Query = Node & {
   featureVersions?: Maybe<FeatureVersionConnection>;
   /** Reads and enables pagination through a set of `Feature`. */
   features?: Maybe<FeatureConnection>;
+  /** Get a single `FreezeOverride`. */
+  freezeOverride?: Maybe<FreezeOverride>;
+  /** Reads a single `FreezeOverride` using its globally unique `ID`. */
+  freezeOverrideById?: Maybe<FreezeOverride>;
+  /** Reads and enables pagination through a set of `FreezeOverride`. */
+  freezeOverrides?: Maybe<FreezeOverrideConnection>;
+  /** Get a single `FreezeWindow`. */
+  freezeWindow?: Maybe<FreezeWindow>;
+  /** Reads a single `FreezeWindow` using its globally unique `ID`. */
+  freezeWindowById?: Maybe<FreezeWindow>;
+  /** Reads and enables pagination through a set of `FreezeWindow`. */
+  freezeWindows?: Maybe<FreezeWindowConnection>;
   /** The root query type must be a `Node` to work well with Relay 1 mutations. This just resolves to `query`. */
   id: Scalars['ID']['output'];
   /** Fetches an object given its globally unique `ID`. */
@@ -3740,6 +5184,12 @@ export type Query = Node & {
    * which can only query top level fields if they are in a particular form.
    */
   query: Query;
+  /** Get a single `ScheduledChange`. */
+  scheduledChange?: Maybe<ScheduledChange>;
+  /** Reads a single `ScheduledChange` using its globally unique `ID`. */
+  scheduledChangeById?: Maybe<ScheduledChange>;
+  /** Reads and enables pagination through a set of `ScheduledChange`. */
+  scheduledChanges?: Maybe<ScheduledChangeConnection>;
   /** Get a single `Segment`. */
   segment?: Maybe<Segment>;
   /** Reads a single `Segment` using its globally unique `ID`. */
@@ -3790,6 +5240,14 @@ export type Query = Node & {
 
 
 /** The root query type which gives access points into the data universe. */
+export type QueryActiveFeatureKillsArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+/** The root query type which gives access points into the data universe. */
 export type QueryApiTokenArgs = {
   rowId: Scalars['UUID']['input'];
 };
@@ -3810,6 +5268,99 @@ export type QueryApiTokensArgs = {
   last?: InputMaybe<Scalars['Int']['input']>;
   offset?: InputMaybe<Scalars['Int']['input']>;
   orderBy?: InputMaybe<Array<ApiTokenOrderBy>>;
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryApprovalPoliciesArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<ApprovalPolicyCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<ApprovalPolicyOrderBy>>;
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryApprovalPolicyArgs = {
+  rowId: Scalars['UUID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryApprovalPolicyByIdArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryApprovalPolicyByTeamIdAndNameArgs = {
+  name: Scalars['String']['input'];
+  teamId: Scalars['UUID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryApprovalPreviewArgs = {
+  action?: InputMaybe<Scalars['String']['input']>;
+  stageId?: InputMaybe<Scalars['UUID']['input']>;
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryApprovalRequestArgs = {
+  rowId: Scalars['UUID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryApprovalRequestByIdArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryApprovalRequestsArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<ApprovalRequestCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<ApprovalRequestOrderBy>>;
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryApprovalVoteArgs = {
+  rowId: Scalars['UUID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryApprovalVoteByIdArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryApprovalVoteByRequestIdAndVoterIdArgs = {
+  requestId: Scalars['UUID']['input'];
+  voterId: Scalars['UUID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryApprovalVotesArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<ApprovalVoteCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<ApprovalVoteOrderBy>>;
 };
 
 
@@ -4011,6 +5562,30 @@ export type QueryFeatureDependencyByIdArgs = {
 
 
 /** The root query type which gives access points into the data universe. */
+export type QueryFeatureKillArgs = {
+  rowId: Scalars['UUID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryFeatureKillByIdArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryFeatureKillsArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<FeatureKillCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<FeatureKillOrderBy>>;
+};
+
+
+/** The root query type which gives access points into the data universe. */
 export type QueryFeatureStageArgs = {
   rowId: Scalars['UUID']['input'];
 };
@@ -4093,6 +5668,54 @@ export type QueryFeaturesArgs = {
 
 
 /** The root query type which gives access points into the data universe. */
+export type QueryFreezeOverrideArgs = {
+  rowId: Scalars['UUID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryFreezeOverrideByIdArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryFreezeOverridesArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<FreezeOverrideCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<FreezeOverrideOrderBy>>;
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryFreezeWindowArgs = {
+  rowId: Scalars['UUID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryFreezeWindowByIdArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryFreezeWindowsArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<FreezeWindowCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<FreezeWindowOrderBy>>;
+};
+
+
+/** The root query type which gives access points into the data universe. */
 export type QueryNodeArgs = {
   id: Scalars['ID']['input'];
 };
@@ -4157,6 +5780,30 @@ export type QueryPipelinesArgs = {
   last?: InputMaybe<Scalars['Int']['input']>;
   offset?: InputMaybe<Scalars['Int']['input']>;
   orderBy?: InputMaybe<Array<PipelineOrderBy>>;
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryScheduledChangeArgs = {
+  rowId: Scalars['UUID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryScheduledChangeByIdArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QueryScheduledChangesArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<ScheduledChangeCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<ScheduledChangeOrderBy>>;
 };
 
 
@@ -4345,6 +5992,71 @@ export type RefreshTokenInput = {
   refreshToken: Scalars['String']['input'];
 };
 
+/** All input for the `rejectApprovalRequest` mutation. */
+export type RejectApprovalRequestInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  comment?: InputMaybe<Scalars['String']['input']>;
+  requestId?: InputMaybe<Scalars['UUID']['input']>;
+};
+
+/** The output of our `rejectApprovalRequest` mutation. */
+export type RejectApprovalRequestPayload = {
+  __typename?: 'RejectApprovalRequestPayload';
+  /** An edge for our `ApprovalRequest`. May be used by Relay 1. */
+  approvalRequestEdge?: Maybe<ApprovalRequestEdge>;
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+  result?: Maybe<ApprovalRequest>;
+};
+
+
+/** The output of our `rejectApprovalRequest` mutation. */
+export type RejectApprovalRequestPayloadApprovalRequestEdgeArgs = {
+  orderBy?: Array<ApprovalRequestOrderBy>;
+};
+
+/** All input for the `requestStageChangeInFreeze` mutation. */
+export type RequestStageChangeInFreezeInput = {
+  action?: InputMaybe<Scalars['String']['input']>;
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  reason?: InputMaybe<Scalars['String']['input']>;
+  stageId?: InputMaybe<Scalars['UUID']['input']>;
+};
+
+/** The output of our `requestStageChangeInFreeze` mutation. */
+export type RequestStageChangeInFreezePayload = {
+  __typename?: 'RequestStageChangeInFreezePayload';
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  /** An edge for our `FeatureStage`. May be used by Relay 1. */
+  featureStageEdge?: Maybe<FeatureStageEdge>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+  result?: Maybe<FeatureStage>;
+};
+
+
+/** The output of our `requestStageChangeInFreeze` mutation. */
+export type RequestStageChangeInFreezePayloadFeatureStageEdgeArgs = {
+  orderBy?: Array<FeatureStageOrderBy>;
+};
+
 /** All input for the `requestStageChange` mutation. */
 export type RequestStageChangeInput = {
   action?: InputMaybe<Scalars['String']['input']>;
@@ -4377,9 +6089,73 @@ export type RequestStageChangePayloadFeatureStageEdgeArgs = {
   orderBy?: Array<FeatureStageOrderBy>;
 };
 
+/** All input for the `rescheduleChange` mutation. */
+export type RescheduleChangeInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  id?: InputMaybe<Scalars['UUID']['input']>;
+  runAt?: InputMaybe<Scalars['Datetime']['input']>;
+};
+
+/** The output of our `rescheduleChange` mutation. */
+export type RescheduleChangePayload = {
+  __typename?: 'RescheduleChangePayload';
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+  result?: Maybe<ScheduledChange>;
+  /** An edge for our `ScheduledChange`. May be used by Relay 1. */
+  scheduledChangeEdge?: Maybe<ScheduledChangeEdge>;
+};
+
+
+/** The output of our `rescheduleChange` mutation. */
+export type RescheduleChangePayloadScheduledChangeEdgeArgs = {
+  orderBy?: Array<ScheduledChangeOrderBy>;
+};
+
 export type ResetUserPasswordInput = {
   /** The user whose password to reset. */
   userId: Scalars['UUID']['input'];
+};
+
+/** All input for the `restoreFeature` mutation. */
+export type RestoreFeatureInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  featureId?: InputMaybe<Scalars['UUID']['input']>;
+  reason?: InputMaybe<Scalars['String']['input']>;
+};
+
+/** The output of our `restoreFeature` mutation. */
+export type RestoreFeaturePayload = {
+  __typename?: 'RestoreFeaturePayload';
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  /** An edge for our `FeatureKill`. May be used by Relay 1. */
+  featureKillEdge?: Maybe<FeatureKillEdge>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+  result?: Maybe<FeatureKill>;
+};
+
+
+/** The output of our `restoreFeature` mutation. */
+export type RestoreFeaturePayloadFeatureKillEdgeArgs = {
+  orderBy?: Array<FeatureKillOrderBy>;
 };
 
 /** All input for the `revokeApiToken` mutation. */
@@ -4413,6 +6189,38 @@ export type RevokeApiTokenPayloadApiTokenEdgeArgs = {
   orderBy?: Array<ApiTokenOrderBy>;
 };
 
+/** All input for the `rollbackFeatureToVersion` mutation. */
+export type RollbackFeatureToVersionInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  featureId?: InputMaybe<Scalars['UUID']['input']>;
+  version?: InputMaybe<Scalars['Int']['input']>;
+};
+
+/** The output of our `rollbackFeatureToVersion` mutation. */
+export type RollbackFeatureToVersionPayload = {
+  __typename?: 'RollbackFeatureToVersionPayload';
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  /** An edge for our `Feature`. May be used by Relay 1. */
+  featureEdge?: Maybe<FeatureEdge>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+  result?: Maybe<Feature>;
+};
+
+
+/** The output of our `rollbackFeatureToVersion` mutation. */
+export type RollbackFeatureToVersionPayloadFeatureEdgeArgs = {
+  orderBy?: Array<FeatureOrderBy>;
+};
+
 /** All input for the `rotateClientSecret` mutation. */
 export type RotateClientSecretInput = {
   clientId?: InputMaybe<Scalars['UUID']['input']>;
@@ -4441,6 +6249,141 @@ export type RotateSigningKeyPayload = {
   /** Key id (kid) of the new signing key. */
   kid: Scalars['String']['output'];
 };
+
+/** All input for the `scheduleChange` mutation. */
+export type ScheduleChangeInput = {
+  action?: InputMaybe<Scalars['String']['input']>;
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  featureId?: InputMaybe<Scalars['UUID']['input']>;
+  reason?: InputMaybe<Scalars['String']['input']>;
+  runAt?: InputMaybe<Scalars['Datetime']['input']>;
+  stageId?: InputMaybe<Scalars['UUID']['input']>;
+};
+
+/** The output of our `scheduleChange` mutation. */
+export type ScheduleChangePayload = {
+  __typename?: 'ScheduleChangePayload';
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+  result?: Maybe<ScheduledChange>;
+  /** An edge for our `ScheduledChange`. May be used by Relay 1. */
+  scheduledChangeEdge?: Maybe<ScheduledChangeEdge>;
+};
+
+
+/** The output of our `scheduleChange` mutation. */
+export type ScheduleChangePayloadScheduledChangeEdgeArgs = {
+  orderBy?: Array<ScheduledChangeOrderBy>;
+};
+
+/** A change to make at a time: deploy or rollback a stage (through the approval workflow), kill or restore a flag, archive it. Created with scheduleChange; rescheduleChange and cancelScheduledChange while it is still scheduled. */
+export type ScheduledChange = Node & {
+  __typename?: 'ScheduledChange';
+  /** deploy, rollback, kill, restore or archive. */
+  action: Scalars['String']['output'];
+  /** When it was scheduled. */
+  createdAt: Scalars['Datetime']['output'];
+  /** Who scheduled it; it runs with their rights at the time. */
+  createdBy?: Maybe<Scalars['UUID']['output']>;
+  /** Why it failed (SQLSTATE and message), when it did. */
+  error?: Maybe<Scalars['String']['output']>;
+  /** When it ran. */
+  executedAt?: Maybe<Scalars['Datetime']['output']>;
+  /** Reads a single `Feature` that is related to this `ScheduledChange`. */
+  feature?: Maybe<Feature>;
+  /** The feature. */
+  featureId: Scalars['UUID']['output'];
+  /** Reads a single `FeatureStage` that is related to this `ScheduledChange`. */
+  featureStage?: Maybe<FeatureStage>;
+  /** The stage, for deploy and rollback (null otherwise). */
+  featureStageId?: Maybe<Scalars['UUID']['output']>;
+  /** A globally unique identifier. Can be used in various places throughout the system to identify this single value. */
+  id: Scalars['ID']['output'];
+  /** Why (a kill needs one). */
+  reason: Scalars['String']['output'];
+  /** Unique identifier of the scheduled change. */
+  rowId: Scalars['UUID']['output'];
+  /** When it runs (within the job queue's poll interval). */
+  runAt: Scalars['Datetime']['output'];
+  /** scheduled, done, failed (error says why) or cancelled. */
+  status: Scalars['String']['output'];
+  /** Reads a single `Team` that is related to this `ScheduledChange`. */
+  team?: Maybe<Team>;
+  /** The team of the feature. */
+  teamId: Scalars['UUID']['output'];
+  /** When it last changed. */
+  updatedAt: Scalars['Datetime']['output'];
+  /** Reads a single `User` that is related to this `ScheduledChange`. */
+  user?: Maybe<User>;
+};
+
+/**
+ * A condition to be used against `ScheduledChange` object types. All fields are
+ * tested for equality and combined with a logical ‘and.’
+ */
+export type ScheduledChangeCondition = {
+  /** Checks for equality with the object’s `createdBy` field. */
+  createdBy?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `featureId` field. */
+  featureId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `featureStageId` field. */
+  featureStageId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `rowId` field. */
+  rowId?: InputMaybe<Scalars['UUID']['input']>;
+  /** Checks for equality with the object’s `runAt` field. */
+  runAt?: InputMaybe<Scalars['Datetime']['input']>;
+  /** Checks for equality with the object’s `teamId` field. */
+  teamId?: InputMaybe<Scalars['UUID']['input']>;
+};
+
+/** A connection to a list of `ScheduledChange` values. */
+export type ScheduledChangeConnection = {
+  __typename?: 'ScheduledChangeConnection';
+  /** A list of edges which contains the `ScheduledChange` and cursor to aid in pagination. */
+  edges: Array<Maybe<ScheduledChangeEdge>>;
+  /** A list of `ScheduledChange` objects. */
+  nodes: Array<Maybe<ScheduledChange>>;
+  /** Information to aid in pagination. */
+  pageInfo: PageInfo;
+  /** The count of *all* `ScheduledChange` you could get from the connection. */
+  totalCount: Scalars['Int']['output'];
+};
+
+/** A `ScheduledChange` edge in the connection. */
+export type ScheduledChangeEdge = {
+  __typename?: 'ScheduledChangeEdge';
+  /** A cursor for use in pagination. */
+  cursor?: Maybe<Scalars['Cursor']['output']>;
+  /** The `ScheduledChange` at the end of the edge. */
+  node?: Maybe<ScheduledChange>;
+};
+
+/** Methods to use when ordering `ScheduledChange`. */
+export type ScheduledChangeOrderBy =
+  | 'CREATED_BY_ASC'
+  | 'CREATED_BY_DESC'
+  | 'FEATURE_ID_ASC'
+  | 'FEATURE_ID_DESC'
+  | 'FEATURE_STAGE_ID_ASC'
+  | 'FEATURE_STAGE_ID_DESC'
+  | 'NATURAL'
+  | 'PRIMARY_KEY_ASC'
+  | 'PRIMARY_KEY_DESC'
+  | 'ROW_ID_ASC'
+  | 'ROW_ID_DESC'
+  | 'RUN_AT_ASC'
+  | 'RUN_AT_DESC'
+  | 'TEAM_ID_ASC'
+  | 'TEAM_ID_DESC';
 
 /** A reusable, named set of rule groups (e.g. "internal-users"), referenced from criteria and other segments as {"segment": "<key>"}. */
 export type Segment = Node & {
@@ -4701,10 +6644,18 @@ export type StageStatus =
 /** The root subscription type: contains realtime events you can subscribe to with the `subscription` operation. */
 export type Subscription = {
   __typename?: 'Subscription';
+  /** Every new approval request of the team, vote on one and change of its status, as it commits. */
+  approvalRequestChanged?: Maybe<ApprovalRequestChangedEvent>;
   /** Every new audit entry of the team, as it commits. */
   auditEntryAdded?: Maybe<AuditEntryAddedEvent>;
   /** Every change to the team's features, as it commits. */
   featureChanged?: Maybe<FeatureChangedEvent>;
+};
+
+
+/** The root subscription type: contains realtime events you can subscribe to with the `subscription` operation. */
+export type SubscriptionApprovalRequestChangedArgs = {
+  teamId: Scalars['UUID']['input'];
 };
 
 
@@ -4724,6 +6675,12 @@ export type Team = Node & {
   __typename?: 'Team';
   /** Reads and enables pagination through a set of `ApiToken`. */
   apiTokens: ApiTokenConnection;
+  /** Reads and enables pagination through a set of `ApprovalPolicy`. */
+  approvalPolicies: ApprovalPolicyConnection;
+  /** Reads and enables pagination through a set of `ApprovalRequest`. */
+  approvalRequests: ApprovalRequestConnection;
+  /** Reads and enables pagination through a set of `ApprovalVote`. */
+  approvalVotes: ApprovalVoteConnection;
   /** Reads and enables pagination through a set of `Client`. */
   clients: ClientConnection;
   /** Reads and enables pagination through a set of `Context`. */
@@ -4734,10 +6691,16 @@ export type Team = Node & {
   environments: EnvironmentConnection;
   /** Reads and enables pagination through a set of `FeatureDependency`. */
   featureDependencies: FeatureDependencyConnection;
+  /** Reads and enables pagination through a set of `FeatureKill`. */
+  featureKills: FeatureKillConnection;
   /** Reads and enables pagination through a set of `FeatureStage`. */
   featureStages: FeatureStageConnection;
   /** Reads and enables pagination through a set of `Feature`. */
   features: FeatureConnection;
+  /** Reads and enables pagination through a set of `FreezeOverride`. */
+  freezeOverrides: FreezeOverrideConnection;
+  /** Reads and enables pagination through a set of `FreezeWindow`. */
+  freezeWindows: FreezeWindowConnection;
   /** A globally unique identifier. Can be used in various places throughout the system to identify this single value. */
   id: Scalars['ID']['output'];
   /** Display name. */
@@ -4748,6 +6711,8 @@ export type Team = Node & {
   pipelines: PipelineConnection;
   /** Unique identifier of the team. */
   rowId: Scalars['UUID']['output'];
+  /** Reads and enables pagination through a set of `ScheduledChange`. */
+  scheduledChanges: ScheduledChangeConnection;
   /** Reads and enables pagination through a set of `Segment`. */
   segments: SegmentConnection;
   /** URL-safe unique handle (lowercase letters, digits, dashes). */
@@ -4770,6 +6735,42 @@ export type TeamApiTokensArgs = {
   last?: InputMaybe<Scalars['Int']['input']>;
   offset?: InputMaybe<Scalars['Int']['input']>;
   orderBy?: InputMaybe<Array<ApiTokenOrderBy>>;
+};
+
+
+/** A tenant: every flag, environment, client and policy belongs to one team. */
+export type TeamApprovalPoliciesArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<ApprovalPolicyCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<ApprovalPolicyOrderBy>>;
+};
+
+
+/** A tenant: every flag, environment, client and policy belongs to one team. */
+export type TeamApprovalRequestsArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<ApprovalRequestCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<ApprovalRequestOrderBy>>;
+};
+
+
+/** A tenant: every flag, environment, client and policy belongs to one team. */
+export type TeamApprovalVotesArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<ApprovalVoteCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<ApprovalVoteOrderBy>>;
 };
 
 
@@ -4822,6 +6823,18 @@ export type TeamFeatureDependenciesArgs = {
 
 
 /** A tenant: every flag, environment, client and policy belongs to one team. */
+export type TeamFeatureKillsArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<FeatureKillCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<FeatureKillOrderBy>>;
+};
+
+
+/** A tenant: every flag, environment, client and policy belongs to one team. */
 export type TeamFeatureStagesArgs = {
   after?: InputMaybe<Scalars['Cursor']['input']>;
   before?: InputMaybe<Scalars['Cursor']['input']>;
@@ -4846,6 +6859,30 @@ export type TeamFeaturesArgs = {
 
 
 /** A tenant: every flag, environment, client and policy belongs to one team. */
+export type TeamFreezeOverridesArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<FreezeOverrideCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<FreezeOverrideOrderBy>>;
+};
+
+
+/** A tenant: every flag, environment, client and policy belongs to one team. */
+export type TeamFreezeWindowsArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<FreezeWindowCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<FreezeWindowOrderBy>>;
+};
+
+
+/** A tenant: every flag, environment, client and policy belongs to one team. */
 export type TeamPipelineStagesArgs = {
   after?: InputMaybe<Scalars['Cursor']['input']>;
   before?: InputMaybe<Scalars['Cursor']['input']>;
@@ -4866,6 +6903,18 @@ export type TeamPipelinesArgs = {
   last?: InputMaybe<Scalars['Int']['input']>;
   offset?: InputMaybe<Scalars['Int']['input']>;
   orderBy?: InputMaybe<Array<PipelineOrderBy>>;
+};
+
+
+/** A tenant: every flag, environment, client and policy belongs to one team. */
+export type TeamScheduledChangesArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<ScheduledChangeCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<ScheduledChangeOrderBy>>;
 };
 
 
@@ -5084,6 +7133,69 @@ export type UniqueUsersPointEdge = {
   cursor?: Maybe<Scalars['Cursor']['output']>;
   /** The `UniqueUsersPoint` at the end of the edge. */
   node?: Maybe<UniqueUsersPoint>;
+};
+
+/** All input for the `updateApprovalPolicyById` mutation. */
+export type UpdateApprovalPolicyByIdInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** The globally unique `ID` which will identify a single `ApprovalPolicy` to be updated. */
+  id: Scalars['ID']['input'];
+  /** An object where the defined keys will be set on the `ApprovalPolicy` being updated. */
+  patch: ApprovalPolicyPatch;
+};
+
+/** All input for the `updateApprovalPolicyByTeamIdAndName` mutation. */
+export type UpdateApprovalPolicyByTeamIdAndNameInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** Display name, unique within the team. */
+  name: Scalars['String']['input'];
+  /** An object where the defined keys will be set on the `ApprovalPolicy` being updated. */
+  patch: ApprovalPolicyPatch;
+  /** The team owning the policy. */
+  teamId: Scalars['UUID']['input'];
+};
+
+/** All input for the `updateApprovalPolicy` mutation. */
+export type UpdateApprovalPolicyInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** An object where the defined keys will be set on the `ApprovalPolicy` being updated. */
+  patch: ApprovalPolicyPatch;
+  /** Unique identifier of the policy. */
+  rowId: Scalars['UUID']['input'];
+};
+
+/** The output of our update `ApprovalPolicy` mutation. */
+export type UpdateApprovalPolicyPayload = {
+  __typename?: 'UpdateApprovalPolicyPayload';
+  /** The `ApprovalPolicy` that was updated by this mutation. */
+  approvalPolicy?: Maybe<ApprovalPolicy>;
+  /** An edge for our `ApprovalPolicy`. May be used by Relay 1. */
+  approvalPolicyEdge?: Maybe<ApprovalPolicyEdge>;
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+};
+
+
+/** The output of our update `ApprovalPolicy` mutation. */
+export type UpdateApprovalPolicyPayloadApprovalPolicyEdgeArgs = {
+  orderBy?: Array<ApprovalPolicyOrderBy>;
 };
 
 /** All input for the `updateClientById` mutation. */
@@ -5447,6 +7559,54 @@ export type UpdateFeatureStagePayload = {
 /** The output of our update `FeatureStage` mutation. */
 export type UpdateFeatureStagePayloadFeatureStageEdgeArgs = {
   orderBy?: Array<FeatureStageOrderBy>;
+};
+
+/** All input for the `updateFreezeWindowById` mutation. */
+export type UpdateFreezeWindowByIdInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** The globally unique `ID` which will identify a single `FreezeWindow` to be updated. */
+  id: Scalars['ID']['input'];
+  /** An object where the defined keys will be set on the `FreezeWindow` being updated. */
+  patch: FreezeWindowPatch;
+};
+
+/** All input for the `updateFreezeWindow` mutation. */
+export type UpdateFreezeWindowInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** An object where the defined keys will be set on the `FreezeWindow` being updated. */
+  patch: FreezeWindowPatch;
+  /** Unique identifier of the window. */
+  rowId: Scalars['UUID']['input'];
+};
+
+/** The output of our update `FreezeWindow` mutation. */
+export type UpdateFreezeWindowPayload = {
+  __typename?: 'UpdateFreezeWindowPayload';
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  /** The `FreezeWindow` that was updated by this mutation. */
+  freezeWindow?: Maybe<FreezeWindow>;
+  /** An edge for our `FreezeWindow`. May be used by Relay 1. */
+  freezeWindowEdge?: Maybe<FreezeWindowEdge>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+};
+
+
+/** The output of our update `FreezeWindow` mutation. */
+export type UpdateFreezeWindowPayloadFreezeWindowEdgeArgs = {
+  orderBy?: Array<FreezeWindowOrderBy>;
 };
 
 /** All input for the `updatePipelineById` mutation. */
@@ -5876,12 +8036,18 @@ export type UpdateUserPayloadUserEdgeArgs = {
 /** A person who can log in to FluxGate. */
 export type User = Node & {
   __typename?: 'User';
+  /** Reads and enables pagination through a set of `ApprovalVote`. */
+  approvalVotes: ApprovalVoteConnection;
   /** Reads and enables pagination through a set of `ApiToken`. */
   createdApiTokens: ApiTokenConnection;
   /** When the user was created. */
   createdAt: Scalars['Datetime']['output'];
   /** Login email address (unique, case-insensitive). */
   email: Scalars['String']['output'];
+  /** Reads and enables pagination through a set of `FeatureKill`. */
+  featureKills: FeatureKillConnection;
+  /** Reads and enables pagination through a set of `FreezeOverride`. */
+  freezeOverridesByOverriddenBy: FreezeOverrideConnection;
   /** A globally unique identifier. Can be used in various places throughout the system to identify this single value. */
   id: Scalars['ID']['output'];
   /** System administrators see and manage every team. */
@@ -5894,12 +8060,28 @@ export type User = Node & {
   name: Scalars['String']['output'];
   /** Reads and enables pagination through a set of `Feature`. */
   ownedFeatures: FeatureConnection;
+  /** Reads and enables pagination through a set of `ApprovalRequest`. */
+  requestedApprovals: ApprovalRequestConnection;
   /** Unique identifier of the user. */
   rowId: Scalars['UUID']['output'];
+  /** Reads and enables pagination through a set of `ScheduledChange`. */
+  scheduledChangesByCreatedBy: ScheduledChangeConnection;
   /** Reads and enables pagination through a set of `TeamMembership`. */
   teamMemberships: TeamMembershipConnection;
   /** When the user was last changed. */
   updatedAt: Scalars['Datetime']['output'];
+};
+
+
+/** A person who can log in to FluxGate. */
+export type UserApprovalVotesArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<ApprovalVoteCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<ApprovalVoteOrderBy>>;
 };
 
 
@@ -5916,6 +8098,30 @@ export type UserCreatedApiTokensArgs = {
 
 
 /** A person who can log in to FluxGate. */
+export type UserFeatureKillsArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<FeatureKillCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<FeatureKillOrderBy>>;
+};
+
+
+/** A person who can log in to FluxGate. */
+export type UserFreezeOverridesByOverriddenByArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<FreezeOverrideCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<FreezeOverrideOrderBy>>;
+};
+
+
+/** A person who can log in to FluxGate. */
 export type UserOwnedFeaturesArgs = {
   after?: InputMaybe<Scalars['Cursor']['input']>;
   before?: InputMaybe<Scalars['Cursor']['input']>;
@@ -5924,6 +8130,30 @@ export type UserOwnedFeaturesArgs = {
   last?: InputMaybe<Scalars['Int']['input']>;
   offset?: InputMaybe<Scalars['Int']['input']>;
   orderBy?: InputMaybe<Array<FeatureOrderBy>>;
+};
+
+
+/** A person who can log in to FluxGate. */
+export type UserRequestedApprovalsArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<ApprovalRequestCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<ApprovalRequestOrderBy>>;
+};
+
+
+/** A person who can log in to FluxGate. */
+export type UserScheduledChangesByCreatedByArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  before?: InputMaybe<Scalars['Cursor']['input']>;
+  condition?: InputMaybe<ScheduledChangeCondition>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<ScheduledChangeOrderBy>>;
 };
 
 

@@ -1,3 +1,5 @@
+import { randomUUID } from "node:crypto";
+
 import { describe, expect, it } from "vitest";
 
 import { CACHE_HEADER } from "../../src/plugins/ResponseCachePlugin.ts";
@@ -165,7 +167,7 @@ describe("response cache", () => {
     expect(after.body.data?.features?.nodes ?? []).toEqual([]);
   });
 
-  it("does not cache mutations, errors, verifyAuditChain, or requests asking for no-cache", async () => {
+  it("does not cache mutations, errors, verifyAuditChain, approvalPreview, or requests asking for no-cache", async () => {
     const user = await createUserWithPassword({ isAdmin: true });
     await teamWithFeature([[user, ["team_admin"]]], "uncached-flag");
     const { accessToken } = await login(backend, user);
@@ -177,6 +179,11 @@ describe("response cache", () => {
     const audit = `query { verifyAuditChain { ok } }`;
     await post(accessToken, audit);
     expect((await post(accessToken, audit)).cache).toBeNull();
+
+    // changes with the clock (freeze windows), not only with commits
+    const preview = `query { approvalPreview(stageId: "${randomUUID()}", action: "deploy") { outcome } }`;
+    await post(accessToken, preview);
+    expect((await post(accessToken, preview)).cache).toBeNull();
 
     await post(accessToken, FEATURES);
     const fresh = await post(accessToken, FEATURES, {}, { "cache-control": "no-cache" });

@@ -25,8 +25,13 @@ export interface ResponseCacheStats {
   bytes: number;
 }
 
-/** Fields whose answer must be computed on every call. */
-const UNCACHEABLE_FIELDS = new Set(["verifyAuditChain"]);
+/**
+ * Fields whose answer must be computed on every call: verifyAuditChain, and
+ * those that change with the clock, not only with committed data
+ * (approvalPreview: change freezes start and end on their own; a feature's
+ * staleReasons).
+ */
+const UNCACHEABLE_FIELDS = new Set(["verifyAuditChain", "approvalPreview", "staleReasons"]);
 
 /** The body of a GraphQL POST, as far as the cache needs it. */
 interface GraphQLBody {

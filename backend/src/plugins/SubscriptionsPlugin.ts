@@ -27,11 +27,13 @@ declare global {
  * db/migrations/committed/000002-control-plane-auth-domain-history.sql):
  * `postgraphile:features:<team>` for every change to a feature or its
  * dependencies, stages and criteria; `postgraphile:audit:<team>` for every
- * audit entry.
+ * audit entry; `postgraphile:approvals:<team>` (db/migrations/current/
+ * 4-governance.sql) for every new or changed approval request and new vote.
  */
 const CHANNELS = {
   featureChanged: "postgraphile:features:",
   auditEntryAdded: "postgraphile:audit:",
+  approvalRequestChanged: "postgraphile:approvals:",
 } as const;
 
 const CAN_READ_TEAM = "select app_hidden.current_user_can_read_team($1::uuid) as ok";
@@ -104,6 +106,7 @@ export const SubscriptionsPlugin = extendSchema((build) => {
   const users = pgResources.users!;
   const features = pgResources.features;
   const auditLog = pgResources.audit_log;
+  const approvalRequests = pgResources.approval_requests;
 
   /** The channel for `teamId`, once the caller is known to read that team. */
   function authorizedTopic($teamId: Step<string>, prefix: string): Step<string> {
@@ -183,11 +186,23 @@ export const SubscriptionsPlugin = extendSchema((build) => {
         auditLogId: BigInt!
         ${auditLog ? `"The entry."\n        auditLogEntry: AuditLog` : ""}
       }
+      "A new approval request, a vote on one, or a change of its status."
+      type ApprovalRequestChangedEvent {
+        "The request."
+        approvalRequestId: UUID!
+        "What changed: approval_requests (the request itself) or approval_votes (a new vote)."
+        entity: String!
+        "insert or update."
+        op: String!
+        ${approvalRequests ? `"The request as it is now."\n        approvalRequest: ApprovalRequest` : ""}
+      }
       extend type Subscription {
         "Every change to the team's features, as it commits."
         featureChanged(teamId: UUID!): FeatureChangedEvent
         "Every new audit entry of the team, as it commits."
         auditEntryAdded(teamId: UUID!): AuditEntryAddedEvent
+        "Every new approval request of the team, vote on one and change of its status, as it commits."
+        approvalRequestChanged(teamId: UUID!): ApprovalRequestChangedEvent
       }
     `,
     objects: {
@@ -195,6 +210,20 @@ export const SubscriptionsPlugin = extendSchema((build) => {
         plans: {
           featureChanged: teamSubscription(CHANNELS.featureChanged),
           auditEntryAdded: teamSubscription(CHANNELS.auditEntryAdded),
+          approvalRequestChanged: teamSubscription(CHANNELS.approvalRequestChanged),
+        },
+      },
+      ApprovalRequestChangedEvent: {
+        plans: {
+          approvalRequestId: ($event: any) => $event.get("requestId"),
+          entity: ($event: any) => $event.get("entity"),
+          op: ($event: any) => $event.get("op"),
+          ...(approvalRequests
+            ? {
+                approvalRequest: ($event: any) =>
+                  approvalRequests.get({ id: $event.get("requestId") }),
+              }
+            : {}),
         },
       },
       FeatureChangedEvent: {

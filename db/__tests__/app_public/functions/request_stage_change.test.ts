@@ -21,7 +21,7 @@ const statuses = [
   "rollbacked",
 ] as const;
 
-/* The brief's machine, written out independently of the SQL. */
+/* The brief's machine, written out independently of the SQL, with the cancel paths. */
 const legal = new Set([
   "not_deployed>deployment_requested",
   "not_deployed>deployed",
@@ -41,6 +41,15 @@ const legal = new Set([
   "rollback_rejected>rollbacked",
   "rollbacked>deployment_requested",
   "rollbacked>deployed",
+  // cancelling a request restores the status the stage had before it
+  "deployment_requested>not_deployed",
+  "deployment_requested>rollbacked",
+  "deployment_approved>not_deployed",
+  "deployment_approved>deployment_rejected",
+  "deployment_approved>rollbacked",
+  "rollback_requested>deployed",
+  "rollback_approved>deployed",
+  "rollback_approved>rollback_rejected",
 ]);
 
 async function stageFor(client: TxClient, roles: Role[]) {
