@@ -22,9 +22,12 @@ import { readSnapshotFile, writeSnapshotFile } from "./snapshot/SnapshotFile.ts"
 
 export interface EdgeOptions {
   logger?: Logger;
-  /** Where evaluation batches go; absent: the backend's IngestService. */
+  /**
+   * Where evaluation batches go; absent: the backend's IngestService (a
+   * worker of a multi-process edge: its primary, over IPC).
+   */
   evaluationFlusher?: EvaluationFlusher;
-  /** Where new sticky assignments go; absent: the backend's IngestService. */
+  /** Where new sticky assignments go; absent: the backend's IngestService (a worker: its primary). */
   assignmentSender?: (batch: AssignmentBatch) => Promise<FlushOutcome>;
   /** Public base URL for OFREP eventStreams (EDGE_PUBLIC_URL). */
   publicUrl?: string;

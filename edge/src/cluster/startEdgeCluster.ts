@@ -8,7 +8,6 @@ type MetricsJson = Awaited<ReturnType<EdgeMetrics["registry"]["getMetricsAsJSON"
 import {
   EvaluationAggregator,
   type EvaluationBatch,
-  type EvaluationFlusher,
   PeriodicFlush,
 } from "../analytics/EvaluationAggregator.ts";
 import type { EdgeConfig } from "../config.ts";
@@ -41,7 +40,7 @@ const WORKER = new URL("./worker.ts", import.meta.url).pathname;
  */
 export async function startEdgeCluster(
   config: EdgeConfig,
-  options: { logger?: Logger; evaluationFlusher?: EvaluationFlusher } = {},
+  options: { logger?: Logger } = {},
 ): Promise<EdgeCluster> {
   const log = options.logger ?? createLogger("edge", { level: config.logLevel });
   const state = new StreamState();
@@ -131,7 +130,7 @@ export async function startEdgeCluster(
       take: () => aggregator.take(Number(state.revision)),
       settle: (b, o) => aggregator.settle(b, o),
     },
-    send: (b) => (options.evaluationFlusher ?? ingest).send(b),
+    send: (b) => ingest.send(b),
     intervalMs: config.evaluationFlushSecs * 1000,
     onResult: (outcome) => metrics.flushes.inc({ kind: "evaluations", outcome }),
   });
