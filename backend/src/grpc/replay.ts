@@ -8,7 +8,7 @@ import {
   type EnvironmentState,
 } from "./EnvironmentState.ts";
 
-/** A change-feed entry as replay reads it (app_public.change_feed, db/migrations/current/2-feed.sql). */
+/** A change-feed entry as replay reads it (app_public.change_feed, migration 000008, section 2-feed.sql). */
 export interface FeedEntry {
   entity: string;
   entity_id: string | null;
