@@ -27,8 +27,8 @@ declare global {
  * db/migrations/committed/000002-control-plane-auth-domain-history.sql):
  * `postgraphile:features:<team>` for every change to a feature or its
  * dependencies, stages and criteria; `postgraphile:audit:<team>` for every
- * audit entry; `postgraphile:approvals:<team>` (db/migrations/current/
- * 4-governance.sql) for every new or changed approval request and new vote.
+ * audit entry; `postgraphile:approvals:<team>` (migration 000008,
+ * section 4-governance.sql) for every new or changed approval request and new vote.
  */
 const CHANNELS = {
   featureChanged: "postgraphile:features:",
