@@ -197,10 +197,9 @@ export async function startEdge(config: EdgeConfig, options: EdgeOptions = {}): 
   const warm = () => {
     if (warmed || !snapshot.ready || options.feed) return;
     warmed = true;
-    const sticky = state
-      .all()
-      .flags.filter((f) => f.sticky)
-      .map((f) => f.key);
+    // From the served state: decoding the stream state again (state.all())
+    // would allocate every flag's definition a second time at boot.
+    const sticky = snapshot.stickyFlagKeys;
     if (sticky.length === 0) return;
     ingest
       .fetchAssignments(sticky, (page) => assignments.warm(page.assignments))

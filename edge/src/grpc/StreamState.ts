@@ -17,7 +17,6 @@ interface Entity {
   kind: Kind;
   key: string;
   bytes: Uint8Array;
-  digest: Buffer;
 }
 
 /** What a verified message changed, in the engine's terms. */
@@ -54,6 +53,9 @@ function digestOf(kind: Kind, key: string, bytes: Uint8Array): Buffer {
   return createHash("sha256").update(`${kind}\0${key}\0`).update(bytes).digest();
 }
 
+/** An entity's digest, computed when needed (10,000 kept 32-byte Buffers cost megabytes). */
+const digestOfEntity = (e: Entity) => digestOf(e.kind, e.key, e.bytes);
+
 function xorInto(target: Buffer, digest: Buffer): void {
   for (let i = 0; i < 32; i++) target[i]! ^= digest[i]!;
 }
@@ -64,23 +66,39 @@ function decode(kind: Kind, bytes: Uint8Array): Flag | Segment | ClientKey {
   return ClientKey.decode(bytes);
 }
 
-function toEngine(
-  entities: Iterable<{ kind: Kind; message: Flag | Segment | ClientKey }>,
-): Pick<Extract<StateChange, { type: "snapshot" }>, "flags" | "segments" | "keys"> {
+type EngineView = Pick<Extract<StateChange, { type: "snapshot" }>, "flags" | "segments" | "keys">;
+
+type Definition =
+  | { kind: "flag"; definition: FlagDefinition }
+  | { kind: "segment"; definition: SegmentDefinition }
+  | { kind: "client_key"; definition: CallerKey };
+
+function definitionOf(kind: Kind, message: Flag | Segment | ClientKey): Definition {
+  if (kind === "flag") return { kind, definition: flagFromProto(message as Flag) };
+  if (kind === "segment") return { kind, definition: segmentFromProto(message as Segment) };
+  return { kind, definition: callerKeyFromProto(message as ClientKey) };
+}
+
+/**
+ * The engine's view, one entity at a time: each wire message is dropped as
+ * soon as it is converted, so a full state never exists as protobuf objects
+ * and engine definitions at once (the loading peak of a 10,000-flag edge).
+ */
+function toEngine(definitions: Iterable<Definition>): EngineView {
   const flags: FlagDefinition[] = [];
   const segments: SegmentDefinition[] = [];
   const keys: CallerKey[] = [];
-  for (const { kind, message } of entities) {
-    if (kind === "flag") flags.push(flagFromProto(message as Flag));
-    else if (kind === "segment") segments.push(segmentFromProto(message as Segment));
-    else keys.push(callerKeyFromProto(message as ClientKey));
+  for (const d of definitions) {
+    if (d.kind === "flag") flags.push(d.definition);
+    else if (d.kind === "segment") segments.push(d.definition);
+    else keys.push(d.definition);
   }
   return { flags, segments, keys };
 }
 
 /**
- * The delivered state as the edge holds it: every entity's wire bytes and
- * digest, the checksum they make, and the revision. A message is verified
+ * The delivered state as the edge holds it: every entity's wire bytes (its
+ * digest is computed when needed), the checksum they make, and the revision. A message is verified
  * before it is committed: when the checksum it carries is not the one its
  * changes produce, nothing changes and {@link ChecksumMismatch} is thrown,
  * so the edge keeps serving its last good state and asks for a snapshot.
@@ -92,6 +110,8 @@ export class StreamState {
   #environment = "";
   /** Chunks of a snapshot being received, committed at the last one. */
   #pending: Map<string, Entity> | null = null;
+  /** The engine definitions of the pending entities (same keys, same order). */
+  #pendingDefinitions: Map<string, Definition> | null = null;
 
   get revision(): string {
     return this.#revision;
@@ -113,6 +133,7 @@ export class StreamState {
   /** Drops a half-received snapshot (the stream ended in the middle). */
   abandonPending(): void {
     this.#pending = null;
+    this.#pendingDefinitions = null;
   }
 
   /**
@@ -126,17 +147,29 @@ export class StreamState {
       if (chunk.chunkIndex === 0 || this.#pending === null) {
         if (chunk.chunkIndex !== 0) throw new ChecksumMismatch("snapshot chunk out of order");
         this.#pending = new Map();
+        this.#pendingDefinitions = new Map();
       }
       const pending = this.#pending;
-      for (const f of chunk.flags) this.#put(pending, "flag", f.key, Flag.encode(f).finish());
-      for (const s of chunk.segments)
+      const definitions = this.#pendingDefinitions!;
+      // Each message is converted as it comes (no decode of the bytes again
+      // at the last chunk): the chunk's messages are garbage once it is read.
+      for (const f of chunk.flags) {
+        this.#put(pending, "flag", f.key, Flag.encode(f).finish());
+        definitions.set(id("flag", f.key), definitionOf("flag", f));
+      }
+      for (const s of chunk.segments) {
         this.#put(pending, "segment", s.key, Segment.encode(s).finish());
-      for (const k of chunk.clientKeys)
+        definitions.set(id("segment", s.key), definitionOf("segment", s));
+      }
+      for (const k of chunk.clientKeys) {
         this.#put(pending, "client_key", k.id, ClientKey.encode(k).finish());
+        definitions.set(id("client_key", k.id), definitionOf("client_key", k));
+      }
       if (chunk.chunkIndex < chunk.chunkCount - 1) return null;
       this.#pending = null;
+      this.#pendingDefinitions = null;
       const sum = Buffer.alloc(32);
-      for (const e of pending.values()) xorInto(sum, e.digest);
+      for (const e of pending.values()) xorInto(sum, digestOfEntity(e));
       if (!sum.equals(expected)) {
         throw new ChecksumMismatch(`snapshot at revision ${message.revision} does not add up`);
       }
@@ -148,7 +181,7 @@ export class StreamState {
         type: "snapshot",
         revision: Number(message.revision),
         environment: chunk.environment,
-        ...this.#engineView(),
+        ...toEngine(definitions.values()),
       };
     }
     if (message.delta) {
@@ -173,8 +206,8 @@ export class StreamState {
       const touched = new Map<string, Entity | undefined>();
       for (const [key, next] of changes) {
         const before = touched.has(key) ? touched.get(key) : this.#entities.get(key);
-        if (before) xorInto(sum, before.digest);
-        if (next) xorInto(sum, next.digest);
+        if (before) xorInto(sum, digestOfEntity(before));
+        if (next) xorInto(sum, digestOfEntity(next));
         touched.set(key, next ?? undefined);
       }
       if (!sum.equals(expected)) {
@@ -206,7 +239,7 @@ export class StreamState {
   }
 
   /** The whole state in the engine's terms (to recompile from scratch). */
-  all(): Pick<Extract<StateChange, { type: "snapshot" }>, "flags" | "segments" | "keys"> {
+  all(): EngineView {
     return this.#engineView();
   }
 
@@ -232,16 +265,16 @@ export class StreamState {
   restore(stored: StoredSnapshot): Extract<StateChange, { type: "snapshot" }> {
     const entities = new Map<string, Entity>();
     const sum = Buffer.alloc(32);
-    const decoded: Array<{ kind: Kind; message: Flag | Segment | ClientKey }> = [];
+    const definitions: Definition[] = [];
     for (const e of stored.entities) {
       if (e.kind !== "flag" && e.kind !== "segment" && e.kind !== "client_key") {
         throw new ChecksumMismatch(`unknown entity kind ${JSON.stringify(e.kind)}`);
       }
       const bytes = Buffer.from(e.bytes, "base64");
-      decoded.push({ kind: e.kind, message: decode(e.kind, bytes) });
+      definitions.push(definitionOf(e.kind, decode(e.kind, bytes)));
       this.#put(entities, e.kind, e.key, bytes);
     }
-    for (const e of entities.values()) xorInto(sum, e.digest);
+    for (const e of entities.values()) xorInto(sum, digestOfEntity(e));
     if (sum.toString("hex") !== stored.checksum || !/^[1-9]\d*$/.test(stored.revision)) {
       throw new ChecksumMismatch("the stored snapshot does not add up");
     }
@@ -253,18 +286,22 @@ export class StreamState {
       type: "snapshot",
       revision: Number(stored.revision),
       environment: stored.environment,
-      ...toEngine(decoded),
+      ...toEngine(definitions),
     };
   }
 
-  #engineView() {
+  #engineView(): EngineView {
+    const entities = this.#entities.values();
     return toEngine(
-      [...this.#entities.values()].map((e) => ({ kind: e.kind, message: decode(e.kind, e.bytes) })),
+      (function* () {
+        for (const e of entities) yield definitionOf(e.kind, decode(e.kind, e.bytes));
+      })(),
     );
   }
 
   #entity(kind: Kind, key: string, bytes: Uint8Array): Entity {
-    return { kind, key, bytes, digest: digestOf(kind, key, bytes) };
+    // An encoder's output owns an ArrayBuffer each: copied into Node's shared pool.
+    return { kind, key, bytes: Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes) };
   }
 
   #put(target: Map<string, Entity>, kind: Kind, key: string, bytes: Uint8Array): void {

@@ -27,6 +27,7 @@ export class LiveSnapshot {
   #evaluator: FlagEvaluator | null = null;
   #keys = new Map<string, CallerKey>();
   #webOrigins = new Set<string>();
+  #sticky = new Set<string>();
   #environment = "";
   #changedAt = 0;
   readonly #listeners = new Set<(revision: number) => void>();
@@ -66,6 +67,11 @@ export class LiveSnapshot {
     return this.#webOrigins;
   }
 
+  /** Keys of the sticky flags of the served state (warming assignments, without decoding it again). */
+  get stickyFlagKeys(): string[] {
+    return [...this.#sticky];
+  }
+
   get problems(): readonly CompileProblem[] {
     return this.#evaluator?.problems ?? [];
   }
@@ -93,6 +99,11 @@ export class LiveSnapshot {
         for (const k of change.deletedFlagKeys) evaluator.removeFlag(k);
         for (const k of change.deletedSegmentKeys) evaluator.upsertSegment(k, null);
         this.#setRevision(evaluator, change.revision);
+        for (const f of change.upsertedFlags) {
+          if (f.sticky) this.#sticky.add(f.key);
+          else this.#sticky.delete(f.key);
+        }
+        for (const k of change.deletedFlagKeys) this.#sticky.delete(k);
         if (change.upsertedKeys.length > 0 || change.deletedKeyIds.length > 0) {
           // A new map: readers (CallerAuth) notice the change by identity.
           const keys = new Map(this.#keys);
@@ -121,6 +132,7 @@ export class LiveSnapshot {
       this.#assignments ? { assignments: this.#assignments } : {},
     );
     this.#keys = new Map(state.keys.map((k) => [k.id, k]));
+    this.#sticky = new Set(state.flags.filter((f) => f.sticky).map((f) => f.key));
     this.#indexOrigins();
   }
 
