@@ -25,7 +25,11 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const tls = useBackend({ grpcTls: { certFile, keyFile } });
 const plain = useBackend();
 
-/** grpc.health.v1.Health/Check with an empty request: resolves the raw response bytes. */
+/**
+ * grpc.health.v1.Health/Check with an empty request: resolves the raw response
+ * bytes. The deadline is generous: a TLS handshake on a loaded CI machine took
+ * more than 3 s once.
+ */
 function healthCheck(address: string, credentials: grpc.ChannelCredentials): Promise<Buffer> {
   const client = new grpc.Client(address, credentials);
   return new Promise<Buffer>((resolve, reject) =>
@@ -34,7 +38,7 @@ function healthCheck(address: string, credentials: grpc.ChannelCredentials): Pro
       (request: Buffer) => request,
       (response: Buffer) => response,
       Buffer.alloc(0),
-      { deadline: Date.now() + 3_000 },
+      { deadline: Date.now() + 10_000 },
       (error, response) => (error ? reject(error) : resolve(response!)),
     ),
   ).finally(() => client.close());
