@@ -342,7 +342,9 @@ try {
   const {
     rows: [json],
   } = await owner.query<{ text: string }>(
-    "select app_private.environment_snapshot($1)::text as text",
+    // Its compact text (as jsonb writes it), comparable with the figures
+    // before the function returned json (which spaces its colons).
+    "select app_private.environment_snapshot($1)::jsonb::text as text",
     [bigEnv!.environment_id],
   );
   const engineSnapshot = JSON.parse(json!.text) as Snapshot;

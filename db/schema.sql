@@ -3396,37 +3396,40 @@ comment on function app_private.environment_client_keys(environment_id uuid) is 
 -- ----------------------------------------------------------------------------
 -- function app_private.environment_snapshot(environment_id uuid)
 -- ----------------------------------------------------------------------------
--- sql, stable, strict, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+-- sql, stable, strict, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, set work_mem=16MB, owner fluxgate_owner
 CREATE OR REPLACE FUNCTION app_private.environment_snapshot(environment_id uuid)
- RETURNS jsonb
+ RETURNS json
  LANGUAGE sql
  STABLE STRICT
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+ SET work_mem TO '16MB'
 AS $function$
-  select (with e as (
+  with e as (
     select env.id, env.team_id, env.key from app_public.environments env
     where env.id = environment_snapshot.environment_id
   ), criteria as (
     select c.feature_stage_id, json_agg(
-      json_strip_nulls(json_build_object(
+      jsonb_strip_nulls(jsonb_build_object(
         'id', c.id,
-        'priority', c.priority,
         'rules', c.rules,
-        'rolloutBasisPoints', c.rollout_basis_points,
+        'split', case when c.variant is null then c.split end,
         'variant', c.variant,
-        'split', case when c.variant is null then c.split end))
+        'priority', c.priority,
+        'rolloutBasisPoints', c.rollout_basis_points))
       order by c.priority, c.id) as items
     from app_public.stage_criteria c
     join app_public.feature_stages s on s.id = c.feature_stage_id
-    join e on s.environment_id = e.id
+    where s.environment_id = (select id from e)
     group by c.feature_stage_id
   ), stages as (
     select s.feature_id,
-      json_strip_nulls(json_build_object('status', upper(s.status::text),
-        'criteria', coalesce(cr.items, '[]'::json), 'defaultVariant', s.default_variant)) as stage
+      case when s.default_variant is null
+        then json_build_object('status', upper(s.status::text), 'criteria', coalesce(cr.items, '[]'::json))
+        else json_build_object('status', upper(s.status::text), 'criteria', coalesce(cr.items, '[]'::json),
+          'defaultVariant', s.default_variant) end as stage
     from app_public.feature_stages s
-    join e on s.environment_id = e.id
     left join criteria cr on cr.feature_stage_id = s.id
+    where s.environment_id = (select id from e)
   ), prerequisites as (
     select d.feature_id, json_agg(
       json_strip_nulls(json_build_object('flagKey', required.key, 'variant', d.required_variant))
@@ -3437,40 +3440,27 @@ AS $function$
     group by d.feature_id
   )
   select json_build_object(
-    'revision', (
-      select coalesce(max(f.revision), 0) from app_public.change_feed f
-      where f.team_id = e.team_id and (f.environment_id is null or f.environment_id = e.id)
-    ),
-    'environment', e.key,
     'flags', (
       select coalesce(json_agg(
         json_build_object(
           'key', feature.key,
           'kind', case when feature.kind = 'simple' then 'boolean' else feature.value_type::text end,
-          'variants', (
-            select coalesce(json_agg(
-              json_build_object('key', v.item -> 'key', 'value', v.item -> 'value') order by v.position),
-              '[]'::json)
-            from jsonb_array_elements(feature.variants) with ordinality as v (item, position)
-          ),
-          'offVariant', feature.off_variant,
-          'killSwitch', feature.kill_switch,
+          'stage', st.stage,
           'sticky', feature.sticky,
-          'prerequisites', coalesce(p.items, '[]'::json),
-          'stage', st.stage
+          'variants', case when feature.variants @? '$[*].description' then (
+            select json_agg(json_build_object('key', v.item -> 'key', 'value', v.item -> 'value')
+              order by v.position)
+            from jsonb_array_elements(feature.variants) with ordinality as v (item, position)
+          ) else feature.variants::json end,
+          'killSwitch', feature.kill_switch,
+          'offVariant', feature.off_variant,
+          'prerequisites', coalesce(p.items, '[]'::json)
         )
         order by feature.key), '[]'::json)
       from app_public.features feature
       left join stages st on st.feature_id = feature.id
       left join prerequisites p on p.feature_id = feature.id
       where feature.team_id = e.team_id
-    ),
-    'segments', (
-      select coalesce(json_agg(
-        json_build_object('key', segment.key, 'rules', segment.rules)
-        order by segment.key), '[]'::json)
-      from app_public.segments segment
-      where segment.team_id = e.team_id
     ),
     'contexts', (
       select coalesce(json_agg(
@@ -3479,11 +3469,23 @@ AS $function$
         order by context.key), '[]'::json)
       from app_public.contexts context
       where context.team_id = e.team_id
-    )
+    ),
+    'revision', (
+      select coalesce(max(f.revision), 0) from app_public.change_feed f
+      where f.team_id = e.team_id and (f.environment_id is null or f.environment_id = e.id)
+    ),
+    'segments', (
+      select coalesce(json_agg(
+        json_build_object('key', segment.key, 'rules', segment.rules)
+        order by segment.key), '[]'::json)
+      from app_public.segments segment
+      where segment.team_id = e.team_id
+    ),
+    'environment', e.key
   )
-  from e)::jsonb;
+  from e;
 $function$;
-comment on function app_private.environment_snapshot(environment_id uuid) is 'For the backend (owner): the engine Snapshot of an environment (flags with this environment''s stage, segments, prerequisites, the team''s context schema) at its latest revision, with rules and rollouts as stored; null for an unknown environment.';
+comment on function app_private.environment_snapshot(environment_id uuid) is 'For the backend (owner): the engine Snapshot of an environment (flags with this environment''s stage, segments, prerequisites, the team''s context schema) at its latest revision, with rules and rollouts as stored, as json; null for an unknown environment.';
 -- no execute grants: only the owner may call it
 
 -- ----------------------------------------------------------------------------

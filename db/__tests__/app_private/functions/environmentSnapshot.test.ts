@@ -148,6 +148,38 @@ describe("app_private.environment_snapshot", () => {
       expect(compile(snapshot).problems).toEqual([]);
     }));
 
+  it("is json whose text parses to the Snapshot the jsonb of migration 000008 did, key order included", () =>
+    withRootDb(async (client) => {
+      // Setup
+      const { a } = await createTwoTeams(client);
+      await deploy(client, a);
+      await client.query(
+        `update app_public.features
+         set variants = jsonb_set(variants, '{1,description}', '"the new one"')
+         where team_id = $1 and key = 'new-checkout'`,
+        [a.teamId],
+      );
+
+      // Action
+      const {
+        rows: [row],
+      } = await client.query<{ type: string; text: string; jsonb: string }>(
+        `select pg_typeof(s)::text as type, s::text as text, s::jsonb::text as jsonb
+         from app_private.environment_snapshot($1) s`,
+        [a.environment],
+      );
+
+      // Assertions
+      expect(row!.type).toBe("json");
+      const parsed = JSON.parse(row!.text) as Snapshot;
+      expect(JSON.stringify(parsed)).toBe(JSON.stringify(JSON.parse(row!.jsonb)));
+      expect(parsed.flags.find((flag) => flag.key === "new-checkout")!.variants).toEqual([
+        { key: "v1", value: "classic" },
+        { key: "v2", value: "new" },
+        { key: "v3", value: "newer" },
+      ]);
+    }));
+
   it("keeps serving a deployment while its rollback is requested, and stops once rolled back", () =>
     withRootDb(async (client) => {
       const { a } = await createTwoTeams(client);
