@@ -761,7 +761,7 @@ create table app_public.approval_requests (
   constraint approval_requests_team_id_fkey FOREIGN KEY (team_id) REFERENCES app_public.teams(id) ON DELETE CASCADE,
   constraint approval_requests_update_proposal CHECK (((action = 'update'::text) = ((proposed_criteria IS NOT NULL) AND (base_fingerprint IS NOT NULL))))
 );
-comment on table app_public.approval_requests is 'A requested stage change (deploy or rollback) that an approval policy covers: what would change, who may approve it (frozen when requested) and where it stands. Changed only through approveApprovalRequest, rejectApprovalRequest, finalizeApprovalRequest, overrideApprovalRequest and cancelApprovalRequest.';
+comment on table app_public.approval_requests is 'A requested stage change that an approval policy covers (deploy, rollback, or update of a served stage''s criteria and default variant): what would change, who may approve it (frozen when requested) and where it stands. Changed only through requestStageUpdate, approveApprovalRequest, rejectApprovalRequest, finalizeApprovalRequest, overrideApprovalRequest and cancelApprovalRequest.';
 comment on column app_public.approval_requests.id is 'Unique identifier of the request.';
 comment on column app_public.approval_requests.team_id is 'The team of the feature.';
 comment on column app_public.approval_requests.feature_id is 'The feature.';
@@ -6466,7 +6466,7 @@ begin
     update app_public.feature_stages s set default_variant = request_stage_update.default_variant
     where s.id = v_stage.id and s.default_variant is distinct from request_stage_update.default_variant;
     v_after := app_hidden.feature_snapshot(v_stage.feature_id);
-    raise exception 'fluxgate: trial of a stage update' using errcode = 'P0001';
+    raise exception 'fluxgate: trial of a stage update'; -- raise_exception (P0001), caught below
   exception when others then
     get stacked diagnostics v_state = returned_sqlstate, v_message = message_text;
     if v_state <> 'P0001' or v_message <> 'fluxgate: trial of a stage update' then

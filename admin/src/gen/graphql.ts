@@ -315,7 +315,7 @@ export type ApprovalPreview = {
   targetStatus?: Maybe<StageStatus>;
 };
 
-/** A requested stage change (deploy or rollback) that an approval policy covers: what would change, who may approve it (frozen when requested) and where it stands. Changed only through approveApprovalRequest, rejectApprovalRequest, finalizeApprovalRequest, overrideApprovalRequest and cancelApprovalRequest. */
+/** A requested stage change that an approval policy covers (deploy, rollback, or update of a served stage's criteria and default variant): what would change, who may approve it (frozen when requested) and where it stands. Changed only through requestStageUpdate, approveApprovalRequest, rejectApprovalRequest, finalizeApprovalRequest, overrideApprovalRequest and cancelApprovalRequest. */
 export type ApprovalRequest = Node & {
   __typename?: 'ApprovalRequest';
   /** deploy, rollback, or update (a change to a served stage's criteria and default variant: requestStageUpdate). */
@@ -391,7 +391,7 @@ export type ApprovalRequest = Node & {
 };
 
 
-/** A requested stage change (deploy or rollback) that an approval policy covers: what would change, who may approve it (frozen when requested) and where it stands. Changed only through approveApprovalRequest, rejectApprovalRequest, finalizeApprovalRequest, overrideApprovalRequest and cancelApprovalRequest. */
+/** A requested stage change that an approval policy covers (deploy, rollback, or update of a served stage's criteria and default variant): what would change, who may approve it (frozen when requested) and where it stands. Changed only through requestStageUpdate, approveApprovalRequest, rejectApprovalRequest, finalizeApprovalRequest, overrideApprovalRequest and cancelApprovalRequest. */
 export type ApprovalRequestVotesArgs = {
   after?: InputMaybe<Scalars['Cursor']['input']>;
   before?: InputMaybe<Scalars['Cursor']['input']>;

@@ -458,7 +458,7 @@ begin
     update app_public.feature_stages s set default_variant = request_stage_update.default_variant
     where s.id = v_stage.id and s.default_variant is distinct from request_stage_update.default_variant;
     v_after := app_hidden.feature_snapshot(v_stage.feature_id);
-    raise exception 'fluxgate: trial of a stage update' using errcode = 'P0001';
+    raise exception 'fluxgate: trial of a stage update'; -- raise_exception (P0001), caught below
   exception when others then
     get stacked diagnostics v_state = returned_sqlstate, v_message = message_text;
     if v_state <> 'P0001' or v_message <> 'fluxgate: trial of a stage update' then
@@ -641,3 +641,6 @@ end;
 $function$;
 
 comment on function app_public.approval_preview(stage_id uuid, action text) is 'What requesting a stage change would do, before asking: not_required (no policy: it applies at once), needs_approvals (how many, from whom, under which policy) or blocked (and why: role, status, change freeze, unserved prerequisite, too few eligible approvers, an open request). Actions: deploy, rollback, or update (requestStageUpdate: editing a served stage''s criteria or default variant; not_required where no policy governs it, so it may be edited directly).';
+
+comment on table app_public.approval_requests is
+  E'A requested stage change that an approval policy covers (deploy, rollback, or update of a served stage''s criteria and default variant): what would change, who may approve it (frozen when requested) and where it stands. Changed only through requestStageUpdate, approveApprovalRequest, rejectApprovalRequest, finalizeApprovalRequest, overrideApprovalRequest and cancelApprovalRequest.';
