@@ -391,6 +391,34 @@ describe("request_stage_update", () => {
       expect(rows).toEqual([{ status: "applied", override_reason: "incident 42" }]);
     }));
 
+  it("is applied by the job queue's auto-approval, which acts for no user", () =>
+    withRootDb(async (client) => {
+      // Setup
+      const w = await world(client);
+      await client.query(
+        "update app_public.approval_policies set auto_approve_after_hours = 1 where team_id = $1",
+        [w.teamId],
+      );
+      const id = await requestUpdate(client, w.requester, w.prodStage);
+      await becomeRoot(client);
+      await client.query(
+        "update app_public.approval_requests set auto_approve_at = now() - interval '1 minute' where id = $1",
+        [id],
+      );
+
+      // Action
+      const { rows: sweep } = await client.query("select app_private.run_due_governance() as r");
+
+      // Assertions
+      expect(sweep[0].r.autoApproved).toBe(1);
+      expect(await rollouts(client, w.prodStage)).toEqual([10000]);
+      const { rows } = await client.query(
+        "select status from app_public.approval_requests where id = $1",
+        [id],
+      );
+      expect(rows).toEqual([{ status: "applied" }]);
+    }));
+
   it("rejecting or cancelling leaves the stage serving as before", () =>
     withRootDb(async (client) => {
       const w = await world(client);
