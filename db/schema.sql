@@ -362,6 +362,30 @@ alter table app_private.client_secrets enable row level security;
 -- (none)
 
 -- ============================================================================
+-- Table app_private.governed_edit_passes
+-- ============================================================================
+
+create table app_private.governed_edit_passes (
+  xact_id bigint not null,
+  created_at timestamp with time zone default now() not null,
+  constraint governed_edit_passes_pkey PRIMARY KEY (xact_id)
+);
+comment on table app_private.governed_edit_passes is 'Transactions in which the approval workflow applies an approved change to a governed stage (a row only while it applies it): the guard triggers let those writes through.';
+
+-- indexes
+-- (none besides constraints)
+
+-- row level security
+alter table app_private.governed_edit_passes enable row level security;
+-- no policies: no role but the owner (or a bypassrls role) sees a row
+
+-- grants
+-- no grants: only fluxgate_owner reaches app_private.governed_edit_passes
+
+-- triggers
+-- (none)
+
+-- ============================================================================
 -- Table app_private.ingest_batches
 -- ============================================================================
 
@@ -721,24 +745,30 @@ create table app_public.approval_requests (
   override_reason text,
   created_at timestamp with time zone default now() not null,
   updated_at timestamp with time zone default now() not null,
-  constraint approval_requests_action_check CHECK ((action = ANY (ARRAY['deploy'::text, 'rollback'::text]))),
+  proposed_criteria jsonb,
+  proposed_default_variant text,
+  reason text default ''::text not null,
+  base_fingerprint text,
+  constraint approval_requests_action_check CHECK ((action = ANY (ARRAY['deploy'::text, 'rollback'::text, 'update'::text]))),
   constraint approval_requests_environment_id_fkey FOREIGN KEY (environment_id) REFERENCES app_public.environments(id) ON DELETE CASCADE,
   constraint approval_requests_feature_id_fkey FOREIGN KEY (feature_id) REFERENCES app_public.features(id) ON DELETE CASCADE,
   constraint approval_requests_feature_stage_id_fkey FOREIGN KEY (feature_stage_id) REFERENCES app_public.feature_stages(id) ON DELETE CASCADE,
   constraint approval_requests_pkey PRIMARY KEY (id),
   constraint approval_requests_policy_id_fkey FOREIGN KEY (policy_id) REFERENCES app_public.approval_policies(id) ON DELETE SET NULL,
+  constraint approval_requests_reason_check CHECK ((length(reason) <= 2000)),
   constraint approval_requests_requested_by_fkey FOREIGN KEY (requested_by) REFERENCES app_public.users(id) ON DELETE SET NULL,
   constraint approval_requests_required_approvals_check CHECK ((required_approvals >= 1)),
-  constraint approval_requests_team_id_fkey FOREIGN KEY (team_id) REFERENCES app_public.teams(id) ON DELETE CASCADE
+  constraint approval_requests_team_id_fkey FOREIGN KEY (team_id) REFERENCES app_public.teams(id) ON DELETE CASCADE,
+  constraint approval_requests_update_proposal CHECK (((action = 'update'::text) = ((proposed_criteria IS NOT NULL) AND (base_fingerprint IS NOT NULL))))
 );
-comment on table app_public.approval_requests is 'A requested stage change (deploy or rollback) that an approval policy covers: what would change, who may approve it (frozen when requested) and where it stands. Changed only through approveApprovalRequest, rejectApprovalRequest, finalizeApprovalRequest, overrideApprovalRequest and cancelApprovalRequest.';
+comment on table app_public.approval_requests is 'A requested stage change that an approval policy covers (deploy, rollback, or update of a served stage''s criteria and default variant): what would change, who may approve it (frozen when requested) and where it stands. Changed only through requestStageUpdate, approveApprovalRequest, rejectApprovalRequest, finalizeApprovalRequest, overrideApprovalRequest and cancelApprovalRequest.';
 comment on column app_public.approval_requests.id is 'Unique identifier of the request.';
 comment on column app_public.approval_requests.team_id is 'The team of the feature.';
 comment on column app_public.approval_requests.feature_id is 'The feature.';
 comment on column app_public.approval_requests.feature_stage_id is 'The stage to change.';
 comment on column app_public.approval_requests.environment_id is 'The stage''s environment.';
 comment on column app_public.approval_requests.policy_id is 'The policy that required approval (null once it is deleted; the request keeps its frozen terms).';
-comment on column app_public.approval_requests.action is 'deploy or rollback.';
+comment on column app_public.approval_requests.action is 'deploy, rollback, or update (a change to a served stage''s criteria and default variant: requestStageUpdate).';
 comment on column app_public.approval_requests.status is 'Pending, approved, rejected, cancelled or applied.';
 comment on column app_public.approval_requests.previous_status is 'The stage''s status before the request: cancelling restores it.';
 comment on column app_public.approval_requests.required_approvals is 'Approvals needed, from the policy when requested.';
@@ -747,7 +777,7 @@ comment on column app_public.approval_requests.requested_by is 'The user who ask
 comment on column app_public.approval_requests.requested_by_api_token_id is 'The API token that asked, when a machine did.';
 comment on column app_public.approval_requests.before_snapshot is 'The feature (with dependencies, stages and criteria) when requested.';
 comment on column app_public.approval_requests.after_snapshot is 'The feature as it will be once the change is applied.';
-comment on column app_public.approval_requests.diff is 'What the change does: {stages: {changed: [{id, changes: {status: {before, after}}}]}}, as featureVersionDiff reports.';
+comment on column app_public.approval_requests.diff is 'What the change does, as featureVersionDiff reports: {stages: {changed: [{id, changes: {status: {before, after}}}]}} for a deploy or rollback; for an update also {criteria: {added, removed, changed}} and the stage''s default variant.';
 comment on column app_public.approval_requests.blast_radius is 'The flags depending on this one at any depth, when requested: [{id, key, depth}].';
 comment on column app_public.approval_requests.auto_approve_at is 'When a pending request is approved and applied if nobody rejected it (null: never).';
 comment on column app_public.approval_requests.decided_at is 'When the request was approved, rejected, cancelled or applied.';
@@ -755,6 +785,10 @@ comment on column app_public.approval_requests.decided_by is 'Who made the last 
 comment on column app_public.approval_requests.override_reason is 'Why a team admin overrode the approvals.';
 comment on column app_public.approval_requests.created_at is 'When the change was requested.';
 comment on column app_public.approval_requests.updated_at is 'When the request last changed.';
+comment on column app_public.approval_requests.proposed_criteria is 'For an update: the criteria the stage will have once applied, as setStageCriteria takes them (validated when requested). Null for deploy and rollback.';
+comment on column app_public.approval_requests.proposed_default_variant is 'For an update: the default variant the stage will have once applied (null: the feature''s off variant).';
+comment on column app_public.approval_requests.reason is 'Why the requester asks for the change (may be empty).';
+comment on column app_public.approval_requests.base_fingerprint is 'For an update: a digest of the stage''s criteria, default variant and the feature''s served fields when requested; finalizing refuses a stage that changed since (STALE).';
 
 -- indexes
 CREATE INDEX idx_approval_requests_auto_approve_at ON app_public.approval_requests USING btree (auto_approve_at) WHERE (status = 'pending'::app_public.approval_request_status);
@@ -1280,6 +1314,7 @@ CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON app_public.feature_sta
 CREATE TRIGGER _200_same_team BEFORE INSERT OR UPDATE ON app_public.feature_stages FOR EACH ROW EXECUTE FUNCTION app_private.tg__same_team('feature_id', 'app_public.features', 'environment_id', 'app_public.environments', 'parent_stage_id', 'app_public.feature_stages');
 CREATE TRIGGER _300_lock_graph BEFORE INSERT OR UPDATE OF parent_stage_id ON app_public.feature_stages FOR EACH ROW EXECUTE FUNCTION app_private.tg__lock_team_graph('feature_stages');
 CREATE TRIGGER _400_validate BEFORE INSERT OR UPDATE ON app_public.feature_stages FOR EACH ROW EXECUTE FUNCTION app_private.tg_feature_stages__validate();
+CREATE TRIGGER _410_guard_governed BEFORE UPDATE OF default_variant ON app_public.feature_stages FOR EACH ROW EXECUTE FUNCTION app_private.tg_feature_stages__guard_governed();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.feature_stages FOR EACH ROW EXECUTE FUNCTION app_private.tg__audit('id');
 CREATE TRIGGER _910_change_feed AFTER INSERT OR DELETE OR UPDATE ON app_public.feature_stages FOR EACH ROW EXECUTE FUNCTION app_private.tg__change_feed('id');
 CREATE TRIGGER _920_feature_version AFTER INSERT OR DELETE OR UPDATE ON app_public.feature_stages FOR EACH ROW EXECUTE FUNCTION app_private.tg__feature_version();
@@ -1409,6 +1444,7 @@ CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON app_public.features FO
 CREATE TRIGGER _200_validate BEFORE INSERT OR UPDATE ON app_public.features FOR EACH ROW EXECUTE FUNCTION app_private.tg_features__validate();
 CREATE TRIGGER _210_guard_kill_switch BEFORE INSERT OR UPDATE ON app_public.features FOR EACH ROW EXECUTE FUNCTION app_private.tg_features__guard_kill_switch();
 CREATE TRIGGER _220_guard_archive BEFORE UPDATE OF lifecycle ON app_public.features FOR EACH ROW EXECUTE FUNCTION app_private.tg_features__guard_archive();
+CREATE TRIGGER _230_guard_governed BEFORE UPDATE ON app_public.features FOR EACH ROW EXECUTE FUNCTION app_private.tg_features__guard_governed();
 CREATE TRIGGER _600_check_variant_references AFTER UPDATE OF variants ON app_public.features FOR EACH ROW EXECUTE FUNCTION app_private.tg_features__check_variant_references();
 CREATE TRIGGER _800_sync_kills AFTER INSERT OR UPDATE OF kill_switch ON app_public.features FOR EACH ROW EXECUTE FUNCTION app_private.tg_features__sync_kills();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.features FOR EACH ROW EXECUTE FUNCTION app_private.tg__audit('id');
@@ -1827,6 +1863,7 @@ CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON app_public.stage_crite
 CREATE TRIGGER _200_same_team BEFORE INSERT OR UPDATE ON app_public.stage_criteria FOR EACH ROW EXECUTE FUNCTION app_private.tg__same_team('feature_stage_id', 'app_public.feature_stages');
 CREATE TRIGGER _350_normalize_legacy_rules BEFORE INSERT OR UPDATE OF rules ON app_public.stage_criteria FOR EACH ROW EXECUTE FUNCTION app_private.tg__normalize_legacy_rules();
 CREATE TRIGGER _400_validate BEFORE INSERT OR UPDATE ON app_public.stage_criteria FOR EACH ROW EXECUTE FUNCTION app_private.tg_stage_criteria__validate();
+CREATE TRIGGER _450_guard_governed BEFORE INSERT OR DELETE OR UPDATE ON app_public.stage_criteria FOR EACH ROW EXECUTE FUNCTION app_private.tg_stage_criteria__guard_governed();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.stage_criteria FOR EACH ROW EXECUTE FUNCTION app_private.tg__audit('id');
 CREATE TRIGGER _910_change_feed AFTER INSERT OR DELETE OR UPDATE ON app_public.stage_criteria FOR EACH ROW EXECUTE FUNCTION app_private.tg__change_feed('id');
 CREATE TRIGGER _920_feature_version AFTER INSERT OR DELETE OR UPDATE ON app_public.stage_criteria FOR EACH ROW EXECUTE FUNCTION app_private.tg__feature_version();
@@ -2727,6 +2764,50 @@ comment on function app_hidden.set_password(user_id uuid, password_hash text, te
 grant execute on function app_hidden.set_password(user_id uuid, password_hash text, temporary boolean) to fluxgate_visitor;
 
 -- ----------------------------------------------------------------------------
+-- function app_hidden.stage_fingerprint(stage_id uuid)
+-- ----------------------------------------------------------------------------
+-- sql, stable, strict, security definer, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_hidden.stage_fingerprint(stage_id uuid)
+ RETURNS text
+ LANGUAGE sql
+ STABLE STRICT SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select md5(jsonb_build_object(
+    'defaultVariant', s.default_variant,
+    'feature', jsonb_build_object('kind', f.kind, 'valueType', f.value_type, 'variants', f.variants,
+      'offVariant', f.off_variant, 'sticky', f.sticky),
+    'criteria', (
+      select coalesce(jsonb_agg(jsonb_build_object('priority', c.priority, 'name', c.name,
+        'rules', c.rules, 'rollout', c.rollout_basis_points, 'variant', c.variant, 'split', c.split)
+        order by c.priority), '[]')
+      from app_public.stage_criteria c where c.feature_stage_id = s.id))::text)
+  from app_public.feature_stages s join app_public.features f on f.id = s.feature_id
+  where s.id = stage_fingerprint.stage_id;
+$function$;
+comment on function app_hidden.stage_fingerprint(stage_id uuid) is 'A digest of what a stage serves (its criteria, default variant and the feature''s kind, value type, variants, off variant and sticky flag): equal digests, same serving.';
+grant execute on function app_hidden.stage_fingerprint(stage_id uuid) to fluxgate_visitor;
+
+-- ----------------------------------------------------------------------------
+-- function app_hidden.stage_governing_policy(stage_id uuid)
+-- ----------------------------------------------------------------------------
+-- sql, stable, strict, security definer, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_hidden.stage_governing_policy(stage_id uuid)
+ RETURNS app_public.approval_policies
+ LANGUAGE sql
+ STABLE STRICT SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select p.*
+  from app_public.feature_stages s,
+    lateral app_hidden.applicable_approval_policy(s.environment_id) p
+  where s.id = stage_governing_policy.stage_id and p.id is not null
+    and s.status in ('deployed', 'rollback_requested', 'rollback_approved', 'rollback_rejected');
+$function$;
+comment on function app_hidden.stage_governing_policy(stage_id uuid) is 'The approval policy governing edits of a stage: the one covering its environment (applicable_approval_policy) when the stage is served; null when it is not served or no policy covers it.';
+grant execute on function app_hidden.stage_governing_policy(stage_id uuid) to fluxgate_visitor;
+
+-- ----------------------------------------------------------------------------
 -- function app_hidden.stage_transition_allowed(from_status app_public.stage_status, to_status app_public.stage_status)
 -- ----------------------------------------------------------------------------
 -- sql, immutable, strict, security invoker, parallel unsafe, owner fluxgate_owner
@@ -3051,6 +3132,102 @@ comment on function app_hidden.validate_typed_value(type text, value jsonb, path
 grant execute on function app_hidden.validate_typed_value(type text, value jsonb, path text) to fluxgate_visitor;
 
 -- ----------------------------------------------------------------------------
+-- function app_hidden.write_stage_criteria(stage_id uuid, criteria jsonb)
+-- ----------------------------------------------------------------------------
+-- plpgsql, volatile, called on null input, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_hidden.write_stage_criteria(stage_id uuid, criteria jsonb)
+ RETURNS SETOF app_public.stage_criteria
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  v_team_id uuid;
+  v_i int;
+  v_item jsonb;
+  v_k text;
+  v_row app_public.stage_criteria;
+  v_rollout numeric;
+  v_rollout_key text;
+begin
+  select s.team_id into v_team_id from app_public.feature_stages s where s.id = write_stage_criteria.stage_id;
+  if v_team_id is null then
+    raise exception 'no such stage' using errcode = '42501';
+  end if;
+  if jsonb_typeof(criteria) is distinct from 'array' or jsonb_array_length(criteria) > 200 then
+    raise exception 'criteria must be an array of at most 200 criteria' using errcode = 'BADRL';
+  end if;
+
+  delete from app_public.stage_criteria c where c.feature_stage_id = write_stage_criteria.stage_id;
+
+  for v_i in 0 .. jsonb_array_length(criteria) - 1 loop
+    v_item := criteria -> v_i;
+    if jsonb_typeof(v_item) <> 'object' then
+      raise exception 'criteria[%] must be an object', v_i using errcode = 'BADRL';
+    end if;
+    for v_k in select jsonb_object_keys(v_item) loop
+      -- rolloutBp: the deprecated legacy name of rolloutBasisPoints (decision 0017)
+      if v_k not in ('name', 'priority', 'rules', 'rolloutBasisPoints', 'rolloutBp', 'variant', 'split') then
+        raise exception 'criteria[%]: unknown key "%"', v_i, v_k using errcode = 'BADRL';
+      end if;
+    end loop;
+    if v_item ? 'rolloutBasisPoints' and v_item ? 'rolloutBp' then
+      raise exception 'criteria[%]: rolloutBp is the deprecated name of rolloutBasisPoints; give only rolloutBasisPoints', v_i
+        using errcode = 'BADRL';
+    end if;
+    if jsonb_typeof(v_item -> 'name') not in ('string', 'null')
+      or jsonb_typeof(v_item -> 'variant') not in ('string', 'null')
+      or (jsonb_typeof(v_item -> 'priority') not in ('number', 'null')) then
+      raise exception 'criteria[%]: name and variant are strings, priority an integer', v_i using errcode = 'BADRL';
+    end if;
+    if jsonb_typeof(v_item -> 'priority') = 'number'
+      and ((v_item ->> 'priority')::numeric <> trunc((v_item ->> 'priority')::numeric)
+        or (v_item ->> 'priority')::numeric not between 0 and 1000000) then
+      raise exception 'criteria[%].priority must be an integer from 0 to 1000000', v_i using errcode = 'BADRL';
+    end if;
+    v_rollout_key := case when v_item ? 'rolloutBp' then 'rolloutBp' else 'rolloutBasisPoints' end;
+    v_rollout := 10000;
+    if jsonb_typeof(v_item -> v_rollout_key) = 'number' then
+      v_rollout := (v_item ->> v_rollout_key)::numeric;
+    elsif jsonb_typeof(v_item -> v_rollout_key) is distinct from 'null' and v_item ? v_rollout_key then
+      v_rollout := -1;
+    end if;
+    if v_rollout <> trunc(v_rollout) or v_rollout not between 0 and 10000 then
+      raise exception 'criteria[%].% must be an integer from 0 to 10000 basis points', v_i, v_rollout_key
+        using errcode = 'BADRO';
+    end if;
+
+    begin
+      insert into app_public.stage_criteria
+        (team_id, feature_stage_id, priority, name, rules, rollout_basis_points, variant, split)
+      values (
+        v_team_id,
+        write_stage_criteria.stage_id,
+        coalesce((v_item ->> 'priority')::int, v_i),
+        coalesce(v_item ->> 'name', ''),
+        coalesce(nullif(v_item -> 'rules', 'null'), '[]'),
+        v_rollout::int,
+        v_item ->> 'variant',
+        nullif(v_item -> 'split', 'null')
+      )
+      returning * into v_row;
+    exception when others then
+      -- say which item failed, keep the code
+      declare
+        v_state text;
+        v_message text;
+      begin
+        get stacked diagnostics v_state = returned_sqlstate, v_message = message_text;
+        raise exception 'criteria[%]: %', v_i, v_message using errcode = v_state;
+      end;
+    end;
+    return next v_row;
+  end loop;
+end;
+$function$;
+comment on function app_hidden.write_stage_criteria(stage_id uuid, criteria jsonb) is 'Replaces all criteria of a stage, with the caller''s rights (row-level security applies): the one body setStageCriteria and an applied stage update share, so a proposal is validated exactly like a write.';
+grant execute on function app_hidden.write_stage_criteria(stage_id uuid, criteria jsonb) to fluxgate_visitor;
+
+-- ----------------------------------------------------------------------------
 -- function app_private.apply_approval_request(request_id uuid, final_status app_public.approval_request_status, freeze_reason text)
 -- ----------------------------------------------------------------------------
 -- plpgsql, volatile, called on null input, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
@@ -3076,22 +3253,36 @@ begin
     values (v_request.team_id, v_freeze.id, v_request.feature_stage_id, v_request.action, freeze_reason,
       app_public.current_user_id());
   end if;
+  if v_request.action = 'update' then
+    if app_hidden.stage_fingerprint(v_request.feature_stage_id) is distinct from v_request.base_fingerprint then
+      raise exception 'the stage changed since this update was requested: cancel it and request the change again on the current stage'
+        using errcode = 'STALE';
+    end if;
+    insert into app_private.governed_edit_passes (xact_id) values (pg_current_xact_id()::text::bigint)
+    on conflict (xact_id) do nothing;
+    perform app_hidden.write_stage_criteria(v_request.feature_stage_id, v_request.proposed_criteria);
+    update app_public.feature_stages s set default_variant = v_request.proposed_default_variant
+    where s.id = v_request.feature_stage_id and s.default_variant is distinct from v_request.proposed_default_variant;
+    delete from app_private.governed_edit_passes p where p.xact_id = pg_current_xact_id()::text::bigint;
+  end if;
   if v_request.action = 'deploy' then
     v_prerequisite := app_hidden.unserved_prerequisite(v_request.feature_id, v_request.environment_id);
     if v_prerequisite is not null then
       raise exception 'prerequisite "%" is not served in this environment', v_prerequisite using errcode = 'BLKPR';
     end if;
   end if;
-  update app_public.feature_stages s
-  set status = case v_request.action when 'deploy' then 'deployed'::app_public.stage_status else 'rollbacked' end
-  where s.id = v_request.feature_stage_id;
+  if v_request.action in ('deploy', 'rollback') then
+    update app_public.feature_stages s
+    set status = case v_request.action when 'deploy' then 'deployed'::app_public.stage_status else 'rollbacked' end
+    where s.id = v_request.feature_stage_id;
+  end if;
   update app_public.approval_requests r set status = final_status, decided_at = now(),
     decided_by = app_public.current_user_id()
   where r.id = v_request.id returning * into v_request;
   return v_request;
 end;
 $function$;
-comment on function app_private.apply_approval_request(request_id uuid, final_status app_public.approval_request_status, freeze_reason text) is 'Applies an approved (or overridden, or auto-approved) request: the stage becomes deployed / rollbacked. CFRZN during a change freeze unless a freeze_reason overrides it (recorded in freeze_overrides); BLKPR when a prerequisite is no longer served.';
+comment on function app_private.apply_approval_request(request_id uuid, final_status app_public.approval_request_status, freeze_reason text) is 'Applies an approved (or overridden, or auto-approved) request: a deploy / rollback makes the stage deployed / rollbacked; an update replaces the stage''s criteria and default variant with the proposal (STALE when the stage changed since it was requested). CFRZN during a change freeze unless a freeze_reason overrides it (recorded in freeze_overrides); BLKPR when a prerequisite is no longer served.';
 -- no execute grants: only the owner may call it
 
 -- ----------------------------------------------------------------------------
@@ -3486,6 +3677,23 @@ AS $function$
   from e;
 $function$;
 comment on function app_private.environment_snapshot(environment_id uuid) is 'For the backend (owner): the engine Snapshot of an environment (flags with this environment''s stage, segments, prerequisites, the team''s context schema) at its latest revision, with rules and rollouts as stored, as json; null for an unknown environment.';
+-- no execute grants: only the owner may call it
+
+-- ----------------------------------------------------------------------------
+-- function app_private.governed_edit_passes_through()
+-- ----------------------------------------------------------------------------
+-- sql, stable, called on null input, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_private.governed_edit_passes_through()
+ RETURNS boolean
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select exists (select 1 from app_private.governed_edit_passes p
+      where p.xact_id = pg_current_xact_id()::text::bigint)
+    or (app_public.current_user_id() is null and app_private.current_actor_api_token_id() is null);
+$function$;
+comment on function app_private.governed_edit_passes_through() is 'Whether a write to a governed stage passes: the approval workflow is applying an approved change in this transaction, or no user or API token acts (owner scripts).';
 -- no execute grants: only the owner may call it
 
 -- ----------------------------------------------------------------------------
@@ -3903,6 +4111,72 @@ comment on function app_private.plan_stage_change(stage_id uuid, action text, re
 -- no execute grants: only the owner may call it
 
 -- ----------------------------------------------------------------------------
+-- function app_private.plan_stage_update(stage_id uuid, requester uuid, override_freeze boolean)
+-- ----------------------------------------------------------------------------
+-- plpgsql, stable, called on null input, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_private.plan_stage_update(stage_id uuid, requester uuid, override_freeze boolean)
+ RETURNS app_public.approval_preview
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+#variable_conflict use_variable
+declare
+  v_stage app_public.feature_stages;
+  v_policy app_public.approval_policies;
+  v_freeze app_public.freeze_windows;
+  v_plan app_public.approval_preview;
+begin
+  select * into v_stage from app_public.feature_stages s where s.id = plan_stage_update.stage_id;
+  if v_stage.id is null then
+    v_plan := row('blocked', 'no such stage', null, null, null, null, '42501', null);
+    return v_plan;
+  end if;
+  v_plan.target_status := v_stage.status;
+  v_policy := app_hidden.stage_governing_policy(v_stage.id);
+  v_plan.policy_id := v_policy.id;
+  if v_policy.id is null then
+    v_plan.outcome := 'not_required';
+    v_plan.reason := 'no approval policy governs this stage (not served, or no policy covers its environment): edit it directly';
+    v_plan.required_approvals := 0;
+    v_plan.eligible_approver_ids := '{}';
+    return v_plan;
+  end if;
+  if exists (select 1 from app_public.approval_requests r
+      where r.feature_stage_id = v_stage.id and r.status in ('pending', 'approved')) then
+    v_plan.outcome := 'blocked';
+    v_plan.reason := 'an approval request is open on this stage: decide or cancel it first';
+    v_plan.error_code := 'BADTR';
+    return v_plan;
+  end if;
+  v_freeze := app_hidden.freeze_in_force(v_stage.environment_id, now());
+  v_plan.freeze_window_id := v_freeze.id;
+  if v_freeze.id is not null and not override_freeze then
+    v_plan.outcome := 'blocked';
+    v_plan.reason := format('change freeze "%s" is in force in this environment (a team admin may override it with a reason)', v_freeze.name);
+    v_plan.error_code := 'CFRZN';
+    return v_plan;
+  end if;
+  v_plan.required_approvals := v_policy.required_approvals;
+  v_plan.eligible_approver_ids := app_hidden.eligible_approvers(
+    v_stage.team_id, v_policy.eligible_roles, v_policy.eligible_user_ids, requester);
+  if cardinality(v_plan.eligible_approver_ids) < v_policy.required_approvals
+    and v_policy.auto_approve_after_hours is null then
+    v_plan.outcome := 'blocked';
+    v_plan.reason := format('policy "%s" needs %s approval(s) but only %s member(s) besides the requester may approve',
+      v_policy.name, v_policy.required_approvals, cardinality(v_plan.eligible_approver_ids));
+    v_plan.error_code := 'QUORM';
+    return v_plan;
+  end if;
+  v_plan.outcome := 'needs_approvals';
+  v_plan.reason := format('policy "%s" needs %s approval(s)', v_policy.name, v_policy.required_approvals);
+  return v_plan;
+end;
+$function$;
+comment on function app_private.plan_stage_update(stage_id uuid, requester uuid, override_freeze boolean) is 'What requesting an update of a stage''s criteria and default variant would do for a requester (roles are the caller''s to check): not_required where no policy governs the stage, else needs_approvals or blocked (BADTR an open request, CFRZN a freeze, QUORM too few approvers).';
+-- no execute grants: only the owner may call it
+
+-- ----------------------------------------------------------------------------
 -- function app_private.prune_change_feed(retention interval, batch_size integer)
 -- ----------------------------------------------------------------------------
 -- plpgsql, volatile, called on null input, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
@@ -3967,6 +4241,28 @@ AS $function$
   delete from app_hidden.evaluation_uniques where minute < now() - retention;
 $function$;
 comment on function app_private.prune_ingest(batch_window interval, retention interval) is 'Deletes batch ids older than the replay window and per-minute metrics older than the retention.';
+-- no execute grants: only the owner may call it
+
+-- ----------------------------------------------------------------------------
+-- function app_private.raise_governed(stage_id uuid, policy app_public.approval_policies, what text)
+-- ----------------------------------------------------------------------------
+-- plpgsql, volatile, called on null input, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_private.raise_governed(stage_id uuid, policy app_public.approval_policies, what text)
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  v_environment text := (select e.name from app_public.feature_stages s
+    join app_public.environments e on e.id = s.environment_id where s.id = raise_governed.stage_id);
+begin
+  raise exception '% of a stage served in environment "%" is governed by approval policy "%": request the change (requestStageUpdate) instead of editing it',
+    what, v_environment, policy.name
+    using errcode = 'GOVRN',
+      hint = 'requestStageUpdate(stageId, criteria, defaultVariant, reason) opens an approval request that applies the change once approved';
+end;
+$function$;
+comment on function app_private.raise_governed(stage_id uuid, policy app_public.approval_policies, what text) is 'Raises GOVRN naming the environment and the policy that governs the stage.';
 -- no execute grants: only the owner may call it
 
 -- ----------------------------------------------------------------------------
@@ -4737,6 +5033,32 @@ comment on function app_private.tg_feature_dependencies__validate() is 'Trigger 
 -- no execute grants: only the owner may call it
 
 -- ----------------------------------------------------------------------------
+-- function app_private.tg_feature_stages__guard_governed()
+-- ----------------------------------------------------------------------------
+-- plpgsql, volatile, called on null input, security definer, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_private.tg_feature_stages__guard_governed()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  v_policy app_public.approval_policies;
+begin
+  if NEW.default_variant is distinct from OLD.default_variant
+    and not app_private.governed_edit_passes_through() then
+    v_policy := app_hidden.stage_governing_policy(OLD.id);
+    if v_policy.id is not null then
+      perform app_private.raise_governed(OLD.id, v_policy, 'the default variant');
+    end if;
+  end if;
+  return NEW;
+end;
+$function$;
+comment on function app_private.tg_feature_stages__guard_governed() is 'Trigger function: refuses (GOVRN) changing the default variant of a served stage an approval policy covers, unless the approval workflow applies it.';
+-- no execute grants: only the owner may call it
+
+-- ----------------------------------------------------------------------------
 -- function app_private.tg_feature_stages__validate()
 -- ----------------------------------------------------------------------------
 -- plpgsql, volatile, called on null input, security definer, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
@@ -4861,6 +5183,42 @@ begin
 end;
 $function$;
 comment on function app_private.tg_features__guard_archive() is 'Trigger function: a flag other flags (not archived) depend on cannot be archived (INUSE, naming them).';
+-- no execute grants: only the owner may call it
+
+-- ----------------------------------------------------------------------------
+-- function app_private.tg_features__guard_governed()
+-- ----------------------------------------------------------------------------
+-- plpgsql, volatile, called on null input, security definer, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_private.tg_features__guard_governed()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  v_stage uuid;
+  v_policy app_public.approval_policies;
+begin
+  if (NEW.kind, NEW.value_type, NEW.variants, NEW.off_variant, NEW.sticky)
+      is not distinct from (OLD.kind, OLD.value_type, OLD.variants, OLD.off_variant, OLD.sticky)
+    or app_private.governed_edit_passes_through() then
+    return NEW;
+  end if;
+  -- shared by every stage: governed when any served stage is, under the
+  -- policy needing the most approvals
+  select s.id into v_stage
+  from app_public.feature_stages s, lateral app_hidden.stage_governing_policy(s.id) p
+  where s.feature_id = OLD.id and p.id is not null
+  order by p.required_approvals desc, s.position, s.id
+  limit 1;
+  if v_stage is not null then
+    v_policy := app_hidden.stage_governing_policy(v_stage);
+    perform app_private.raise_governed(v_stage, v_policy, 'the variants, off variant, kind, value type or stickiness of a feature');
+  end if;
+  return NEW;
+end;
+$function$;
+comment on function app_private.tg_features__guard_governed() is 'Trigger function: refuses (GOVRN) changing the fields every stage serves from (kind, value type, variants, off variant, sticky) while any served stage of the feature is covered by an approval policy. The kill switch is never held.';
 -- no execute grants: only the owner may call it
 
 -- ----------------------------------------------------------------------------
@@ -5126,6 +5484,44 @@ comment on function app_private.tg_segments__validate() is 'Trigger function: va
 -- no execute grants: only the owner may call it
 
 -- ----------------------------------------------------------------------------
+-- function app_private.tg_stage_criteria__guard_governed()
+-- ----------------------------------------------------------------------------
+-- plpgsql, volatile, called on null input, security definer, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_private.tg_stage_criteria__guard_governed()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  v_policy app_public.approval_policies;
+  v_stage uuid;
+begin
+  if TG_OP = 'UPDATE'
+    and NEW.feature_stage_id = OLD.feature_stage_id
+    and NEW.priority = OLD.priority and NEW.rules = OLD.rules
+    and NEW.rollout_basis_points = OLD.rollout_basis_points
+    and NEW.variant is not distinct from OLD.variant and NEW.split is not distinct from OLD.split then
+    return NEW; -- only its name or timestamps: nothing served changes
+  end if;
+  if app_private.governed_edit_passes_through() then
+    return coalesce(NEW, OLD);
+  end if;
+  foreach v_stage in array array_remove(array[
+      case when TG_OP <> 'INSERT' then OLD.feature_stage_id end,
+      case when TG_OP <> 'DELETE' then NEW.feature_stage_id end], null) loop
+    v_policy := app_hidden.stage_governing_policy(v_stage);
+    if v_policy.id is not null then
+      perform app_private.raise_governed(v_stage, v_policy, 'the criteria');
+    end if;
+  end loop;
+  return coalesce(NEW, OLD);
+end;
+$function$;
+comment on function app_private.tg_stage_criteria__guard_governed() is 'Trigger function: refuses (GOVRN) adding, changing (other than its name) or removing a criterion of a served stage an approval policy covers, unless the approval workflow applies it.';
+-- no execute grants: only the owner may call it
+
+-- ----------------------------------------------------------------------------
 -- function app_private.tg_stage_criteria__validate()
 -- ----------------------------------------------------------------------------
 -- plpgsql, volatile, called on null input, security definer, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
@@ -5375,7 +5771,7 @@ begin
   if decision = 'reject' then
     update app_public.feature_stages s
     set status = case v_request.action when 'deploy' then 'deployment_rejected'::app_public.stage_status else 'rollback_rejected' end
-    where s.id = v_request.feature_stage_id;
+    where s.id = v_request.feature_stage_id and v_request.action <> 'update';
     update app_public.approval_requests r set status = 'rejected', decided_at = now(), decided_by = v_user
     where r.id = v_request.id returning * into v_request;
     return v_request;
@@ -5385,7 +5781,7 @@ begin
   if v_approvals >= v_request.required_approvals then
     update app_public.feature_stages s
     set status = case v_request.action when 'deploy' then 'deployment_approved'::app_public.stage_status else 'rollback_approved' end
-    where s.id = v_request.feature_stage_id;
+    where s.id = v_request.feature_stage_id and v_request.action <> 'update';
     update app_public.approval_requests r set status = 'approved', decided_at = now(), decided_by = v_user
     where r.id = v_request.id returning * into v_request;
   end if;
@@ -5481,10 +5877,13 @@ begin
     v_plan := row('blocked', 'only requesters of the feature''s team request stage changes', null, null, null, null, '42501', null);
     return v_plan;
   end if;
+  if action = 'update' then
+    return app_private.plan_stage_update(stage_id, app_public.current_user_id(), false);
+  end if;
   return app_private.plan_stage_change(stage_id, action, app_public.current_user_id(), false);
 end;
 $function$;
-comment on function app_public.approval_preview(stage_id uuid, action text) is 'What requesting a stage change would do, before asking: not_required (no policy: it applies at once), needs_approvals (how many, from whom, under which policy) or blocked (and why: role, status, change freeze, unserved prerequisite, too few eligible approvers).';
+comment on function app_public.approval_preview(stage_id uuid, action text) is 'What requesting a stage change would do, before asking: not_required (no policy: it applies at once), needs_approvals (how many, from whom, under which policy) or blocked (and why: role, status, change freeze, unserved prerequisite, too few eligible approvers, an open request). Actions: deploy, rollback, or update (requestStageUpdate: editing a served stage''s criteria or default variant; not_required where no policy governs it, so it may be edited directly).';
 grant execute on function app_public.approval_preview(stage_id uuid, action text) to fluxgate_visitor;
 
 -- ----------------------------------------------------------------------------
@@ -5523,13 +5922,13 @@ begin
     raise exception 'the requester or a team admin cancels a request' using errcode = '42501';
   end if;
   update app_public.feature_stages s set status = v_request.previous_status
-  where s.id = v_request.feature_stage_id;
+  where s.id = v_request.feature_stage_id and v_request.action <> 'update';
   update app_public.approval_requests r set status = 'cancelled', decided_at = now(), decided_by = v_user
   where r.id = v_request.id returning * into v_request;
   return v_request;
 end;
 $function$;
-comment on function app_public.cancel_approval_request(request_id uuid) is 'Cancels a pending or approved request: the stage goes back to the status it had before. The requester or a team admin. CLOSD when already decided.';
+comment on function app_public.cancel_approval_request(request_id uuid) is 'Cancels a pending or approved request: the stage goes back to the status it had before (an update request leaves the stage as it is). The requester or a team admin. CLOSD when already decided.';
 grant execute on function app_public.cancel_approval_request(request_id uuid) to fluxgate_visitor;
 
 -- ----------------------------------------------------------------------------
@@ -6014,6 +6413,93 @@ comment on function app_public.request_stage_change_in_freeze(stage_id uuid, act
 grant execute on function app_public.request_stage_change_in_freeze(stage_id uuid, action text, reason text) to fluxgate_visitor;
 
 -- ----------------------------------------------------------------------------
+-- function app_public.request_stage_update(stage_id uuid, criteria jsonb, default_variant text, reason text)
+-- ----------------------------------------------------------------------------
+-- plpgsql, volatile, called on null input, security definer, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_public.request_stage_update(stage_id uuid, criteria jsonb, default_variant text DEFAULT NULL::text, reason text DEFAULT ''::text)
+ RETURNS app_public.approval_requests
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+#variable_conflict use_variable
+declare
+  v_stage app_public.feature_stages;
+  v_requester uuid;
+  v_token uuid := app_private.current_actor_api_token_id();
+  v_plan app_public.approval_preview;
+  v_before jsonb;
+  v_after jsonb;
+  v_fingerprint text;
+  v_hours integer;
+  v_state text;
+  v_message text;
+  v_request app_public.approval_requests;
+begin
+  select * into v_stage from app_public.feature_stages s where s.id = request_stage_update.stage_id for update;
+  if v_stage.id is null or app_hidden.current_user_has_role(v_stage.team_id, 'requester') is not true then
+    raise exception 'requesters of the feature''s team request stage updates' using errcode = '42501';
+  end if;
+  if length(coalesce(reason, '')) > 2000 then
+    raise exception 'a reason is at most 2000 characters' using errcode = 'BADRS';
+  end if;
+  -- A machine's request belongs to the member who created its API token.
+  v_requester := coalesce(app_public.current_user_id(), (
+    select t.created_by from app_public.api_tokens t where t.id = v_token));
+  v_plan := app_private.plan_stage_update(v_stage.id, v_requester, false);
+  if v_plan.outcome = 'blocked' then
+    raise exception '%', v_plan.reason using errcode = v_plan.error_code;
+  end if;
+  if v_plan.outcome = 'not_required' then
+    -- nothing governs the stage: the change applies at once, as a direct write
+    perform app_hidden.write_stage_criteria(v_stage.id, criteria);
+    update app_public.feature_stages s set default_variant = request_stage_update.default_variant
+    where s.id = v_stage.id and s.default_variant is distinct from request_stage_update.default_variant;
+    return null;
+  end if;
+  v_fingerprint := app_hidden.stage_fingerprint(v_stage.id);
+  v_before := app_hidden.feature_snapshot(v_stage.feature_id);
+  -- Validate the proposal exactly like the write it will be (same function,
+  -- same errors) and read what it would make of the feature; then undo it.
+  begin
+    insert into app_private.governed_edit_passes (xact_id) values (pg_current_xact_id()::text::bigint)
+    on conflict (xact_id) do nothing;
+    perform app_hidden.write_stage_criteria(v_stage.id, criteria);
+    update app_public.feature_stages s set default_variant = request_stage_update.default_variant
+    where s.id = v_stage.id and s.default_variant is distinct from request_stage_update.default_variant;
+    v_after := app_hidden.feature_snapshot(v_stage.feature_id);
+    raise exception 'fluxgate: trial of a stage update'; -- raise_exception (P0001), caught below
+  exception when others then
+    get stacked diagnostics v_state = returned_sqlstate, v_message = message_text;
+    if v_state <> 'P0001' or v_message <> 'fluxgate: trial of a stage update' then
+      raise exception '%', v_message using errcode = v_state;
+    end if;
+  end;
+  select auto_approve_after_hours into v_hours from app_public.approval_policies where id = v_plan.policy_id;
+  insert into app_public.approval_requests (team_id, feature_id, feature_stage_id, environment_id,
+    policy_id, action, previous_status, required_approvals, eligible_approver_ids, requested_by,
+    requested_by_api_token_id, before_snapshot, after_snapshot, diff, blast_radius, auto_approve_at,
+    proposed_criteria, proposed_default_variant, reason, base_fingerprint)
+  values (v_stage.team_id, v_stage.feature_id, v_stage.id, v_stage.environment_id,
+    v_plan.policy_id, 'update', v_stage.status, v_plan.required_approvals, v_plan.eligible_approver_ids,
+    v_requester, v_token, v_before, v_after,
+    jsonb_build_object(
+      'stages', app_hidden.jsonb_rows_diff(v_before -> 'stages', v_after -> 'stages'),
+      'criteria', app_hidden.jsonb_rows_diff(v_before -> 'criteria', v_after -> 'criteria')),
+    app_hidden.feature_blast_radius(v_stage.feature_id),
+    case when v_hours is not null then now() + make_interval(hours => v_hours) end,
+    criteria, request_stage_update.default_variant, coalesce(reason, ''), v_fingerprint)
+  returning * into v_request;
+  if v_hours is not null then
+    perform app_private.schedule_governance_job(now() + make_interval(hours => v_hours));
+  end if;
+  return v_request;
+end;
+$function$;
+comment on function app_public.request_stage_update(stage_id uuid, criteria jsonb, default_variant text, reason text) is 'Requests a change to what a stage serves: its criteria replaced by criteria (as setStageCriteria takes them) and its default variant set to defaultVariant (null: the feature''s off variant). The proposal is validated exactly like that write (BADRL, BADOP, NOVAR, WEIGH...). Where an approval policy governs the stage (served in an environment a policy covers) an approval request is opened with before/after snapshots, diff and blast radius; approving and finalizing it (or an override, or auto-approval) applies the proposal in one transaction, unless the stage changed since (STALE). Where none does, the change applies at once and null is returned. Requesters. Fails with BADTR (a request is already open on the stage), CFRZN (a change freeze), QUORM (too few eligible approvers), BADRS (a reason over 2000 characters).';
+grant execute on function app_public.request_stage_update(stage_id uuid, criteria jsonb, default_variant text, reason text) to fluxgate_visitor;
+
+-- ----------------------------------------------------------------------------
 -- function app_public.reschedule_change(id uuid, run_at timestamp with time zone)
 -- ----------------------------------------------------------------------------
 -- plpgsql, volatile, called on null input, security definer, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
@@ -6244,96 +6730,23 @@ grant execute on function app_public.schedule_change(feature_id uuid, action tex
 -- ----------------------------------------------------------------------------
 -- function app_public.set_stage_criteria(stage_id uuid, criteria jsonb)
 -- ----------------------------------------------------------------------------
--- plpgsql, volatile, called on null input, security invoker, parallel unsafe, owner fluxgate_owner
+-- plpgsql, volatile, called on null input, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
 CREATE OR REPLACE FUNCTION app_public.set_stage_criteria(stage_id uuid, criteria jsonb)
  RETURNS SETOF app_public.stage_criteria
  LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
 declare
   v_team_id uuid;
-  v_i int;
-  v_item jsonb;
-  v_k text;
-  v_row app_public.stage_criteria;
-  v_rollout numeric;
-  v_rollout_key text;
 begin
   select s.team_id into v_team_id from app_public.feature_stages s where s.id = set_stage_criteria.stage_id;
   if v_team_id is null or app_hidden.current_user_has_role(v_team_id, 'requester') is not true then
     raise exception 'requesters of the feature''s team set criteria' using errcode = '42501';
   end if;
-  if jsonb_typeof(criteria) is distinct from 'array' or jsonb_array_length(criteria) > 200 then
-    raise exception 'criteria must be an array of at most 200 criteria' using errcode = 'BADRL';
-  end if;
-
-  delete from app_public.stage_criteria c where c.feature_stage_id = set_stage_criteria.stage_id;
-
-  for v_i in 0 .. jsonb_array_length(criteria) - 1 loop
-    v_item := criteria -> v_i;
-    if jsonb_typeof(v_item) <> 'object' then
-      raise exception 'criteria[%] must be an object', v_i using errcode = 'BADRL';
-    end if;
-    for v_k in select jsonb_object_keys(v_item) loop
-      -- rolloutBp: the deprecated legacy name of rolloutBasisPoints (decision 0017)
-      if v_k not in ('name', 'priority', 'rules', 'rolloutBasisPoints', 'rolloutBp', 'variant', 'split') then
-        raise exception 'criteria[%]: unknown key "%"', v_i, v_k using errcode = 'BADRL';
-      end if;
-    end loop;
-    if v_item ? 'rolloutBasisPoints' and v_item ? 'rolloutBp' then
-      raise exception 'criteria[%]: rolloutBp is the deprecated name of rolloutBasisPoints; give only rolloutBasisPoints', v_i
-        using errcode = 'BADRL';
-    end if;
-    if jsonb_typeof(v_item -> 'name') not in ('string', 'null')
-      or jsonb_typeof(v_item -> 'variant') not in ('string', 'null')
-      or (jsonb_typeof(v_item -> 'priority') not in ('number', 'null')) then
-      raise exception 'criteria[%]: name and variant are strings, priority an integer', v_i using errcode = 'BADRL';
-    end if;
-    if jsonb_typeof(v_item -> 'priority') = 'number'
-      and ((v_item ->> 'priority')::numeric <> trunc((v_item ->> 'priority')::numeric)
-        or (v_item ->> 'priority')::numeric not between 0 and 1000000) then
-      raise exception 'criteria[%].priority must be an integer from 0 to 1000000', v_i using errcode = 'BADRL';
-    end if;
-    v_rollout_key := case when v_item ? 'rolloutBp' then 'rolloutBp' else 'rolloutBasisPoints' end;
-    v_rollout := 10000;
-    if jsonb_typeof(v_item -> v_rollout_key) = 'number' then
-      v_rollout := (v_item ->> v_rollout_key)::numeric;
-    elsif jsonb_typeof(v_item -> v_rollout_key) is distinct from 'null' and v_item ? v_rollout_key then
-      v_rollout := -1;
-    end if;
-    if v_rollout <> trunc(v_rollout) or v_rollout not between 0 and 10000 then
-      raise exception 'criteria[%].% must be an integer from 0 to 10000 basis points', v_i, v_rollout_key
-        using errcode = 'BADRO';
-    end if;
-
-    begin
-      insert into app_public.stage_criteria
-        (team_id, feature_stage_id, priority, name, rules, rollout_basis_points, variant, split)
-      values (
-        v_team_id,
-        set_stage_criteria.stage_id,
-        coalesce((v_item ->> 'priority')::int, v_i),
-        coalesce(v_item ->> 'name', ''),
-        coalesce(nullif(v_item -> 'rules', 'null'), '[]'),
-        v_rollout::int,
-        v_item ->> 'variant',
-        nullif(v_item -> 'split', 'null')
-      )
-      returning * into v_row;
-    exception when others then
-      -- say which item failed, keep the code
-      declare
-        v_state text;
-        v_message text;
-      begin
-        get stacked diagnostics v_state = returned_sqlstate, v_message = message_text;
-        raise exception 'criteria[%]: %', v_i, v_message using errcode = v_state;
-      end;
-    end;
-    return next v_row;
-  end loop;
+  return query select * from app_hidden.write_stage_criteria(stage_id, criteria);
 end;
 $function$;
-comment on function app_public.set_stage_criteria(stage_id uuid, criteria jsonb) is 'Replaces all criteria of a stage at once: a JSON array of {name?, priority?, rules?, rolloutBasisPoints?, variant?, split?}, rules being rule groups as the engine reads them (docs/evaluation.md). Priority defaults to the position in the array, rolloutBasisPoints to 10000 (rolloutBp is its deprecated name). Everything is validated; if any criterion is invalid nothing changes. Requesters.';
+comment on function app_public.set_stage_criteria(stage_id uuid, criteria jsonb) is 'Replaces all criteria of a stage at once: a JSON array of {name?, priority?, rules?, rolloutBasisPoints?, variant?, split?}, rules being rule groups as the engine reads them (docs/evaluation.md). Priority defaults to the position in the array, rolloutBasisPoints to 10000 (rolloutBp is its deprecated name). Everything is validated; if any criterion is invalid nothing changes. Requesters. GOVRN on a served stage an approval policy covers: use requestStageUpdate.';
 grant execute on function app_public.set_stage_criteria(stage_id uuid, criteria jsonb) to fluxgate_visitor;
 
 -- ----------------------------------------------------------------------------

@@ -315,15 +315,17 @@ export type ApprovalPreview = {
   targetStatus?: Maybe<StageStatus>;
 };
 
-/** A requested stage change (deploy or rollback) that an approval policy covers: what would change, who may approve it (frozen when requested) and where it stands. Changed only through approveApprovalRequest, rejectApprovalRequest, finalizeApprovalRequest, overrideApprovalRequest and cancelApprovalRequest. */
+/** A requested stage change that an approval policy covers (deploy, rollback, or update of a served stage's criteria and default variant): what would change, who may approve it (frozen when requested) and where it stands. Changed only through requestStageUpdate, approveApprovalRequest, rejectApprovalRequest, finalizeApprovalRequest, overrideApprovalRequest and cancelApprovalRequest. */
 export type ApprovalRequest = Node & {
   __typename?: 'ApprovalRequest';
-  /** deploy or rollback. */
+  /** deploy, rollback, or update (a change to a served stage's criteria and default variant: requestStageUpdate). */
   action: Scalars['String']['output'];
   /** The feature as it will be once the change is applied. */
   afterSnapshot: Scalars['JSON']['output'];
   /** When a pending request is approved and applied if nobody rejected it (null: never). */
   autoApproveAt?: Maybe<Scalars['Datetime']['output']>;
+  /** For an update: a digest of the stage's criteria, default variant and the feature's served fields when requested; finalizing refuses a stage that changed since (STALE). */
+  baseFingerprint?: Maybe<Scalars['String']['output']>;
   /** The feature (with dependencies, stages and criteria) when requested. */
   beforeSnapshot: Scalars['JSON']['output'];
   /** The flags depending on this one at any depth, when requested: [{id, key, depth}]. */
@@ -334,7 +336,7 @@ export type ApprovalRequest = Node & {
   decidedAt?: Maybe<Scalars['Datetime']['output']>;
   /** Who made the last decision (the last approver, the rejecter, the admin overriding, the one finalizing or cancelling); null for auto-approval. */
   decidedBy?: Maybe<Scalars['UUID']['output']>;
-  /** What the change does: {stages: {changed: [{id, changes: {status: {before, after}}}]}}, as featureVersionDiff reports. */
+  /** What the change does, as featureVersionDiff reports: {stages: {changed: [{id, changes: {status: {before, after}}}]}} for a deploy or rollback; for an update also {criteria: {added, removed, changed}} and the stage's default variant. */
   diff: Scalars['JSON']['output'];
   /** Who may vote, frozen when requested: members eligible under the policy, never the requester. */
   eligibleApproverIds: Array<Maybe<Scalars['UUID']['output']>>;
@@ -360,6 +362,12 @@ export type ApprovalRequest = Node & {
   policyId?: Maybe<Scalars['UUID']['output']>;
   /** The stage's status before the request: cancelling restores it. */
   previousStatus: StageStatus;
+  /** For an update: the criteria the stage will have once applied, as setStageCriteria takes them (validated when requested). Null for deploy and rollback. */
+  proposedCriteria?: Maybe<Scalars['JSON']['output']>;
+  /** For an update: the default variant the stage will have once applied (null: the feature's off variant). */
+  proposedDefaultVariant?: Maybe<Scalars['String']['output']>;
+  /** Why the requester asks for the change (may be empty). */
+  reason: Scalars['String']['output'];
   /** The user who asked; for an API token, the member who created it (null once deleted). Never an approver of the request. */
   requestedBy?: Maybe<Scalars['UUID']['output']>;
   /** The API token that asked, when a machine did. */
@@ -383,7 +391,7 @@ export type ApprovalRequest = Node & {
 };
 
 
-/** A requested stage change (deploy or rollback) that an approval policy covers: what would change, who may approve it (frozen when requested) and where it stands. Changed only through approveApprovalRequest, rejectApprovalRequest, finalizeApprovalRequest, overrideApprovalRequest and cancelApprovalRequest. */
+/** A requested stage change that an approval policy covers (deploy, rollback, or update of a served stage's criteria and default variant): what would change, who may approve it (frozen when requested) and where it stands. Changed only through requestStageUpdate, approveApprovalRequest, rejectApprovalRequest, finalizeApprovalRequest, overrideApprovalRequest and cancelApprovalRequest. */
 export type ApprovalRequestVotesArgs = {
   after?: InputMaybe<Scalars['Cursor']['input']>;
   before?: InputMaybe<Scalars['Cursor']['input']>;
@@ -3771,7 +3779,7 @@ export type Mutation = {
   addFeatureToPipeline?: Maybe<AddFeatureToPipelinePayload>;
   /** Approves a pending request as one of its eligible approvers; when the approvals reach the quorum the request is approved (the stage becomes deployment_approved / rollback_approved) and can be finalized. Never the requester, not even a team admin (SELFA); one vote per user (VOTED); NELIG when not eligible; CLOSD when not pending. */
   approveApprovalRequest?: Maybe<ApproveApprovalRequestPayload>;
-  /** Cancels a pending or approved request: the stage goes back to the status it had before. The requester or a team admin. CLOSD when already decided. */
+  /** Cancels a pending or approved request: the stage goes back to the status it had before (an update request leaves the stage as it is). The requester or a team admin. CLOSD when already decided. */
   cancelApprovalRequest?: Maybe<CancelApprovalRequestPayload>;
   /** Cancels a scheduled change. Its author or a team admin; CLOSD once it ran or was cancelled. */
   cancelScheduledChange?: Maybe<CancelScheduledChangePayload>;
@@ -3917,6 +3925,8 @@ export type Mutation = {
   requestStageChange?: Maybe<RequestStageChangePayload>;
   /** requestStageChange for a team admin during a change freeze, with a reason (BADRS without one) recorded in freezeOverrides. Approval policies still apply. */
   requestStageChangeInFreeze?: Maybe<RequestStageChangeInFreezePayload>;
+  /** Requests a change to what a stage serves: its criteria replaced by criteria (as setStageCriteria takes them) and its default variant set to defaultVariant (null: the feature's off variant). The proposal is validated exactly like that write (BADRL, BADOP, NOVAR, WEIGH...). Where an approval policy governs the stage (served in an environment a policy covers) an approval request is opened with before/after snapshots, diff and blast radius; approving and finalizing it (or an override, or auto-approval) applies the proposal in one transaction, unless the stage changed since (STALE). Where none does, the change applies at once and null is returned. Requesters. Fails with BADTR (a request is already open on the stage), CFRZN (a change freeze), QUORM (too few eligible approvers), BADRS (a reason over 2000 characters). */
+  requestStageUpdate?: Maybe<RequestStageUpdatePayload>;
   /** Moves a scheduled change to another time in the future (BADEX otherwise). Its author or a team admin; CLOSD once it ran or was cancelled. */
   rescheduleChange?: Maybe<RescheduleChangePayload>;
   /** Gives a user a new temporary password and ends their sessions (system administrators). */
@@ -3933,7 +3943,7 @@ export type Mutation = {
   rotateSigningKey: RotateSigningKeyPayload;
   /** Schedules a change of a feature at runAt (in the future: BADEX): deploy or rollback (with stageId, a stage of the feature; through the approval workflow), kill (with a reason: BADRS) or restore (team admins), archive. Requesters (team admins to kill or restore). BADAC for an unknown action or a missing or extra stage. */
   scheduleChange?: Maybe<ScheduleChangePayload>;
-  /** Replaces all criteria of a stage at once: a JSON array of {name?, priority?, rules?, rolloutBasisPoints?, variant?, split?}, rules being rule groups as the engine reads them (docs/evaluation.md). Priority defaults to the position in the array, rolloutBasisPoints to 10000 (rolloutBp is its deprecated name). Everything is validated; if any criterion is invalid nothing changes. Requesters. */
+  /** Replaces all criteria of a stage at once: a JSON array of {name?, priority?, rules?, rolloutBasisPoints?, variant?, split?}, rules being rule groups as the engine reads them (docs/evaluation.md). Priority defaults to the position in the array, rolloutBasisPoints to 10000 (rolloutBp is its deprecated name). Everything is validated; if any criterion is invalid nothing changes. Requesters. GOVRN on a served stage an approval policy covers: use requestStageUpdate. */
   setStageCriteria?: Maybe<SetStageCriteriaPayload>;
   /** Updates a single `ApprovalPolicy` using a unique key and a patch. */
   updateApprovalPolicy?: Maybe<UpdateApprovalPolicyPayload>;
@@ -4457,6 +4467,12 @@ export type MutationRequestStageChangeArgs = {
 /** The root mutation type which contains root level fields which mutate data. */
 export type MutationRequestStageChangeInFreezeArgs = {
   input: RequestStageChangeInFreezeInput;
+};
+
+
+/** The root mutation type which contains root level fields which mutate data. */
+export type MutationRequestStageUpdateArgs = {
+  input: RequestStageUpdateInput;
 };
 
 
@@ -5051,7 +5067,7 @@ export type Query = Node & {
   approvalPolicyById?: Maybe<ApprovalPolicy>;
   /** Get a single `ApprovalPolicy`. */
   approvalPolicyByTeamIdAndName?: Maybe<ApprovalPolicy>;
-  /** What requesting a stage change would do, before asking: not_required (no policy: it applies at once), needs_approvals (how many, from whom, under which policy) or blocked (and why: role, status, change freeze, unserved prerequisite, too few eligible approvers). */
+  /** What requesting a stage change would do, before asking: not_required (no policy: it applies at once), needs_approvals (how many, from whom, under which policy) or blocked (and why: role, status, change freeze, unserved prerequisite, too few eligible approvers, an open request). Actions: deploy, rollback, or update (requestStageUpdate: editing a served stage's criteria or default variant; not_required where no policy governs it, so it may be edited directly). */
   approvalPreview?: Maybe<ApprovalPreview>;
   /** Get a single `ApprovalRequest`. */
   approvalRequest?: Maybe<ApprovalRequest>;
@@ -6087,6 +6103,40 @@ export type RequestStageChangePayload = {
 /** The output of our `requestStageChange` mutation. */
 export type RequestStageChangePayloadFeatureStageEdgeArgs = {
   orderBy?: Array<FeatureStageOrderBy>;
+};
+
+/** All input for the `requestStageUpdate` mutation. */
+export type RequestStageUpdateInput = {
+  /**
+   * An arbitrary string value with no semantic meaning. Will be included in the
+   * payload verbatim. May be used to track mutations by the client.
+   */
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  criteria?: InputMaybe<Scalars['JSON']['input']>;
+  defaultVariant?: InputMaybe<Scalars['String']['input']>;
+  reason?: InputMaybe<Scalars['String']['input']>;
+  stageId?: InputMaybe<Scalars['UUID']['input']>;
+};
+
+/** The output of our `requestStageUpdate` mutation. */
+export type RequestStageUpdatePayload = {
+  __typename?: 'RequestStageUpdatePayload';
+  /** An edge for our `ApprovalRequest`. May be used by Relay 1. */
+  approvalRequestEdge?: Maybe<ApprovalRequestEdge>;
+  /**
+   * The exact same `clientMutationId` that was provided in the mutation input,
+   * unchanged and unused. May be used by a client to track mutations.
+   */
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  /** Our root query field type. Allows us to run any query from our mutation payload. */
+  query?: Maybe<Query>;
+  result?: Maybe<ApprovalRequest>;
+};
+
+
+/** The output of our `requestStageUpdate` mutation. */
+export type RequestStageUpdatePayloadApprovalRequestEdgeArgs = {
+  orderBy?: Array<ApprovalRequestOrderBy>;
 };
 
 /** All input for the `rescheduleChange` mutation. */

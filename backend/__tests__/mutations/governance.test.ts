@@ -257,3 +257,77 @@ describe("governance over GraphQL", () => {
     expect(afterOverride.data.featureStage.status).toBe("deployed");
   });
 });
+
+describe("governed edits over GraphQL (decision 0024)", () => {
+  it("a production rollout is refused directly, requested, approved twice, finalized, and streamed", async () => {
+    // Setup: dark-mode served in production at 1 % before the policy exists
+    const { team, edgeClient, stageId, tokens } = await setup();
+    const db = await owner().connect();
+    try {
+      await db.query("update app_public.feature_stages set status = 'deployed' where id = $1", [
+        stageId,
+      ]);
+      await db.query("select app_hidden.write_stage_criteria($1, $2)", [
+        stageId,
+        JSON.stringify([{ name: "canary", rolloutBasisPoints: 100 }]),
+      ]);
+    } finally {
+      db.release();
+    }
+    const policy = await as(tokens.teamAdmin, CREATE_POLICY, { teamId: team.id });
+    const stream = subscribe(api, credentials(edgeClient.id, edgeClient.secret));
+    await stream.next(snapshotDone);
+    const rolledOut = (m: (typeof stream.messages)[number]) =>
+      (m.delta?.upsertedFlags ?? []).some(
+        (f) => f.key === "dark-mode" && f.stage?.criteria[0]?.rolloutBasisPoints === 10000,
+      );
+    const everyone = [{ name: "canary", rolloutBasisPoints: 10000 }];
+
+    // Action
+    const direct = await as(
+      tokens.requester,
+      `mutation($s: UUID!, $c: JSON!) { setStageCriteria(input: { stageId: $s, criteria: $c }) { clientMutationId } }`,
+      { s: stageId, c: everyone },
+    );
+    const preview = await as(
+      tokens.requester,
+      `query($s: UUID!) { approvalPreview(stageId: $s, action: "update") { outcome requiredApprovals } }`,
+      { s: stageId },
+    );
+    const requested = await as(
+      tokens.requester,
+      `mutation($s: UUID!, $c: JSON!) { requestStageUpdate(input: { stageId: $s, criteria: $c, reason: "ramp up" }) { result { rowId action status requiredApprovals diff } } }`,
+      { s: stageId, c: everyone },
+    );
+    const requestId = requested.data?.requestStageUpdate?.result?.rowId;
+    const self = await as(tokens.requester, APPROVE, { r: requestId });
+    await as(tokens.approver1, APPROVE, { r: requestId });
+    const second = await as(tokens.approver2, APPROVE, { r: requestId });
+    const servedBefore = stream.messages.some(rolledOut);
+    const finalized = await as(tokens.requester, FINALIZE, { r: requestId });
+    const delta = await stream.next(rolledOut);
+    stream.cancel();
+
+    // Assertions
+    expect(policy.errors).toBeUndefined();
+    expect(direct.errors?.[0]?.extensions?.code).toBe("GOVRN");
+    expect(direct.errors?.[0]?.message).toMatch(/approval policy "Production"/);
+    expect(preview.data.approvalPreview).toEqual({
+      outcome: "needs_approvals",
+      requiredApprovals: 2,
+    });
+    expect(requested.errors).toBeUndefined();
+    expect(requested.data.requestStageUpdate.result).toMatchObject({
+      action: "update",
+      status: "pending",
+      requiredApprovals: 2,
+    });
+    expect(self.errors?.[0]?.extensions?.code).toBe("SELFA");
+    expect(second.data.approveApprovalRequest.result.status).toBe("approved");
+    expect(servedBefore).toBe(false);
+    expect(finalized.data.finalizeApprovalRequest.result.status).toBe("applied");
+    const flag = delta.delta!.upsertedFlags.find((f) => f.key === "dark-mode")!;
+    expect(flag.stage?.status).toBe(StageStatus.STAGE_STATUS_DEPLOYED);
+    expect(flag.stage?.criteria.map((c) => c.rolloutBasisPoints)).toEqual([10000]);
+  });
+});
