@@ -5,7 +5,9 @@
  *
  * - Unleash Edge (Rust): `cargo install unleash-edge --locked --root <dir>`;
  *   the binary is `$BENCH_UNLEASH_EDGE`, else `unleash-edge` on PATH, else
- *   `~/.cargo/bin/unleash-edge`. Runs `offline` from a bootstrap file.
+ *   `~/.cargo/bin/unleash-edge`. Runs `offline` from a bootstrap file (flags of
+ *   unleash-edge 20.x: `--workers` no longer has any effect; its tokio runtime
+ *   sizes itself to the CPUs `taskset` allows, here one).
  * - Unleash server: `npm install unleash-server` into
  *   `$BENCH_UNLEASH_SERVER_DIR` (default `~/.cache/fluxgate-bench/unleash-server`),
  *   run by bench/edge/unleashServer.ts over a throw-away embedded Postgres.
@@ -88,12 +90,10 @@ export async function startUnleashEdge(cpu: string, dir: string): Promise<Peer |
       String(port),
       "--interface",
       "127.0.0.1",
-      "--workers",
-      "1",
       "offline",
       "--bootstrap-file",
       bootstrap,
-      "--tokens",
+      "--frontend-tokens",
       token,
     ],
     { env: { ...process.env, RUST_LOG: "error" }, stdio: ["ignore", "pipe", "pipe"] },
