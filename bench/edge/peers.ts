@@ -70,7 +70,7 @@ export async function startUnleashEdge(cpu: string, dir: string): Promise<Peer |
   const bin = findUnleashEdge();
   if (!bin) {
     console.log(
-      "Unleash Edge rows skipped: no unleash-edge binary. Install it (≈ 9 min) with " +
+      "Unleash Edge rows skipped: no unleash-edge binary. Install it (≈ 10–35 min) with " +
         "`cargo install unleash-edge --locked --root ~/.cache/fluxgate-bench/unleash-edge` and set " +
         "BENCH_UNLEASH_EDGE=~/.cache/fluxgate-bench/unleash-edge/bin/unleash-edge (or put it on PATH).",
     );
@@ -93,6 +93,9 @@ export async function startUnleashEdge(cpu: string, dir: string): Promise<Peer |
       "offline",
       "--bootstrap-file",
       bootstrap,
+      // Offline mode refuses to start without a client token.
+      "--client-tokens",
+      token,
       "--frontend-tokens",
       token,
     ],
