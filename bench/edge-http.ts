@@ -334,7 +334,7 @@ default young generation: ${large10kDefaults.booted.toFixed(0)} MB after boot, $
 Peers, on the same core in this run, each asked for all five flags of the same context as the
 FluxGate rows (\`{userId, properties: {country, plan}}\`; bench/edge/peers.ts,
 bench/edge/unleashFlags.ts). Unleash Edge runs \`offline\` from a bootstrap file
-(\`--frontend-tokens\`; its runtime sizes itself to the one CPU it is pinned to); the Unleash
+(\`--client-tokens\`, \`--frontend-tokens\`; its runtime sizes itself to the one CPU it is pinned to); the Unleash
 server (its own throw-away embedded Postgres, not pinned, idle while the frontend API answers from
 memory) is seeded through its admin API. Targets (issue #12): FluxGate bulk
 ≥ 3× Unleash Edge per core, ≥ 10× the Unleash server frontend API.
