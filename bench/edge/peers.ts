@@ -177,6 +177,9 @@ export async function startUnleashServer(cpu: string): Promise<Peer | undefined>
         INIT_FRONTEND_API_TOKENS: token,
         LOG_LEVEL: "error",
         FRONTEND_API_REFRESH_INTERVAL_MS: "1000",
+        // Its default of 20,000 requests a minute per token turns a max-rate row into 429s.
+        SDK_API_RATE_LIMIT_PER_MINUTE: "100000000",
+        TOKEN_AUTHENTICATION_RATE_LIMIT_PER_MINUTE: "100000000",
       },
       stdio: ["ignore", "pipe", "pipe"],
     },
