@@ -25,7 +25,7 @@ import {
   startUnleashServer,
 } from "./edge/peers.ts";
 import { unleashContext } from "./edge/unleashFlags.ts";
-import { updateResults } from "./engine/updateResults.ts";
+import { formatFile, updateResults } from "./engine/updateResults.ts";
 import { pacedLoad } from "./lib/pacedLoad.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -347,6 +347,7 @@ ${peerLines.join("\n")}
     join(ROOT, "bench/results/edge-http.json"),
     `${JSON.stringify({ date, load: [loadBefore, loadavg()[0]], rows, baseline, agreements, peerNotes, paced, rssSmall, rssLarge, large10k, large10kDefaults }, null, 2)}\n`,
   );
+  formatFile(join(ROOT, "bench/results/edge-http.json"));
 } finally {
   for (const child of children) child.kill("SIGTERM");
 }
