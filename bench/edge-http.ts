@@ -16,7 +16,16 @@ import autocannon from "autocannon";
 import { childOutput } from "../scripts/lib/childOutput.ts";
 import { freePort } from "../scripts/lib/freePort.ts";
 import { writeBenchSnapshot } from "./edge/fixture.ts";
-import { updateResults } from "./engine/updateResults.ts";
+import {
+  type Agreement,
+  checkAgreement,
+  type Peer,
+  type PeerRequest,
+  startUnleashEdge,
+  startUnleashServer,
+} from "./edge/peers.ts";
+import { unleashContext } from "./edge/unleashFlags.ts";
+import { formatFile, updateResults } from "./engine/updateResults.ts";
 import { pacedLoad } from "./lib/pacedLoad.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -164,6 +173,70 @@ try {
     connections: CONNECTIONS,
   });
   const rssSmall = rssMb(edge.pid);
+
+  // Peers (optional, bench/edge/peers.ts), on the same core, each after a
+  // check that it answers the same evaluations as the FluxGate edge.
+  const peerNotes: string[] = [];
+  const agreements: Record<string, Agreement> = {};
+  const peerRow = async (
+    name: string,
+    start: () => Promise<Peer | undefined>,
+    request: (token: string) => PeerRequest,
+  ) => {
+    let peer: Peer | undefined;
+    try {
+      peer = await start();
+    } catch (error) {
+      peerNotes.push(`${name}: did not start (${(error as Error).message.split("\n")[0]})`);
+      console.log(peerNotes.at(-1));
+      return;
+    }
+    if (!peer) {
+      peerNotes.push(
+        `${name}: not installed, row skipped (bench/README.md says how to install it)`,
+      );
+      return;
+    }
+    try {
+      const ask = request(peer.token);
+      agreements[name] = await checkAgreement(
+        { url: edge.url, headers: auth },
+        { url: peer.url, request: ask },
+      );
+      const { path, init } = ask(context);
+      rows.push(
+        await load(`${name} ${init.method ?? "GET"} ${path.split("?")[0]} (all 5 flags)`, {
+          url: `${peer.url}${path}`,
+          method: (init.method ?? "GET") as "GET" | "POST",
+          headers: init.headers as Record<string, string>,
+          ...(init.body ? { body: init.body as string } : {}),
+        }),
+      );
+    } finally {
+      await peer.stop();
+    }
+  };
+  const postFrontend: (token: string) => PeerRequest = (token) => (ctx) => ({
+    path: "/api/frontend",
+    init: {
+      method: "POST",
+      headers: { authorization: token, "content-type": "application/json" },
+      body: JSON.stringify(unleashContext(ctx)),
+    },
+  });
+  const getFrontend: (token: string) => PeerRequest = (token) => (ctx) => {
+    const { userId, properties } = unleashContext(ctx);
+    const query = new URLSearchParams({ userId });
+    for (const [k, v] of Object.entries(properties)) query.set(`properties[${k}]`, v);
+    return {
+      path: `/api/frontend?${query}`,
+      init: { method: "GET", headers: { authorization: token } },
+    };
+  };
+  if (process.env.BENCH_PEERS !== "0") {
+    await peerRow("Unleash Edge", () => startUnleashEdge("0", dir), postFrontend);
+    await peerRow("Unleash server", () => startUnleashServer("0"), getFrontend);
+  }
   edge.stop();
 
   const bareAgain = await server(["bare"]);
@@ -208,7 +281,24 @@ try {
   const large10kDefaults = await largeRss([]);
   const rssLarge = large10k.loaded;
 
-  const baseline = (rows[0]!.rps + rows[6]!.rps) / 2;
+  const rps = (name: string) => rows.find((r) => r.name.startsWith(name))?.rps;
+  const baseline = (rps("bare node:http, constant")! + rps("bare node:http again")!) / 2;
+  const bulk = rps("OFREP bulk 200")!;
+  const all = rps("POST /evaluate (all 5 flags)")!;
+  const peerLines = (["Unleash Edge", "Unleash server"] as const).map((name) => {
+    const peer = rps(name);
+    const a = agreements[name];
+    if (!peer || !a) return `- ${peerNotes.find((n) => n.startsWith(name)) ?? `${name}: not run`}.`;
+    const shares = Object.entries(a.shares)
+      .map(([k, [x, y]]) => `${k} ${(x * 100).toFixed(0)}% / ${(y * 100).toFixed(0)}%`)
+      .join(", ");
+    return (
+      `- ${name}: ${peer.toLocaleString("en")} req/s; FluxGate OFREP bulk 200 ${(bulk / peer).toFixed(2)}×, ` +
+      `\`/evaluate\` all flags ${(all / peer).toFixed(2)}× it. Checked first on ${a.contexts} contexts: ` +
+      `0 disagreements on simple (on), dark (off) and checkout where country+plan match; ` +
+      `share on, FluxGate / ${name} (each buckets with its own hash): ${shares}.`
+    );
+  });
   const date = new Date().toISOString().slice(0, 10);
   const table = rows
     .map(
@@ -241,15 +331,23 @@ RSS (edge run with \`${EDGE_NODE_FLAGS.join(" ")}\`, edge/README.md): ${rssSmall
 default young generation: ${large10kDefaults.booted.toFixed(0)} MB after boot, ${large10kDefaults.loaded.toFixed(0)} MB after load. The
 "V8 defaults" row is the edge without the flag (5 flags), measured in this run for its throughput.
 
-Peers: Unleash Edge needs \`cargo install unleash-edge\` (≈ 9 min here) and the Unleash server its own
-Postgres and setup; neither is run by this script yet (see bench/README.md).
+Peers, on the same core in this run, each asked for all five flags of the same context as the
+FluxGate rows (\`{userId, properties: {country, plan}}\`; bench/edge/peers.ts,
+bench/edge/unleashFlags.ts). Unleash Edge runs \`offline\` from a bootstrap file
+(\`--client-tokens\`, \`--frontend-tokens\`; its runtime sizes itself to the one CPU it is pinned to); the Unleash
+server (its own throw-away embedded Postgres, not pinned, idle while the frontend API answers from
+memory) is seeded through its admin API. Targets (issue #12): FluxGate bulk
+≥ 3× Unleash Edge per core, ≥ 10× the Unleash server frontend API.
+
+${peerLines.join("\n")}
 `;
   console.log(body);
   updateResults(join(ROOT, "bench/RESULTS.md"), "edge-http", body);
   writeFileSync(
     join(ROOT, "bench/results/edge-http.json"),
-    `${JSON.stringify({ date, load: [loadBefore, loadavg()[0]], rows, baseline, paced, rssSmall, rssLarge, large10k, large10kDefaults }, null, 2)}\n`,
+    `${JSON.stringify({ date, load: [loadBefore, loadavg()[0]], rows, baseline, agreements, peerNotes, paced, rssSmall, rssLarge, large10k, large10kDefaults }, null, 2)}\n`,
   );
+  formatFile(join(ROOT, "bench/results/edge-http.json"));
 } finally {
   for (const child of children) child.kill("SIGTERM");
 }
