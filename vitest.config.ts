@@ -1,8 +1,8 @@
 import { defineConfig } from "vitest/config";
 
-// Two projects: `unit` needs nothing but Node; `db` needs the embedded Postgres
-// that `scripts/lib/testGlobalSetup.ts` starts, migrating a template once per
-// run; `scripts/lib/fileDatabaseSetup.ts` gives each test file its own clone.
+// Three projects: `unit` needs nothing but Node; `admin` renders React in
+// jsdom; `db` needs the embedded Postgres that `scripts/lib/testGlobalSetup.ts`
+// starts, migrating a template once per run; `scripts/lib/fileDatabaseSetup.ts` gives each test file its own clone.
 export default defineConfig({
   test: {
     projects: [
@@ -11,6 +11,15 @@ export default defineConfig({
           name: "unit",
           include: ["{engine,log,edge,backend,bench,scripts}/**/*.test.ts"],
           exclude: ["**/node_modules/**", "**/__tests__/**"],
+        },
+      },
+      {
+        // Component tests of the admin UI: React in jsdom.
+        test: {
+          name: "admin",
+          include: ["admin/src/**/*.test.{ts,tsx}"],
+          environment: "jsdom",
+          setupFiles: ["admin/src/testSetup.ts"],
         },
       },
       {
