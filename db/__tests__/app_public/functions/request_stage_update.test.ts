@@ -448,6 +448,21 @@ describe("request_stage_update", () => {
       expect(await errorCode(client, update, [w.prodStage, EVERYONE, null, ""])).toBe("BADTR");
     }));
 
+  it("refuses a rollback or a preview of one while an update is open (BADTR, not a unique violation)", () =>
+    withRootDb(async (client) => {
+      const w = await world(client);
+      await requestUpdate(client, w.requester, w.prodStage);
+      await becomeUser(client, w.requester2.id);
+      const rollback = "select * from app_public.request_stage_change($1, 'rollback')";
+      expect(await errorCode(client, rollback, [w.prodStage])).toBe("BADTR");
+      const { rows } = await client.query<{ outcome: string; error_code: string; reason: string }>(
+        "select * from app_public.approval_preview($1, 'rollback')",
+        [w.prodStage],
+      );
+      expect(rows[0]).toMatchObject({ outcome: "blocked", error_code: "BADTR" });
+      expect(rows[0]!.reason).toMatch(/open/);
+    }));
+
   it("applies at once where no policy governs the stage", () =>
     withRootDb(async (client) => {
       const w = await world(client);
