@@ -419,6 +419,43 @@ describe("request_stage_update", () => {
       expect(rows).toEqual([{ status: "applied" }]);
     }));
 
+  it("cancels a stale update at auto-approval instead of retrying it forever", () =>
+    withRootDb(async (client) => {
+      // Setup: an update requested, then the stage changed meanwhile (a
+      // rename passes the guard)
+      const w = await world(client);
+      await client.query(
+        "update app_public.approval_policies set auto_approve_after_hours = 1 where team_id = $1",
+        [w.teamId],
+      );
+      const id = await requestUpdate(client, w.requester, w.prodStage);
+      await becomeUser(client, w.requester2.id);
+      await client.query(
+        "update app_public.stage_criteria set name = 'renamed' where feature_stage_id = $1",
+        [w.prodStage],
+      );
+      await becomeRoot(client);
+      await client.query(
+        "update app_public.approval_requests set auto_approve_at = now() - interval '1 minute' where id = $1",
+        [id],
+      );
+
+      // Action
+      const { rows: sweep } = await client.query("select app_private.run_due_governance() as r");
+
+      // Assertions: the newer work stays, the request is closed, the stage is free again
+      expect(sweep[0].r).toMatchObject({ autoApproved: 0, staleCancelled: 1 });
+      expect(await rollouts(client, w.prodStage)).toEqual([100]);
+      const { rows } = await client.query(
+        "select status, decided_by from app_public.approval_requests where id = $1",
+        [id],
+      );
+      expect(rows).toEqual([{ status: "cancelled", decided_by: null }]);
+      const { rows: again } = await client.query("select app_private.run_due_governance() as r");
+      expect(again[0].r).toMatchObject({ staleCancelled: 0 });
+      await requestUpdate(client, w.requester2, w.prodStage);
+    }));
+
   it("rejecting or cancelling leaves the stage serving as before", () =>
     withRootDb(async (client) => {
       const w = await world(client);
