@@ -3,6 +3,7 @@ import { createHash, randomUUID } from "node:crypto";
 import { UniqueUsersSketch } from "@fluxgate/engine";
 import { describe, expect, it } from "vitest";
 
+import { CACHE_HEADER } from "../../src/plugins/ResponseCachePlugin.ts";
 import { createTeamWith, createUserWithPassword, login, owner, useBackend } from "../helpers.ts";
 import { credentials, teamWithClient } from "./deliveryClient.ts";
 import {
@@ -421,6 +422,37 @@ describe("evaluation analytics in GraphQL", () => {
     expect(totals(before)).toEqual(["5", "5"]);
     expect(totals(again)).toEqual(["5", "5"]);
     expect(totals(after)).toEqual(["10", "10"]);
+  });
+
+  it("keeps cached answers that read no analytics across a batch, and recomputes those that do", async () => {
+    const team = await teamWithClient(api);
+    const auth = credentials(team.id, team.secret);
+    const cacheOf = async (query: string, variables: Record<string, unknown> = {}) => {
+      const response = await fetch(`${api.url}/graphql`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          accept: "application/json",
+          authorization: `Bearer ${team.adminToken}`,
+        },
+        body: JSON.stringify({ query, variables }),
+      });
+      return { cache: response.headers.get(CACHE_HEADER), body: (await response.json()) as any };
+    };
+    const KEYS = `query { features(orderBy: KEY_ASC) { nodes { key } } }`;
+    const LAST = `query Last($feature: UUID!) { feature(rowId: $feature) { lastEvaluatedAt } }`;
+    // The first batch also records the client's first use (moved at most once a minute).
+    await reportEvaluations(client(), fixtureBatch(1), auth);
+    await cacheOf(KEYS);
+    expect((await cacheOf(KEYS)).cache).toBe("hit");
+
+    await reportEvaluations(client(), fixtureBatch(1), auth);
+
+    // an edge's batch every few seconds must not empty everyone's cache
+    expect((await cacheOf(KEYS)).cache).toBe("hit");
+    const last = await cacheOf(LAST, { feature: team.domain.feature });
+    expect(last.cache).toBeNull();
+    expect(last.body.data.feature.lastEvaluatedAt).not.toBeNull();
   });
 
   it("refuses a reversed range with a message (BADRG)", async () => {

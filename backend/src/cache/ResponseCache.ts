@@ -26,12 +26,22 @@ export interface ResponseCacheStats {
 }
 
 /**
- * Fields whose answer must be computed on every call: verifyAuditChain, and
+ * Fields whose answer must be computed on every call: verifyAuditChain;
  * those that change with the clock, not only with committed data
  * (approvalPreview: change freezes start and end on their own; a feature's
- * staleReasons).
+ * staleReasons); and those that read what edges report (ingest batches do
+ * not move the stamp, so that they do not empty every caller's cache).
  */
-const UNCACHEABLE_FIELDS = new Set(["verifyAuditChain", "approvalPreview", "staleReasons"]);
+const UNCACHEABLE_FIELDS = new Set([
+  "verifyAuditChain",
+  "approvalPreview",
+  "staleReasons",
+  "evaluationsOverTime",
+  "uniqueUsers",
+  "uniqueUsersOverTime",
+  "topFlags",
+  "lastEvaluatedAt",
+]);
 
 /** The body of a GraphQL POST, as far as the cache needs it. */
 interface GraphQLBody {
