@@ -3490,21 +3490,6 @@ $function$;
 -- no execute grants: only the owner may call it
 
 -- ----------------------------------------------------------------------------
--- function app_private.bump_response_cache_epoch()
--- ----------------------------------------------------------------------------
--- sql, volatile, called on null input, security definer, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
-CREATE OR REPLACE FUNCTION app_private.bump_response_cache_epoch()
- RETURNS void
- LANGUAGE sql
- SECURITY DEFINER
- SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-AS $function$
-  update app_private.response_cache_epoch set epoch = epoch + 1;
-$function$;
-comment on function app_private.bump_response_cache_epoch() is 'Moves the response cache stamp for a committed change no audit entry records (ingest).';
--- no execute grants: only the owner may call it
-
--- ----------------------------------------------------------------------------
 -- function app_private.claim_ingest_batch(client_id uuid, batch_id text, kind text, digest bytea)
 -- ----------------------------------------------------------------------------
 -- plpgsql, volatile, called on null input, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
@@ -3835,7 +3820,6 @@ begin
 
   update app_private.ingest_batches b set rows = v_rows
   where b.client_id = ingest_evaluations.client_id and b.batch_id = ingest_evaluations.batch_id;
-  perform app_private.bump_response_cache_epoch();
   return v_rows;
 end;
 $function$;
@@ -4064,6 +4048,15 @@ begin
     or not app_hidden.stage_transition_allowed(v_stage.status, v_plan.target_status) then
     v_plan.outcome := 'blocked';
     v_plan.reason := format('a stage that is %s cannot be asked to %s', v_stage.status, action);
+    v_plan.error_code := 'BADTR';
+    return v_plan;
+  end if;
+  -- an open update request (request_stage_update) leaves the status as it is:
+  -- it too is decided or cancelled first
+  if exists (select 1 from app_public.approval_requests r
+      where r.feature_stage_id = v_stage.id and r.status in ('pending', 'approved')) then
+    v_plan.outcome := 'blocked';
+    v_plan.reason := 'an approval request is open on this stage: decide or cancel it first';
     v_plan.error_code := 'BADTR';
     return v_plan;
   end if;
@@ -4302,6 +4295,7 @@ declare
   v_restored integer := 0;
   v_done integer := 0;
   v_failed integer := 0;
+  v_stale integer := 0;
 begin
   for v_id in
     select r.id from app_public.approval_requests r
@@ -4317,6 +4311,13 @@ begin
         -- stays pending until its prerequisites are served and no freeze is
         -- in force (the next sweep tries again), or someone decides
         null;
+      when sqlstate 'STALE' then
+        -- an update whose stage changed since it was requested can never
+        -- apply: it is closed (by no user: the job), the newer work stays and
+        -- the stage is free for a new request
+        update app_public.approval_requests r set status = 'cancelled', decided_at = now(), decided_by = null
+        where r.id = v_id;
+        v_stale := v_stale + 1;
       when others then
         -- anything else must not hold up the rest of the sweep
         raise warning 'auto-approval of request % failed: % %', v_id, sqlstate, sqlerrm;
@@ -4344,10 +4345,10 @@ begin
     end if;
   end loop;
   return jsonb_build_object('autoApproved', v_approved, 'restored', v_restored,
-    'scheduledDone', v_done, 'scheduledFailed', v_failed);
+    'scheduledDone', v_done, 'scheduledFailed', v_failed, 'staleCancelled', v_stale);
 end;
 $function$;
-comment on function app_private.run_due_governance() is 'For the job queue (owner): applies pending requests whose auto-approval time has come (unless a prerequisite is not served or a freeze is in force), restores kills whose restore time has come, and runs due scheduled changes. Rows are locked with skip locked, so concurrent sweeps never apply one twice. Returns {autoApproved, restored, scheduledDone, scheduledFailed}.';
+comment on function app_private.run_due_governance() is 'For the job queue (owner): applies pending requests whose auto-approval time has come (unless a prerequisite is not served or a freeze is in force; an update whose stage changed since it was requested is cancelled instead), restores kills whose restore time has come, and runs due scheduled changes. Rows are locked with skip locked, so concurrent sweeps never apply one twice. Returns {autoApproved, restored, scheduledDone, scheduledFailed, staleCancelled}.';
 -- no execute grants: only the owner may call it
 
 -- ----------------------------------------------------------------------------
