@@ -23,10 +23,9 @@ import type { FlagDefinition, Snapshot } from "@fluxgate/engine";
 import * as grpc from "@grpc/grpc-js";
 import pg from "pg";
 
-import { loadBackendConfig } from "../backend/src/config.ts";
 import { EnvironmentState, type StateItem } from "../backend/src/grpc/EnvironmentState.ts";
 import { flagToProto } from "../backend/src/grpc/toProto.ts";
-import { type Backend, startBackend } from "../backend/src/server.ts";
+import type { Backend } from "../backend/src/server.ts";
 import {
   DeliveryServiceClient,
   SubscribeResponse,
@@ -35,15 +34,18 @@ import { startTestDatabase } from "../scripts/lib/testDatabase.ts";
 import { checkFlagdEquivalence } from "./delivery/checkFlagdEquivalence.ts";
 import { flagdConfig } from "./delivery/flagdConfig.ts";
 import { updateResults } from "./engine/updateResults.ts";
+import {
+  createBenchClient,
+  ms,
+  percentile,
+  startBenchBackend,
+  timedStream,
+} from "./lib/deliveryBench.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const CHANGES = Number(process.env.BENCH_CHANGES ?? 1_000);
 const STREAMS = Number(process.env.BENCH_STREAMS ?? 1_000);
 const SNAPSHOT_FLAGS = Number(process.env.BENCH_SNAPSHOT_FLAGS ?? 10_000);
-
-const percentile = (sorted: number[], p: number) =>
-  sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-const ms = (value: number) => Math.round(value * 10) / 10;
 
 const loadStart = Math.round(loadavg()[0]! * 10) / 10;
 const database = await startTestDatabase();
@@ -51,17 +53,7 @@ const owner = new pg.Pool({ connectionString: database.ownerUrl, max: 4 });
 const backends: Backend[] = [];
 
 async function replica(): Promise<Backend> {
-  const backend = await startBackend({
-    ...loadBackendConfig({
-      DATABASE_URL: database.ownerUrl,
-      AUTH_DATABASE_URL: database.authUrl,
-      DATABASE_VISITOR: database.names.visitor,
-      BACKEND_PORT: "1",
-      BACKEND_GRPC_ADDR: "127.0.0.1:0",
-      LOG_LEVEL: "warn",
-    }),
-    port: 0,
-  });
+  const backend = await startBenchBackend(database);
   backends.push(backend);
   return backend;
 }
@@ -122,65 +114,12 @@ async function environment(
         await db.query(`alter table app_public.${table} enable trigger user`);
       }
     }
-    const {
-      rows: [session],
-    } = await db.query<{ id: string }>(
-      "insert into app_private.sessions (user_id) values ($1) returning id",
-      [admin!.id],
-    );
-    await db.query("select set_config('jwt.claims.session_id', $1, true)", [session!.id]);
-    const {
-      rows: [client],
-    } = await db.query<{ id: string; secret: string }>(
-      "select (r).client.id as id, (r).secret from app_public.create_client($1, 'bench', 'backend', '{}') r",
-      [env!.id],
-    );
+    const client = await createBenchClient(db, admin!.id, env!.id);
     await db.query("commit");
-    return { clientId: client!.id, secret: client!.secret, teamId: team!.id };
+    return { clientId: client.clientId, secret: client.secret, teamId: team!.id };
   } finally {
     db.release();
   }
-}
-
-/** A stream whose every message is timestamped on arrival. */
-function stream(backend: Backend, clientId: string, secret: string) {
-  const client = new DeliveryServiceClient(
-    backend.grpc!.address,
-    grpc.credentials.createInsecure(),
-  );
-  const metadata = new grpc.Metadata();
-  metadata.set("x-client-id", clientId);
-  metadata.set("x-client-secret", secret);
-  const call = client.subscribe(
-    { sinceRevision: "0", sinceChecksum: Buffer.alloc(0), includeContexts: true },
-    metadata,
-  );
-  const waiting = new Map<string, (at: number) => void>();
-  const arrived = new Map<string, number>();
-  let ready: () => void;
-  const snapshot = new Promise<void>((resolve) => (ready = resolve));
-  call.on("data", (message: SubscribeResponse) => {
-    const at = performance.now();
-    if (message.snapshot && message.snapshot.chunkIndex === message.snapshot.chunkCount - 1)
-      ready();
-    if (!message.delta) return;
-    arrived.set(message.revision, at);
-    waiting.get(message.revision)?.(at);
-  });
-  call.on("error", () => {});
-  return {
-    snapshot,
-    /** Resolves with the arrival time of the delta of `revision`. */
-    deltaOf(revision: string): Promise<number> {
-      const at = arrived.get(revision);
-      if (at !== undefined) return Promise.resolve(at);
-      return new Promise((resolve) => waiting.set(revision, resolve));
-    },
-    close: () => {
-      call.cancel();
-      client.close();
-    },
-  };
 }
 
 /**
@@ -279,8 +218,8 @@ try {
 
   // Propagation, one replica and across two.
   const env = await environment();
-  const onA = stream(a, env.clientId, env.secret);
-  const onB = stream(b, env.clientId, env.secret);
+  const onA = timedStream(a, env.clientId, env.secret, true);
+  const onB = timedStream(b, env.clientId, env.secret, true);
   await Promise.all([onA.snapshot, onB.snapshot]);
   const sameReplica: number[] = [];
   const otherReplica: number[] = [];
@@ -297,7 +236,9 @@ try {
 
   // Fan-out to many streams of one backend.
   const fan = await environment();
-  const streams = Array.from({ length: STREAMS }, () => stream(a, fan.clientId, fan.secret));
+  const streams = Array.from({ length: STREAMS }, () =>
+    timedStream(a, fan.clientId, fan.secret, true),
+  );
   await Promise.all(streams.map((s) => s.snapshot));
   const fanOut: number[] = [];
   for (let i = 0; i < 5; i++) {
@@ -329,12 +270,12 @@ try {
   const chunks = state.snapshotChunks(500, true);
   const chunksMs = performance.now() - encodeStarted;
   const toEdgeStarted = performance.now();
-  const edge = stream(b, big.clientId, big.secret);
+  const edge = timedStream(b, big.clientId, big.secret, true);
   await edge.snapshot;
   const toEdgeMs = performance.now() - toEdgeStarted;
   edge.close();
   const warmStarted = performance.now();
-  const warmEdge = stream(a, big.clientId, big.secret);
+  const warmEdge = timedStream(a, big.clientId, big.secret, true);
   await warmEdge.snapshot;
   const toWarmEdgeMs = performance.now() - warmStarted;
   warmEdge.close();

@@ -10,41 +10,28 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
-import * as grpc from "@grpc/grpc-js";
 import pg from "pg";
 
-import { loadBackendConfig } from "../backend/src/config.ts";
-import { type Backend, startBackend } from "../backend/src/server.ts";
-import {
-  DeliveryServiceClient,
-  type SubscribeResponse,
-} from "../proto/gen/fluxgate/delivery/v1/delivery.ts";
+import type { Backend } from "../backend/src/server.ts";
 import { startTestDatabase } from "../scripts/lib/testDatabase.ts";
 import { updateResults } from "./engine/updateResults.ts";
+import {
+  createBenchClient,
+  ms,
+  percentile,
+  startBenchBackend,
+  timedStream,
+} from "./lib/deliveryBench.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const KILLS = Number(process.env.BENCH_KILLS ?? 200);
-
-const percentile = (sorted: number[], p: number) =>
-  sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-const ms = (value: number) => Math.round(value * 10) / 10;
 
 const database = await startTestDatabase();
 const owner = new pg.Pool({ connectionString: database.ownerUrl, max: 4 });
 const backends: Backend[] = [];
 
 async function replica(): Promise<Backend> {
-  const backend = await startBackend({
-    ...loadBackendConfig({
-      DATABASE_URL: database.ownerUrl,
-      AUTH_DATABASE_URL: database.authUrl,
-      DATABASE_VISITOR: database.names.visitor,
-      BACKEND_PORT: "1",
-      BACKEND_GRPC_ADDR: "127.0.0.1:0",
-      LOG_LEVEL: "warn",
-    }),
-    port: 0,
-  });
+  const backend = await startBenchBackend(database);
   backends.push(backend);
   return backend;
 }
@@ -84,62 +71,12 @@ async function team() {
       "update app_public.feature_stages set status = 'deployed' where feature_id = $1",
       [feature],
     );
-    const session = await one(
-      "insert into app_private.sessions (user_id) values ($1) returning id",
-      [admin],
-    );
-    await db.query("select set_config('jwt.claims.session_id', $1, true)", [session]);
-    const {
-      rows: [client],
-    } = await db.query<{ id: string; secret: string }>(
-      "select (r).client.id as id, (r).secret from app_public.create_client($1, 'bench', 'backend', '{}') r",
-      [env],
-    );
+    const { clientId, secret, sessionId: session } = await createBenchClient(db, admin, env);
     await db.query("commit");
-    return { teamId, feature, session, clientId: client!.id, secret: client!.secret };
+    return { teamId, feature, session, clientId, secret };
   } finally {
     db.release();
   }
-}
-
-/** A stream whose deltas are timestamped on arrival, by revision. */
-function stream(backend: Backend, clientId: string, secret: string) {
-  const client = new DeliveryServiceClient(
-    backend.grpc!.address,
-    grpc.credentials.createInsecure(),
-  );
-  const metadata = new grpc.Metadata();
-  metadata.set("x-client-id", clientId);
-  metadata.set("x-client-secret", secret);
-  const call = client.subscribe(
-    { sinceRevision: "0", sinceChecksum: Buffer.alloc(0), includeContexts: false },
-    metadata,
-  );
-  const waiting = new Map<string, (at: number) => void>();
-  const arrived = new Map<string, number>();
-  let ready: () => void;
-  const snapshot = new Promise<void>((resolve) => (ready = resolve));
-  call.on("data", (message: SubscribeResponse) => {
-    const at = performance.now();
-    if (message.snapshot && message.snapshot.chunkIndex === message.snapshot.chunkCount - 1)
-      ready();
-    if (!message.delta) return;
-    arrived.set(message.revision, at);
-    waiting.get(message.revision)?.(at);
-  });
-  call.on("error", () => {});
-  return {
-    snapshot,
-    deltaOf(revision: string): Promise<number> {
-      const at = arrived.get(revision);
-      if (at !== undefined) return Promise.resolve(at);
-      return new Promise((resolve) => waiting.set(revision, resolve));
-    },
-    close: () => {
-      call.cancel();
-      client.close();
-    },
-  };
 }
 
 /** kill_feature or restore_feature as the team admin; the commit time and its revision. */
@@ -170,8 +107,8 @@ async function toggle(t: Awaited<ReturnType<typeof team>>, kill: boolean) {
 try {
   const [a, b] = [await replica(), await replica()];
   const t = await team();
-  const onA = stream(a, t.clientId, t.secret);
-  const onB = stream(b, t.clientId, t.secret);
+  const onA = timedStream(a, t.clientId, t.secret);
+  const onB = timedStream(b, t.clientId, t.secret);
   await Promise.all([onA.snapshot, onB.snapshot]);
   const first: number[] = [];
   const last: number[] = [];

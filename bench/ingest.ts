@@ -23,8 +23,6 @@ import { UniqueUsersSketch } from "@fluxgate/engine";
 import * as grpc from "@grpc/grpc-js";
 import pg from "pg";
 
-import { loadBackendConfig } from "../backend/src/config.ts";
-import { startBackend } from "../backend/src/server.ts";
 import {
   IngestServiceClient,
   type ReportEvaluationsRequest,
@@ -32,6 +30,7 @@ import {
 } from "../proto/gen/fluxgate/delivery/v1/ingest.ts";
 import { startTestDatabase } from "../scripts/lib/testDatabase.ts";
 import { updateResults } from "./engine/updateResults.ts";
+import { createBenchClient, startBenchBackend } from "./lib/deliveryBench.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const FLAG_MINUTES = Number(process.env.BENCH_FLAG_MINUTES ?? 500);
@@ -41,17 +40,7 @@ const ROWS_PER_BATCH = FLAG_MINUTES * 2;
 
 const database = await startTestDatabase();
 const owner = new pg.Pool({ connectionString: database.ownerUrl, max: 4 });
-const backend = await startBackend({
-  ...loadBackendConfig({
-    DATABASE_URL: database.ownerUrl,
-    AUTH_DATABASE_URL: database.authUrl,
-    DATABASE_VISITOR: database.names.visitor,
-    BACKEND_PORT: "1",
-    BACKEND_GRPC_ADDR: "127.0.0.1:0",
-    LOG_LEVEL: "warn",
-  }),
-  port: 0,
-});
+const backend = await startBenchBackend(database);
 
 /** A team with FLAG_MINUTES boolean flags, an environment and a client (committed). */
 async function team(): Promise<{ metadata: grpc.Metadata; teamId: string; envId: string }> {
@@ -84,23 +73,11 @@ async function team(): Promise<{ metadata: grpc.Metadata; teamId: string; envId:
       [t!.id, FLAG_MINUTES],
     );
     await db.query("alter table app_public.features enable trigger user");
-    const {
-      rows: [session],
-    } = await db.query<{ id: string }>(
-      "insert into app_private.sessions (user_id) values ($1) returning id",
-      [admin!.id],
-    );
-    await db.query("select set_config('jwt.claims.session_id', $1, true)", [session!.id]);
-    const {
-      rows: [client],
-    } = await db.query<{ id: string; secret: string }>(
-      "select (r).client.id as id, (r).secret from app_public.create_client($1, 'bench', 'backend', '{}') r",
-      [env!.id],
-    );
+    const client = await createBenchClient(db, admin!.id, env!.id);
     await db.query("commit");
     const metadata = new grpc.Metadata();
-    metadata.set("x-client-id", client!.id);
-    metadata.set("x-client-secret", client!.secret);
+    metadata.set("x-client-id", client.clientId);
+    metadata.set("x-client-secret", client.secret);
     return { metadata, teamId: t!.id, envId: env!.id };
   } finally {
     db.release();
