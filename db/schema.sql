@@ -6729,6 +6729,46 @@ comment on function app_public.schedule_change(feature_id uuid, action text, run
 grant execute on function app_public.schedule_change(feature_id uuid, action text, run_at timestamp with time zone, stage_id uuid, reason text) to fluxgate_visitor;
 
 -- ----------------------------------------------------------------------------
+-- function app_public.search_features(team_id uuid, search text, tags text[], lifecycles app_public.feature_lifecycle[], killed boolean, sort text)
+-- ----------------------------------------------------------------------------
+-- plpgsql, stable, called on null input, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_public.search_features(team_id uuid, search text DEFAULT NULL::text, tags text[] DEFAULT NULL::text[], lifecycles app_public.feature_lifecycle[] DEFAULT NULL::app_public.feature_lifecycle[], killed boolean DEFAULT NULL::boolean, sort text DEFAULT 'key'::text)
+ RETURNS SETOF app_public.features
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  if sort is not null and sort not in ('key', '-key', 'name', '-name', 'updated', '-updated') then
+    raise exception 'unknown sort "%": key, name or updated, with a leading "-" for descending', sort
+      using errcode = '22023';
+  end if;
+  if length(search) > 200 then
+    raise exception 'a search text is at most 200 characters' using errcode = '22023';
+  end if;
+  return query
+    select f.* from app_public.features f
+    where f.team_id = search_features.team_id
+      and (coalesce(search, '') = ''
+        or strpos(lower(f.key), lower(search)) > 0
+        or strpos(lower(f.name), lower(search)) > 0)
+      and (search_features.tags is null or f.tags @> search_features.tags)
+      and (lifecycles is null or f.lifecycle = any (lifecycles))
+      and (killed is null or f.kill_switch = killed)
+    order by
+      case when coalesce(sort, 'key') = 'key' then f.key end asc,
+      case when sort = '-key' then f.key end desc,
+      case when sort = 'name' then lower(f.name) end asc,
+      case when sort = '-name' then lower(f.name) end desc,
+      case when sort = 'updated' then f.updated_at end asc,
+      case when sort = '-updated' then f.updated_at end desc,
+      f.key, f.id;
+end;
+$function$;
+comment on function app_public.search_features(team_id uuid, search text, tags text[], lifecycles app_public.feature_lifecycle[], killed boolean, sort text) is 'A team''s features for the feature list: search matches the key or name (case-insensitive substring), tags must all be present, lifecycles and killed narrow further (null: any); sort is key, name or updated, "-" first for descending (then by key). Paginate with first/offset; totalCount counts every match.';
+grant execute on function app_public.search_features(team_id uuid, search text, tags text[], lifecycles app_public.feature_lifecycle[], killed boolean, sort text) to fluxgate_visitor;
+
+-- ----------------------------------------------------------------------------
 -- function app_public.set_stage_criteria(stage_id uuid, criteria jsonb)
 -- ----------------------------------------------------------------------------
 -- plpgsql, volatile, called on null input, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner

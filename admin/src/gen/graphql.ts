@@ -5206,6 +5206,8 @@ export type Query = Node & {
   scheduledChangeById?: Maybe<ScheduledChange>;
   /** Reads and enables pagination through a set of `ScheduledChange`. */
   scheduledChanges?: Maybe<ScheduledChangeConnection>;
+  /** A team's features for the feature list: search matches the key or name (case-insensitive substring), tags must all be present, lifecycles and killed narrow further (null: any); sort is key, name or updated, "-" first for descending (then by key). Paginate with first/offset; totalCount counts every match. */
+  searchFeatures?: Maybe<FeatureConnection>;
   /** Get a single `Segment`. */
   segment?: Maybe<Segment>;
   /** Reads a single `Segment` using its globally unique `ID`. */
@@ -5820,6 +5822,20 @@ export type QueryScheduledChangesArgs = {
   last?: InputMaybe<Scalars['Int']['input']>;
   offset?: InputMaybe<Scalars['Int']['input']>;
   orderBy?: InputMaybe<Array<ScheduledChangeOrderBy>>;
+};
+
+
+/** The root query type which gives access points into the data universe. */
+export type QuerySearchFeaturesArgs = {
+  after?: InputMaybe<Scalars['Cursor']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  killed?: InputMaybe<Scalars['Boolean']['input']>;
+  lifecycles?: InputMaybe<Array<InputMaybe<FeatureLifecycle>>>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
+  search?: InputMaybe<Scalars['String']['input']>;
+  sort?: InputMaybe<Scalars['String']['input']>;
+  tags?: InputMaybe<Array<InputMaybe<Scalars['String']['input']>>>;
+  teamId?: InputMaybe<Scalars['UUID']['input']>;
 };
 
 
