@@ -13,7 +13,7 @@ import {
 import { useEffect, useState } from "react";
 import { useRedirect } from "react-admin";
 
-import { describeError } from "../api/errors.ts";
+import { ApiError, describeError } from "../api/errors.ts";
 import { request } from "../api/graphql.ts";
 import type { ValueType, Variant } from "./editor/types.ts";
 import {
@@ -29,6 +29,7 @@ import {
   CREATE_FEATURE_MUTATION,
   FEATURE_CREATE_OPTIONS_QUERY,
 } from "./queries.ts";
+import { SHOW_EMPTY_CHOICE } from "./selectProps.ts";
 import { useFeatureTeamId } from "./useFeatureTeam.ts";
 
 const FIELDS = [
@@ -168,7 +169,13 @@ export function FeatureCreate({ teamId: teamIdProp }: { teamId?: string } = {}) 
         });
         redirect("edit", "features", createdId);
       } else {
-        setErrors({ [errorField(error, FIELDS, CREATE_FIELD_OF_CODE)]: describeError(error) });
+        const field = errorField(error, FIELDS, CREATE_FIELD_OF_CODE);
+        setErrors({
+          [field]:
+            error instanceof ApiError && error.code === "23505" && field === "key"
+              ? `A feature with the key “${key.trim()}” already exists in this team.`
+              : describeError(error),
+        });
       }
     } finally {
       setBusy(false);
@@ -285,6 +292,7 @@ export function FeatureCreate({ teamId: teamIdProp }: { teamId?: string } = {}) 
           <TextField
             select
             label="Owner"
+            slotProps={SHOW_EMPTY_CHOICE}
             value={ownerId}
             onChange={(event) => setOwnerId(event.target.value)}
             {...fieldProps("ownerId")}
@@ -299,6 +307,7 @@ export function FeatureCreate({ teamId: teamIdProp }: { teamId?: string } = {}) 
           <TextField
             select
             label="Stages from pipeline"
+            slotProps={SHOW_EMPTY_CHOICE}
             value={pipelineId}
             onChange={(event) => setPipelineId(event.target.value)}
             {...fieldProps("pipelineId")}

@@ -96,9 +96,11 @@ export function FeatureEdit({ rowId: rowIdProp }: { rowId?: string } = {}) {
             {feature.stages.nodes.length === 0 && (
               <Alert severity="info">This feature has no stages yet: add one below.</Alert>
             )}
-            {feature.stages.nodes.map((stage) => (
-              <StageCard key={stage.rowId} feature={feature} stage={stage} onChange={reload} />
-            ))}
+            {[...feature.stages.nodes]
+              .sort((a, b) => (a.environment?.position ?? 0) - (b.environment?.position ?? 0))
+              .map((stage) => (
+                <StageCard key={stage.rowId} feature={feature} stage={stage} onChange={reload} />
+              ))}
             <AddStage feature={feature} onChange={reload} />
           </Stack>
         </Section>

@@ -9,7 +9,6 @@ import {
   MenuItem,
   Paper,
   Select,
-  Stack,
   Table,
   TableBody,
   TableCell,
@@ -36,12 +35,12 @@ import {
 } from "./featureLogic.ts";
 import { type KillInfo, KillSwitchButton } from "./KillSwitchButton.tsx";
 import { FEATURE_LIST_QUERY } from "./queries.ts";
-import { useFeatureTeamId } from "./useFeatureTeam.ts";
+import { useFeatureTeamId, useTeamRoles } from "./useFeatureTeam.ts";
 
 interface ListStage {
   rowId: string;
   status: StageStatus;
-  environment: { rowId: string; key: string; name: string } | null;
+  environment: { rowId: string; key: string; name: string; position: number } | null;
 }
 
 export interface ListFeature {
@@ -65,11 +64,11 @@ interface ListData {
   features: { totalCount: number; nodes: ListFeature[] };
 }
 
-/** The environments of a page's features, in the order their stages first appear. */
-export function environmentsOf(
-  features: ListFeature[],
-): Array<{ rowId: string; key: string; name: string }> {
-  const seen = new Map<string, { rowId: string; key: string; name: string }>();
+type ListEnvironment = NonNullable<ListStage["environment"]>;
+
+/** The environments of a page's features, in pipeline order (position, then name). */
+export function environmentsOf(features: ListFeature[]): ListEnvironment[] {
+  const seen = new Map<string, ListEnvironment>();
   for (const feature of features) {
     for (const stage of feature.stages.nodes) {
       if (stage.environment && !seen.has(stage.environment.rowId)) {
@@ -77,7 +76,7 @@ export function environmentsOf(
       }
     }
   }
-  return [...seen.values()];
+  return [...seen.values()].sort((a, b) => a.position - b.position || a.name.localeCompare(b.name));
 }
 
 /**
@@ -86,6 +85,7 @@ export function environmentsOf(
  */
 export function FeatureList({ teamId: teamIdProp }: { teamId?: string } = {}) {
   const teamId = useFeatureTeamId(teamIdProp);
+  const roles = useTeamRoles(teamId);
   const createPath = useCreatePath();
   const [state, setState] = useState<ListState>({
     page: 0,
@@ -133,10 +133,10 @@ export function FeatureList({ teamId: teamIdProp }: { teamId?: string } = {}) {
 
   return (
     <Box sx={{ p: 2 }}>
-      <Stack direction="row" spacing={2} sx={{ mb: 2, alignItems: "center", flexWrap: "wrap" }}>
-        <Typography variant="h5" component="h1" sx={{ flexGrow: 1 }}>
-          Features
-        </Typography>
+      <Typography variant="h5" component="h1" sx={{ mb: 2 }}>
+        Features
+      </Typography>
+      <Box sx={{ display: "flex", gap: 2, mb: 2, alignItems: "center", flexWrap: "wrap" }}>
         <Box
           component="form"
           role="search"
@@ -161,7 +161,7 @@ export function FeatureList({ teamId: teamIdProp }: { teamId?: string } = {}) {
             Find
           </Button>
         </Box>
-        <FormControl size="small" sx={{ minWidth: 150 }}>
+        <FormControl size="small" sx={{ width: 160 }}>
           <InputLabel id="feature-sort">Sort</InputLabel>
           <Select
             labelId="feature-sort"
@@ -186,7 +186,7 @@ export function FeatureList({ teamId: teamIdProp }: { teamId?: string } = {}) {
         >
           New feature
         </Button>
-      </Stack>
+      </Box>
       {error && (
         <Alert severity="error" sx={{ mb: 2 }}>
           {error}
@@ -222,6 +222,7 @@ export function FeatureList({ teamId: teamIdProp }: { teamId?: string } = {}) {
                   feature={feature}
                   environments={environments}
                   editPath={createPath({ resource: "features", type: "edit", id: feature.rowId })}
+                  canKill={roles === undefined ? undefined : roles.includes("team_admin")}
                   onChange={reload}
                 />
               ))}
@@ -248,11 +249,13 @@ function FeatureRow({
   feature,
   environments,
   editPath,
+  canKill,
   onChange,
 }: {
   feature: ListFeature;
-  environments: Array<{ rowId: string; key: string; name: string }>;
+  environments: ListEnvironment[];
   editPath: string;
+  canKill: boolean | undefined;
   onChange: () => void;
 }) {
   const byEnvironment = new Map(
@@ -293,7 +296,7 @@ function FeatureRow({
         );
       })}
       <TableCell>
-        <KillSwitchButton feature={feature} onChange={onChange} />
+        <KillSwitchButton feature={feature} onChange={onChange} canKill={canKill} />
       </TableCell>
     </TableRow>
   );

@@ -43,6 +43,11 @@ export interface KillSwitchButtonProps {
   onChange?: () => void;
   /** Show who killed it, why, and the auto-restore countdown next to Restore. */
   showDetails?: boolean;
+  /**
+   * Whether the user is a team admin of the feature's team, when the caller
+   * knows (a list asks once for all its rows); looked up otherwise.
+   */
+  canKill?: boolean;
 }
 
 /** Ticks every second while `active`: the current time. */
@@ -98,15 +103,18 @@ export function KillSwitchButton({
   feature,
   onChange,
   showDetails = false,
+  canKill,
 }: KillSwitchButtonProps) {
-  const roles = useTeamRoles(feature.teamId);
-  const isAdmin = roles?.includes("team_admin") ?? false;
+  const roles = useTeamRoles(canKill === undefined ? feature.teamId : undefined);
+  const isAdmin = canKill ?? roles?.includes("team_admin") ?? false;
   const [open, setOpen] = useState(false);
   const [restoring, setRestoring] = useState(false);
   const [restoreError, setRestoreError] = useState<string | undefined>();
   const kill = activeKill(feature);
   const denied =
-    roles === undefined ? "Checking your role…" : "Only team admins can kill or restore a feature.";
+    canKill === undefined && roles === undefined
+      ? "Checking your role…"
+      : "Only team admins can kill or restore a feature.";
 
   const restore = async () => {
     setRestoring(true);

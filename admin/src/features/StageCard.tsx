@@ -38,6 +38,7 @@ import {
   SET_DEFAULT_VARIANT_MUTATION,
   SET_STAGE_CRITERIA_MUTATION,
 } from "./queries.ts";
+import { SHOW_EMPTY_CHOICE } from "./selectProps.ts";
 
 /** Where the governance engineer's approvals inbox lives. */
 export const APPROVALS_INBOX_HREF = "#/approvals";
@@ -355,6 +356,7 @@ function StageCriteria({
       <TextField
         select
         label={`Default variant in ${environmentName}`}
+        slotProps={SHOW_EMPTY_CHOICE}
         value={variants.some((variant) => variant.key === defaultVariant) ? defaultVariant : ""}
         onChange={(event) => setDefaultVariant(event.target.value)}
         error={Boolean(errors.defaultVariant)}

@@ -19,7 +19,13 @@ export interface EditorStage {
   defaultVariant: string | null;
   position: number;
   parentStageId: string | null;
-  environment: { rowId: string; key: string; name: string; type: string } | null;
+  environment: {
+    rowId: string;
+    key: string;
+    name: string;
+    type: string;
+    position: number;
+  } | null;
   criteria: { nodes: EditorCriterion[] };
 }
 

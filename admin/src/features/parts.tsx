@@ -177,7 +177,7 @@ export function DependencyPicker({
         </TableBody>
       </Table>
       <Box sx={{ display: "flex", gap: 2, mt: 2, alignItems: "center", flexWrap: "wrap" }}>
-        <FormControl size="small" sx={{ minWidth: 220 }}>
+        <FormControl size="small" sx={{ width: 260 }}>
           <InputLabel id={flagLabel}>Prerequisite flag</InputLabel>
           <Select
             labelId={flagLabel}
@@ -196,11 +196,15 @@ export function DependencyPicker({
             ))}
           </Select>
         </FormControl>
-        <FormControl size="small" sx={{ minWidth: 200 }}>
-          <InputLabel id={variantLabel}>Required variant</InputLabel>
+        <FormControl size="small" sx={{ width: 240 }}>
+          <InputLabel id={variantLabel} shrink>
+            Required variant
+          </InputLabel>
           <Select
             labelId={variantLabel}
             label="Required variant"
+            displayEmpty
+            notched
             value={variant}
             disabled={disabled || !chosen}
             onChange={(event) => setVariant(event.target.value)}

@@ -47,6 +47,7 @@ export const FEATURE_LIST_QUERY = /* GraphQL */ `
               rowId
               key
               name
+              position
             }
           }
         }
@@ -116,6 +117,7 @@ export const FEATURE_EDITOR_QUERY = /* GraphQL */ `
             key
             name
             type
+            position
           }
           criteria(orderBy: [PRIORITY_ASC]) {
             nodes {
