@@ -83,7 +83,7 @@ export function StageCard({
             <Button
               key={candidate}
               variant="outlined"
-              disabled={!allowedActions(stage.status).includes(candidate)}
+              disabled={Boolean(openRequest) || !allowedActions(stage.status).includes(candidate)}
               onClick={() => setAction(candidate)}
             >
               {ACTION_LABEL[candidate]}
@@ -218,7 +218,7 @@ function StageChangeDialog({
         {plan?.outcome === "needs_approvals" && (
           <Alert severity="warning">
             Approval required: {plan.requiredApprovals} approval(s) from{" "}
-            {names.length > 0 ? names.join(", ") : "the eligible approvers"}. {plan.reason}
+            {names.length > 0 ? names.join(", ") : "nobody but you is eligible"}. {plan.reason}.
           </Alert>
         )}
         {plan?.outcome === "blocked" && (
