@@ -111,6 +111,13 @@ export function KillSwitchButton({
   const [restoring, setRestoring] = useState(false);
   const [restoreError, setRestoreError] = useState<string | undefined>();
   const kill = activeKill(feature);
+  const restoreAt = kill?.restoreAt ? Date.parse(kill.restoreAt) : undefined;
+  // The job queue restores at restoreAt: reload shortly after to show it.
+  useEffect(() => {
+    if (restoreAt === undefined || !onChange) return;
+    const timer = setTimeout(onChange, Math.max(0, restoreAt - Date.now()) + 3000);
+    return () => clearTimeout(timer);
+  }, [restoreAt, onChange]);
   const denied =
     canKill === undefined && roles === undefined
       ? "Checking your role…"
