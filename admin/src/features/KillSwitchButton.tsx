@@ -11,7 +11,7 @@ import {
   Tooltip,
   Typography,
 } from "@mui/material";
-import { useEffect, useState } from "react";
+import { useEffect, useRef, useState } from "react";
 
 import { describeError } from "../api/errors.ts";
 import { request } from "../api/graphql.ts";
@@ -112,12 +112,19 @@ export function KillSwitchButton({
   const [restoreError, setRestoreError] = useState<string | undefined>();
   const kill = activeKill(feature);
   const restoreAt = kill?.restoreAt ? Date.parse(kill.restoreAt) : undefined;
-  // The job queue restores at restoreAt: reload shortly after to show it.
+  // The job queue restores at restoreAt: reload once, shortly after, to show it.
+  const reloadedFor = useRef<string | undefined>(undefined);
+  const killId = kill?.rowId;
   useEffect(() => {
-    if (restoreAt === undefined || !onChange) return;
-    const timer = setTimeout(onChange, Math.max(0, restoreAt - Date.now()) + 3000);
+    if (restoreAt === undefined || !onChange || !killId || reloadedFor.current === killId) return;
+    // setTimeout fires at once past 2^31 - 1 ms (24.8 days): wait at most that long.
+    const delay = Math.min(Math.max(0, restoreAt - Date.now()) + 3000, 2 ** 31 - 1);
+    const timer = setTimeout(() => {
+      reloadedFor.current = killId;
+      onChange();
+    }, delay);
     return () => clearTimeout(timer);
-  }, [restoreAt, onChange]);
+  }, [restoreAt, onChange, killId]);
   const denied =
     canKill === undefined && roles === undefined
       ? "Checking your role…"
