@@ -1,0 +1,303 @@
+import {
+  Alert,
+  Box,
+  Button,
+  Chip,
+  FormControl,
+  InputLabel,
+  LinearProgress,
+  MenuItem,
+  Paper,
+  Select,
+  Table,
+  TableBody,
+  TableCell,
+  TableContainer,
+  TableHead,
+  TablePagination,
+  TableRow,
+  TextField,
+  Typography,
+} from "@mui/material";
+import { useCallback, useEffect, useMemo, useState } from "react";
+import { Link, useCreatePath } from "react-admin";
+
+import { describeError } from "../api/errors.ts";
+import { request } from "../api/graphql.ts";
+import {
+  lastPage,
+  type ListState,
+  listVariables,
+  PAGE_SIZES,
+  type SortOrder,
+  type StageStatus,
+  statusChip,
+} from "./featureLogic.ts";
+import { type KillInfo, KillSwitchButton } from "./KillSwitchButton.tsx";
+import { FEATURE_LIST_QUERY } from "./queries.ts";
+import { useFeatureTeamId, useTeamRoles } from "./useFeatureTeam.ts";
+
+interface ListStage {
+  rowId: string;
+  status: StageStatus;
+  environment: { rowId: string; key: string; name: string; position: number } | null;
+}
+
+export interface ListFeature {
+  id: string;
+  rowId: string;
+  teamId: string;
+  key: string;
+  name: string;
+  kind: string;
+  valueType: string;
+  lifecycle: string;
+  killSwitch: boolean;
+  tags: string[];
+  updatedAt: string;
+  lastEvaluatedAt: string | null;
+  stages: { nodes: ListStage[] };
+  kills: { nodes: KillInfo[] };
+}
+
+interface ListData {
+  features: { totalCount: number; nodes: ListFeature[] };
+}
+
+type ListEnvironment = NonNullable<ListStage["environment"]>;
+
+/** The environments of a page's features, in pipeline order (position, then name). */
+export function environmentsOf(features: ListFeature[]): ListEnvironment[] {
+  const seen = new Map<string, ListEnvironment>();
+  for (const feature of features) {
+    for (const stage of feature.stages.nodes) {
+      if (stage.environment && !seen.has(stage.environment.rowId)) {
+        seen.set(stage.environment.rowId, stage.environment);
+      }
+    }
+  }
+  return [...seen.values()].sort((a, b) => a.position - b.position || a.name.localeCompare(b.name));
+}
+
+/**
+ * The feature list: one page at a time from the server (FEATURE_LIST_QUERY),
+ * a status chip per environment, the kill switch per row.
+ */
+export function FeatureList({ teamId: teamIdProp }: { teamId?: string } = {}) {
+  const teamId = useFeatureTeamId(teamIdProp);
+  const roles = useTeamRoles(teamId);
+  const createPath = useCreatePath();
+  const [state, setState] = useState<ListState>({
+    page: 0,
+    perPage: 25,
+    sort: { field: "key", order: "ASC" },
+    key: "",
+  });
+  const [keyText, setKeyText] = useState("");
+  const [data, setData] = useState<ListData["features"] | undefined>();
+  const [error, setError] = useState<string | undefined>();
+  const [loading, setLoading] = useState(false);
+  const [reloads, setReloads] = useState(0);
+
+  useEffect(() => {
+    if (!teamId) return;
+    let live = true;
+    setLoading(true);
+    request<ListData>(FEATURE_LIST_QUERY, listVariables(teamId, state)).then(
+      (result) => {
+        if (!live) return;
+        setData(result.features);
+        setError(undefined);
+        setLoading(false);
+        // A page past the end (rows were deleted): go to the last one.
+        const last = lastPage(result.features.totalCount, state.perPage);
+        if (state.page > last) setState((current) => ({ ...current, page: last }));
+      },
+      (failure: unknown) => {
+        if (!live) return;
+        setError(describeError(failure));
+        setLoading(false);
+      },
+    );
+    return () => {
+      live = false;
+    };
+  }, [teamId, state, reloads]);
+
+  const reload = useCallback(() => setReloads((count) => count + 1), []);
+  const environments = useMemo(() => environmentsOf(data?.nodes ?? []), [data]);
+
+  if (!teamId) {
+    return <Alert severity="info">Choose a team to see its features.</Alert>;
+  }
+
+  return (
+    <Box sx={{ p: 2 }}>
+      <Typography variant="h5" component="h1" sx={{ mb: 2 }}>
+        Features
+      </Typography>
+      <Box sx={{ display: "flex", gap: 2, mb: 2, alignItems: "center", flexWrap: "wrap" }}>
+        <Box
+          component="form"
+          role="search"
+          onSubmit={(event) => {
+            event.preventDefault();
+            setState((current) => ({ ...current, key: keyText, page: 0 }));
+          }}
+          sx={{ display: "flex", gap: 1 }}
+        >
+          <TextField
+            label="Find by exact key"
+            size="small"
+            value={keyText}
+            onChange={(event) => {
+              setKeyText(event.target.value);
+              if (event.target.value === "" && state.key !== "") {
+                setState((current) => ({ ...current, key: "", page: 0 }));
+              }
+            }}
+          />
+          <Button type="submit" variant="outlined">
+            Find
+          </Button>
+        </Box>
+        <FormControl size="small" sx={{ width: 160 }}>
+          <InputLabel id="feature-sort">Sort</InputLabel>
+          <Select
+            labelId="feature-sort"
+            label="Sort"
+            value={state.sort.order}
+            onChange={(event) =>
+              setState((current) => ({
+                ...current,
+                page: 0,
+                sort: { field: "key", order: event.target.value as SortOrder },
+              }))
+            }
+          >
+            <MenuItem value="ASC">Key A → Z</MenuItem>
+            <MenuItem value="DESC">Key Z → A</MenuItem>
+          </Select>
+        </FormControl>
+        <Button
+          component={Link}
+          to={createPath({ resource: "features", type: "create" })}
+          variant="contained"
+        >
+          New feature
+        </Button>
+      </Box>
+      {error && (
+        <Alert severity="error" sx={{ mb: 2 }}>
+          {error}
+        </Alert>
+      )}
+      <Paper>
+        {loading && <LinearProgress aria-label="Loading features" />}
+        <TableContainer>
+          <Table size="small" aria-label="Features" aria-busy={loading}>
+            <TableHead>
+              <TableRow>
+                <TableCell>Key</TableCell>
+                <TableCell>Name</TableCell>
+                <TableCell>Lifecycle</TableCell>
+                <TableCell>Tags</TableCell>
+                {environments.map((environment) => (
+                  <TableCell key={environment.rowId}>{environment.name}</TableCell>
+                ))}
+                <TableCell>Kill switch</TableCell>
+              </TableRow>
+            </TableHead>
+            <TableBody>
+              {data && data.nodes.length === 0 && (
+                <TableRow>
+                  <TableCell colSpan={5 + environments.length}>
+                    {state.key ? `No feature has the key “${state.key}”.` : "No features yet."}
+                  </TableCell>
+                </TableRow>
+              )}
+              {data?.nodes.map((feature) => (
+                <FeatureRow
+                  key={feature.rowId}
+                  feature={feature}
+                  environments={environments}
+                  editPath={createPath({ resource: "features", type: "edit", id: feature.rowId })}
+                  canKill={roles === undefined ? undefined : roles.includes("team_admin")}
+                  onChange={reload}
+                />
+              ))}
+            </TableBody>
+          </Table>
+        </TableContainer>
+        <TablePagination
+          component="div"
+          count={data?.totalCount ?? 0}
+          page={data ? Math.min(state.page, lastPage(data.totalCount, state.perPage)) : 0}
+          rowsPerPage={state.perPage}
+          rowsPerPageOptions={[...PAGE_SIZES]}
+          onPageChange={(_event, page) => setState((current) => ({ ...current, page }))}
+          onRowsPerPageChange={(event) =>
+            setState((current) => ({ ...current, page: 0, perPage: Number(event.target.value) }))
+          }
+        />
+      </Paper>
+    </Box>
+  );
+}
+
+function FeatureRow({
+  feature,
+  environments,
+  editPath,
+  canKill,
+  onChange,
+}: {
+  feature: ListFeature;
+  environments: ListEnvironment[];
+  editPath: string;
+  canKill: boolean | undefined;
+  onChange: () => void;
+}) {
+  const byEnvironment = new Map(
+    feature.stages.nodes.map((stage) => [stage.environment?.rowId, stage]),
+  );
+  return (
+    <TableRow hover>
+      <TableCell>
+        <Link to={editPath}>{feature.key}</Link>
+        {feature.killSwitch && <Chip label="killed" color="error" size="small" sx={{ ml: 1 }} />}
+      </TableCell>
+      <TableCell>{feature.name}</TableCell>
+      <TableCell>{feature.lifecycle}</TableCell>
+      <TableCell>
+        {feature.tags.map((tag) => (
+          <Chip key={tag} label={tag} size="small" variant="outlined" sx={{ mr: 0.5 }} />
+        ))}
+      </TableCell>
+      {environments.map((environment) => {
+        const stage = byEnvironment.get(environment.rowId);
+        if (!stage) {
+          return (
+            <TableCell key={environment.rowId} aria-label={`${environment.name}: no stage`}>
+              —
+            </TableCell>
+          );
+        }
+        const chip = statusChip(stage.status);
+        return (
+          <TableCell key={environment.rowId}>
+            <Chip
+              label={chip.label}
+              color={chip.color}
+              size="small"
+              aria-label={`${environment.name}: ${chip.label}`}
+            />
+          </TableCell>
+        );
+      })}
+      <TableCell>
+        <KillSwitchButton feature={feature} onChange={onChange} canKill={canKill} />
+      </TableCell>
+    </TableRow>
+  );
+}
