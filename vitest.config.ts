@@ -18,6 +18,8 @@ export default defineConfig({
         test: {
           name: "admin",
           include: ["admin/src/**/*.test.{ts,tsx}"],
+          // `*.db.test.ts` run the screens' operations against a real backend: `db` project.
+          exclude: ["**/node_modules/**", "admin/src/**/*.db.test.ts"],
           environment: "jsdom",
           setupFiles: ["admin/src/testSetup.ts"],
         },
@@ -27,7 +29,10 @@ export default defineConfig({
           name: "db",
           // Tests run the API exactly as production does (masked errors).
           env: { GRAPHILE_ENV: "production" },
-          include: ["{db,backend,scripts,edge}/__tests__/**/*.test.ts"],
+          include: [
+            "{db,backend,scripts,edge}/__tests__/**/*.test.ts",
+            "admin/src/**/*.db.test.ts",
+          ],
           globalSetup: ["scripts/lib/testGlobalSetup.ts"],
           setupFiles: ["scripts/lib/fileDatabaseSetup.ts"],
           testTimeout: 30_000,
