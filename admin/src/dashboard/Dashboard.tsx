@@ -361,18 +361,14 @@ export function Dashboard({ teamId: givenTeam, initialRange = "24h" }: Dashboard
           {baseError}
         </Alert>
       )}
-      <Stack
-        direction="row"
-        spacing={2}
-        sx={{ mb: 2, flexWrap: "wrap", alignItems: "center", rowGap: 2 }}
-      >
+      <Box sx={{ display: "flex", flexWrap: "wrap", alignItems: "center", gap: 2, mb: 2 }}>
         <TextField
           select
           size="small"
           label="Environment"
           value={environmentId}
           onChange={(event) => setEnvironmentId(event.target.value)}
-          sx={{ minWidth: 180 }}
+          sx={{ width: 180 }}
         >
           {environments.map((env) => (
             <MenuItem key={env.rowId} value={env.rowId}>
@@ -402,7 +398,7 @@ export function Dashboard({ teamId: givenTeam, initialRange = "24h" }: Dashboard
             chosenFeature.current = true;
             setFeatureId(event.target.value);
           }}
-          sx={{ minWidth: 220 }}
+          sx={{ width: 220 }}
         >
           {features.map((f) => (
             <MenuItem key={f.rowId} value={f.rowId}>
@@ -416,13 +412,13 @@ export function Dashboard({ teamId: givenTeam, initialRange = "24h" }: Dashboard
           label="Split by"
           value={split}
           onChange={(event) => setSplit(event.target.value as SplitChoice)}
-          sx={{ minWidth: 160 }}
+          sx={{ width: 160 }}
         >
           <MenuItem value="variant">Variant</MenuItem>
           <MenuItem value="reason">Reason</MenuItem>
           <MenuItem value="environment">Environment</MenuItem>
         </TextField>
-      </Stack>
+      </Box>
 
       <Box sx={{ display: "grid", gap: 2, gridTemplateColumns: { xs: "1fr", lg: "2fr 1fr" } }}>
         <Panel title="Evaluations over time" id="dashboard-evaluations">

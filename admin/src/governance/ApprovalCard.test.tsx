@@ -84,6 +84,58 @@ describe("InboxView", () => {
     fetchSpy.mockRestore();
   });
 
+  it("shows a refused action as the sentence for its code, in the card (SELFA)", async () => {
+    // The server's answer (the real refusal is tested in governance.db.test.ts).
+    const fetchSpy = vi.spyOn(globalThis, "fetch").mockResolvedValue(
+      Response.json({
+        errors: [
+          {
+            message: "the requester cannot vote on their own request",
+            extensions: { code: "SELFA" },
+          },
+        ],
+      }),
+    );
+    renderInbox("Mine");
+    const card = screen.getByRole("article", { name: "Roll back spare in Production" });
+    await userEvent.click(within(card).getByRole("button", { name: "Finalize" }));
+    expect(await within(card).findByRole("alert")).toHaveTextContent(
+      "You cannot approve, reject or override your own request. the requester cannot vote on their own request",
+    );
+    const sent = JSON.parse(String(fetchSpy.mock.calls[0]![1]!.body)) as {
+      query: string;
+      variables: Record<string, unknown>;
+    };
+    expect(sent.query).toContain("finalizeApprovalRequest");
+    expect(Object.keys(sent.variables)).toEqual(["requestId"]);
+    fetchSpy.mockRestore();
+  });
+
+  it("after an approval says what was done above the list, sending the reason as the comment", async () => {
+    const fetchSpy = vi.spyOn(globalThis, "fetch").mockImplementation(async (_, init) => {
+      const { variables } = JSON.parse(String(init!.body)) as { variables: { requestId: string } };
+      return Response.json({
+        data: {
+          approveApprovalRequest: {
+            result: approvalRequest({ rowId: variables.requestId, status: "pending" }),
+          },
+        },
+      });
+    });
+    renderInbox("To approve");
+    const card = screen.getByRole("article", { name: "Deploy dark-mode to Production" });
+    await userEvent.type(within(card).getByLabelText("Reason"), "canary is green");
+    await userEvent.click(within(card).getByRole("button", { name: "Approve" }));
+    expect(await screen.findByRole("status")).toHaveTextContent(
+      "Your approval is recorded: Deploy dark-mode to Production.",
+    );
+    const sent = JSON.parse(String(fetchSpy.mock.calls[0]![1]!.body)) as {
+      variables: Record<string, unknown>;
+    };
+    expect(sent.variables.comment).toBe("canary is green");
+    fetchSpy.mockRestore();
+  });
+
   it("says so when a tab is empty", () => {
     render(
       <InboxView

@@ -45,11 +45,11 @@ const BUTTON_LABELS: Record<ApprovalAction, string> = {
 };
 
 const DONE: Record<ApprovalAction, string> = {
-  approve: "Your approval is recorded.",
-  reject: "The request is rejected.",
-  cancel: "The request is cancelled.",
-  finalize: "The change is applied.",
-  override: "The change is applied by override.",
+  approve: "Your approval is recorded",
+  reject: "Rejected",
+  cancel: "Cancelled",
+  finalize: "Applied",
+  override: "Applied by override",
 };
 
 /** Actions that need a reason, and the message when it is missing. */
@@ -91,8 +91,8 @@ export interface ApprovalCardProps {
   userId: string;
   roles: readonly TeamRole[];
   now: number;
-  /** The request as a mutation returned it. */
-  onChanged(request: ApprovalRequest): void;
+  /** The request as a mutation returned it, and what was done, in words. */
+  onChanged(request: ApprovalRequest, done: string): void;
 }
 
 /** One request: what, who, why, how far along, what changes, and the viewer's actions. */
@@ -102,14 +102,12 @@ export function ApprovalCard({ request: item, userId, roles, now, onChanged }: A
   const [busy, setBusy] = useState<ApprovalAction | undefined>();
   const [error, setError] = useState<string | undefined>();
   const [reasonError, setReasonError] = useState<string | undefined>();
-  const [done, setDone] = useState<string | undefined>();
   const quorum = quorumOf(item);
   const actions = availableActions(item, roles);
   const standing = viewerStanding(item, userId);
 
   const act = async (action: ApprovalAction) => {
     setError(undefined);
-    setDone(undefined);
     const missing = NEEDS_REASON[action];
     if (missing && !reason.trim()) {
       setReasonError(missing);
@@ -119,9 +117,8 @@ export function ApprovalCard({ request: item, userId, roles, now, onChanged }: A
     setBusy(action);
     try {
       const result = await perform(action, item.rowId, reason.trim());
-      if (result) onChanged(result);
-      setDone(DONE[action]);
       setReason("");
+      onChanged(result ?? item, `${DONE[action]}: ${titleOf(item)}.`);
     } catch (failure) {
       setError(describeError(failure));
     } finally {
@@ -237,11 +234,6 @@ export function ApprovalCard({ request: item, userId, roles, now, onChanged }: A
           {error && (
             <Alert severity="error" role="alert">
               {error}
-            </Alert>
-          )}
-          {done && (
-            <Alert severity="success" role="status">
-              {done}
             </Alert>
           )}
         </Stack>

@@ -62,8 +62,19 @@ export interface InboxViewProps {
 export function InboxView({ requests, userId, roles, tab, onTab, onChanged, now }: InboxViewProps) {
   const shown = filterRequests(tab, requests, userId);
   const at = now ?? Date.now();
+  // Shown above the list: the card acted on may leave the tab (approved, decided).
+  const [notice, setNotice] = useState<string | undefined>();
+  const changed = (request: ApprovalRequest, done: string) => {
+    setNotice(done);
+    onChanged(request);
+  };
   return (
     <Box>
+      {notice && (
+        <Alert severity="success" role="status" onClose={() => setNotice(undefined)} sx={{ mb: 1 }}>
+          {notice}
+        </Alert>
+      )}
       <Tabs
         value={tab}
         onChange={(_, next: InboxTab) => onTab(next)}
@@ -99,7 +110,7 @@ export function InboxView({ requests, userId, roles, tab, onTab, onChanged, now 
                 userId={userId}
                 roles={roles}
                 now={at}
-                onChanged={onChanged}
+                onChanged={changed}
               />
             ))}
           </Stack>

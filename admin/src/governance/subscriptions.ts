@@ -74,6 +74,8 @@ export function createSubscriptions(options: SubscriptionOptions = {}): Subscrip
   let status: ConnectionStatus = "closed";
   let client: Client | undefined;
   let connectedToken: string | undefined;
+  /** The current client's socket is open (the server acknowledged it). */
+  let socketOpen = false;
   let refreshTimer: ReturnType<typeof setTimeout> | undefined;
   let disposed = false;
 
@@ -98,8 +100,8 @@ export function createSubscriptions(options: SubscriptionOptions = {}): Subscrip
 
   const ensureClient = (): Client => {
     if (client) return client;
+    socketOpen = false;
     setStatus("connecting");
-    let everConnected = false;
     const created = createClient({
       url: url(),
       lazy: true,
@@ -113,16 +115,15 @@ export function createSubscriptions(options: SubscriptionOptions = {}): Subscrip
       },
       on: {
         connected: () => {
-          everConnected = true;
-          if (client === created) {
-            setStatus("connected");
-            scheduleRefresh();
-          }
+          if (client !== created) return;
+          socketOpen = true;
+          setStatus("connected");
+          scheduleRefresh();
         },
         closed: () => {
-          if (client === created && !disposed) {
-            setStatus(registered.size && everConnected ? "reconnecting" : "closed");
-          }
+          if (client !== created || disposed) return;
+          socketOpen = false;
+          setStatus(registered.size ? "reconnecting" : "closed");
         },
       },
     });
@@ -173,6 +174,7 @@ export function createSubscriptions(options: SubscriptionOptions = {}): Subscrip
   const restart = () => {
     const old = client;
     client = undefined;
+    socketOpen = false;
     for (const entry of registered) {
       const stop = entry.stop;
       entry.stop = undefined;
@@ -205,11 +207,12 @@ export function createSubscriptions(options: SubscriptionOptions = {}): Subscrip
       };
       registered.add(entry);
       if (!disposed) attach(entry);
+      if (socketOpen) setStatus("connected");
       return () => {
         registered.delete(entry);
         clearTimeout(entry.timer);
         entry.stop?.();
-        if (registered.size === 0) setStatus("closed");
+        // The socket closes lazily once unused; its `closed` event says so.
       };
     },
     onStatus(listener) {
