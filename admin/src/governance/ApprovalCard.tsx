@@ -105,6 +105,7 @@ export function ApprovalCard({ request: item, userId, roles, now, onChanged }: A
   const quorum = quorumOf(item);
   const actions = availableActions(item, roles);
   const standing = viewerStanding(item, userId);
+  const votes = votesOf(item).sort((a, b) => Date.parse(a.createdAt) - Date.parse(b.createdAt));
 
   const act = async (action: ApprovalAction) => {
     setError(undefined);
@@ -178,9 +179,9 @@ export function ApprovalCard({ request: item, userId, roles, now, onChanged }: A
               }
               sx={{ maxWidth: 320, mt: 0.5 }}
             />
-            {votesOf(item).length > 0 && (
+            {votes.length > 0 && (
               <Box component="ul" sx={{ m: 0, mt: 1, pl: 3, typography: "body2" }}>
-                {votesOf(item).map((vote) => (
+                {votes.map((vote) => (
                   <li key={vote.rowId}>
                     {personName(vote.voter, vote.voterId)}{" "}
                     {vote.decision === "approve" ? "approved" : "rejected"}
