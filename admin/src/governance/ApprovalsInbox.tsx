@@ -3,7 +3,6 @@ import { useCallback, useEffect, useRef, useState } from "react";
 
 import { describeError } from "../api/errors.ts";
 import { request } from "../api/graphql.ts";
-import { currentTokens } from "../api/session.ts";
 import { ApprovalCard } from "./ApprovalCard.tsx";
 import {
   type ApprovalRequest,
@@ -15,7 +14,7 @@ import {
 } from "./approvals.ts";
 import { APPROVAL_REQUEST_CHANGED_SUBSCRIPTION, APPROVALS_INBOX_QUERY } from "./queries.ts";
 import { type ConnectionStatus, subscriptions } from "./subscriptions.ts";
-import { useTeamId } from "./useTeamId.ts";
+import { useTeamId, useUserId } from "./useTeamId.ts";
 
 /** How many of the newest requests the inbox reads. */
 export const INBOX_SIZE = 100;
@@ -135,7 +134,7 @@ export interface ApprovalsInboxProps {
 export function ApprovalsInbox({ teamId: givenTeam, initialTab = "Pending" }: ApprovalsInboxProps) {
   const team = useTeamId(givenTeam);
   const teamId = team.teamId;
-  const userId = currentTokens()?.userId ?? "";
+  const userId = useUserId();
   const [tab, setTab] = useState<InboxTab>(initialTab);
   const [requests, setRequests] = useState<ApprovalRequest[]>([]);
   const [roles, setRoles] = useState<TeamRole[]>([]);

@@ -10,4 +10,4 @@ export {
   type Subscriptions,
   subscriptions,
 } from "./subscriptions.ts";
-export { useTeamId } from "./useTeamId.ts";
+export { useTeamId, useUserId } from "./useTeamId.ts";

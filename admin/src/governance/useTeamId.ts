@@ -5,11 +5,11 @@
  * this one hook to it and every screen of `governance/` and `dashboard/`
  * follows the switcher.
  */
-import { useEffect, useState } from "react";
+import { useEffect, useState, useSyncExternalStore } from "react";
 
 import { describeError } from "../api/errors.ts";
 import { request } from "../api/graphql.ts";
-import { currentTokens } from "../api/session.ts";
+import { currentTokens, onTokens } from "../api/session.ts";
 import { MY_TEAMS_QUERY } from "./queries.ts";
 
 export interface TeamChoice {
@@ -23,7 +23,13 @@ interface MyTeams {
   teamMemberships: { nodes: Array<{ teamId: string } | null> };
 }
 
+/** The logged-in user's id ("" when logged out), following logins and logouts. */
+export function useUserId(): string {
+  return useSyncExternalStore(onTokens, () => currentTokens()?.userId ?? "");
+}
+
 export function useTeamId(given?: string): TeamChoice {
+  const userId = useUserId();
   const [found, setFound] = useState<TeamChoice>({
     teamId: given,
     error: undefined,
@@ -34,7 +40,6 @@ export function useTeamId(given?: string): TeamChoice {
       setFound({ teamId: given, error: undefined, loading: false });
       return;
     }
-    const userId = currentTokens()?.userId;
     if (!userId) {
       setFound({ teamId: undefined, error: "Log in to see your team.", loading: false });
       return;
@@ -57,6 +62,6 @@ export function useTeamId(given?: string): TeamChoice {
     return () => {
       live = false;
     };
-  }, [given]);
+  }, [given, userId]);
   return found;
 }
