@@ -25,16 +25,23 @@ import { Link, useCreatePath } from "react-admin";
 import { describeError } from "../api/errors.ts";
 import { request } from "../api/graphql.ts";
 import {
+  EMPTY_LIST_STATE,
+  isFiltered,
   lastPage,
+  type Lifecycle,
   type ListState,
   listVariables,
   PAGE_SIZES,
+  parseTags,
+  type SortField,
   type SortOrder,
   type StageStatus,
   statusChip,
 } from "./featureLogic.ts";
 import { type KillInfo, KillSwitchButton } from "./KillSwitchButton.tsx";
 import { FEATURE_LIST_QUERY } from "./queries.ts";
+
+const LIFECYCLES: Lifecycle[] = ["draft", "active", "deprecated", "archived"];
 import { useFeatureTeamId, useTeamRoles } from "./useFeatureTeam.ts";
 
 interface ListStage {
@@ -61,7 +68,7 @@ export interface ListFeature {
 }
 
 interface ListData {
-  features: { totalCount: number; nodes: ListFeature[] };
+  searchFeatures: { totalCount: number; nodes: ListFeature[] };
 }
 
 type ListEnvironment = NonNullable<ListStage["environment"]>;
@@ -87,14 +94,10 @@ export function FeatureList({ teamId: teamIdProp }: { teamId?: string } = {}) {
   const teamId = useFeatureTeamId(teamIdProp);
   const roles = useTeamRoles(teamId);
   const createPath = useCreatePath();
-  const [state, setState] = useState<ListState>({
-    page: 0,
-    perPage: 25,
-    sort: { field: "key", order: "ASC" },
-    key: "",
-  });
-  const [keyText, setKeyText] = useState("");
-  const [data, setData] = useState<ListData["features"] | undefined>();
+  const [state, setState] = useState<ListState>(EMPTY_LIST_STATE);
+  const [searchText, setSearchText] = useState("");
+  const [tagsText, setTagsText] = useState("");
+  const [data, setData] = useState<ListData["searchFeatures"] | undefined>();
   const [error, setError] = useState<string | undefined>();
   const [loading, setLoading] = useState(false);
   const [reloads, setReloads] = useState(0);
@@ -106,11 +109,11 @@ export function FeatureList({ teamId: teamIdProp }: { teamId?: string } = {}) {
     request<ListData>(FEATURE_LIST_QUERY, listVariables(teamId, state)).then(
       (result) => {
         if (!live) return;
-        setData(result.features);
+        setData(result.searchFeatures);
         setError(undefined);
         setLoading(false);
         // A page past the end (rows were deleted): go to the last one.
-        const last = lastPage(result.features.totalCount, state.perPage);
+        const last = lastPage(result.searchFeatures.totalCount, state.perPage);
         if (state.page > last) setState((current) => ({ ...current, page: last }));
       },
       (failure: unknown) => {
@@ -140,20 +143,39 @@ export function FeatureList({ teamId: teamIdProp }: { teamId?: string } = {}) {
         <Box
           component="form"
           role="search"
+          aria-label="Filter features"
           onSubmit={(event) => {
             event.preventDefault();
-            setState((current) => ({ ...current, key: keyText, page: 0 }));
+            setState((current) => ({
+              ...current,
+              search: searchText,
+              tags: parseTags(tagsText),
+              page: 0,
+            }));
           }}
-          sx={{ display: "flex", gap: 1 }}
+          sx={{ display: "flex", gap: 1, flexWrap: "wrap", alignItems: "center" }}
         >
           <TextField
-            label="Find by exact key"
+            label="Search key or name"
             size="small"
-            value={keyText}
+            value={searchText}
+            slotProps={{ htmlInput: { maxLength: 200 } }}
             onChange={(event) => {
-              setKeyText(event.target.value);
-              if (event.target.value === "" && state.key !== "") {
-                setState((current) => ({ ...current, key: "", page: 0 }));
+              setSearchText(event.target.value);
+              if (event.target.value === "" && state.search !== "") {
+                setState((current) => ({ ...current, search: "", page: 0 }));
+              }
+            }}
+          />
+          <TextField
+            label="Tags (all of)"
+            size="small"
+            placeholder="web, payments"
+            value={tagsText}
+            onChange={(event) => {
+              setTagsText(event.target.value);
+              if (event.target.value === "" && state.tags.length > 0) {
+                setState((current) => ({ ...current, tags: [], page: 0 }));
               }
             }}
           />
@@ -161,22 +183,66 @@ export function FeatureList({ teamId: teamIdProp }: { teamId?: string } = {}) {
             Find
           </Button>
         </Box>
-        <FormControl size="small" sx={{ width: 160 }}>
-          <InputLabel id="feature-sort">Sort</InputLabel>
+        <FormControl size="small" sx={{ width: 170 }}>
+          <InputLabel id="feature-lifecycle">Lifecycle</InputLabel>
+          <Select<Lifecycle[]>
+            labelId="feature-lifecycle"
+            label="Lifecycle"
+            multiple
+            value={state.lifecycles}
+            renderValue={(selected) => (selected.length === 0 ? "Any" : selected.join(", "))}
+            onChange={(event) => {
+              const value = event.target.value;
+              setState((current) => ({
+                ...current,
+                page: 0,
+                lifecycles: (typeof value === "string" ? value.split(",") : value) as Lifecycle[],
+              }));
+            }}
+          >
+            {LIFECYCLES.map((lifecycle) => (
+              <MenuItem key={lifecycle} value={lifecycle}>
+                {lifecycle}
+              </MenuItem>
+            ))}
+          </Select>
+        </FormControl>
+        <FormControl size="small" sx={{ width: 150 }}>
+          <InputLabel id="feature-killed">Kill switch</InputLabel>
           <Select
-            labelId="feature-sort"
-            label="Sort"
-            value={state.sort.order}
+            labelId="feature-killed"
+            label="Kill switch"
+            value={state.killed === null ? "any" : state.killed ? "killed" : "live"}
             onChange={(event) =>
               setState((current) => ({
                 ...current,
                 page: 0,
-                sort: { field: "key", order: event.target.value as SortOrder },
+                killed: event.target.value === "any" ? null : event.target.value === "killed",
               }))
             }
           >
-            <MenuItem value="ASC">Key A → Z</MenuItem>
-            <MenuItem value="DESC">Key Z → A</MenuItem>
+            <MenuItem value="any">Any</MenuItem>
+            <MenuItem value="killed">Killed</MenuItem>
+            <MenuItem value="live">Not killed</MenuItem>
+          </Select>
+        </FormControl>
+        <FormControl size="small" sx={{ width: 200 }}>
+          <InputLabel id="feature-sort">Sort</InputLabel>
+          <Select
+            labelId="feature-sort"
+            label="Sort"
+            value={`${state.sort.field}:${state.sort.order}`}
+            onChange={(event) => {
+              const [field, order] = event.target.value.split(":") as [SortField, SortOrder];
+              setState((current) => ({ ...current, page: 0, sort: { field, order } }));
+            }}
+          >
+            <MenuItem value="key:ASC">Key A → Z</MenuItem>
+            <MenuItem value="key:DESC">Key Z → A</MenuItem>
+            <MenuItem value="name:ASC">Name A → Z</MenuItem>
+            <MenuItem value="name:DESC">Name Z → A</MenuItem>
+            <MenuItem value="updated:DESC">Recently updated</MenuItem>
+            <MenuItem value="updated:ASC">Least recently updated</MenuItem>
           </Select>
         </FormControl>
         <Button
@@ -212,7 +278,7 @@ export function FeatureList({ teamId: teamIdProp }: { teamId?: string } = {}) {
               {data && data.nodes.length === 0 && (
                 <TableRow>
                   <TableCell colSpan={5 + environments.length}>
-                    {state.key ? `No feature has the key “${state.key}”.` : "No features yet."}
+                    {isFiltered(state) ? "No feature matches these filters." : "No features yet."}
                   </TableCell>
                 </TableRow>
               )}

@@ -6,8 +6,10 @@ import {
   CREATE_FIELD_OF_CODE,
   criteriaPayload,
   dependencyChanges,
+  EMPTY_LIST_STATE,
   errorField,
   formatCountdown,
+  isFiltered,
   lastPage,
   listVariables,
   parseCriteriaJson,
@@ -19,35 +21,44 @@ import {
   validateCreate,
 } from "./featureLogic.ts";
 
-const state = {
-  page: 0,
-  perPage: 25,
-  sort: { field: "key" as const, order: "ASC" as const },
-  key: "",
-};
+const state = EMPTY_LIST_STATE;
 
 describe("listVariables", () => {
-  test("asks for one page: first = page size, offset = page × size", () => {
+  test("asks for one page: first = page size, offset = page × size, by key", () => {
     expect(listVariables("t1", { ...state, page: 3 })).toEqual({
       teamId: "t1",
       first: 25,
       offset: 75,
-      orderBy: ["KEY_ASC"],
+      sort: "key",
     });
   });
 
-  test("sorts descending and filters by a trimmed key", () => {
+  test("sorts descending with a leading '-' and searches a trimmed text", () => {
     const variables = listVariables("t1", {
       ...state,
-      sort: { field: "key", order: "DESC" },
-      key: " checkout ",
+      sort: { field: "updated", order: "DESC" },
+      search: " checkout ",
     });
-    expect(variables.orderBy).toEqual(["KEY_DESC"]);
-    expect(variables.key).toBe("checkout");
+    expect(variables.sort).toBe("-updated");
+    expect(variables.search).toBe("checkout");
   });
 
-  test("leaves the key out when empty (a null condition would match nothing)", () => {
-    expect(listVariables("t1", { ...state, key: "  " })).not.toHaveProperty("key");
+  test("sends only the filters that narrow: tags deduplicated, lifecycles, kill state", () => {
+    expect(listVariables("t1", { ...state, search: "  " })).not.toHaveProperty("search");
+    const variables = listVariables("t1", {
+      ...state,
+      tags: ["web", " web", ""],
+      lifecycles: ["draft", "deprecated"],
+      killed: false,
+    });
+    expect(variables).toMatchObject({
+      tags: ["web"],
+      lifecycles: ["draft", "deprecated"],
+      killed: false,
+    });
+    expect(listVariables("t1", state)).not.toHaveProperty("killed");
+    expect(isFiltered(state)).toBe(false);
+    expect(isFiltered({ ...state, killed: true })).toBe(true);
   });
 
   test("never asks for more than the API's 1,000 rows, nor a negative page", () => {

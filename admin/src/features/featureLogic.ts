@@ -9,17 +9,34 @@ import type { CriterionDraft, DependencyDraft, Variant } from "./editor/types.ts
 /** The API refuses pages over 1,000 rows (PAGE_TOO_LARGE). */
 export const PAGE_SIZES = [10, 25, 50, 100] as const;
 
-export type SortField = "key";
+export type SortField = "key" | "name" | "updated";
 export type SortOrder = "ASC" | "DESC";
+export type Lifecycle = "draft" | "active" | "deprecated" | "archived";
 
 export interface ListState {
   /** 0-based page. */
   page: number;
   perPage: number;
   sort: { field: SortField; order: SortOrder };
-  /** Exact key (the API's only server-side filter besides the team). */
-  key: string;
+  /** A text in the key or the name (case-insensitive); empty: any. */
+  search: string;
+  /** Tags the features must all have; empty: any. */
+  tags: string[];
+  /** Lifecycles to show; empty: any. */
+  lifecycles: Lifecycle[];
+  /** Killed or not; null: either. */
+  killed: boolean | null;
 }
+
+export const EMPTY_LIST_STATE: ListState = {
+  page: 0,
+  perPage: 25,
+  sort: { field: "key", order: "ASC" },
+  search: "",
+  tags: [],
+  lifecycles: [],
+  killed: null,
+};
 
 /** The FEATURE_LIST_QUERY variables for a list state: one page, never all rows. */
 export function listVariables(teamId: string, state: ListState): Record<string, unknown> {
@@ -29,12 +46,26 @@ export function listVariables(teamId: string, state: ListState): Record<string, 
     teamId,
     first: perPage,
     offset: page * perPage,
-    orderBy: [`${state.sort.field.toUpperCase()}_${state.sort.order}`],
+    sort: `${state.sort.order === "DESC" ? "-" : ""}${state.sort.field}`,
   };
-  const key = state.key.trim();
-  // A null condition would match features whose key is null (none): leave it out.
-  if (key) variables.key = key;
+  // The API takes at most 200 characters of search text.
+  const search = state.search.trim().slice(0, 200);
+  if (search) variables.search = search;
+  const tags = [...new Set(state.tags.map((tag) => tag.trim()).filter(Boolean))];
+  if (tags.length > 0) variables.tags = tags;
+  if (state.lifecycles.length > 0) variables.lifecycles = state.lifecycles;
+  if (state.killed !== null) variables.killed = state.killed;
   return variables;
+}
+
+/** Whether a list state narrows the features at all (for the empty-list message). */
+export function isFiltered(state: ListState): boolean {
+  return (
+    state.search.trim() !== "" ||
+    state.tags.length > 0 ||
+    state.lifecycles.length > 0 ||
+    state.killed !== null
+  );
 }
 
 /** The last page that exists for `totalCount` rows (0 when there are none). */

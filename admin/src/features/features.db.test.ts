@@ -16,6 +16,7 @@ import {
   CREATE_FIELD_OF_CODE,
   criteriaPayload,
   dependencyChanges,
+  EMPTY_LIST_STATE,
   errorField,
   listVariables,
   parseCriteriaJson,
@@ -122,12 +123,7 @@ describe("feature screens against the API", () => {
        select $1, 'bulk-' || lpad(n::text, 3, '0'), 'Bulk ' || n from generate_series(1, 30) n`,
       [team.id],
     );
-    const state = {
-      page: 1,
-      perPage: 25,
-      sort: { field: "key" as const, order: "ASC" as const },
-      key: "",
-    };
+    const state = { ...EMPTY_LIST_STATE, page: 1 };
 
     // Action
     const second = await run(requester, q.FEATURE_LIST_QUERY, listVariables(team.id, state));
@@ -144,19 +140,19 @@ describe("feature screens against the API", () => {
     const one = await run(
       requester,
       q.FEATURE_LIST_QUERY,
-      listVariables(team.id, { ...state, page: 0, key: "new-checkout" }),
+      listVariables(team.id, { ...state, page: 0, search: "NEW-check" }),
     );
 
     // Assertions
-    expect(second.features.totalCount).toBe(33);
-    expect(second.features.nodes).toHaveLength(8);
-    expect(second.features.nodes[0].key).toBe("bulk-026");
-    expect(desc.features.nodes.map((node: { key: string }) => node.key)).toEqual([
+    expect(second.searchFeatures.totalCount).toBe(33);
+    expect(second.searchFeatures.nodes).toHaveLength(8);
+    expect(second.searchFeatures.nodes[0].key).toBe("bulk-026");
+    expect(desc.searchFeatures.nodes.map((node: { key: string }) => node.key)).toEqual([
       "spare",
       "new-checkout",
     ]);
-    expect(one.features.totalCount).toBe(1);
-    expect(one.features.nodes[0].stages.nodes[0]).toMatchObject({
+    expect(one.searchFeatures.totalCount).toBe(1);
+    expect(one.searchFeatures.nodes[0].stages.nodes[0]).toMatchObject({
       status: "not_deployed",
       environment: { key: "development" },
     });
@@ -312,12 +308,7 @@ describe("feature screens against the API", () => {
     const list = await run(
       requester,
       q.FEATURE_LIST_QUERY,
-      listVariables(team.id, {
-        page: 0,
-        perPage: 25,
-        sort: { field: "key", order: "ASC" },
-        key: "dark-mode",
-      }),
+      listVariables(team.id, { ...EMPTY_LIST_STATE, search: "dark-mode", killed: true }),
     );
     const active = await run(admin, q.ACTIVE_KILLS_QUERY, { first: 25, offset: 0 });
     await run(admin, q.RESTORE_FEATURE_MUTATION, { featureId: domain.feature });
@@ -334,7 +325,7 @@ describe("feature screens against the API", () => {
     const restoreAt = Date.parse(killed.killFeature.result.restoreAt);
     expect(restoreAt - before).toBeGreaterThan(29 * 60_000);
     expect(restoreAt - before).toBeLessThan(31 * 60_000);
-    expect(list.features.nodes[0]).toMatchObject({
+    expect(list.searchFeatures.nodes[0]).toMatchObject({
       killSwitch: true,
       kills: { nodes: [expect.objectContaining({ reason: "checkout errors", restoredAt: null })] },
     });

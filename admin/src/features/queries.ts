@@ -7,23 +7,31 @@
  */
 
 /**
- * One page of a team's features with their stages (the feature list).
- * `$key` narrows to one key (the API's only server-side filter on features
- * besides the team); leave it out to list them all.
+ * One page of a team's features with their stages (the feature list), from
+ * `searchFeatures`: a text in the key or name, tags (all of them),
+ * lifecycles and kill state narrow it (null: any), `sort` is key, name or
+ * updated ("-" first: descending). Paged server-side, never all rows.
  */
 export const FEATURE_LIST_QUERY = /* GraphQL */ `
   query FeatureList(
     $teamId: UUID!
     $first: Int!
     $offset: Int!
-    $orderBy: [FeatureOrderBy!]
-    $key: String
+    $sort: String
+    $search: String
+    $tags: [String]
+    $lifecycles: [FeatureLifecycle]
+    $killed: Boolean
   ) {
-    features(
-      condition: { teamId: $teamId, key: $key }
+    searchFeatures(
+      teamId: $teamId
+      search: $search
+      tags: $tags
+      lifecycles: $lifecycles
+      killed: $killed
+      sort: $sort
       first: $first
       offset: $offset
-      orderBy: $orderBy
     ) {
       totalCount
       nodes {
