@@ -18,6 +18,8 @@ export default defineConfig({
         test: {
           name: "admin",
           include: ["admin/src/**/*.test.{ts,tsx}"],
+          // `*.db.test.ts` need Postgres: they run in the `db` project.
+          exclude: ["**/node_modules/**", "admin/src/**/*.db.test.ts"],
           environment: "jsdom",
           setupFiles: ["admin/src/testSetup.ts"],
         },
@@ -27,7 +29,11 @@ export default defineConfig({
           name: "db",
           // Tests run the API exactly as production does (masked errors).
           env: { GRAPHILE_ENV: "production" },
-          include: ["{db,backend,scripts,edge}/__tests__/**/*.test.ts"],
+          include: [
+            "{db,backend,scripts,edge}/__tests__/**/*.test.ts",
+            // admin logic held to Postgres (the rule builder's validator)
+            "admin/src/**/*.db.test.ts",
+          ],
           globalSetup: ["scripts/lib/testGlobalSetup.ts"],
           setupFiles: ["scripts/lib/fileDatabaseSetup.ts"],
           testTimeout: 30_000,
