@@ -116,6 +116,8 @@ function evenSplit(variants: readonly Variant[]) {
 
 let nextId = 0;
 
+const cap = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
+
 /**
  * A stage's criteria in priority order (the first that matches wins): drag a
  * criterion by its handle (mouse, touch, or keyboard: focus the handle,
@@ -170,28 +172,34 @@ export function CriteriaEditor({
     if (over === null) return;
     move(ids.current.indexOf(String(active.id)), ids.current.indexOf(String(over.id)));
   };
+  // Announcements name criteria by their place when the drag started.
+  const dragStart = useRef<string[]>([]);
+  const names = new Map(ids.current.map((id, i) => [id, value[i]?.name ?? ""]));
   const nameOf = (id: string | number) => {
-    const i = ids.current.indexOf(String(id));
-    return `criterion ${i + 1}${value[i]?.name ? ` (${value[i]!.name})` : ""}`;
+    const i = dragStart.current.indexOf(String(id));
+    const name = names.get(String(id));
+    return `criterion ${i + 1}${name ? ` (${name})` : ""}`;
   };
+  const positionOf = (id: string | number) => dragStart.current.indexOf(String(id)) + 1;
 
   return (
     <Box>
       <DndContext
         sensors={sensors}
         collisionDetection={closestCenter}
+        onDragStart={() => {
+          dragStart.current = [...ids.current];
+        }}
         onDragEnd={onDragEnd}
         accessibility={{
           announcements: {
             onDragStart: ({ active }) => `Picked up ${nameOf(active.id)}.`,
             onDragOver: ({ active, over }) =>
-              over
-                ? `${nameOf(active.id)} is over position ${ids.current.indexOf(String(over.id)) + 1}.`
-                : "",
+              over ? `${cap(nameOf(active.id))} is over position ${positionOf(over.id)}.` : "",
             onDragEnd: ({ active, over }) =>
               over
-                ? `${nameOf(active.id)} dropped at position ${ids.current.indexOf(String(over.id)) + 1}.`
-                : "Dropped.",
+                ? `${cap(nameOf(active.id))} was dropped at position ${positionOf(over.id)}.`
+                : `${cap(nameOf(active.id))} was dropped.`,
             onDragCancel: ({ active }) => `Moving ${nameOf(active.id)} was cancelled.`,
           },
           screenReaderInstructions: {
