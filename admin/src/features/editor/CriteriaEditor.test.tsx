@@ -6,6 +6,9 @@ import { CriteriaEditor, validateCriteria } from "./CriteriaEditor.tsx";
 import { controlled } from "./testHarness.tsx";
 import type { ContextDefinition, CriterionDraft, Variant } from "./types.ts";
 
+// MUI in jsdom is slow on a loaded machine: a generous per-test budget.
+vi.setConfig({ testTimeout: 30_000 });
+
 const contexts: ContextDefinition[] = [
   { key: "plan", type: "string", allowedValues: ["free", "pro"] },
 ];
@@ -26,7 +29,7 @@ const criterion = (name: string, extra: Partial<CriterionDraft> = {}): Criterion
 });
 
 function setup(initial: CriterionDraft[]) {
-  const user = userEvent.setup();
+  const user = userEvent.setup({ delay: null });
   const harness = controlled(CriteriaEditor, { contexts, segments, variants }, initial);
   render(<harness.Host />);
   return { user, ...harness };

@@ -135,7 +135,10 @@ export function CriteriaEditor({
 }: CriteriaEditorProps) {
   // Stable ids for the sortable list, kept in step with our own edits.
   const ids = useRef<string[]>([]);
-  if (ids.current.length !== value.length) {
+  if (
+    ids.current.length !== value.length ||
+    value.some((c, i) => c.rowId !== undefined && c.rowId !== ids.current[i])
+  ) {
     ids.current = value.map((c) => c.rowId ?? `new-${nextId++}`);
   }
   const sensors = useSensors(

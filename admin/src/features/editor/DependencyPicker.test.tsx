@@ -1,10 +1,13 @@
 import { fireEvent, render, screen, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 
 import { DependencyPicker } from "./DependencyPicker.tsx";
 import { controlled } from "./testHarness.tsx";
 import type { DependencyDraft } from "./types.ts";
+
+// MUI in jsdom is slow on a loaded machine: a generous per-test budget.
+vi.setConfig({ testTimeout: 30_000 });
 
 const features = [
   {
@@ -55,7 +58,7 @@ async function openAdd(user: ReturnType<typeof userEvent.setup>) {
 describe("DependencyPicker", () => {
   it("disables itself, direct and indirect cycles, with the cycle they would close", async () => {
     // Setup
-    const user = userEvent.setup();
+    const user = userEvent.setup({ delay: null });
     const { Host, changes } = controlled(
       DependencyPicker,
       { featureId: "f-checkout", features, edges },
@@ -86,7 +89,7 @@ describe("DependencyPicker", () => {
 
   it("adds a prerequisite that closes no cycle, then its required variant, and no longer offers it", async () => {
     // Setup
-    const user = userEvent.setup();
+    const user = userEvent.setup({ delay: null });
     const { Host, last } = controlled(
       DependencyPicker,
       { featureId: "f-pricing", features, edges },
@@ -131,7 +134,7 @@ describe("DependencyPicker", () => {
   });
 
   it("removes a prerequisite", async () => {
-    const user = userEvent.setup();
+    const user = userEvent.setup({ delay: null });
     const { Host, last } = controlled(
       DependencyPicker,
       { featureId: "f-banner", features, edges },

@@ -1,14 +1,17 @@
 import { fireEvent, render, screen } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 
 import { RolloutSlider } from "./RolloutSlider.tsx";
 import { controlled } from "./testHarness.tsx";
 
+// MUI in jsdom is slow on a loaded machine: a generous per-test budget.
+vi.setConfig({ testTimeout: 30_000 });
+
 describe("RolloutSlider", () => {
   it("moves by 1% with the arrow keys and by 10% with Page Up, announcing the percentage", async () => {
     // Setup
-    const user = userEvent.setup();
+    const user = userEvent.setup({ delay: null });
     const { Host, last } = controlled(RolloutSlider, { label: "Rollout" }, 2500);
     render(<Host />);
     const slider = screen.getByRole("slider", { name: /Rollout: 25.00%/ });
@@ -29,7 +32,7 @@ describe("RolloutSlider", () => {
   });
 
   it("stops at 0% and 100% with Home, End and the arrows", async () => {
-    const user = userEvent.setup();
+    const user = userEvent.setup({ delay: null });
     const { Host, last } = controlled(RolloutSlider, {}, 9950);
     render(<Host />);
     screen.getByRole("slider").focus();
@@ -41,7 +44,7 @@ describe("RolloutSlider", () => {
   });
 
   it("takes a percentage with 0.01 precision in the box, as basis points", async () => {
-    const user = userEvent.setup();
+    const user = userEvent.setup({ delay: null });
     const { Host, last } = controlled(RolloutSlider, {}, 0);
     render(<Host />);
 
@@ -54,7 +57,7 @@ describe("RolloutSlider", () => {
   });
 
   it("clamps what is typed to 0..100%", async () => {
-    const user = userEvent.setup();
+    const user = userEvent.setup({ delay: null });
     const { Host, last } = controlled(RolloutSlider, {}, 5000);
     render(<Host />);
     const box = screen.getByLabelText("Rollout (%)");
@@ -71,7 +74,7 @@ describe("RolloutSlider", () => {
   });
 
   it("explains a value it cannot read and keeps the rollout", async () => {
-    const user = userEvent.setup();
+    const user = userEvent.setup({ delay: null });
     const { Host, changes } = controlled(RolloutSlider, {}, 5000);
     render(<Host />);
     const box = screen.getByLabelText("Rollout (%)");

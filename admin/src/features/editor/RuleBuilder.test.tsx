@@ -1,10 +1,13 @@
 import { render, screen, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 
 import { RuleBuilder } from "./RuleBuilder.tsx";
 import { controlled } from "./testHarness.tsx";
 import type { ContextDefinition, RuleGroup } from "./types.ts";
+
+// MUI in jsdom is slow on a loaded machine: a generous per-test budget.
+vi.setConfig({ testTimeout: 30_000 });
 
 const contexts: ContextDefinition[] = [
   { key: "plan", name: "Plan", type: "string", allowedValues: ["free", "pro", "team"] },
@@ -18,7 +21,7 @@ const segments = [{ key: "eu", name: "Europe" }, { key: "staff" }];
 const C1 = "condition 1 of group 1";
 
 function setup(initial: RuleGroup[]) {
-  const user = userEvent.setup();
+  const user = userEvent.setup({ delay: null });
   const harness = controlled(RuleBuilder, { contexts, segments }, initial);
   render(<harness.Host />);
   return { user, ...harness };

@@ -1,11 +1,14 @@
 import { render, screen } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 
 import { distributeEvenly, formatPercent, parsePercent } from "./basisPoints.ts";
 import { SplitEditor, splitProblem } from "./SplitEditor.tsx";
 import { controlled } from "./testHarness.tsx";
 import type { SplitEntry, Variant } from "./types.ts";
+
+// MUI in jsdom is slow on a loaded machine: a generous per-test budget.
+vi.setConfig({ testTimeout: 30_000 });
 
 const variants = (n: number): Variant[] =>
   Array.from({ length: n }, (_, i) => ({ key: `v${i + 1}`, value: `value ${i + 1}` }));
@@ -56,7 +59,7 @@ describe("SplitEditor", () => {
     "distributes %i variants evenly, summing to 10000 and showing Total 100.00%",
     async (n) => {
       // Setup
-      const user = userEvent.setup();
+      const user = userEvent.setup({ delay: null });
       const { Host, last } = controlled(SplitEditor, { variants: variants(n) }, [] as SplitEntry[]);
       render(<Host />);
       expect(screen.getByRole("status")).toHaveTextContent("Total 0.00%");
@@ -74,7 +77,7 @@ describe("SplitEditor", () => {
   );
 
   it("shows 3334/3333/3333 as 33.34%, 33.33%, 33.33% for three variants", async () => {
-    const user = userEvent.setup();
+    const user = userEvent.setup({ delay: null });
     const { Host, last } = controlled(SplitEditor, { variants: variants(3) }, [] as SplitEntry[]);
     render(<Host />);
 
@@ -91,7 +94,7 @@ describe("SplitEditor", () => {
 
   it("updates the live sum as you type and shows an error while it is not 100%", async () => {
     // Setup
-    const user = userEvent.setup();
+    const user = userEvent.setup({ delay: null });
     const { Host, last } = controlled(SplitEditor, { variants: variants(2) }, [
       { variant: "v1", weight: 5000 },
       { variant: "v2", weight: 5000 },
@@ -122,7 +125,7 @@ describe("SplitEditor", () => {
   });
 
   it("refuses a third decimal with a message and passes nothing on", async () => {
-    const user = userEvent.setup();
+    const user = userEvent.setup({ delay: null });
     const { Host, changes } = controlled(SplitEditor, { variants: variants(2) }, [
       { variant: "v1", weight: 5000 },
       { variant: "v2", weight: 5000 },
@@ -139,7 +142,7 @@ describe("SplitEditor", () => {
   });
 
   it("adds a variant that was not in the split when it gets a weight, after the others", async () => {
-    const user = userEvent.setup();
+    const user = userEvent.setup({ delay: null });
     const { Host, last } = controlled(SplitEditor, { variants: variants(3) }, [
       { variant: "v2", weight: 6000 },
       { variant: "v1", weight: 4000 },

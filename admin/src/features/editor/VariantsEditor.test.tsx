@@ -1,15 +1,18 @@
 import { render, screen } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 
 import { controlled } from "./testHarness.tsx";
 import type { Variant } from "./types.ts";
 import { SIMPLE_VARIANTS, validateVariants, VariantsEditor } from "./VariantsEditor.tsx";
 
+// MUI in jsdom is slow on a loaded machine: a generous per-test budget.
+vi.setConfig({ testTimeout: 30_000 });
+
 describe("VariantsEditor", () => {
   it("adds, renames and removes variants", async () => {
     // Setup
-    const user = userEvent.setup();
+    const user = userEvent.setup({ delay: null });
     const { Host, last } = controlled(VariantsEditor, { valueType: "string", kind: "contextual" }, [
       { key: "red", value: "#f00" },
     ] as Variant[]);
@@ -35,7 +38,7 @@ describe("VariantsEditor", () => {
   });
 
   it("refuses a duplicate key, with a message, and passes it on once unique", async () => {
-    const user = userEvent.setup();
+    const user = userEvent.setup({ delay: null });
     const { Host, last } = controlled(VariantsEditor, { valueType: "number", kind: "contextual" }, [
       { key: "low", value: 1 },
       { key: "high", value: 2 },
@@ -54,7 +57,7 @@ describe("VariantsEditor", () => {
   });
 
   it("refuses a key the server would refuse (BADVR)", async () => {
-    const user = userEvent.setup();
+    const user = userEvent.setup({ delay: null });
     const { Host, last } = controlled(VariantsEditor, { valueType: "string", kind: "contextual" }, [
       { key: "a", value: "" },
     ] as Variant[]);
@@ -70,7 +73,7 @@ describe("VariantsEditor", () => {
 
   it("validates JSON as you type and passes on only what parses", async () => {
     // Setup
-    const user = userEvent.setup();
+    const user = userEvent.setup({ delay: null });
     const { Host, last } = controlled(VariantsEditor, { valueType: "json", kind: "contextual" }, [
       { key: "config", value: { a: 1 } },
     ] as Variant[]);
@@ -91,7 +94,7 @@ describe("VariantsEditor", () => {
   });
 
   it("keeps number values numbers and refuses what is not a finite number", async () => {
-    const user = userEvent.setup();
+    const user = userEvent.setup({ delay: null });
     const { Host, last } = controlled(VariantsEditor, { valueType: "number", kind: "contextual" }, [
       { key: "n", value: 0 },
     ] as Variant[]);
@@ -110,7 +113,7 @@ describe("VariantsEditor", () => {
   });
 
   it("offers true and false for a boolean feature's values", async () => {
-    const user = userEvent.setup();
+    const user = userEvent.setup({ delay: null });
     const { Host, last } = controlled(
       VariantsEditor,
       { valueType: "boolean", kind: "contextual" },
@@ -141,7 +144,7 @@ describe("VariantsEditor", () => {
   });
 
   it("offers to repair a simple feature whose variants are not on / off (BADVR)", async () => {
-    const user = userEvent.setup();
+    const user = userEvent.setup({ delay: null });
     const { Host, last } = controlled(VariantsEditor, { valueType: "boolean", kind: "simple" }, [
       { key: "yes", value: true },
     ] as Variant[]);

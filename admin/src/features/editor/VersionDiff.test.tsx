@@ -1,7 +1,10 @@
 import { render, screen, within } from "@testing-library/react";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 
 import { describeRules, VersionDiff } from "./VersionDiff.tsx";
+
+// MUI in jsdom is slow on a loaded machine: a generous per-test budget.
+vi.setConfig({ testTimeout: 30_000 });
 
 /** What featureVersionDiff returns for a typical edit (rows as to_jsonb: snake_case). */
 const diff = {
