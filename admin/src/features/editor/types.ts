@@ -41,7 +41,11 @@ export type Operator =
 export interface AttributeCondition {
   attribute: string;
   operator: Operator;
-  values: unknown[];
+  /**
+   * Absent for `EXISTS`/`NOT_EXISTS` (the server refuses even `[]` there),
+   * 1..1000 values for `IN`/`NOT_IN`, exactly one otherwise.
+   */
+  values?: unknown[];
   caseInsensitive?: boolean;
 }
 
