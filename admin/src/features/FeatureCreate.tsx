@@ -256,6 +256,7 @@ export function FeatureCreate({ teamId: teamIdProp }: { teamId?: string } = {}) 
                   }
                 }}
                 valueType={valueType}
+                kind="contextual"
                 error={errors.variants}
               />
               <TextField

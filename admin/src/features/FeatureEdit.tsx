@@ -252,6 +252,7 @@ function Settings({ feature, onChange }: { feature: EditorFeature; onChange: () 
             value={variants}
             onChange={setVariants}
             valueType={feature.valueType}
+            kind="contextual"
             error={errors.variants}
           />
           <TextField
@@ -396,6 +397,7 @@ function Dependencies({ feature, onChange }: { feature: EditorFeature; onChange:
 
   return (
     <DependencyPicker
+      featureId={feature.rowId}
       value={value}
       onChange={change}
       candidates={candidates}

@@ -276,6 +276,7 @@ function StageCriteria({
   const defaultChanged = (defaultVariant || null) !== (stage.defaultVariant ?? null);
   const environmentName = stage.environment?.name ?? "this environment";
   const contexts = feature.team?.contexts.nodes ?? [];
+  const segments = feature.team?.segments.nodes ?? [];
 
   const showError = (error: unknown) => {
     if (error instanceof ApiError && error.code === "GOVRN") {
@@ -375,6 +376,7 @@ function StageCriteria({
         onChange={setDrafts}
         variants={variants}
         contexts={contexts}
+        segments={segments}
         environmentName={environmentName}
         error={errors.criteria}
         disabled={busy}

@@ -3,7 +3,6 @@ import userEvent from "@testing-library/user-event";
 import { describe, expect, test, vi } from "vitest";
 
 import { KillSwitchButton } from "./KillSwitchButton.tsx";
-import { CriteriaEditor } from "./parts.tsx";
 
 const feature = { rowId: "f1", teamId: "t1", key: "checkout", killSwitch: false };
 
@@ -64,26 +63,5 @@ describe("KillSwitchButton", () => {
     expect(screen.getByRole("button", { name: "Restore" })).toBeEnabled();
     expect(screen.getByText(/by Ada: “errors at checkout”/)).toBeInTheDocument();
     expect(screen.getByRole("timer").textContent).toMatch(/^1:(29|30)$/);
-  });
-});
-
-describe("CriteriaEditor (fallback)", () => {
-  test("reports malformed criteria as you type and passes only well-formed ones on", async () => {
-    const onChange = vi.fn();
-    const user = userEvent.setup();
-    render(<CriteriaEditor value={[]} onChange={onChange} variants={[]} contexts={[]} />);
-    const field = screen.getByLabelText(/Criteria/);
-
-    await user.clear(field);
-    await user.click(field);
-    await user.paste('[{"variant":"on","rolloutBasisPoints":20000}]');
-    expect(screen.getByText(/rolloutBasisPoints must be a whole number/)).toBeInTheDocument();
-    expect(onChange).not.toHaveBeenCalled();
-
-    await user.clear(field);
-    await user.paste('[{"variant":"on","rolloutBasisPoints":2500}]');
-    expect(onChange).toHaveBeenLastCalledWith([
-      { name: null, rules: [], rolloutBasisPoints: 2500, variant: "on", split: null },
-    ]);
   });
 });

@@ -79,5 +79,6 @@ export interface EditorFeature {
     contexts: {
       nodes: Array<{ key: string; name: string; type: string; allowedValues: unknown[] | null }>;
     };
+    segments: { nodes: Array<{ key: string; name: string | null }> };
   } | null;
 }

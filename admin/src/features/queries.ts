@@ -186,6 +186,12 @@ export const FEATURE_EDITOR_QUERY = /* GraphQL */ `
             allowedValues
           }
         }
+        segments(orderBy: [KEY_ASC]) {
+          nodes {
+            key
+            name
+          }
+        }
       }
     }
   }
@@ -428,6 +434,12 @@ export const DEPENDENCY_CANDIDATES_QUERY = /* GraphQL */ `
         key
         name
         variants
+        dependencies {
+          nodes {
+            featureId
+            dependsOnId
+          }
+        }
       }
     }
   }
