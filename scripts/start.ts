@@ -107,13 +107,14 @@ try {
     const secrets = localSecrets();
     const dataDir = `${STATE_DIR}/pg`;
     const port = Number(env.FLUXGATE_PG_PORT || 54329);
-    pgDataDir = dataDir;
     postgres = await startLocalPostgres({
       dataDir,
       port,
       password: secrets.postgresPassword,
       notice: (message) => pgLog.info(message.replace(/^postgres: /, "")),
     });
+    // Only a Postgres this runner started is its to stop on exit.
+    pgDataDir = dataDir;
     const all: DatabaseNames = {
       ...names,
       shadowDatabase: `${names.database}_shadow`,

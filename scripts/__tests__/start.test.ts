@@ -244,6 +244,38 @@ describe("npm start (scripts/start.ts)", { timeout: 120_000 }, () => {
     expect(postmasterPid(join(stateDir, "pg"))).toBeUndefined();
   });
 
+  it("refuses a second start on the state directory of a running one, which keeps running", async () => {
+    const stateDir = tempDir();
+    const backendPort = await freePort();
+    const env = {
+      FLUXGATE_STATE_DIR: stateDir,
+      FLUXGATE_PG_PORT: String(await freePort()),
+      BACKEND_PORT: String(backendPort),
+      DATABASE_URL: "",
+    };
+    const running = await start(env);
+    const postmaster = postmasterPid(join(stateDir, "pg"));
+
+    const second = spawn(process.execPath, [START], {
+      env: { ...process.env, ...env, BACKEND_PORT: String(await freePort()) },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    children.push(second);
+    const secondOutput = childOutput(second);
+    const secondCode = await new Promise<number | null>((resolve) =>
+      second.once("exit", (code) => resolve(code)),
+    );
+
+    expect(secondCode).toBe(1);
+    expect(secondOutput.text()).toMatch(
+      new RegExp(`already running .*pid ${running.child.pid}.*FLUXGATE_STATE_DIR`),
+    );
+    expect(postmasterPid(join(stateDir, "pg"))).toBe(postmaster);
+    expect(await graphqlTypename(backendPort)).toEqual({ data: { __typename: "Query" } });
+    running.child.kill("SIGTERM");
+    expect(await running.exited).toBe(0);
+  });
+
   it("keeps serving (and keeps its Postgres) when clients send malformed WebSocket frames", async () => {
     // Setup
     const stateDir = tempDir();

@@ -78,6 +78,7 @@ export async function startLocalPostgres(options: LocalPostgresOptions): Promise
         `${dataDir}/postgres.log): ${(error as Error).message}. Is another server using port ${port}?`,
     );
   }
+  writeFileSync(ownerFile(dataDir), `${process.pid}\n`);
   // In its own session, Postgres would outlive a process that exits without
   // stop() (a test run ended by Ctrl-C, a crash): SIGINT is its fast shutdown.
   const onExit = () => {
@@ -95,6 +96,7 @@ export async function startLocalPostgres(options: LocalPostgresOptions): Promise
       process.off("exit", onExit);
       // "fast": roll back open transactions, end the sessions, exit.
       await pgCtl(["stop", "--wait", "--mode=fast"]);
+      rmSync(ownerFile(dataDir), { force: true });
       if (options.ephemeral) rmSync(dataDir, { recursive: true, force: true });
     },
   };
@@ -176,12 +178,36 @@ export function postmasterPid(dataDir: string): number | undefined {
   return isAlive(pid) ? pid : undefined;
 }
 
+/** The file naming the process that started the Postgres of `dataDir`. */
+const ownerFile = (dataDir: string) => `${dataDir}.owner.pid`;
+
+/** The live Node process that started the Postgres of `dataDir`, if any. */
+function livingOwner(dataDir: string): number | undefined {
+  if (!existsSync(ownerFile(dataDir))) return undefined;
+  const pid = Number(readFileSync(ownerFile(dataDir), "utf8").trim());
+  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return undefined;
+  // A reused pid is some other program: only a Node process can be ours.
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("node") ? pid : undefined;
+  } catch {
+    return pid;
+  }
+}
+
 async function stopStalePostgres(
   dataDir: string,
   notice: (message: string) => void,
 ): Promise<void> {
   const pid = postmasterPid(dataDir);
   if (pid === undefined) return;
+  const owner = livingOwner(dataDir);
+  if (owner !== undefined) {
+    // Not stale: another runner (or test) is using it right now.
+    throw new Error(
+      `FluxGate is already running with ${dataDir} (pid ${owner}): stop it first (Ctrl-C), or ` +
+        "give this one its own FLUXGATE_STATE_DIR and ports",
+    );
+  }
   notice(`postgres: stopping a stale Postgres (pid ${pid}) left by an earlier run`);
   // SIGINT is Postgres' "fast" shutdown: roll back open transactions and exit.
   process.kill(pid, "SIGINT");
