@@ -1,0 +1,34 @@
+import { Navigate } from "ra-core";
+import { type ReactNode } from "react";
+import { AppBar, Layout, LoadingIndicator, TitlePortal, ToggleThemeButton } from "react-admin";
+
+import { currentTokens } from "../api/session.ts";
+import { CHANGE_PASSWORD_PATH } from "../auth/authProvider.ts";
+import { TeamProvider } from "./TeamContext.tsx";
+import { TeamSwitcher } from "./TeamSwitcher.tsx";
+
+function FluxGateAppBar() {
+  return (
+    <AppBar
+      toolbar={
+        <>
+          <ToggleThemeButton />
+          <LoadingIndicator />
+        </>
+      }
+    >
+      <TitlePortal />
+      <TeamSwitcher />
+    </AppBar>
+  );
+}
+
+/** react-admin's layout with the team switcher and theme toggle; a temporary password goes first. */
+export function AppLayout({ children }: { children: ReactNode }) {
+  if (currentTokens()?.mustResetPassword) return <Navigate to={CHANGE_PASSWORD_PATH} replace />;
+  return (
+    <TeamProvider>
+      <Layout appBar={FluxGateAppBar}>{children}</Layout>
+    </TeamProvider>
+  );
+}
