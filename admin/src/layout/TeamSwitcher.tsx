@@ -9,7 +9,7 @@ export function TeamSwitcher() {
   const labelId = useId();
   if (teams.length === 0) return null;
   return (
-    <FormControl size="small" sx={{ minWidth: 180, mx: 1 }} variant="outlined">
+    <FormControl size="small" sx={{ width: 220, flex: "0 0 auto", mx: 1 }} variant="outlined">
       <InputLabel id={labelId} sx={{ color: "inherit" }}>
         Team
       </InputLabel>

@@ -54,20 +54,14 @@ export function AuditChainStatus() {
 }
 
 const filters = [
-  <TextInput key="tableName" source="tableName" label="Table" />,
-  <TextInput key="recordId" source="recordId" label="Record id" />,
+  <TextInput key="tableName" source="tableName" label="Table" alwaysOn />,
+  <TextInput key="recordId" source="recordId" label="Record id" alwaysOn />,
 ];
 
 export function AuditLogList() {
   return (
     <>
-      <TeamList
-        sort={{ field: "rowId", order: "DESC" }}
-        filters={filters}
-        actions={false}
-        aside={undefined}
-        title="Audit log"
-      >
+      <TeamList sort={{ field: "rowId", order: "DESC" }} filters={filters} title="Audit log">
         <AuditChainStatus />
         <Datagrid rowClick="show" bulkActionButtons={false}>
           <TextField source="rowId" label="#" />
