@@ -47,17 +47,18 @@ export function TeamCreate() {
   );
 }
 
-function AddMemberButton() {
-  const team = useRecordContext();
-  if (!team) return null;
+/** "Add member" on a team's page, "Add to team" on a user's: a membership prefilled with the record. */
+export function AddMembershipButton({ field }: { field: "teamId" | "userId" }) {
+  const record = useRecordContext();
+  if (!record) return null;
   return (
     <Button
       component={Link}
       to="/teamMemberships/create"
-      state={{ record: { teamId: team.id, roles: ["viewer"] } }}
+      state={{ record: { [field]: record.id, roles: ["viewer"] } }}
       variant="outlined"
     >
-      Add member
+      {field === "teamId" ? "Add member" : "Add to team"}
     </Button>
   );
 }
@@ -89,7 +90,7 @@ export function TeamEdit() {
         <TextInput source="name" validate={required()} />
         <TextField source="slug" />
         <Memberships target="teamId" />
-        <AddMemberButton />
+        <AddMembershipButton field="teamId" />
       </SimpleForm>
     </PessimisticEdit>
   );

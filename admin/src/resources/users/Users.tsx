@@ -22,7 +22,7 @@ import { describeError } from "../../api/errors.ts";
 import { resetUserPassword } from "../../dataProvider/actions.ts";
 import { SecretDialog } from "../common/SecretDialog.tsx";
 import { PessimisticEdit } from "../common/teamScoped.tsx";
-import { Memberships } from "../teams/Teams.tsx";
+import { AddMembershipButton, Memberships } from "../teams/Teams.tsx";
 
 export function UserList() {
   return (
@@ -111,6 +111,7 @@ export function UserEdit() {
         />
         <ResetPasswordButton />
         <Memberships target="userId" />
+        <AddMembershipButton field="userId" />
       </SimpleForm>
     </PessimisticEdit>
   );
