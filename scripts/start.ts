@@ -1,7 +1,8 @@
 /*
  * `npm start`: the whole platform on one machine. Without DATABASE_URL it
  * runs an embedded Postgres (data in .fluxgate/), applies migrations and
- * starts the backend; Ctrl-C or SIGTERM stops everything, Postgres included.
+ * starts the backend, an edge and the admin UI (built when stale); Ctrl-C or
+ * SIGTERM stops everything, Postgres included.
  */
 import { randomBytes } from "node:crypto";
 
