@@ -10,7 +10,7 @@ import { ApiError } from "../api/errors.ts";
 import { request } from "../api/graphql.ts";
 import { type AuthTokens, currentTokens, setTokens, tokensFrom } from "../api/session.ts";
 import { ALL_TEAMS, CHANGE_PASSWORD, CURRENT_USER, LOGIN, LOGOUT } from "./operations.ts";
-import { type Permissions, permissionsFrom } from "./permissions.ts";
+import { canAccessWith, type Permissions, permissionsFrom } from "./permissions.ts";
 
 /** Where a user with a temporary password goes first. */
 export const CHANGE_PASSWORD_PATH = "/change-password";
@@ -118,4 +118,8 @@ export const authProvider: AuthProvider = {
   },
 
   getPermissions: () => loadPermissions(),
+
+  async canAccess(params: { resource: string; action: string }) {
+    return canAccessWith(await loadPermissions(), params);
+  },
 };

@@ -83,3 +83,24 @@ export function can(
   if (team.viaSystemAdmin) return permissions.isAdmin;
   return team.roles.includes("team_admin") || team.roles.includes(role);
 }
+
+/** What only system administrators manage: user accounts, and creating or deleting teams. */
+const SYSTEM_ADMIN_ONLY: Record<string, ReadonlySet<string> | "all"> = {
+  users: "all",
+  teams: new Set(["create", "delete"]),
+};
+
+/**
+ * react-admin's `canAccess`: hides menu entries and buttons the user cannot
+ * use. Coarse on purpose (per resource and action); row-level security
+ * decides each row, and its refusals are shown as sentences.
+ */
+export function canAccessWith(
+  permissions: Permissions | undefined,
+  { resource, action }: { resource: string; action: string },
+): boolean {
+  if (!permissions) return false;
+  const rule = SYSTEM_ADMIN_ONLY[resource];
+  if (!rule || permissions.isAdmin) return true;
+  return rule !== "all" && !rule.has(action);
+}
