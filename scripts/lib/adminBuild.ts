@@ -56,7 +56,12 @@ export async function ensureAdminBuild(): Promise<boolean> {
   try {
     await viteBuild(next);
     rmSync(ADMIN_DIST, { recursive: true, force: true });
-    renameSync(next, ADMIN_DIST);
+    try {
+      renameSync(next, ADMIN_DIST);
+    } catch (error) {
+      // Another start built it at the same moment: theirs is as good.
+      if (!existsSync(join(ADMIN_DIST, "index.html"))) throw error;
+    }
   } finally {
     rmSync(next, { recursive: true, force: true });
   }

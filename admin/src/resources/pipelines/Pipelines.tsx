@@ -80,7 +80,7 @@ export function PipelineEdit() {
           <ReferenceManyField
             reference="pipelineStages"
             target="pipelineId"
-            sort={{ field: "position", order: "ASC" }}
+            sort={{ field: "id", order: "ASC" }}
           >
             <Datagrid bulkActionButtons={false} rowClick={false}>
               <NumberField source="position" />
@@ -90,6 +90,7 @@ export function PipelineEdit() {
                 reference="pipelineStages"
                 label="Follows"
                 emptyText="(root)"
+                link={false}
               >
                 <ReferenceField source="environmentId" reference="environments" />
               </ReferenceField>
