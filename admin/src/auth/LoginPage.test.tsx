@@ -20,13 +20,16 @@ function renderWith(ui: React.ReactNode, login: AuthProvider["login"]) {
 }
 
 async function signIn(email: string, password: string) {
-  const user = userEvent.setup();
+  const user = userEvent.setup({ delay: null });
   await user.type(screen.getByLabelText(/^Email/), email);
   await user.type(screen.getByLabelText(/^Password/), password);
   await user.click(screen.getByRole("button", { name: "Sign in" }));
 }
 
-describe("LoginPage", () => {
+// Rendering react-admin in jsdom is slow on a loaded machine.
+const slow = { timeout: 30_000 };
+
+describe("LoginPage", slow, () => {
   test("sends the typed email and password", async () => {
     const login = vi.fn(async () => undefined);
     renderWith(<LoginPage />, login);
@@ -68,9 +71,9 @@ describe("LoginPage", () => {
   });
 });
 
-describe("ChangePasswordPage", () => {
+describe("ChangePasswordPage", slow, () => {
   test("refuses two different new passwords next to the confirmation, without calling the API", async () => {
-    const user = userEvent.setup();
+    const user = userEvent.setup({ delay: null });
     const fetchSpy = vi.spyOn(globalThis, "fetch");
     renderWith(<ChangePasswordPage />, async () => undefined);
     expect(screen.getByRole("heading", { name: "Choose a new password" })).toBeVisible();

@@ -1,6 +1,15 @@
 import { Navigate } from "ra-core";
 import { type ReactNode } from "react";
-import { AppBar, Layout, LoadingIndicator, TitlePortal, ToggleThemeButton } from "react-admin";
+import {
+  AppBar,
+  Layout,
+  LoadingIndicator,
+  Logout,
+  MenuItemLink,
+  TitlePortal,
+  ToggleThemeButton,
+  UserMenu,
+} from "react-admin";
 
 import { currentTokens } from "../api/session.ts";
 import { CHANGE_PASSWORD_PATH } from "../auth/authProvider.ts";
@@ -10,6 +19,12 @@ import { TeamSwitcher } from "./TeamSwitcher.tsx";
 function FluxGateAppBar() {
   return (
     <AppBar
+      userMenu={
+        <UserMenu>
+          <MenuItemLink to={CHANGE_PASSWORD_PATH} primaryText="Change password" />
+          <Logout />
+        </UserMenu>
+      }
       toolbar={
         <>
           <ToggleThemeButton />
