@@ -4,7 +4,7 @@
  * directory that replaces dist/ at the end, so a running server never sees
  * half a build.
  */
-import { existsSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { existsSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 import { PROJECT_ROOT } from "./localState.ts";
@@ -13,6 +13,8 @@ export const ADMIN_ROOT = join(PROJECT_ROOT, "admin");
 export const ADMIN_DIST = join(ADMIN_ROOT, "dist");
 
 const SOURCES = ["src", "public", "index.html", "vite.config.ts", "package.json"];
+/** Written into a build this module made (production mode); a dist without it is rebuilt. */
+const STAMP = ".fluxgate-build";
 
 function newestMtime(path: string): number {
   if (!existsSync(path)) return 0;
@@ -30,7 +32,7 @@ function newestMtime(path: string): number {
 /** Whether admin/dist is missing or older than any source file. */
 export function adminBuildIsStale(root = ADMIN_ROOT, dist = join(root, "dist")): boolean {
   const index = join(dist, "index.html");
-  if (!existsSync(index)) return true;
+  if (!existsSync(index) || !existsSync(join(dist, STAMP))) return true;
   const built = statSync(index).mtimeMs;
   return SOURCES.some((source) => newestMtime(join(root, source)) > built);
 }
@@ -41,12 +43,24 @@ export function adminBuildIsStale(root = ADMIN_ROOT, dist = join(root, "dist")):
  */
 export async function viteBuild(outDir: string, options: { manifest?: boolean } = {}) {
   const { build } = await import("vite");
-  return build({
-    root: ADMIN_ROOT,
-    configFile: join(ADMIN_ROOT, "vite.config.ts"),
-    logLevel: "error",
-    build: { outDir, emptyOutDir: true, manifest: options.manifest ?? false },
-  });
+  // Vite bundles React's development build when NODE_ENV is set to anything
+  // else (vitest sets "test"): a build here is always a production build.
+  const nodeEnv = process.env.NODE_ENV;
+  process.env.NODE_ENV = "production";
+  try {
+    const output = await build({
+      root: ADMIN_ROOT,
+      configFile: join(ADMIN_ROOT, "vite.config.ts"),
+      mode: "production",
+      logLevel: "error",
+      build: { outDir, emptyOutDir: true, manifest: options.manifest ?? false },
+    });
+    writeFileSync(join(outDir, STAMP), "production\n");
+    return output;
+  } finally {
+    if (nodeEnv === undefined) delete process.env.NODE_ENV;
+    else process.env.NODE_ENV = nodeEnv;
+  }
 }
 
 /** Builds admin/dist if stale; returns whether it built. */

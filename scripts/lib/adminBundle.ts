@@ -26,6 +26,8 @@ export interface BundleReport {
   totalGzipBytes: number;
   /** Chunks loaded later (lazy screens, the data provider). */
   lazyChunks: number;
+  /** Whether React's development build got in (a build with NODE_ENV other than production). */
+  developmentBuild: boolean;
 }
 
 /** Reads a Vite manifest: the entry's static import closure, gzip-sized. */
@@ -46,10 +48,13 @@ export function loginPageReport(outDir: string): BundleReport {
     .map((key) => manifest[key]!.file)
     .filter((file) => file.endsWith(".js"))
     .map((file) => ({ file, gzipBytes: gzipSync(readFileSync(join(outDir, file))).length }));
+  const entrySource = readFileSync(join(outDir, manifest[entry]!.file), "utf8");
   return {
     files,
     totalGzipBytes: files.reduce((sum, f) => sum + f.gzipBytes, 0),
     lazyChunks: Object.keys(manifest).length - seen.size,
+    // A warning only React's development build carries.
+    developmentBuild: entrySource.includes("cannot be a descendant of"),
   };
 }
 
@@ -71,7 +76,8 @@ if (import.meta.main) {
   }
   const total = report.totalGzipBytes / 1024;
   process.stdout.write(
-    `login page: ${total.toFixed(1)} kB of gzipped JS (budget ${LOGIN_PAGE_BUDGET_BYTES / 1024} kB); ${report.lazyChunks} lazy chunks\n`,
+    `login page: ${total.toFixed(1)} kB of gzipped JS (budget ${LOGIN_PAGE_BUDGET_BYTES / 1024} kB); ${report.lazyChunks} lazy chunks${report.developmentBuild ? "; DEVELOPMENT build" : ""}\n`,
   );
-  process.exit(report.totalGzipBytes <= LOGIN_PAGE_BUDGET_BYTES ? 0 : 1);
+  const ok = report.totalGzipBytes <= LOGIN_PAGE_BUDGET_BYTES && !report.developmentBuild;
+  process.exit(ok ? 0 : 1);
 }

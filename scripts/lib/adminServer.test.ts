@@ -91,6 +91,12 @@ describe("admin static server", () => {
     expect(missing.body.toString()).toContain("Not found: /assets/gone-12345678.js");
   });
 
+  it("never serves dotfiles (404)", async () => {
+    writeFileSync(join(root, ".fluxgate-build"), "production\n");
+    expect((await get("/.fluxgate-build")).status).toBe(404);
+    expect((await get("/assets/.hidden")).status).toBe(404);
+  });
+
   it("never serves a file outside its root", async () => {
     for (const path of [
       "/../fluxgate-secret.txt",

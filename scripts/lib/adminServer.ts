@@ -135,6 +135,10 @@ export function startAdminServer(options: {
       return text(req, res, 400, "Malformed URL.");
     }
     if (pathname.includes("\0")) return text(req, res, 400, "Malformed URL.");
+    // Dotfiles (build stamps, .vite/) are not part of the site.
+    if (pathname.split("/").some((segment) => segment.startsWith("."))) {
+      return text(req, res, 404, `Not found: ${pathname}`);
+    }
     if (pathname === "/config.js") {
       return send(
         req,
