@@ -30,12 +30,16 @@ export default defineConfig({
           // Tests run the API exactly as production does (masked errors).
           env: { GRAPHILE_ENV: "production" },
           include: [
-            "{db,backend,scripts,edge}/__tests__/**/*.test.ts",
+            "{db,backend,scripts,edge,admin}/__tests__/**/*.test.ts",
             // The admin UI's operations against a real backend.
             "admin/src/**/*.db.test.ts",
           ],
           globalSetup: ["scripts/lib/testGlobalSetup.ts"],
           setupFiles: ["scripts/lib/fileDatabaseSetup.ts"],
+          // admin/__tests__ runs the UI's data provider: ra-data-graphql's ESM
+          // imports @apollo/client by names its CommonJS main does not export
+          // to Node; Vite resolves it to Apollo's ESM build instead.
+          server: { deps: { inline: ["ra-data-graphql"] } },
           testTimeout: 30_000,
           hookTimeout: 60_000,
         },

@@ -2754,7 +2754,8 @@ begin
     raise exception 'no such user' using errcode = 'NOUSR';
   end if;
   insert into app_private.user_secrets (user_id, password_hash) values (v_user.id, set_password.password_hash)
-  on conflict (user_id) do update set password_hash = excluded.password_hash, password_updated_at = now();
+  on conflict on constraint user_secrets_pkey
+  do update set password_hash = excluded.password_hash, password_updated_at = now();
   -- A reset ends every session of the user.
   update app_private.sessions set revoked_at = now() where sessions.user_id = v_user.id and revoked_at is null;
   return v_user;

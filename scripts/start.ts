@@ -1,7 +1,8 @@
 /*
  * `npm start`: the whole platform on one machine. Without DATABASE_URL it
  * runs an embedded Postgres (data in .fluxgate/), applies migrations and
- * starts the backend; Ctrl-C or SIGTERM stops everything, Postgres included.
+ * starts the backend, an edge and the admin UI (built when stale); Ctrl-C or
+ * SIGTERM stops everything, Postgres included.
  */
 import { randomBytes } from "node:crypto";
 
@@ -14,6 +15,8 @@ import {
   startBackend,
 } from "../backend/src/index.ts";
 import { type Edge, loadEdgeConfig, startEdge } from "../edge/src/index.ts";
+import { ADMIN_DIST, ensureAdminBuild } from "./lib/adminBuild.ts";
+import { type AdminRuntimeConfig, type AdminServer, startAdminServer } from "./lib/adminServer.ts";
 import { type LocalPostgres, postmasterPid, startLocalPostgres } from "./lib/localPostgres.ts";
 import {
   ensureStateDir,
@@ -49,17 +52,23 @@ const log = logger("fluxgate");
 const pgLog = logger("postgres");
 const backendLog = logger("backend");
 const edgeLog = logger("edge");
+const adminLog = logger("admin");
 
 let postgres: LocalPostgres | undefined;
 let pgDataDir: string | undefined;
 let backend: Backend | undefined;
 let edge: Edge | undefined;
+let adminServer: AdminServer | undefined;
 let stopping = false;
 
-/** Stops the edge, the backend, then Postgres: one line each. */
+/** Stops the admin UI, the edge, the backend, then Postgres: one line each. */
 async function stop(code: number): Promise<never> {
   if (!stopping) {
     stopping = true;
+    await adminServer?.close().then(
+      () => adminLog.info("stopped"),
+      (error: unknown) => adminLog.error({ err: error }, "close failed"),
+    );
     await edge?.close().then(
       () => edgeLog.info("stopped"),
       (error: unknown) => edgeLog.error({ err: error }, "close failed"),
@@ -163,7 +172,26 @@ try {
   });
   pgLog.info("migrations applied");
 
+  // The admin UI listens before the backend starts, so the backend's CORS
+  // allows its actual origin (ADMIN_HTTP_ADDR may name any port, 0 included).
+  const runtime: { config?: AdminRuntimeConfig } = {};
+  const adminAddr = parseAddress(env.ADMIN_HTTP_ADDR || "127.0.0.1:3000", "ADMIN_HTTP_ADDR");
+  if (adminAddr) {
+    if (await ensureAdminBuild()) adminLog.info("built the admin UI (admin/dist)");
+    adminServer = await startAdminServer({
+      root: ADMIN_DIST,
+      host: adminAddr.host,
+      port: adminAddr.port,
+      config: () => runtime.config ?? adminRuntimeConfig(undefined),
+    });
+    if (env.CORS_ORIGINS === undefined) {
+      const defaults = local ? ["http://127.0.0.1:3000", "http://localhost:3000"] : [];
+      env.CORS_ORIGINS = [...new Set([...defaults, ...adminOrigins(adminServer.url)])].join(",");
+    }
+  }
+
   backend = await startBackend(loadBackendConfig(env), { logger: backendLog });
+  runtime.config = adminRuntimeConfig(backend.url);
   backend.server.once("close", () => backendDied("stopped unexpectedly"));
   const admin = await ensureAdmin(backend);
   const previousState = readState<{ demoClient?: { id: string; secret: string } }>("local.json");
@@ -191,6 +219,7 @@ try {
     await edge.ready(15_000).catch((error: unknown) => edgeLog.warn((error as Error).message));
   }
   const urls = {
+    ...(adminServer ? { admin: adminServer.url } : {}),
     graphql: `${backend.url}/graphql`,
     health: `${backend.url}/health`,
     ...(backend.grpc ? { grpc: backend.grpc.address } : {}),
@@ -204,6 +233,7 @@ try {
   });
   const lines = [
     `FluxGate is running${local ? " (local mode)" : ""}:`,
+    ...(urls.admin ? [`  Admin UI               ${urls.admin}`] : []),
     `  GraphQL API and Ruru   ${urls.graphql}`,
     `  Health                 ${urls.health}`,
     ...(urls.grpc ? [`  gRPC delivery          ${urls.grpc} (grpc.health.v1, reflection)`] : []),
@@ -229,6 +259,44 @@ try {
 } catch (error) {
   log.fatal(`FluxGate failed to start: ${error instanceof Error ? error.message : String(error)}`);
   await stop(1);
+}
+
+/** `host:port` (port 0: any free one); "off" serves no admin UI. */
+function parseAddress(value: string, name: string): { host: string; port: number } | undefined {
+  if (value === "off") return undefined;
+  const match = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(value);
+  const port = match ? Number(match[2]) : NaN;
+  if (!match || port > 65_535) {
+    throw new Error(`${name} must be host:port (or "off"), got "${value}"`);
+  }
+  return { host: match[1]!.replace(/^\[|\]$/g, ""), port };
+}
+
+/** The origins a browser may load the admin UI from (a wildcard host: both loopback names). */
+function adminOrigins(url: string): string[] {
+  const { hostname, port } = new URL(url);
+  if (hostname === "0.0.0.0" || hostname === "[::]") {
+    return [`http://127.0.0.1:${port}`, `http://localhost:${port}`];
+  }
+  return [`http://${hostname}:${port}`];
+}
+
+/**
+ * The UI's /config.js: ADMIN_BACKEND_HOST, _PORT, _PROTOCOL and
+ * ADMIN_WS_PROTOCOL when the browser reaches the backend at another address
+ * (a proxy), else the running backend's own address. A wildcard host is left
+ * empty: the page's own host is used.
+ */
+function adminRuntimeConfig(backendUrl: string | undefined): AdminRuntimeConfig {
+  const url = backendUrl ? new URL(backendUrl) : undefined;
+  const host = url && !["0.0.0.0", "[::]"].includes(url.hostname) ? url.hostname : "";
+  const protocol = env.ADMIN_BACKEND_PROTOCOL || url?.protocol.replace(":", "") || "http";
+  return {
+    BACKEND_HOST: env.ADMIN_BACKEND_HOST || host,
+    BACKEND_PORT: env.ADMIN_BACKEND_PORT || url?.port || "8080",
+    BACKEND_PROTOCOL: protocol,
+    WS_PROTOCOL: env.ADMIN_WS_PROTOCOL || (protocol === "https" ? "wss" : "ws"),
+  };
 }
 
 /**

@@ -48,6 +48,7 @@ async function start(env: Record<string, string>, ownGroup = false): Promise<Run
       GRAPHILE_ENV: "production",
       BACKEND_GRPC_ADDR: "127.0.0.1:0",
       EDGE_HTTP_ADDR: "127.0.0.1:0",
+      ADMIN_HTTP_ADDR: "127.0.0.1:0",
       ...env,
     },
     stdio: ["ignore", "pipe", "pipe"],
@@ -113,6 +114,17 @@ describe("npm start (scripts/start.ts)", { timeout: 120_000 }, () => {
       },
       body: JSON.stringify({ flagKey: "dark-mode" }),
     }).then((r) => r.json());
+    const adminPage = await fetch(`${local.urls.admin}/environments`);
+    const adminHtml = await adminPage.text();
+    const adminConfig = await fetch(`${local.urls.admin}/config.js`).then((r) => r.text());
+    const preflight = await fetch(`http://127.0.0.1:${backendPort}/graphql`, {
+      method: "OPTIONS",
+      headers: {
+        origin: local.urls.admin,
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "authorization, content-type",
+      },
+    });
     first.child.kill("SIGINT");
     const firstCode = await first.exited;
 
@@ -127,6 +139,13 @@ describe("npm start (scripts/start.ts)", { timeout: 120_000 }, () => {
     // The edge serves the demo flags with the demo client's key.
     expect(first.output()).toContain(`Edge (evaluate, OFREP) ${local.urls.edge}`);
     expect(evaluated).toMatchObject({ flagKey: "dark-mode", value: true, reason: "STATIC" });
+    // The admin UI: built, served (a client route gets index.html), pointed
+    // at this backend, whose CORS allows the UI's own origin.
+    expect(first.output()).toContain(`Admin UI               ${local.urls.admin}`);
+    expect(adminPage.status).toBe(200);
+    expect(adminHtml).toContain('<div id="root"></div>');
+    expect(adminConfig).toContain(`"BACKEND_PORT":"${backendPort}"`);
+    expect(preflight.headers.get("access-control-allow-origin")).toBe(local.urls.admin);
 
     // Action: second run reuses the data.
     const second = await start(env);
@@ -214,6 +233,7 @@ describe("npm start (scripts/start.ts)", { timeout: 120_000 }, () => {
     expect(code).toBe(0);
     const afterBanner = running.output().split("Press Ctrl-C to stop.\n")[1]!;
     expect(afterBanner.trimEnd().split("\n")).toEqual([
+      expect.stringMatching(/admin: stopped$/),
       expect.stringMatching(/edge: stopped$/),
       expect.stringMatching(/backend: stopped$/),
       expect.stringMatching(/postgres: stopped$/),

@@ -15,9 +15,20 @@ declare global {
   }
 }
 
+let override: Partial<RuntimeConfig> | undefined;
+
+/**
+ * Replaces `window.FLUXGATE_CONFIG` (outside a browser: tests and scripts
+ * that run the UI's API layer against a backend); undefined restores it.
+ */
+export function setRuntimeConfig(config: Partial<RuntimeConfig> | undefined): void {
+  override = config;
+}
+
 /** The configuration, defaulting to the page's own host on port 8080. */
 export function runtimeConfig(): RuntimeConfig {
-  const given = (typeof window === "undefined" ? undefined : window.FLUXGATE_CONFIG) ?? {};
+  const given =
+    override ?? (typeof window === "undefined" ? undefined : window.FLUXGATE_CONFIG) ?? {};
   const pageHost = typeof location === "undefined" ? "127.0.0.1" : location.hostname;
   const secure = typeof location !== "undefined" && location.protocol === "https:";
   return {

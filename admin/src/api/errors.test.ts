@@ -32,4 +32,16 @@ describe("ApiError", () => {
     expect(error.field).toBe("key");
     expect(error.message).toMatch(/already exists/);
   });
+
+  test("a house-style unique index names its column, and Postgres' wording stays out", () => {
+    const error = ApiError.fromGraphQL(
+      {
+        message: 'duplicate key value violates unique constraint "uniq_segments_team_key"',
+        extensions: { code: "23505", constraint: "uniq_segments_team_key" },
+      },
+      200,
+    );
+    expect(error.field).toBe("key");
+    expect(error.message).toBe("Something with that name or key already exists.");
+  });
 });

@@ -121,17 +121,28 @@ const FIELD_OF_CODE: Record<string, string> = {
   CYCLE: "dependsOnId",
 };
 
-/** `features_team_id_key_key` → `key`: the last column a unique or check constraint names. */
+/**
+ * `features_team_id_key_key` (Postgres' naming) and `uniq_segments_team_key`
+ * (house style: `uniq_<table>_<what>`) → `key`: the last column a unique or
+ * check constraint names.
+ */
 function fieldOfConstraint(constraint: string): string | undefined {
-  const parts = constraint.replace(/_(key|pkey|check|fkey|idx)$/, "").split("_");
+  const named = /^(uniq|idx)_/.test(constraint);
+  const parts = (named ? constraint : constraint.replace(/_(key|pkey|check|fkey|idx)$/, "")).split(
+    "_",
+  );
   const last = parts.at(-1);
   if (!last) return undefined;
   return last === "id" && parts.length > 1 ? `${parts.at(-2)}Id` : last;
 }
 
+/** Standard SQLSTATEs: the server's detail is Postgres' wording, not a sentence for people. */
+const SENTENCE_ONLY = new Set(["23505", "23503", "23514", "22P02", "42501"]);
+
 function describe(code: string, detail: string): string {
   const sentence = SENTENCES[code];
   if (!sentence) return detail || "Something went wrong.";
+  if (SENTENCE_ONLY.has(code)) return sentence;
   // The server's message names the thing (which flag, which environment).
   return detail && detail !== sentence ? `${sentence} ${detail}` : sentence;
 }
