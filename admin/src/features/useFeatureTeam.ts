@@ -1,8 +1,7 @@
 /**
- * Seam for the team switcher (admin/src/layout/ on the shell branch): the
- * feature pages read the current team only through `useFeatureTeamId`. At
- * the merge, make it return `useTeam()`'s team id; until then a provider
- * (or a page's `teamId` prop) gives it.
+ * The feature pages read the current team only through `useFeatureTeamId`:
+ * a page's `teamId` prop, else a `FeatureTeamProvider` (a page rendered on
+ * its own), else the team switcher's choice (admin/src/layout/).
  */
 import {
   createContext,
@@ -15,6 +14,7 @@ import {
 
 import { request } from "../api/graphql.ts";
 import { onTokens } from "../api/session.ts";
+import { useCurrentTeamId } from "../layout/TeamContext.tsx";
 import { TEAM_ROLES_QUERY } from "./queries.ts";
 
 const FeatureTeamContext = createContext<string | undefined>(undefined);
@@ -26,7 +26,8 @@ export function FeatureTeamProvider({ teamId, children }: { teamId: string; chil
 /** The current team's id (undefined until one is chosen). */
 export function useFeatureTeamId(override?: string): string | undefined {
   const fromContext = useContext(FeatureTeamContext);
-  return override ?? fromContext;
+  const chosen = useCurrentTeamId();
+  return override ?? fromContext ?? chosen;
 }
 
 interface RolesData {

@@ -1,15 +1,14 @@
 /**
- * The team the governance screens and dashboard show. A page given a
- * `teamId` prop uses it; otherwise this hook picks the viewer's first team.
- * The shell's team switcher (`useTeam()`) replaces the fallback: redirect
- * this one hook to it and every screen of `governance/` and `dashboard/`
- * follows the switcher.
+ * The team the governance screens and dashboard show: a page's `teamId`
+ * prop, else the team switcher's choice (admin/src/layout/), else (a page
+ * rendered on its own) the viewer's first team.
  */
 import { useEffect, useState, useSyncExternalStore } from "react";
 
 import { describeError } from "../api/errors.ts";
 import { request } from "../api/graphql.ts";
 import { currentTokens, onTokens } from "../api/session.ts";
+import { useCurrentTeamId } from "../layout/TeamContext.tsx";
 import { MY_TEAMS_QUERY } from "./queries.ts";
 
 export interface TeamChoice {
@@ -28,7 +27,9 @@ export function useUserId(): string {
   return useSyncExternalStore(onTokens, () => currentTokens()?.userId ?? "");
 }
 
-export function useTeamId(given?: string): TeamChoice {
+export function useTeamId(explicit?: string): TeamChoice {
+  const chosen = useCurrentTeamId();
+  const given = explicit ?? chosen;
   const userId = useUserId();
   const [found, setFound] = useState<TeamChoice>({
     teamId: given,

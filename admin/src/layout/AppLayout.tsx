@@ -13,6 +13,7 @@ import {
 
 import { currentTokens } from "../api/session.ts";
 import { CHANGE_PASSWORD_PATH } from "../auth/authProvider.ts";
+import { AppMenu } from "./AppMenu.tsx";
 import { TeamProvider } from "./TeamContext.tsx";
 import { TeamSwitcher } from "./TeamSwitcher.tsx";
 
@@ -43,7 +44,9 @@ export function AppLayout({ children }: { children: ReactNode }) {
   if (currentTokens()?.mustResetPassword) return <Navigate to={CHANGE_PASSWORD_PATH} replace />;
   return (
     <TeamProvider>
-      <Layout appBar={FluxGateAppBar}>{children}</Layout>
+      <Layout appBar={FluxGateAppBar} menu={AppMenu}>
+        {children}
+      </Layout>
     </TeamProvider>
   );
 }

@@ -32,6 +32,14 @@ export function TeamProvider({ children }: { children: ReactNode }) {
   return <TeamContext.Provider value={value}>{children}</TeamContext.Provider>;
 }
 
+/**
+ * The chosen team's id, or undefined outside the app's layout (a screen
+ * rendered on its own, as in component tests, gets its team another way).
+ */
+export function useCurrentTeamId(): string | undefined {
+  return useContext(TeamContext)?.teamId;
+}
+
 /** The chosen team: screens filter by `teamId` and default new records to it. */
 export function useTeam(): TeamState {
   const value = useContext(TeamContext);

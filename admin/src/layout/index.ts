@@ -1,3 +1,4 @@
 export { AppLayout } from "./AppLayout.tsx";
-export { TeamProvider, type TeamState, useTeam } from "./TeamContext.tsx";
+export { ACTIVE_KILLS_PATH, AppMenu, APPROVALS_PATH } from "./AppMenu.tsx";
+export { TeamProvider, type TeamState, useCurrentTeamId, useTeam } from "./TeamContext.tsx";
 export { TeamSwitcher } from "./TeamSwitcher.tsx";
