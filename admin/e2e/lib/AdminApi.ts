@@ -115,8 +115,13 @@ export class AdminApi {
       feature: { teamId, key, name: key },
     });
     const featureId: string = createFeature.feature.rowId;
-    if (pipelineId) await this.request(OPERATIONS.addToPipeline, { featureId, pipelineId });
+    if (pipelineId) await this.addToPipeline(featureId, pipelineId);
     return featureId;
+  }
+
+  /** Gives a feature the stages of a pipeline (idempotent). */
+  async addToPipeline(featureId: string, pipelineId: string): Promise<void> {
+    await this.request(OPERATIONS.addToPipeline, { featureId, pipelineId });
   }
 
   /** `count` simple features `<prefix>-0000`…, 100 per request; returns their keys. */
