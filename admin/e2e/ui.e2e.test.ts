@@ -71,8 +71,12 @@ describe.skipIf(!process.env.FLUXGATE_E2E_UI)("the admin UI in a real Chromium",
   /** The feature editor of `key`, opened from the list as a person would. */
   async function openEditor() {
     await open(page, "/features");
-    await page.getByRole("row").filter({ hasText: key }).first().click();
-    await page.getByRole("button", { name: "Save criteria" }).first().waitFor();
+    // The key's cell, not the row's middle (where a row button may be).
+    await page.getByRole("row").filter({ hasText: key }).getByText(key, { exact: true }).click();
+    await page
+      .getByRole("button", { name: /^Request (deploy|rollback)$/ })
+      .first()
+      .waitFor();
   }
 
   /** Clicks `name` in a confirmation dialog if one opens within 2 s. */
@@ -260,7 +264,7 @@ describe.skipIf(!process.env.FLUXGATE_E2E_UI)("the admin UI in a real Chromium",
       .getByRole("button", { name: "Kill" })
       .click();
     const dialog = page.getByRole("dialog", { name: `Kill ${key}` });
-    await dialog.getByLabel("Reason").fill("e2e: error rate above the threshold");
+    await dialog.getByLabel("Reason", { exact: true }).fill("e2e: error rate above the threshold");
     await dialog.getByLabel("Restore automatically after (minutes)").fill("30");
     await screenshot(page, "ui-09-kill-dialog");
     await dialog.getByRole("button", { name: "Kill feature" }).click();
