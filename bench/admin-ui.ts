@@ -26,6 +26,8 @@ import autocannon from "autocannon";
 import { FEATURE_EDITOR_QUERY, FEATURE_LIST_QUERY } from "../admin/src/features/queries.ts";
 import { childOutput } from "../scripts/lib/childOutput.ts";
 import { freePort } from "../scripts/lib/freePort.ts";
+import { postmasterPid } from "../scripts/lib/localPostgres.ts";
+import { processTreeCpuMs } from "./admin-ui/processTreeCpuMs.ts";
 import { startUnleashPeer, type UnleashPeer } from "./admin-ui/unleashPeer.ts";
 import { formatFile, updateResults } from "./engine/updateResults.ts";
 import { pacedLoad } from "./lib/pacedLoad.ts";
@@ -39,6 +41,10 @@ const LOAD_CPU = 1;
 
 interface Row {
   requestsPerSecond: number;
+  /** CPU time of the server and its Postgres per answered request (max-rate rows). */
+  serverCpuMsPerRequest?: number;
+  /** The share of that spent in Postgres. */
+  postgresCpuMsPerRequest?: number;
   p50: number;
   p99: number;
   requests: number;
@@ -63,13 +69,19 @@ async function gql(url: string, query: string, variables: object, token?: string
   return { data: body.data, headers: response.headers };
 }
 
-/** Max rate: autocannon, 10 connections, request bodies from `body`. */
+/**
+ * Max rate: autocannon, 10 connections, request bodies from `body`; `server`:
+ * the server's pid and its postmaster's.
+ */
 async function maxRate(
+  server: () => [number, number],
   url: string,
   method: "GET" | "POST",
   headers: Record<string, string>,
   body?: () => string,
 ): Promise<Row> {
+  const cpuBefore = processTreeCpuMs(server());
+  const pgBefore = processTreeCpuMs([server()[1]]);
   const result = await autocannon({
     url,
     method,
@@ -89,8 +101,14 @@ async function maxRate(
         }
       : {}),
   });
+  const cpuMs = processTreeCpuMs(server()) - cpuBefore;
+  const pgMs = processTreeCpuMs([server()[1]]) - pgBefore;
+  const perRequest = (ms: number) =>
+    Math.round((ms / Math.max(1, result.requests.total)) * 100) / 100;
   return {
     requestsPerSecond: Math.round(result.requests.average),
+    serverCpuMsPerRequest: perRequest(cpuMs),
+    postgresCpuMsPerRequest: perRequest(pgMs),
     p50: result.latency.p50,
     p99: result.latency.p99,
     requests: result.requests.total,
@@ -282,15 +300,17 @@ try {
     }
   }
 
+  // The backend (with the edge, one process) and every Postgres process.
+  const fluxgate = (): [number, number] => [stack.pid!, postmasterPid(join(stateDir, "pg"))!];
   let listI = 0;
   let editorI = 0;
   const figures: Record<string, Scenario> = {};
   figures.list = {
-    max: await maxRate(graphql, "POST", auth, () => listBody(listI++)),
+    max: await maxRate(fluxgate, graphql, "POST", auth, () => listBody(listI++)),
     at100: await at100(graphql, "POST", auth, listBody),
   };
   figures.editor = {
-    max: await maxRate(graphql, "POST", auth, () => editorBody(editorI++)),
+    max: await maxRate(fluxgate, graphql, "POST", auth, () => editorBody(editorI++)),
     at100: await at100(graphql, "POST", auth, editorBody),
   };
 
@@ -306,7 +326,7 @@ try {
       throw new Error(`Unleash lists ${check.features.length} features, not ${FLAGS}`);
     }
     figures.unleash = {
-      max: await maxRate(path, "GET", headers),
+      max: await maxRate(peer.pids, path, "GET", headers),
       at100: await at100(path, "GET", headers, () => ""),
     };
     await peer.stop();
@@ -314,7 +334,7 @@ try {
   }
   // Drift: the first row again, at the end of the run.
   figures.listAgain = {
-    max: await maxRate(graphql, "POST", auth, () => listBody(listI++)),
+    max: await maxRate(fluxgate, graphql, "POST", auth, () => listBody(listI++)),
     at100: await at100(graphql, "POST", auth, listBody),
   };
 
@@ -324,10 +344,11 @@ try {
   const loadAfter = loadavg()[0]!;
 
   const unleash = figures.unleash;
-  const vsUnleash = (s: Scenario) =>
-    unleash ? `${(s.max.requestsPerSecond / unleash.max.requestsPerSecond).toFixed(2)}×` : "—";
+  const cpu = (s: Scenario) => s.max.serverCpuMsPerRequest!;
+  const ratio = (s: Scenario, pick: (s: Scenario) => number) =>
+    !unleash ? "—" : s === unleash ? "peer" : `${pick(s).toFixed(2)}×`;
   const row = (name: string, s: Scenario) =>
-    `| ${name} | ${s.max.requestsPerSecond} | ${vsUnleash(s)} | ${s.max.p50} | ${s.max.p99} | ${s.at100.p50} | ${s.at100.p99} | ${s.max.errors + s.at100.errors} |`;
+    `| ${name} | ${s.max.requestsPerSecond} | ${ratio(s, (x) => x.max.requestsPerSecond / unleash!.max.requestsPerSecond)} | ${s.max.p99} | ${cpu(s)} | ${s.max.postgresCpuMsPerRequest} | ${ratio(s, (x) => cpu(unleash!) / cpu(x))} | ${s.at100.p50} | ${s.at100.p99} | ${s.max.errors + s.at100.errors} |`;
   const date = new Date().toISOString().slice(0, 10);
   const table = `## Admin UI queries (bench/admin-ui.ts)
 
@@ -345,10 +366,13 @@ with \`BACKEND_RESPONSE_CACHE_MB=0\` (checked: no answer carries \`x-fluxgate-ca
 with a JWT (RLS on). Unleash server ${unleashVersion ? `${unleashVersion} (npm \`unleash-server\`, its own embedded Postgres on CPU 0)` : "(not installed: rows skipped)"}: \`GET
 /api/admin/projects/default/features\` with an admin token, the same 100 flags (two strategies each
 in development), all 100 in every answer. "max": autocannon, 10 connections; "at 100 req/s":
-open model (\`lib/pacedLoad.ts\`, latency from each request's due time).
+open model (\`lib/pacedLoad.ts\`, latency from each request's due time). "CPU ms/req": CPU time
+(user + system, from /proc) of the server process and all its Postgres processes during the max
+row, per answered request: what a request costs whatever else the machine runs; "per CPU" compares
+those costs (Unleash's over ours: above 1× is cheaper than Unleash).
 
-| Scenario | max req/s | vs Unleash | p50 ms | p99 ms | p50 ms at 100/s | p99 ms at 100/s | errors |
-| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
+| Scenario | max req/s | vs Unleash | p99 ms | CPU ms/req | of which Postgres | vs Unleash per CPU | p50 ms at 100/s | p99 ms at 100/s | errors |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
 ${row("feature list page (25 flags + stages)", figures.list!)}
 ${row("feature editor load", figures.editor!)}
 ${unleash ? `${row("Unleash GET /api/admin/projects/default/features", unleash)}\n` : ""}${row("feature list page again (drift)", figures.listAgain!)}

@@ -15,7 +15,7 @@ import { join } from "node:path";
 
 import { childOutput } from "../../scripts/lib/childOutput.ts";
 import { freePort } from "../../scripts/lib/freePort.ts";
-import { startLocalPostgres } from "../../scripts/lib/localPostgres.ts";
+import { postmasterPid, startLocalPostgres } from "../../scripts/lib/localPostgres.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 
@@ -23,6 +23,8 @@ export interface UnleashPeer {
   url: string;
   /** unleash-server's version, from its package.json. */
   version: string;
+  /** The server's pid and its Postgres's (for CPU time). */
+  pids(): [number, number];
   /** An admin API token (the `Authorization` header value). */
   adminToken: string;
   stop(): Promise<void>;
@@ -113,7 +115,8 @@ export async function startUnleashPeer(
     await childOutput(child).waitFor("listening", 180_000);
     const url = `http://127.0.0.1:${port}`;
     await seed(url, adminToken, flags);
-    return { url, version: found.version, adminToken, stop };
+    const pids = (): [number, number] => [child!.pid!, postmasterPid(join(parent, "pg"))!];
+    return { url, version: found.version, pids, adminToken, stop };
   } catch (error) {
     await stop();
     throw error;
