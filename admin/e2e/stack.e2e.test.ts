@@ -168,6 +168,17 @@ describe("the platform as `npm start` runs it", () => {
     expect(restored).toMatchObject({ value: true, reason: "STATIC" });
   });
 
+  it("creates many flags in a few requests through the harness", async () => {
+    const before = await api.featureCount(demo.teamId);
+
+    const keys = await api.createFlags(demo.teamId, unique("many"), 120);
+
+    expect(keys).toHaveLength(120);
+    expect(new Set(keys).size).toBe(120);
+    expect(await api.featureCount(demo.teamId)).toBe(before + 120);
+    expect(await api.feature(demo.teamId, keys[119]!)).toMatchObject({ kind: "simple" });
+  });
+
   it("renders the edge's API docs and the backend's Ruru in a real Chromium", async () => {
     const browser = await launchBrowser();
     try {

@@ -15,6 +15,8 @@ export class GraphQLRequestError extends Error {
   }
 }
 
+const FEATURES_PER_REQUEST = 50;
+
 export type TeamRole = "viewer" | "requester" | "approver" | "team_admin";
 
 export interface Team {
@@ -124,11 +126,17 @@ export class AdminApi {
     await this.request(OPERATIONS.addToPipeline, { featureId, pipelineId });
   }
 
-  /** `count` simple features `<prefix>-0000`…, 100 per request; returns their keys. */
+  /**
+   * `count` simple features `<prefix>-0000`…, `FEATURES_PER_REQUEST` per
+   * request (the API refuses more than 50 aliases: QUERY_TOO_LARGE); returns
+   * their keys.
+   */
   async createFlags(teamId: string, prefix: string, count: number): Promise<string[]> {
     const keys = Array.from({ length: count }, (_, i) => `${prefix}-${String(i).padStart(4, "0")}`);
-    for (let i = 0; i < keys.length; i += 100) {
-      await this.request(createFeaturesMutation(keys.slice(i, i + 100)), { teamId });
+    for (let i = 0; i < keys.length; i += FEATURES_PER_REQUEST) {
+      await this.request(createFeaturesMutation(keys.slice(i, i + FEATURES_PER_REQUEST)), {
+        teamId,
+      });
     }
     return keys;
   }
