@@ -43,6 +43,8 @@ export default defineConfig({
           environment: "node",
           // One platform at a time: each is a Postgres, a backend and an edge on 2 shared cores.
           fileParallelism: false,
+          // After the other projects, so their timing-sensitive tests do not share the CPU with it.
+          sequence: { groupOrder: 1 },
           // Starting the platform on a busy machine takes a while; so do browser flows.
           testTimeout: 120_000,
           hookTimeout: 240_000,

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 
 import { rolloutBucket } from "@fluxgate/engine";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -27,10 +28,11 @@ const unique = (what: string) => `e2e-${what}-${randomBytes(3).toString("hex")}`
 const atEdge = (flagKey: string, context: Record<string, unknown> = {}) =>
   evaluateAtEdge(stack.urls.edge, stack.demoClient.secret, flagKey, context);
 
+/** Whether `pid` is a live process: an exited one may linger as a zombie until init reaps it. */
 function isAlive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
   } catch {
     return false;
   }
