@@ -1,8 +1,9 @@
 import { defineConfig } from "vitest/config";
 
-// Three projects: `unit` needs nothing but Node; `admin` renders React in
+// Four projects: `unit` needs nothing but Node; `admin` renders React in
 // jsdom; `db` needs the embedded Postgres that `scripts/lib/testGlobalSetup.ts`
-// starts, migrating a template once per run; `scripts/lib/fileDatabaseSetup.ts` gives each test file its own clone.
+// starts, migrating a template once per run; `scripts/lib/fileDatabaseSetup.ts` gives each test file its own clone;
+// `e2e` starts the whole platform as `npm start` does and drives Debian's Chromium.
 export default defineConfig({
   test: {
     projects: [
@@ -42,6 +43,21 @@ export default defineConfig({
           server: { deps: { inline: ["ra-data-graphql"] } },
           testTimeout: 30_000,
           hookTimeout: 60_000,
+        },
+      },
+      {
+        // End-to-end: each file starts its own platform (admin/e2e/lib/startStack.ts).
+        test: {
+          name: "e2e",
+          include: ["admin/e2e/**/*.e2e.test.ts"],
+          environment: "node",
+          // One platform at a time: each is a Postgres, a backend and an edge on 2 shared cores.
+          fileParallelism: false,
+          // After the other projects, so their timing-sensitive tests do not share the CPU with it.
+          sequence: { groupOrder: 1 },
+          // Starting the platform on a busy machine takes a while; so do browser flows.
+          testTimeout: 120_000,
+          hookTimeout: 240_000,
         },
       },
     ],

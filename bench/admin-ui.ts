@@ -1,0 +1,403 @@
+/*
+ * `npm run bench:admin-ui`: what the admin UI's feature screens cost the
+ * backend, side by side with Unleash server's admin API, in one run:
+ *   list    FEATURE_LIST_QUERY, the feature list page's own query: 25 flags
+ *           with their stages, pages 1–4 of 100 flags in turn
+ *   editor  FEATURE_EDITOR_QUERY, the feature editor's load, for each of the
+ *           100 flags in turn
+ *   Unleash GET /api/admin/projects/default/features (the same 100 flags)
+ * The queries are imported from admin/src/features/queries.ts, the strings
+ * the screens send. Uncached: the backend runs with its response cache off
+ * (BACKEND_RESPONSE_CACHE_MB=0, checked: no answer carries x-fluxgate-cache),
+ * and the variables vary anyway. Each figure: req/s and p99 at the maximum
+ * rate (autocannon, 10 connections) and p99 at a paced 100 req/s
+ * (lib/pacedLoad.ts, open model). Servers (with their Postgres) on CPU 0,
+ * this process (the load) on CPU 1. Writes bench/RESULTS.md (section
+ * "admin-ui") and results/admin-ui.json; the last stdout line is one JSON
+ * object of the figures.
+ */
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+
+import autocannon from "autocannon";
+
+import { FEATURE_EDITOR_QUERY, FEATURE_LIST_QUERY } from "../admin/src/features/queries.ts";
+import { childOutput } from "../scripts/lib/childOutput.ts";
+import { freePort } from "../scripts/lib/freePort.ts";
+import { postmasterPid } from "../scripts/lib/localPostgres.ts";
+import { processTreeCpuMs } from "./admin-ui/processTreeCpuMs.ts";
+import { startUnleashPeer, type UnleashPeer } from "./admin-ui/unleashPeer.ts";
+import { formatFile, updateResults } from "./engine/updateResults.ts";
+import { pacedLoad } from "./lib/pacedLoad.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const DURATION = Number(process.env.BENCH_DURATION ?? 10);
+const FLAGS = 100;
+const PAGE = 25;
+const SERVER_CPU = 0;
+const LOAD_CPU = 1;
+
+interface Row {
+  requestsPerSecond: number;
+  /** CPU time of the server and its Postgres per answered request (max-rate rows). */
+  serverCpuMsPerRequest?: number;
+  /** The share of that spent in Postgres. */
+  postgresCpuMsPerRequest?: number;
+  p50: number;
+  p99: number;
+  requests: number;
+  errors: number;
+}
+interface Scenario {
+  max: Row;
+  at100: Row;
+}
+
+async function gql(url: string, query: string, variables: object, token?: string) {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = (await response.json()) as { data?: any; errors?: Array<{ message: string }> };
+  if (body.errors) throw new Error(`${query.trim().slice(0, 60)}…: ${body.errors[0]!.message}`);
+  return { data: body.data, headers: response.headers };
+}
+
+/**
+ * Max rate: autocannon, 10 connections, request bodies from `body`; `server`:
+ * the server's pid and its postmaster's.
+ */
+async function maxRate(
+  server: () => [number, number],
+  url: string,
+  method: "GET" | "POST",
+  headers: Record<string, string>,
+  body?: () => string,
+): Promise<Row> {
+  const cpuBefore = processTreeCpuMs(server());
+  const pgBefore = processTreeCpuMs([server()[1]]);
+  const result = await autocannon({
+    url,
+    method,
+    headers,
+    connections: 10,
+    duration: DURATION,
+    ...(body
+      ? {
+          requests: [
+            {
+              setupRequest(request) {
+                request.body = body();
+                return request;
+              },
+            },
+          ],
+        }
+      : {}),
+  });
+  const cpuMs = processTreeCpuMs(server()) - cpuBefore;
+  const pgMs = processTreeCpuMs([server()[1]]) - pgBefore;
+  const perRequest = (ms: number) =>
+    Math.round((ms / Math.max(1, result.requests.total)) * 100) / 100;
+  return {
+    requestsPerSecond: Math.round(result.requests.average),
+    serverCpuMsPerRequest: perRequest(cpuMs),
+    postgresCpuMsPerRequest: perRequest(pgMs),
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    requests: result.requests.total,
+    errors: result.errors + result.non2xx + result.timeouts,
+  };
+}
+
+async function at100(
+  url: string,
+  method: "GET" | "POST",
+  headers: Record<string, string>,
+  body: (i: number) => string,
+): Promise<Row> {
+  const f = await pacedLoad({
+    url,
+    method,
+    headers,
+    body,
+    rate: 100,
+    durationSeconds: DURATION,
+    connections: 10,
+  });
+  return {
+    requestsPerSecond: f.requestsPerSecond,
+    p50: f.p50,
+    p99: f.p99,
+    requests: f.requests,
+    errors: f.errors,
+  };
+}
+
+// The load runs here, on its own CPU, away from the servers.
+execFileSync("taskset", ["-a", "-cp", String(LOAD_CPU), String(process.pid)], { stdio: "ignore" });
+const loadBefore = loadavg()[0]!;
+const children: ChildProcess[] = [];
+const stateDir = mkdtempSync(join(tmpdir(), "fluxgate-bench-ui-"));
+chmodSync(stateDir, 0o755);
+let peer: UnleashPeer | undefined;
+try {
+  // FluxGate as `npm start` runs it, response cache off, on CPU 0.
+  const backendPort = await freePort();
+  const stack = spawn(
+    "taskset",
+    ["-c", String(SERVER_CPU), process.execPath, join(ROOT, "scripts/start.ts")],
+    {
+      env: {
+        ...process.env,
+        GRAPHILE_ENV: "production",
+        DATABASE_URL: "",
+        FLUXGATE_STATE_DIR: stateDir,
+        FLUXGATE_PG_PORT: String(await freePort()),
+        BACKEND_PORT: String(backendPort),
+        BACKEND_GRPC_ADDR: "127.0.0.1:0",
+        EDGE_HTTP_ADDR: "127.0.0.1:0",
+        ADMIN_HTTP_ADDR: `127.0.0.1:${await freePort()}`,
+        BACKEND_RESPONSE_CACHE_MB: "0",
+        LOG_LEVEL: "warn",
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
+  children.push(stack);
+  await childOutput(stack).waitFor("FluxGate is running", 180_000);
+  const graphql = `http://127.0.0.1:${backendPort}/graphql`;
+  const local = JSON.parse(readFileSync(join(stateDir, "local.json"), "utf8"));
+  const token: string = (
+    await gql(
+      graphql,
+      `mutation($e: String!, $p: String!) { login(input: { email: $e, password: $p }) { accessToken } }`,
+      { e: local.admin.email, p: local.admin.password },
+    )
+  ).data.login.accessToken;
+  const call = async (query: string, variables: object = {}) =>
+    (await gql(graphql, query, variables, token)).data;
+
+  // Data: a team with three environments on a pipeline; 100 flags, each
+  // with its three stages, two criteria in development, deployed there.
+  const teamId = (
+    await call(
+      `mutation { createTeam(input: { team: { slug: "bench-ui", name: "Bench UI" } }) { team { rowId } } }`,
+    )
+  ).createTeam.team.rowId;
+  const pipelineId = (
+    await call(
+      `mutation($t: UUID!) { createPipeline(input: { pipeline: { teamId: $t, name: "Standard" } }) { pipeline { rowId } } }`,
+      { t: teamId },
+    )
+  ).createPipeline.pipeline.rowId;
+  let parent: string | null = null;
+  for (const [position, key] of ["development", "staging", "production"].entries()) {
+    const environmentId = (
+      await call(
+        `mutation($t: UUID!, $k: String!, $p: Int!, $type: EnvironmentType!) { createEnvironment(input: { environment: { teamId: $t, key: $k, name: $k, position: $p, type: $type } }) { environment { rowId } } }`,
+        { t: teamId, k: key, p: position, type: key },
+      )
+    ).createEnvironment.environment.rowId;
+    parent = (
+      await call(
+        `mutation($t: UUID!, $pl: UUID!, $e: UUID!, $p: Int!, $parent: UUID) { createPipelineStage(input: { pipelineStage: { teamId: $t, pipelineId: $pl, environmentId: $e, position: $p, parentStageId: $parent } }) { pipelineStage { rowId } } }`,
+        { t: teamId, pl: pipelineId, e: environmentId, p: position, parent },
+      )
+    ).createPipelineStage.pipelineStage.rowId;
+  }
+  for (const key of ["country", "plan"]) {
+    await call(
+      `mutation($t: UUID!, $k: String!) { createContext(input: { context: { teamId: $t, key: $k, name: $k } }) { context { rowId } } }`,
+      { t: teamId, k: key },
+    );
+  }
+  const featureIds: string[] = [];
+  for (let i = 0; i < FLAGS; i++) {
+    const key = `flag-${String(i).padStart(3, "0")}`;
+    const featureId: string = (
+      await call(
+        `mutation($t: UUID!, $k: String!, $d: String!) { createFeature(input: { feature: { teamId: $t, key: $k, name: $k, description: $d, tags: ["bench"] } }) { feature { rowId } } }`,
+        { t: teamId, k: key, d: `Bench flag ${i}` },
+      )
+    ).createFeature.feature.rowId;
+    featureIds.push(featureId);
+    const stages: Array<{ rowId: string; position: number }> = (
+      await call(
+        `mutation($f: UUID!, $p: UUID!) { addFeatureToPipeline(input: { featureId: $f, pipelineId: $p }) { result { rowId position } } }`,
+        { f: featureId, p: pipelineId },
+      )
+    ).addFeatureToPipeline.result;
+    const development = stages.find((s) => s.position === 0)!.rowId;
+    await call(
+      `mutation($s: UUID!, $c: JSON!) { setStageCriteria(input: { stageId: $s, criteria: $c }) { clientMutationId } }`,
+      {
+        s: development,
+        c: [
+          {
+            name: "Premium markets on pro",
+            rules: [
+              {
+                combinator: "AND",
+                conditions: [
+                  { attribute: "country", operator: "IN", values: ["NZ", "AU", "GB"] },
+                  { attribute: "plan", operator: "EQUALS", values: ["pro"] },
+                ],
+              },
+            ],
+            variant: "on",
+          },
+          { name: "Everyone else: 30%", rules: [], rolloutBasisPoints: 3000, variant: "on" },
+        ],
+      },
+    );
+    await call(
+      `mutation($s: UUID!) { requestStageChange(input: { stageId: $s, action: "deploy" }) { clientMutationId } }`,
+      { s: development },
+    );
+  }
+
+  const auth = { "content-type": "application/json", authorization: `Bearer ${token}` };
+  const listBody = (i: number) =>
+    JSON.stringify({
+      query: FEATURE_LIST_QUERY,
+      variables: { teamId, first: PAGE, offset: (i % (FLAGS / PAGE)) * PAGE, orderBy: ["KEY_ASC"] },
+    });
+  const editorBody = (i: number) =>
+    JSON.stringify({ query: FEATURE_EDITOR_QUERY, variables: { rowId: featureIds[i % FLAGS] } });
+
+  // Every body answers what the screens need, and nothing is served from a cache.
+  const seen = new Set<string>();
+  for (let i = 0; i < FLAGS / PAGE; i++) {
+    const { query, variables } = JSON.parse(listBody(i));
+    const { data, headers } = await gql(graphql, query, variables, token);
+    if (headers.has("x-fluxgate-cache")) throw new Error("the response cache is on");
+    if (data.features.totalCount !== FLAGS || data.features.nodes.length !== PAGE) {
+      throw new Error(
+        `list page ${i}: ${data.features.nodes.length} of ${data.features.totalCount}`,
+      );
+    }
+    for (const node of data.features.nodes) {
+      if (node.stages.nodes.length !== 3) throw new Error(`${node.key}: not 3 stages`);
+      seen.add(node.key);
+    }
+  }
+  if (seen.size !== FLAGS) throw new Error(`the 4 pages list ${seen.size} distinct flags`);
+  for (let i = 0; i < FLAGS; i++) {
+    const { query, variables } = JSON.parse(editorBody(i));
+    const feature = (await gql(graphql, query, variables, token)).data.feature;
+    const development = feature?.stages.nodes.find(
+      (stage: { environment: { key: string } }) => stage.environment.key === "development",
+    );
+    if (development?.criteria.nodes.length !== 2 || development.status !== "deployed") {
+      throw new Error(`editor ${featureIds[i]}: not deployed with two criteria in development`);
+    }
+  }
+
+  // The backend (with the edge, one process) and every Postgres process.
+  const fluxgate = (): [number, number] => [stack.pid!, postmasterPid(join(stateDir, "pg"))!];
+  let listI = 0;
+  let editorI = 0;
+  const figures: Record<string, Scenario> = {};
+  figures.list = {
+    max: await maxRate(fluxgate, graphql, "POST", auth, () => listBody(listI++)),
+    at100: await at100(graphql, "POST", auth, listBody),
+  };
+  figures.editor = {
+    max: await maxRate(fluxgate, graphql, "POST", auth, () => editorBody(editorI++)),
+    at100: await at100(graphql, "POST", auth, editorBody),
+  };
+
+  peer = await startUnleashPeer(SERVER_CPU, LOAD_CPU, FLAGS);
+  const unleashVersion = peer?.version;
+  if (peer) {
+    const path = `${peer.url}/api/admin/projects/default/features`;
+    const headers = { authorization: peer.adminToken };
+    const check = (await (await fetch(path, { headers })).json()) as {
+      features: Array<{ name: string }>;
+    };
+    if (check.features.length !== FLAGS) {
+      throw new Error(`Unleash lists ${check.features.length} features, not ${FLAGS}`);
+    }
+    figures.unleash = {
+      max: await maxRate(peer.pids, path, "GET", headers),
+      at100: await at100(path, "GET", headers, () => ""),
+    };
+    await peer.stop();
+    peer = undefined;
+  }
+  // Drift: the first row again, at the end of the run.
+  figures.listAgain = {
+    max: await maxRate(fluxgate, graphql, "POST", auth, () => listBody(listI++)),
+    at100: await at100(graphql, "POST", auth, listBody),
+  };
+
+  const stopped = new Promise((resolve) => stack.once("exit", resolve));
+  stack.kill("SIGTERM");
+  await stopped;
+  const loadAfter = loadavg()[0]!;
+
+  const unleash = figures.unleash;
+  const cpu = (s: Scenario) => s.max.serverCpuMsPerRequest!;
+  const ratio = (s: Scenario, pick: (s: Scenario) => number) =>
+    !unleash ? "—" : s === unleash ? "peer" : `${pick(s).toFixed(2)}×`;
+  const row = (name: string, s: Scenario) =>
+    `| ${name} | ${s.max.requestsPerSecond} | ${ratio(s, (x) => x.max.requestsPerSecond / unleash!.max.requestsPerSecond)} | ${s.max.p99} | ${cpu(s)} | ${s.max.postgresCpuMsPerRequest} | ${ratio(s, (x) => cpu(unleash!) / cpu(x))} | ${s.at100.p50} | ${s.at100.p99} | ${s.max.errors + s.at100.errors} |`;
+  const date = new Date().toISOString().slice(0, 10);
+  const table = `## Admin UI queries (bench/admin-ui.ts)
+
+Run on ${date}, Node ${process.version}, ${DURATION} s per row (each after a 1 s warm-up at 100 req/s for
+the paced ones); servers and their Postgres pinned to CPU 0, load generator to CPU 1. Machine load
+(1-min average) ${loadBefore.toFixed(1)} before and ${loadAfter.toFixed(1)} after${
+    Math.max(loadBefore, loadAfter) > 1.5
+      ? ": the 2 cores were shared with other jobs, so these figures are below a quiet machine's"
+      : ""
+  }. The list is
+\`FEATURE_LIST_QUERY\` (\`admin/src/features/queries.ts\`, what the feature list page sends): 25 of
+100 flags with their 3 stages, pages 1–4 in turn; the editor is \`FEATURE_EDITOR_QUERY\` for each of
+the 100 flags in turn (stages, 2 criteria, dependencies, versions). Both uncached: the backend runs
+with \`BACKEND_RESPONSE_CACHE_MB=0\` (checked: no answer carries \`x-fluxgate-cache\`), as an admin
+with a JWT (RLS on). Unleash server ${unleashVersion ? `${unleashVersion} (npm \`unleash-server\`, its own embedded Postgres on CPU 0)` : "(not installed: rows skipped)"}: \`GET
+/api/admin/projects/default/features\` with an admin token, the same 100 flags (two strategies each
+in development), all 100 in every answer. "max": autocannon, 10 connections; "at 100 req/s":
+open model (\`lib/pacedLoad.ts\`, latency from each request's due time). "CPU ms/req": CPU time
+(user + system, from /proc) of the server process and all its Postgres processes during the max
+row, per answered request: what a request costs whatever else the machine runs; "per CPU" compares
+those costs (Unleash's over ours: above 1× is cheaper than Unleash).
+
+| Scenario | max req/s | vs Unleash | p99 ms | CPU ms/req | of which Postgres | vs Unleash per CPU | p50 ms at 100/s | p99 ms at 100/s | errors |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
+${row("feature list page (25 flags + stages)", figures.list!)}
+${row("feature editor load", figures.editor!)}
+${unleash ? `${row("Unleash GET /api/admin/projects/default/features", unleash)}\n` : ""}${row("feature list page again (drift)", figures.listAgain!)}
+
+Targets (issue #14): list and editor ≥ Unleash's throughput, p99 ≤ 30 ms at 100 req/s.
+`;
+  updateResults(join(ROOT, "bench/RESULTS.md"), "admin-ui", table);
+  mkdirSync(join(ROOT, "bench/results"), { recursive: true });
+  const json = join(ROOT, "bench/results/admin-ui.json");
+  writeFileSync(
+    json,
+    `${JSON.stringify({ date, node: process.version, unleashServer: unleashVersion ?? null, durationSeconds: DURATION, load: [loadBefore, loadAfter], figures }, null, 2)}\n`,
+  );
+  formatFile(json);
+  console.log(table);
+  console.log(JSON.stringify(figures));
+} finally {
+  await peer?.stop().catch(() => {});
+  // SIGTERM: the runner stops its edge, backend and Postgres before exiting.
+  for (const child of children) {
+    if (child.exitCode !== null || child.signalCode !== null) continue;
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    child.kill("SIGTERM");
+    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 60_000))]);
+  }
+  rmSync(stateDir, { recursive: true, force: true });
+}
+process.exit(0);
