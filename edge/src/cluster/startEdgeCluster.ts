@@ -28,7 +28,11 @@ export interface EdgeCluster {
   close(): Promise<void>;
 }
 
-const WORKER = new URL("./worker.ts", import.meta.url).pathname;
+// Beside this module: worker.ts from the sources, worker.js in the build (scripts/buildEdge.ts).
+const WORKER = new URL(
+  import.meta.url.endsWith(".js") ? "./worker.js" : "./worker.ts",
+  import.meta.url,
+).pathname;
 
 /**
  * The primary of a multi-process edge: it holds the one delivery stream,
