@@ -411,12 +411,7 @@ export class EdgeApp {
     if ("flagKey" in body) {
       const r = evaluator.evaluate(flagKeyOf(body.flagKey, "flagKey"), context);
       this.#record(r, context);
-      let text = this.#resultJson.get(r);
-      if (text === undefined) {
-        text = JSON.stringify(resultBody(r));
-        this.#resultJson.set(r, text);
-      }
-      return json(text);
+      return json(this.#resultText(r));
     }
     let results: EvaluationResult[];
     if (body.flagKeys === undefined) {
@@ -431,8 +426,24 @@ export class EdgeApp {
       const keys = body.flagKeys.map((k, i) => flagKeyOf(k, `flagKeys[${i}]`));
       results = keys.map((k) => evaluator.evaluate(k, context));
     }
-    for (const r of results) this.#record(r, context);
-    return json({ flags: results.map(resultBody) });
+    let flags = "";
+    for (let i = 0; i < results.length; i++) {
+      const r = results[i]!;
+      this.#record(r, context);
+      const text = this.#resultText(r);
+      flags = i === 0 ? text : `${flags},${text}`;
+    }
+    return json(`{"flags":[${flags}]}`);
+  }
+
+  /** The JSON of a result (results are shared and frozen: memoised per object). */
+  #resultText(r: EvaluationResult): string {
+    let text = this.#resultJson.get(r);
+    if (text === undefined) {
+      text = JSON.stringify(resultBody(r));
+      this.#resultJson.set(r, text);
+    }
+    return text;
   }
 
   #ofrepFlag(request: EdgeRequest): EdgeResponse {
