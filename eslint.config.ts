@@ -3,7 +3,7 @@ import tseslint from "typescript-eslint";
 
 export default tseslint.config(
   {
-    ignores: ["**/node_modules/**", "**/gen/**", "admin/dist/**", ".fluxgate/**"],
+    ignores: ["**/node_modules/**", "**/gen/**", "admin/dist/**", "edge/dist/**", ".fluxgate/**"],
   },
   ...tseslint.configs.recommended,
   {

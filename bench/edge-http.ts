@@ -2,9 +2,12 @@
  * `npm run bench:edge`: the edge's HTTP throughput and latency against a
  * bare node:http server answering a constant JSON, side by side in one run.
  * Servers run pinned to CPU 0 (one at a time), the load (autocannon, and
- * lib/pacedLoad.ts for latency at half load) to CPU 1. The edge boots
- * offline from a snapshot file (bench/edge/fixture.ts): what is measured is
- * HTTP + auth + evaluation + JSON, not the backend.
+ * lib/pacedLoad.ts for latency at half load) to CPU 1. The edge is the JS
+ * build `npm run edge` runs (scripts/buildEdge.ts; built here when stale),
+ * booted offline from a snapshot file (bench/edge/fixture.ts): what is
+ * measured is HTTP + auth + evaluation + JSON, not the backend. Besides
+ * req/s, each row reports the server's CPU time per request (from
+ * /proc/<pid>/stat), which other jobs on the machine disturb less.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
@@ -13,6 +16,7 @@ import { join } from "node:path";
 
 import autocannon from "autocannon";
 
+import { buildEdge, EDGE_MAIN_JS } from "../scripts/buildEdge.ts";
 import { childOutput } from "../scripts/lib/childOutput.ts";
 import { freePort } from "../scripts/lib/freePort.ts";
 import { writeBenchSnapshot } from "./edge/fixture.ts";
@@ -47,6 +51,39 @@ async function server(
   nodeFlags: string[] = args[0] === "edge" ? EDGE_NODE_FLAGS : [],
 ): Promise<{ url: string; pid: number; stop(): void }> {
   const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  if (args[0] === "edge") {
+    // The edge process as `npm run edge` runs it, booted offline from the file.
+    const child = spawn("taskset", ["-c", "0", process.execPath, ...nodeFlags, EDGE_MAIN_JS], {
+      env: {
+        ...process.env,
+        NODE_ENV: "production",
+        EDGE_HTTP_ADDR: `127.0.0.1:${port}`,
+        // Nobody listens there: the edge serves its file (offline mode).
+        EDGE_BACKEND_GRPC: `127.0.0.1:${await freePort()}`,
+        EDGE_CLIENT_ID: "bench",
+        EDGE_CLIENT_SECRET: "bench",
+        EDGE_SNAPSHOT_FILE: args[1]!,
+        EDGE_RECONNECT_MAX_MS: "60000",
+        LOG_LEVEL: "error",
+      },
+      stdio: ["ignore", "inherit", "inherit"],
+    });
+    children.push(child);
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const ready = await fetch(`${url}/ready`).then(
+        (r) => r.ok,
+        () => false,
+      );
+      if (ready) break;
+      if (child.exitCode !== null || Date.now() > deadline) {
+        throw new Error(`the edge did not get ready (exit code ${child.exitCode})`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    return { url, pid: child.pid!, stop: () => child.kill("SIGTERM") };
+  }
   const child = spawn(
     "taskset",
     [
@@ -55,16 +92,23 @@ async function server(
       process.execPath,
       ...nodeFlags,
       join(ROOT, "bench/edge/server.ts"),
-      args[0]!,
+      ...args,
       String(port),
-      ...args.slice(1),
     ],
     { env: { ...process.env, NODE_ENV: "production" }, stdio: ["ignore", "pipe", "pipe"] },
   );
   children.push(child);
   await childOutput(child).waitFor("listening", 60_000);
-  return { url: `http://127.0.0.1:${port}`, pid: child.pid!, stop: () => child.kill("SIGTERM") };
+  return { url, pid: child.pid!, stop: () => child.kill("SIGTERM") };
 }
+
+/** CPU time (user + system) a process has used, in ms. */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * (1000 / CLOCK_TICKS);
+}
+const CLOCK_TICKS =
+  Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
 
 /** The pid of the node process under taskset (taskset execs, so it is the same). */
 function rssMb(pid: number): number {
@@ -75,6 +119,8 @@ function rssMb(pid: number): number {
 interface Row {
   name: string;
   rps: number;
+  /** Server CPU time per request, µs. */
+  cpuUs: number;
   p50: number;
   p99: number;
   errors: number;
@@ -82,15 +128,19 @@ interface Row {
 
 async function load(
   name: string,
+  pid: number,
   options: autocannon.Options & { expectStatus?: number },
 ): Promise<Row> {
   // A short warm-up (JIT, connections), then the measured run.
   await autocannon({ ...options, duration: 2, connections: CONNECTIONS });
+  const cpuBefore = cpuMs(pid);
   const r = await autocannon({ ...options, duration: DURATION, connections: CONNECTIONS });
+  const cpuUs = ((cpuMs(pid) - cpuBefore) * 1000) / Math.max(1, r.requests.total);
   const errors = r.errors + r.timeouts + r.non2xx - (options.expectStatus === 304 ? r.non2xx : 0);
   return {
     name,
     rps: Math.round(r.requests.average),
+    cpuUs: Math.round(cpuUs * 10) / 10,
     p50: r.latency.p50,
     p99: r.latency.p99,
     errors,
@@ -101,6 +151,7 @@ const context = { targetingKey: "user-1234", country: "NZ", plan: "pro" };
 const auth = { authorization: `Bearer ${SECRET}`, "content-type": "application/json" };
 const loadBefore = loadavg()[0]!;
 const dir = mkdtempSync(join(tmpdir(), "fluxgate-bench-edge-"));
+if (await buildEdge({ ifStale: true })) console.log("built edge/dist (scripts/buildEdge.ts)");
 const small = join(dir, "small.json");
 const large = join(dir, "large.json");
 await writeBenchSnapshot(small, SECRET);
@@ -111,7 +162,7 @@ try {
   const bare = await server(["bare"]);
   const bareBody = JSON.stringify({ flagKey: "checkout", context });
   rows.push(
-    await load("bare node:http, constant JSON", {
+    await load("bare node:http, constant JSON", bare.pid, {
       url: bare.url,
       method: "POST",
       headers: auth,
@@ -129,31 +180,31 @@ try {
   });
   const etag = first.headers.get("etag")!;
   rows.push(
-    await load("POST /evaluate (one flag)", {
+    await load("POST /evaluate (one flag)", edge.pid, {
       url: `${edge.url}/evaluate`,
       method: "POST",
       headers: auth,
       body: bareBody,
     }),
-    await load("POST /evaluate (all 5 flags)", {
+    await load("POST /evaluate (all 5 flags)", edge.pid, {
       url: `${edge.url}/evaluate`,
       method: "POST",
       headers: auth,
       body: JSON.stringify({ context }),
     }),
-    await load("OFREP single", {
+    await load("OFREP single", edge.pid, {
       url: `${edge.url}/ofrep/v1/evaluate/flags/checkout`,
       method: "POST",
       headers: auth,
       body: JSON.stringify({ context }),
     }),
-    await load("OFREP bulk 200 (5 flags)", {
+    await load("OFREP bulk 200 (5 flags)", edge.pid, {
       url: bulkUrl,
       method: "POST",
       headers: auth,
       body: JSON.stringify({ context }),
     }),
-    await load("OFREP bulk 304 (If-None-Match)", {
+    await load("OFREP bulk 304 (If-None-Match)", edge.pid, {
       url: bulkUrl,
       method: "POST",
       headers: { ...auth, "if-none-match": etag },
@@ -205,12 +256,16 @@ try {
       );
       const { path, init } = ask(context);
       rows.push(
-        await load(`${name} ${init.method ?? "GET"} ${path.split("?")[0]} (all 5 flags)`, {
-          url: `${peer.url}${path}`,
-          method: (init.method ?? "GET") as "GET" | "POST",
-          headers: init.headers as Record<string, string>,
-          ...(init.body ? { body: init.body as string } : {}),
-        }),
+        await load(
+          `${name} ${init.method ?? "GET"} ${path.split("?")[0]} (all 5 flags)`,
+          peer.pid,
+          {
+            url: `${peer.url}${path}`,
+            method: (init.method ?? "GET") as "GET" | "POST",
+            headers: init.headers as Record<string, string>,
+            ...(init.body ? { body: init.body as string } : {}),
+          },
+        ),
       );
     } finally {
       await peer.stop();
@@ -241,7 +296,7 @@ try {
 
   const bareAgain = await server(["bare"]);
   rows.push(
-    await load("bare node:http again (drift check)", {
+    await load("bare node:http again (drift check)", bareAgain.pid, {
       url: bareAgain.url,
       method: "POST",
       headers: auth,
@@ -254,7 +309,7 @@ try {
   // cost (or not) in throughput, in this run.
   const plain = await server(["edge", small], []);
   rows.push(
-    await load("POST /evaluate (one flag), V8 defaults", {
+    await load("POST /evaluate (one flag), V8 defaults", plain.pid, {
       url: `${plain.url}/evaluate`,
       method: "POST",
       headers: auth,
@@ -267,7 +322,7 @@ try {
   const largeRss = async (nodeFlags: string[]) => {
     const big = await server(["edge", large], nodeFlags);
     const booted = rssMb(big.pid);
-    await load("POST /evaluate with 10,000 flags (for RSS)", {
+    await load("POST /evaluate with 10,000 flags (for RSS)", big.pid, {
       url: `${big.url}/evaluate`,
       method: "POST",
       headers: auth,
@@ -282,11 +337,16 @@ try {
   const rssLarge = large10k.loaded;
 
   const rps = (name: string) => rows.find((r) => r.name.startsWith(name))?.rps;
+  const cpuOf = (name: string) => rows.find((r) => r.name.startsWith(name))?.cpuUs;
   const baseline = (rps("bare node:http, constant")! + rps("bare node:http again")!) / 2;
+  const baselineCpu = (cpuOf("bare node:http, constant")! + cpuOf("bare node:http again")!) / 2;
   const bulk = rps("OFREP bulk 200")!;
   const all = rps("POST /evaluate (all 5 flags)")!;
+  const bulkCpu = cpuOf("OFREP bulk 200")!;
+  const allCpu = cpuOf("POST /evaluate (all 5 flags)")!;
   const peerLines = (["Unleash Edge", "Unleash server"] as const).map((name) => {
     const peer = rps(name);
+    const peerCpu = cpuOf(name);
     const a = agreements[name];
     if (!peer || !a) return `- ${peerNotes.find((n) => n.startsWith(name)) ?? `${name}: not run`}.`;
     const shares = Object.entries(a.shares)
@@ -294,16 +354,29 @@ try {
       .join(", ");
     return (
       `- ${name}: ${peer.toLocaleString("en")} req/s; FluxGate OFREP bulk 200 ${(bulk / peer).toFixed(2)}×, ` +
-      `\`/evaluate\` all flags ${(all / peer).toFixed(2)}× it. Checked first on ${a.contexts} contexts: ` +
+      `\`/evaluate\` all flags ${(all / peer).toFixed(2)}× it; by CPU time per request (per core), ` +
+      `${(peerCpu! / bulkCpu).toFixed(2)}× and ${(peerCpu! / allCpu).toFixed(2)}×. Checked first on ${a.contexts} contexts: ` +
       `0 disagreements on simple (on), dark (off) and checkout where country+plan match; ` +
       `share on, FluxGate / ${name} (each buckets with its own hash): ${shares}.`
     );
   });
+  const pacedFigures =
+    `p50 ${paced.p50.toFixed(2)} ms, p99 ${paced.p99.toFixed(2)} ms from the due time; ` +
+    `p50 ${paced.serviceP50.toFixed(2)} ms, p99 ${paced.serviceP99.toFixed(2)} ms from the moment a connection took the request; ` +
+    `${paced.errors} errors of ${paced.requests}; achieved ${paced.requestsPerSecond.toLocaleString("en")} req/s; ` +
+    `the driver sent requests late by p99 ${paced.pacerLagP99.toFixed(2)} ms (max ${paced.pacerLagMax.toFixed(1)} ms).`;
+  const pacedText = paced.kept
+    ? `${pacedFigures} The driver held the rate.`
+    : `**not meaningful in this run**: ${
+        paced.pacerLagP99 > 1
+          ? "the load generator could not keep the rate (its own lag above)"
+          : "the rate was not achieved (the pinned core could not sustain it)"
+      }. ${pacedFigures}`;
   const date = new Date().toISOString().slice(0, 10);
   const table = rows
     .map(
       (r) =>
-        `| ${r.name} | ${r.rps.toLocaleString("en")} | ${(r.rps / baseline).toFixed(2)}× | ${r.p50} | ${r.p99} | ${r.errors} |`,
+        `| ${r.name} | ${r.rps.toLocaleString("en")} | ${(r.rps / baseline).toFixed(2)}× | ${r.cpuUs} | ${(baselineCpu / r.cpuUs).toFixed(2)}× | ${r.p50} | ${r.p99} | ${r.errors} |`,
     )
     .join("\n");
   const body = `
@@ -313,18 +386,19 @@ try {
 to CPU 0 one at a time, load to CPU 1 (autocannon, ${CONNECTIONS} connections, ${DURATION} s per row
 after a 2 s warm-up). The edge boots offline from a snapshot file with the five comparison flags
 (on/off; country+plan then 30% rollout; 4-way split; 50% rollout; off); every request carries a
-client key (SHA-256 checked, cached) and a context. Ratios are to the mean of the two bare rows.
+client key (SHA-256 checked, cached) and a context. Ratios are to the mean of the two bare rows;
+"× bare (CPU)" compares the server's CPU time per request (/proc/<pid>/stat), which the rest of the
+machine disturbs less than req/s. The edge is \`edge/dist/main.js\`, the JS build \`npm run edge\` runs.
 Machine load (1-min average) ${loadBefore.toFixed(1)} before and ${loadavg()[0]!.toFixed(1)} after
 the run on ${cpus().length} cores: above ~1, other processes share the pinned cores and absolute
 figures (and to a lesser degree the ratios) are not comparable with a quiet run.
 
-| row | req/s | × bare | p50 ms | p99 ms | errors |
-| --- | ----: | -----: | -----: | -----: | -----: |
+| row | req/s | × bare | CPU µs/req | × bare (CPU) | p50 ms | p99 ms | errors |
+| --- | ----: | -----: | ---------: | -----------: | -----: | -----: | -----: |
 ${table}
 
 Latency at half of the \`/evaluate\` maximum (${Math.round(evaluateMax / 2).toLocaleString("en")} req/s, open model,
-\`lib/pacedLoad.ts\`, a new targeting key per request): p50 ${paced.p50.toFixed(2)} ms, p99
-${paced.p99.toFixed(2)} ms, ${paced.errors} errors of ${paced.requests}.
+\`lib/pacedLoad.ts\`, a new targeting key per request; target p99 ≤ 2 ms): ${pacedText}
 
 RSS (edge run with \`${EDGE_NODE_FLAGS.join(" ")}\`, edge/README.md): ${rssSmall.toFixed(0)} MB with 5 flags
 (after load); with 10,005 flags ${large10k.booted.toFixed(0)} MB after boot, ${rssLarge.toFixed(0)} MB after load. With V8's

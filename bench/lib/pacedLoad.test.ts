@@ -68,6 +68,33 @@ describe("pacedLoad", () => {
     expect(figures.p50).toBeLessThan(100);
   });
 
+  it("reports when the driver itself falls behind, and the service time that excludes it", async () => {
+    const { url } = await delayedServer(() => 0);
+    // The driver's own event loop blocked 60 ms out of every 100: requests
+    // leave late through no fault of the server.
+    const blocker = setInterval(() => {
+      const until = performance.now() + 60;
+      while (performance.now() < until);
+    }, 100);
+    let figures;
+    try {
+      figures = await pacedLoad({
+        url,
+        body: () => "{}",
+        rate: 200,
+        durationSeconds: 1,
+        connections: 10,
+        warmupSeconds: 0,
+      });
+    } finally {
+      clearInterval(blocker);
+    }
+    expect(figures.kept).toBe(false);
+    expect(figures.pacerLagP99).toBeGreaterThan(20);
+    expect(figures.p99).toBeGreaterThan(20);
+    expect(figures.serviceP50).toBeLessThan(figures.p50);
+  });
+
   it("does not record the warm-up", async () => {
     const { url, arrivals } = await delayedServer((i) => (i < 10 ? 400 : 0));
     const figures = await pacedLoad({

@@ -5,6 +5,8 @@
  */
 import { spawn } from "node:child_process";
 import { createHash, randomUUID } from "node:crypto";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 import { createLogger } from "@fluxgate/log";
@@ -18,7 +20,7 @@ import { fileDatabase } from "../../scripts/lib/fileDatabase.ts";
 import { freePort } from "../../scripts/lib/freePort.ts";
 import { owner, testBackendConfig, useBackend } from "../../scripts/lib/testBackend.ts";
 import type { Edge } from "../src/index.ts";
-import { demo, edgeConfig, eventually, launchEdge, post } from "./edgeHarness.ts";
+import { demo, edgeConfig, eventually, launchEdge, post, scratch } from "./edgeHarness.ts";
 
 const api = useBackend();
 
@@ -405,6 +407,89 @@ describe("edge sticky assignments, stored by the backend", () => {
     expect(row).toEqual({ variant: assigned.variant, value: assigned.value });
     expect(served).toMatchObject({
       variant: assigned.variant,
+      reason: "SPLIT",
+      metadata: { assignment: "stored" },
+    });
+  });
+
+  it("retries the warm-up until the backend answers, and warms up again after an outage", async () => {
+    // Setup: a sticky flag, and a writer edge on the shared backend that
+    // finds users whose split decides and writes their assignments back.
+    const { client, teamId } = await demo(api);
+    await owner().query(
+      "update app_public.features set sticky = true where team_id = $1 and key = 'new-checkout'",
+      [teamId],
+    );
+    const file = join(scratch, `warm-${randomUUID()}.json`);
+    const writer = await launchEdge(
+      edgeConfig(api.backend.grpc!.address, client, { assignmentFlushSecs: 1, snapshotFile: file }),
+    );
+    await writer.ready();
+    const auth = { authorization: `Bearer ${client.secret}` };
+    const ask = (edge: Edge, targetingKey: string) =>
+      post(
+        `${edge.url}/evaluate`,
+        { flagKey: "new-checkout", context: { targetingKey, appVersion: "2.4.0" } },
+        auth,
+      ).then((r) => r.body);
+    /** A user whose split the writer decided, once the backend has stored it. */
+    const assignedUser = async () => {
+      const [user, assigned] = await eventually(async () => {
+        for (let i = 0; i < 100; i++) {
+          const user = `warm-${randomUUID()}`;
+          const r = await ask(writer, user);
+          if (r.reason === "SPLIT" && r.metadata?.assignment === "new") return [user, r] as const;
+        }
+        throw new Error("no sticky split answer yet");
+      });
+      const hash = createHash("sha256").update(user).digest();
+      await eventually(async () => {
+        const { rows } = await owner().query(
+          `select 1 from app_hidden.assignments a join app_public.features f on f.id = a.feature_id
+           where f.team_id = $1 and f.key = 'new-checkout' and a.targeting_key_sha256 = $2`,
+          [teamId, hash],
+        );
+        expect(rows).toHaveLength(1);
+      });
+      return { user, variant: assigned.variant as string };
+    };
+    const first = await assignedUser();
+    await eventually(() => expect(existsSync(file)).toBe(true));
+
+    // Action 1: an edge boots from the file with its backend down; its
+    // warm-up fails, and the backend comes up a little later.
+    const grpcAddress = `127.0.0.1:${await freePort()}`;
+    const edge = await launchEdge(edgeConfig(grpcAddress, client, { snapshotFile: file }));
+    await edge.ready();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const sizeWhileDown = edge.assignments.size;
+    let backend = await startBackend(testBackendConfig({ grpcAddress }));
+    onTestFinished(() => backend.close());
+    await eventually(() => expect(edge.assignments.size).toBeGreaterThan(0));
+    const servedFirst = await ask(edge, first.user);
+
+    // Action 2: the backend goes away; meanwhile the writer assigns
+    // another user; the backend comes back.
+    await eventually(() => expect(edge.upstream.status).toBe("connected"));
+    await backend.close();
+    await eventually(() => expect(edge.upstream.status).not.toBe("connected"));
+    const second = await assignedUser();
+    backend = await startBackend(testBackendConfig({ grpcAddress }));
+    await eventually(() => expect(edge.upstream.status).toBe("connected"));
+    await eventually(() => expect(edge.assignments.size).toBeGreaterThan(1));
+    const servedSecond = await ask(edge, second.user);
+    await edge.close();
+    await writer.close();
+
+    // Assertions
+    expect(sizeWhileDown).toBe(0);
+    expect(servedFirst).toMatchObject({
+      variant: first.variant,
+      reason: "SPLIT",
+      metadata: { assignment: "stored" },
+    });
+    expect(servedSecond).toMatchObject({
+      variant: second.variant,
       reason: "SPLIT",
       metadata: { assignment: "stored" },
     });

@@ -11,7 +11,7 @@ import type { EdgeConfig } from "./config.ts";
 import { channelCredentials } from "./grpc/channelCredentials.ts";
 import { IngestFlusher } from "./grpc/IngestFlusher.ts";
 import { type StateChange, StreamState } from "./grpc/StreamState.ts";
-import { Upstream, type UpstreamStatus } from "./grpc/Upstream.ts";
+import { backoffDelay, Upstream, type UpstreamStatus } from "./grpc/Upstream.ts";
 import { CallerAuth } from "./server/CallerAuth.ts";
 import { EdgeApp } from "./server/EdgeApp.ts";
 import { EdgeMetrics } from "./server/EdgeMetrics.ts";
@@ -145,6 +145,7 @@ export async function startEdge(config: EdgeConfig, options: EdgeOptions = {}): 
         idleMs: options.streamIdleMs ?? 45_000,
         onChange: (change) => onChange(change, () => state.all()),
         onEvent: (event) => metrics.streamEvents.inc({ event }),
+        onStatus: (status) => onStatus(status),
       });
   const upstream = stream ?? options.feed!({ onChange, assignments });
 
@@ -192,21 +193,52 @@ export async function startEdge(config: EdgeConfig, options: EdgeOptions = {}): 
       assignmentsDropped = assignments.dropped;
     },
   });
-  // Stored assignments of the sticky flags, once the first snapshot names them.
-  let warmed = false;
+  // Stored assignments of the sticky flags (GetAssignments): fetched for
+  // every sticky flag not fetched yet once a snapshot names it, retried with
+  // the stream's backoff until a fetch succeeds, and fetched again after an
+  // outage (other edges may have assigned users meanwhile).
+  const warmedFlags = new Set<string>();
+  let warming = false;
+  let warmFailures = 0;
+  let warmTimer: NodeJS.Timeout | null = null;
+  let stopped = false;
   const warm = () => {
-    if (warmed || !snapshot.ready || options.feed) return;
-    warmed = true;
+    if (warming || warmTimer || stopped || !snapshot.ready || options.feed) return;
     // From the served state: decoding the stream state again (state.all())
     // would allocate every flag's definition a second time at boot.
-    const sticky = snapshot.stickyFlagKeys;
-    if (sticky.length === 0) return;
+    const flags = snapshot.stickyFlagKeys.filter((k) => !warmedFlags.has(k));
+    if (flags.length === 0) return;
+    warming = true;
     ingest
-      .fetchAssignments(sticky, (page) => assignments.warm(page.assignments))
+      .fetchAssignments(flags, (page) => assignments.warm(page.assignments))
       .then(
-        (n) => log.info(`warmed ${n} sticky assignments`),
-        () => log.warn(`no stored assignments (${ingest.lastError}); splits start afresh`),
+        (n) => {
+          warming = false;
+          warmFailures = 0;
+          for (const k of flags) warmedFlags.add(k);
+          log.info(`warmed ${n} sticky assignments of ${flags.length} flags`);
+          // Flags that became sticky meanwhile.
+          warm();
+        },
+        () => {
+          warming = false;
+          const delay = backoffDelay(warmFailures++, config.reconnectMinMs, config.reconnectMaxMs);
+          const message = `no stored assignments yet (${ingest.lastError}); retrying in ${delay} ms`;
+          if (warmFailures === 1) log.warn(`${message} (splits answer afresh meanwhile)`);
+          else log.debug(message);
+          if (stopped) return;
+          warmTimer = setTimeout(() => {
+            warmTimer = null;
+            warm();
+          }, delay);
+          warmTimer.unref();
+        },
       );
+  };
+  /** The stream's status changes: an outage means fetching the stored assignments again. */
+  const onStatus = (status: UpstreamStatus) => {
+    if (status === "disconnected") warmedFlags.clear();
+    if (status === "connected") warm();
   };
 
   const auth = new CallerAuth(() => snapshot.keys, config.authCacheSize);
@@ -272,6 +304,8 @@ export async function startEdge(config: EdgeConfig, options: EdgeOptions = {}): 
     },
     close() {
       closed ??= (async () => {
+        stopped = true;
+        if (warmTimer) clearTimeout(warmTimer);
         await transport.close();
         await Promise.all([flush.close(), assignmentFlush.close()]);
         ingest.close();

@@ -62,6 +62,13 @@ interface Minute {
   hll: Uint8Array | null;
 }
 
+type Entry = Minute & {
+  flagKey: string;
+  minute: number;
+  /** The row counted last (most flags serve one variant for one reason). */
+  last: VariantCount | null;
+};
+
 /**
  * Evaluation analytics aggregated in memory (brief §2: counts per flag /
  * variant / reason per minute, unique users as a HyperLogLog sketch),
@@ -70,7 +77,10 @@ interface Minute {
  */
 export class EvaluationAggregator {
   /** `minute\0flagKey` → its counts and sketch, in arrival order. */
-  #minutes = new Map<string, Minute & { flagKey: string; minute: number }>();
+  #minutes = new Map<string, Entry>();
+  /** The entries of the current minute by flag key (no key string built per evaluation). */
+  #current = new Map<string, Entry>();
+  #currentMinute = -1;
   #rows = 0;
   #dropped = 0;
   readonly #maxRows: number;
@@ -96,6 +106,28 @@ export class EvaluationAggregator {
     return this.#rows + inFlight;
   }
 
+  /** The entry of (minute, flag), or undefined. */
+  #find(minute: number, flagKey: string): Entry | undefined {
+    if (minute !== this.#currentMinute) {
+      if (minute < this.#currentMinute) return this.#minutes.get(`${minute}\0${flagKey}`);
+      this.#currentMinute = minute;
+      this.#current = new Map();
+    }
+    let entry = this.#current.get(flagKey);
+    if (entry === undefined) {
+      entry = this.#minutes.get(`${minute}\0${flagKey}`);
+      if (entry !== undefined) this.#current.set(flagKey, entry);
+    }
+    return entry;
+  }
+
+  #create(minute: number, flagKey: string): Entry {
+    const entry: Entry = { flagKey, minute, counts: new Map(), hll: null, last: null };
+    this.#minutes.set(`${minute}\0${flagKey}`, entry);
+    if (minute === this.#currentMinute) this.#current.set(flagKey, entry);
+    return entry;
+  }
+
   record(
     flagKey: string,
     variant: string | null,
@@ -104,23 +136,24 @@ export class EvaluationAggregator {
     now = Date.now(),
   ): void {
     const minute = Math.floor(now / 60_000) * 60;
-    const id = `${minute}\0${flagKey}`;
-    let entry = this.#minutes.get(id);
-    const rowId = `${variant ?? ""}\0${reason}`;
-    const row = entry?.counts.get(rowId);
+    let entry = this.#find(minute, flagKey);
+    const v = variant ?? "";
+    let row = entry?.last;
+    if (row == null || row.variant !== v || row.reason !== reason) {
+      row = entry?.counts.get(`${v}\0${reason}`);
+    }
     if (row) row.count++;
     else {
       if (this.#rows >= this.#maxRows) {
         this.#dropped++;
         return;
       }
-      if (!entry) {
-        entry = { flagKey, minute, counts: new Map(), hll: null };
-        this.#minutes.set(id, entry);
-      }
-      entry.counts.set(rowId, { variant: variant ?? "", reason, count: 1 });
+      entry ??= this.#create(minute, flagKey);
+      row = { variant: v, reason, count: 1 };
+      entry.counts.set(`${v}\0${reason}`, row);
       this.#rows++;
     }
+    entry!.last = row;
     if (targetingKey !== undefined && targetingKey !== "") {
       // A bulk request records many flags for one key: hash it once.
       if (targetingKey !== this.#lastKey) {
@@ -138,8 +171,7 @@ export class EvaluationAggregator {
    */
   merge(flagMinutes: readonly FlagMinute[]): void {
     for (const m of flagMinutes) {
-      const id = `${m.minute}\0${m.flagKey}`;
-      let entry = this.#minutes.get(id);
+      let entry = this.#find(m.minute, m.flagKey);
       for (const c of m.counts) {
         const rowId = `${c.variant}\0${c.reason}`;
         const row = entry?.counts.get(rowId);
@@ -151,10 +183,7 @@ export class EvaluationAggregator {
           this.#dropped += c.count;
           continue;
         }
-        if (!entry) {
-          entry = { flagKey: m.flagKey, minute: m.minute, counts: new Map(), hll: null };
-          this.#minutes.set(id, entry);
-        }
+        entry ??= this.#create(m.minute, m.flagKey);
         entry.counts.set(rowId, { ...c });
         this.#rows++;
       }
@@ -179,6 +208,7 @@ export class EvaluationAggregator {
     for (const [id, m] of this.#minutes) {
       if (flagMinutes.length >= MAX_FLAG_MINUTES) break;
       this.#minutes.delete(id);
+      if (m.minute === this.#currentMinute) this.#current.delete(m.flagKey);
       this.#rows -= m.counts.size;
       flagMinutes.push({
         flagKey: m.flagKey,

@@ -28,7 +28,11 @@ export interface EdgeCluster {
   close(): Promise<void>;
 }
 
-const WORKER = new URL("./worker.ts", import.meta.url).pathname;
+// Beside this module: worker.ts from the sources, worker.js in the build (scripts/buildEdge.ts).
+const WORKER = new URL(
+  import.meta.url.endsWith(".js") ? "./worker.js" : "./worker.ts",
+  import.meta.url,
+).pathname;
 
 /**
  * The primary of a multi-process edge: it holds the one delivery stream,
@@ -179,6 +183,11 @@ export async function startEdgeCluster(
       EDGE_WORKER_CONFIG: JSON.stringify(config),
     });
     workers.add(worker);
+    // A worker killed from outside (a signal to the whole process group)
+    // still looks connected until its exit is processed: a message sent
+    // meanwhile fails with EPIPE, which must not take the primary down
+    // before its last flush. Its exit is handled below.
+    worker.on("error", (error: Error) => log.debug({ err: error }, "worker channel closed"));
     worker.on("online", () => {
       const full = fullState();
       if (full) worker.send({ type: "change", change: full } satisfies ToWorker);

@@ -1,4 +1,11 @@
-import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import {
+  createHmac,
+  createSecretKey,
+  hash,
+  type KeyObject,
+  randomBytes,
+  timingSafeEqual,
+} from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 
@@ -6,6 +13,7 @@ import type { EvaluationContext, EvaluationResult, FlagEvaluator } from "@fluxga
 
 import type { EvaluationAggregator } from "../analytics/EvaluationAggregator.ts";
 import type { AssignmentStore } from "../snapshot/AssignmentStore.ts";
+import type { CallerKey } from "../snapshot/CallerKey.ts";
 import type { LiveSnapshot } from "../snapshot/LiveSnapshot.ts";
 import type { CallerAuth } from "./CallerAuth.ts";
 import type { EdgeMetrics } from "./EdgeMetrics.ts";
@@ -48,6 +56,12 @@ export const ROUTES = {
 } as const satisfies Record<string, Route>;
 
 type RouteName = keyof typeof ROUTES | "preflight" | "notFound";
+
+/** An authenticated caller, and the evaluator its request uses throughout. */
+interface Authorized {
+  readonly evaluator: FlagEvaluator;
+  readonly key: CallerKey;
+}
 
 export interface EdgeAppOptions {
   snapshot: LiveSnapshot;
@@ -187,6 +201,7 @@ function legacyContext(value: unknown): EvaluationContext {
 /** Parses `If-None-Match` (a list, weak tags, `*`). */
 function matchesEtag(header: string | string[] | undefined, etag: string): boolean {
   if (header === undefined) return false;
+  if (header === etag) return true;
   const text = Array.isArray(header) ? header.join(",") : header;
   for (const raw of text.split(",")) {
     const tag = raw.trim().replace(/^W\//, "");
@@ -223,7 +238,9 @@ const DOCS_INIT = `window.ui = SwaggerUIBundle({ url: "/openapi.json", dom_id: "
  */
 export class EdgeApp {
   readonly #o: EdgeAppOptions;
-  readonly #sseSecret = randomBytes(32);
+  readonly #sseKey: KeyObject = createSecretKey(randomBytes(32));
+  /** `eventStreams` JSON per (client id, base URL), reused within a minute. */
+  readonly #streamsJson = new Map<string, { minute: number; json: string }>();
   readonly #sse = new Set<(revision: number) => void>();
   readonly #itemJson = new WeakMap<EvaluationResult, string>();
   readonly #resultJson = new WeakMap<EvaluationResult, string>();
@@ -348,11 +365,11 @@ export class EdgeApp {
     };
   }
 
-  /** The evaluator, once the caller is authenticated (or the answer that stops it). */
+  /** The evaluator and the caller's key, once authenticated (or the answer that stops it). */
   #authorize(
     request: EdgeRequest,
     failure: (status: number, code: string, message: string) => EdgeResponse = error,
-  ): FlagEvaluator | EdgeResponse {
+  ): Authorized | EdgeResponse {
     const evaluator = this.#o.snapshot.evaluator;
     if (!evaluator) {
       const r = failure(503, "GENERAL", "no snapshot loaded yet; retry shortly");
@@ -364,7 +381,7 @@ export class EdgeApp {
       typeof origin === "string" ? origin : undefined,
     );
     if (!outcome.ok) return failure(outcome.status, outcome.code, outcome.message);
-    return evaluator;
+    return { evaluator, key: outcome.key };
   }
 
   #record(r: EvaluationResult, context: EvaluationContext): void {
@@ -377,8 +394,9 @@ export class EdgeApp {
   }
 
   #evaluate(request: EdgeRequest): EdgeResponse {
-    const evaluator = this.#authorize(request);
-    if (!("evaluate" in evaluator)) return evaluator;
+    const authorized = this.#authorize(request);
+    if (!("evaluator" in authorized)) return authorized;
+    const { evaluator } = authorized;
     const body = parseBody(request.body);
     if (!isObject(body)) throw new BadRequest("INVALID_BODY", "the body must be a JSON object");
     if ("feature_key" in body) {
@@ -393,12 +411,7 @@ export class EdgeApp {
     if ("flagKey" in body) {
       const r = evaluator.evaluate(flagKeyOf(body.flagKey, "flagKey"), context);
       this.#record(r, context);
-      let text = this.#resultJson.get(r);
-      if (text === undefined) {
-        text = JSON.stringify(resultBody(r));
-        this.#resultJson.set(r, text);
-      }
-      return json(text);
+      return json(this.#resultText(r));
     }
     let results: EvaluationResult[];
     if (body.flagKeys === undefined) {
@@ -413,8 +426,24 @@ export class EdgeApp {
       const keys = body.flagKeys.map((k, i) => flagKeyOf(k, `flagKeys[${i}]`));
       results = keys.map((k) => evaluator.evaluate(k, context));
     }
-    for (const r of results) this.#record(r, context);
-    return json({ flags: results.map(resultBody) });
+    let flags = "";
+    for (let i = 0; i < results.length; i++) {
+      const r = results[i]!;
+      this.#record(r, context);
+      const text = this.#resultText(r);
+      flags = i === 0 ? text : `${flags},${text}`;
+    }
+    return json(`{"flags":[${flags}]}`);
+  }
+
+  /** The JSON of a result (results are shared and frozen: memoised per object). */
+  #resultText(r: EvaluationResult): string {
+    let text = this.#resultJson.get(r);
+    if (text === undefined) {
+      text = JSON.stringify(resultBody(r));
+      this.#resultJson.set(r, text);
+    }
+    return text;
   }
 
   #ofrepFlag(request: EdgeRequest): EdgeResponse {
@@ -431,8 +460,9 @@ export class EdgeApp {
     if (key === "" || key.length > MAX_KEY_LENGTH) {
       return fail(400, "PARSE_ERROR", `the flag key must have 1 to ${MAX_KEY_LENGTH} characters`);
     }
-    const evaluator = this.#authorize(request, fail);
-    if (!("evaluate" in evaluator)) return evaluator;
+    const authorized = this.#authorize(request, fail);
+    if (!("evaluator" in authorized)) return authorized;
+    const { evaluator } = authorized;
     let context: EvaluationContext;
     try {
       const body = parseBody(request.body);
@@ -461,41 +491,46 @@ export class EdgeApp {
   }
 
   #ofrepBulk(request: EdgeRequest): EdgeResponse {
-    const evaluator = this.#authorize(request);
-    if (!("evaluate" in evaluator)) return evaluator;
+    const authorized = this.#authorize(request);
+    if (!("evaluator" in authorized)) return authorized;
+    const { evaluator } = authorized;
     const body = parseBody(request.body);
     if (!isObject(body)) throw new BadRequest("PARSE_ERROR", "the body must be a JSON object");
     const context = contextOf(body.context);
     // A hash of what the answer depends on (revision, environment, context),
     // never of the answer: a 304 costs no evaluation and is never stale.
-    const etag = `"${createHash("sha256")
-      .update(`${evaluator.revision}\0${this.#o.snapshot.environment}\0`)
-      .update(JSON.stringify(context))
-      .digest("base64url")
-      .slice(0, 27)}"`;
+    const etag = `"${hash(
+      "sha256",
+      `${evaluator.revision}\0${this.#o.snapshot.environment}\0${JSON.stringify(context)}`,
+      "base64url",
+    ).slice(0, 27)}"`;
     if (matchesEtag(request.headers["if-none-match"], etag)) {
       this.#o.metrics.notModified.inc();
       return { status: 304, headers: { etag } };
     }
     const results = evaluator.evaluateAll(context);
-    const flags = results.map((r) => {
+    let flags = "";
+    for (let i = 0; i < results.length; i++) {
+      const r = results[i]!;
       this.#record(r, context);
       let text = this.#itemJson.get(r);
       if (text === undefined) {
         text = JSON.stringify(ofrepItem(r));
         this.#itemJson.set(r, text);
       }
-      return text;
-    });
-    const streams = JSON.stringify([
-      { type: "sse", url: this.#eventsUrl(request), inactivityDelaySec: 120 },
-    ]);
-    return json(`{"flags":[${flags.join(",")}],"eventStreams":${streams}}`, 200, { etag });
+      flags = i === 0 ? text : `${flags},${text}`;
+    }
+    const streams = this.#eventStreams(request, authorized.key);
+    return {
+      status: 200,
+      headers: { "content-type": "application/json", etag },
+      body: `{"flags":[${flags}],"eventStreams":${streams}}`,
+    };
   }
 
   #configuration(request: EdgeRequest): EdgeResponse {
-    const evaluator = this.#authorize(request);
-    if (!("evaluate" in evaluator)) return evaluator;
+    const authorized = this.#authorize(request);
+    if (!("evaluator" in authorized)) return authorized;
     return json({
       name: "FluxGate",
       capabilities: {
@@ -506,23 +541,29 @@ export class EdgeApp {
   }
 
   /**
-   * The SSE URL handed out in `eventStreams`: EventSource cannot send
-   * headers, so it carries a signed token (client id, expiry, HMAC under a
-   * per-process secret) instead of the caller's key.
+   * The `eventStreams` JSON of a bulk answer: the SSE URL carries a signed
+   * token (client id, expiry, HMAC under a per-process secret) instead of
+   * the caller's key, since EventSource cannot send headers. Signing is the
+   * costly part of a bulk answer, so one token per client and base URL is
+   * reused for a minute (its expiry is then 24 h from the end of that
+   * minute, give or take nothing a client can notice).
    */
-  #eventsUrl(request: EdgeRequest): string {
-    const origin = request.headers.origin;
-    const outcome = this.#o.auth.check(
-      request.headers,
-      typeof origin === "string" ? origin : undefined,
-    );
-    const clientId = outcome.ok ? outcome.key.id : "";
-    const expires = Math.floor(Date.now() / 1000) + SSE_TOKEN_TTL_S;
-    const payload = `${clientId}.${expires}`;
-    const mac = createHmac("sha256", this.#sseSecret).update(payload).digest("base64url");
+  #eventStreams(request: EdgeRequest, key: CallerKey): string {
     const host = typeof request.headers.host === "string" ? request.headers.host : "127.0.0.1";
     const base = this.#o.publicUrl ?? `http://${host}`;
-    return `${base}/ofrep/v1/events?token=${encodeURIComponent(`${payload}.${mac}`)}`;
+    const minute = Math.floor(Date.now() / 60_000);
+    const id = `${key.id}\0${base}`;
+    const cached = this.#streamsJson.get(id);
+    if (cached !== undefined && cached.minute === minute) return cached.json;
+    const expires = (minute + 1) * 60 + SSE_TOKEN_TTL_S;
+    const payload = `${key.id}.${expires}`;
+    const mac = createHmac("sha256", this.#sseKey).update(payload).digest("base64url");
+    const url = `${base}/ofrep/v1/events?token=${encodeURIComponent(`${payload}.${mac}`)}`;
+    const json = JSON.stringify([{ type: "sse", url, inactivityDelaySec: 120 }]);
+    // Bounded: Host is the caller's to choose.
+    if (this.#streamsJson.size >= 1000) this.#streamsJson.clear();
+    this.#streamsJson.set(id, { minute, json });
+    return json;
   }
 
   #events(request: EdgeRequest): EdgeResponse {
@@ -537,9 +578,7 @@ export class EdgeApp {
     let valid = false;
     if (parts.length === 3) {
       const [clientId, expires, mac] = parts as [string, string, string];
-      const expected = createHmac("sha256", this.#sseSecret)
-        .update(`${clientId}.${expires}`)
-        .digest();
+      const expected = createHmac("sha256", this.#sseKey).update(`${clientId}.${expires}`).digest();
       const given = Buffer.from(mac, "base64url");
       valid =
         given.length === expected.length &&
@@ -550,7 +589,7 @@ export class EdgeApp {
     if (!valid) {
       // Also a caller presenting its key directly (server-side SSE clients).
       const auth = this.#authorize(request);
-      if (!("evaluate" in auth)) {
+      if (!("evaluator" in auth)) {
         return error(401, "INVALID_TOKEN", "the event stream token is missing, invalid or expired");
       }
     }

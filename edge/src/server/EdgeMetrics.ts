@@ -1,20 +1,41 @@
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, Gauge, Registry } from "prom-client";
 
 import type { LiveSnapshot } from "../snapshot/LiveSnapshot.ts";
+import { RouteHistogram } from "./RouteHistogram.ts";
+
+/** Counts of one label set not yet handed to prom-client (it takes them at scrape time). */
+interface Pending<L> {
+  readonly labels: L;
+  n: number;
+}
 
 /** The edge's Prometheus metrics (GET /metrics), in one registry of its own. */
 export class EdgeMetrics {
   readonly registry = new Registry();
+  // The per-request metrics count in plain numbers; prom-client takes the
+  // counts when scraped (`collect`), so the hot path never hashes labels.
+  readonly #requestCounts = new Map<
+    string,
+    Map<number, Pending<{ route: string; status: string }>>
+  >();
+  readonly #reasonCounts = new Map<string, Pending<{ reason: string }>>();
   readonly requests = new Counter({
     name: "fluxgate_edge_http_requests_total",
     help: "HTTP requests answered, by route and status.",
     labelNames: ["route", "status"] as const,
     registers: [this.registry],
+    collect: () => {
+      for (const byStatus of this.#requestCounts.values()) {
+        for (const p of byStatus.values()) {
+          if (p.n > 0) this.requests.inc(p.labels, p.n);
+          p.n = 0;
+        }
+      }
+    },
   });
-  readonly latency = new Histogram({
+  readonly latency = new RouteHistogram({
     name: "fluxgate_edge_http_request_duration_seconds",
     help: "Time from a complete request to its answer, by route.",
-    labelNames: ["route"] as const,
     buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1],
     registers: [this.registry],
   });
@@ -23,6 +44,12 @@ export class EdgeMetrics {
     help: "Flag evaluations, by reason.",
     labelNames: ["reason"] as const,
     registers: [this.registry],
+    collect: () => {
+      for (const p of this.#reasonCounts.values()) {
+        if (p.n > 0) this.evaluations.inc(p.labels, p.n);
+        p.n = 0;
+      }
+    },
   });
   readonly notModified = new Counter({
     name: "fluxgate_edge_ofrep_not_modified_total",
@@ -65,37 +92,30 @@ export class EdgeMetrics {
     registers: [this.registry],
   });
 
-  // Labelled children, bound once: the hot path skips prom-client's label hashing.
-  readonly #requestChildren = new Map<string, { inc(): void }>();
-  readonly #latencyChildren = new Map<string, { observe(v: number): void }>();
-  readonly #reasonChildren = new Map<string, { inc(): void }>();
-
   /** Counts one answer of `route` with `status`, and its latency in seconds. */
   answered(route: string, status: number, seconds: number | null): void {
-    const id = `${route} ${status}`;
-    let counter = this.#requestChildren.get(id);
-    if (!counter) {
-      counter = this.requests.labels(route, String(status));
-      this.#requestChildren.set(id, counter);
+    let byStatus = this.#requestCounts.get(route);
+    if (byStatus === undefined) {
+      byStatus = new Map();
+      this.#requestCounts.set(route, byStatus);
     }
-    counter.inc();
-    if (seconds === null) return;
-    let histogram = this.#latencyChildren.get(route);
-    if (!histogram) {
-      histogram = this.latency.labels(route);
-      this.#latencyChildren.set(route, histogram);
+    let pending = byStatus.get(status);
+    if (pending === undefined) {
+      pending = { labels: { route, status: String(status) }, n: 0 };
+      byStatus.set(status, pending);
     }
-    histogram.observe(seconds);
+    pending.n++;
+    if (seconds !== null) this.latency.observe(route, seconds);
   }
 
   /** Counts one evaluation with `reason`. */
   evaluated(reason: string): void {
-    let counter = this.#reasonChildren.get(reason);
-    if (!counter) {
-      counter = this.evaluations.labels(reason);
-      this.#reasonChildren.set(reason, counter);
+    let pending = this.#reasonCounts.get(reason);
+    if (pending === undefined) {
+      pending = { labels: { reason }, n: 0 };
+      this.#reasonCounts.set(reason, pending);
     }
-    counter.inc();
+    pending.n++;
   }
 
   constructor(snapshot: LiveSnapshot, upstreamConnected: () => boolean) {

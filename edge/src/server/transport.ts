@@ -58,10 +58,44 @@ const RAW_STATUS: Record<number, string> = {
   431: "Request Header Fields Too Large",
 };
 
+/** A request as handlers see it; the query string is parsed only when read. */
+class NodeRequest implements EdgeRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  readonly body: Buffer;
+  readonly #search: string;
+  #query: URLSearchParams | null = null;
+
+  constructor(req: IncomingMessage, body: Buffer) {
+    const raw = req.url ?? "/";
+    const q = raw.indexOf("?");
+    this.method = req.method ?? "GET";
+    this.path = q === -1 ? raw : raw.slice(0, q);
+    this.#search = q === -1 ? "" : raw.slice(q + 1);
+    this.headers = req.headers;
+    this.body = body;
+  }
+
+  get query(): URLSearchParams {
+    return (this.#query ??= new URLSearchParams(this.#search));
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
 function send(res: ServerResponse, response: EdgeResponse): void {
   if (res.headersSent || res.destroyed) return;
-  res.writeHead(response.status, response.headers);
-  res.end(response.body);
+  const body = response.body;
+  if (body === undefined || response.status === 304 || response.status === 204) {
+    res.writeHead(response.status, response.headers);
+    res.end();
+    return;
+  }
+  // A known length: headers and body leave in one write, not chunked.
+  const length = typeof body === "string" ? Buffer.byteLength(body) : body.length;
+  res.writeHead(response.status, { ...response.headers, "content-length": length });
+  res.end(body);
 }
 
 export function startTransport(
@@ -114,15 +148,10 @@ export function startTransport(
       req.on("error", () => res.destroy());
       req.on("end", () => {
         if (tooLarge) return;
-        const raw = req.url ?? "/";
-        const q = raw.indexOf("?");
-        const request: EdgeRequest = {
-          method: req.method ?? "GET",
-          path: q === -1 ? raw : raw.slice(0, q),
-          query: new URLSearchParams(q === -1 ? "" : raw.slice(q + 1)),
-          headers: req.headers,
-          body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks),
-        };
+        const request = new NodeRequest(
+          req,
+          chunks.length === 1 ? chunks[0]! : chunks.length === 0 ? EMPTY : Buffer.concat(chunks),
+        );
         let result: EdgeResponse | Promise<EdgeResponse>;
         try {
           result = handler(request);
