@@ -267,7 +267,7 @@ try {
   const listBody = (i: number) =>
     JSON.stringify({
       query: FEATURE_LIST_QUERY,
-      variables: { teamId, first: PAGE, offset: (i % (FLAGS / PAGE)) * PAGE, orderBy: ["KEY_ASC"] },
+      variables: { teamId, first: PAGE, offset: (i % (FLAGS / PAGE)) * PAGE, sort: "key" },
     });
   const editorBody = (i: number) =>
     JSON.stringify({ query: FEATURE_EDITOR_QUERY, variables: { rowId: featureIds[i % FLAGS] } });
@@ -278,12 +278,12 @@ try {
     const { query, variables } = JSON.parse(listBody(i));
     const { data, headers } = await gql(graphql, query, variables, token);
     if (headers.has("x-fluxgate-cache")) throw new Error("the response cache is on");
-    if (data.features.totalCount !== FLAGS || data.features.nodes.length !== PAGE) {
+    if (data.searchFeatures.totalCount !== FLAGS || data.searchFeatures.nodes.length !== PAGE) {
       throw new Error(
-        `list page ${i}: ${data.features.nodes.length} of ${data.features.totalCount}`,
+        `list page ${i}: ${data.searchFeatures.nodes.length} of ${data.searchFeatures.totalCount}`,
       );
     }
-    for (const node of data.features.nodes) {
+    for (const node of data.searchFeatures.nodes) {
       if (node.stages.nodes.length !== 3) throw new Error(`${node.key}: not 3 stages`);
       seen.add(node.key);
     }
