@@ -1,3 +1,8 @@
+--! Previous: sha1:1e753398497901e79cb135850f1cd0443242d817
+--! Hash: sha1:fb41171bec8919e6c902de46fd4f7f1b794ee50f
+--! Message: resetUserPassword names the conflict target's constraint
+
+--! split: 1000-reset-password-conflict-target.sql
 /*
  * resetUserPassword failed for every user: in app_hidden.set_password the
  * conflict target `on conflict (user_id)` is ambiguous with the function's
