@@ -7,12 +7,11 @@ import { Menu } from "react-admin";
 export const APPROVALS_PATH = "/approvals";
 export const ACTIVE_KILLS_PATH = "/kills";
 
-/** The menu: the dashboard, the release manager's pages, then every resource. */
+/** The menu: the dashboard, the release manager's pages, then every resource (features first). */
 export function AppMenu() {
   return (
     <Menu>
       <Menu.DashboardItem primaryText="Dashboard" leftIcon={<DashboardIcon />} />
-      <Menu.ResourceItem name="features" />
       <Menu.Item to={APPROVALS_PATH} primaryText="Approvals" leftIcon={<HowToRegIcon />} />
       <Menu.Item to={ACTIVE_KILLS_PATH} primaryText="Active kills" leftIcon={<GppBadIcon />} />
       <Menu.ResourceItems />
