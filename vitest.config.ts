@@ -2,8 +2,9 @@ import { defineConfig } from "vitest/config";
 
 // Four projects: `unit` needs nothing but Node; `admin` renders React in
 // jsdom; `db` needs the embedded Postgres that `scripts/lib/testGlobalSetup.ts`
-// starts, migrating a template once per run; `scripts/lib/fileDatabaseSetup.ts` gives each test file its own clone;
-// `e2e` starts the whole platform as `npm start` does and drives Debian's Chromium.
+// starts, migrating a template once per run (`scripts/lib/fileDatabaseSetup.ts`
+// gives each test file its own clone); `e2e` starts the whole platform as
+// `npm start` does and drives Debian's Chromium.
 export default defineConfig({
   test: {
     projects: [
@@ -53,8 +54,8 @@ export default defineConfig({
           environment: "node",
           // One platform at a time: each is a Postgres, a backend and an edge on 2 shared cores.
           fileParallelism: false,
-          // After the other projects, so their timing-sensitive tests do not share the CPU with it.
-          sequence: { groupOrder: 1 },
+          // `npm test` runs it after the other projects (scripts/test.ts), so their
+          // timing-sensitive tests never share the CPU with it.
           // Starting the platform on a busy machine takes a while; so do browser flows.
           testTimeout: 120_000,
           hookTimeout: 240_000,

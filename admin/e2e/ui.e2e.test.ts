@@ -299,6 +299,26 @@ describe("the admin UI in a real Chromium", () => {
     expect((await api.feature(demo.teamId, key))!.killSwitch).toBe(false);
   });
 
+  it("shows the dashboard with the team's evaluations, top flags and activity", async () => {
+    // The evaluations of the flows above reach the backend with the edge's next flush.
+    await open(page, "/");
+    await page.getByRole("heading", { name: "Dashboard", level: 1 }).waitFor();
+    await page.getByRole("button", { name: "24 h" }).click();
+    // the charts draw once their queries answer
+    await page.waitForTimeout(2_000);
+    await screenshot(page, "ui-13-dashboard");
+    await open(page, "/approvals");
+    await page.getByRole("tab", { name: "All" }).click();
+    await requestEntry(page).waitFor();
+    await screenshot(page, "ui-14-approvals-all");
+    await open(page, "/kills");
+    await page.getByRole("heading", { name: "Active kills", level: 1 }).waitFor();
+    await screenshot(page, "ui-15-active-kills");
+
+    // the flag killed above was restored: nothing is killed now
+    expect(await page.getByText("No feature is killed.").count()).toBe(1);
+  });
+
   it("renders the first page of a 1,000-flag list, paginated by the server, within 1 s", async () => {
     // Setup
     await api.createFlags(demo.teamId, "bulk", 1000);
