@@ -62,7 +62,6 @@ export interface ListFeature {
   killSwitch: boolean;
   tags: string[];
   updatedAt: string;
-  lastEvaluatedAt: string | null;
   stages: { nodes: ListStage[] };
   kills: { nodes: KillInfo[] };
 }

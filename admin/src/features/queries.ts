@@ -46,7 +46,6 @@ export const FEATURE_LIST_QUERY = /* GraphQL */ `
         killSwitch
         tags
         updatedAt
-        lastEvaluatedAt
         stages(orderBy: [PRIMARY_KEY_ASC]) {
           nodes {
             rowId
