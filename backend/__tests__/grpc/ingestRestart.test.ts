@@ -1,6 +1,4 @@
 import { spawn } from "node:child_process";
-import type { AddressInfo } from "node:net";
-import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 
 import * as grpc from "@grpc/grpc-js";
@@ -9,6 +7,7 @@ import { describe, expect, inject, it, onTestFinished } from "vitest";
 import type { ReportEvaluationsRequest } from "../../../proto/gen/fluxgate/delivery/v1/ingest.ts";
 import { childOutput } from "../../../scripts/lib/childOutput.ts";
 import { fileDatabase } from "../../../scripts/lib/fileDatabase.ts";
+import { freePort } from "../../../scripts/lib/freePort.ts";
 import { type BackendConfig, startBackend } from "../../src/index.ts";
 import { owner, useBackend } from "../helpers.ts";
 import { credentials, deliveryClient, teamWithClient } from "./deliveryClient.ts";
@@ -38,16 +37,6 @@ function config(overrides: Partial<BackendConfig> = {}): BackendConfig {
     logLevel: "fatal",
     ...overrides,
   };
-}
-
-/** A free TCP port on 127.0.0.1. */
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** Sends every batch at once; resolves each to accepted (true/false) or "failed". */
