@@ -75,11 +75,27 @@ describe("the admin UI in a real Chromium", () => {
     await target.getByRole("button", { name: "Sign in" }).waitFor({ state: "detached" });
   }
 
-  /** The feature editor of `key`, opened from the list as a person would. */
+  /**
+   * The feature editor of `key`, opened from the list as a person would: a
+   * fresh list, searched for the key (server-side), then the key's cell. A
+   * list that does not show the row within 10 s is loaded again (twice at
+   * most): on a busy CI machine one load has come back without it.
+   */
   async function openEditor() {
-    await open(page, "/features");
-    // The key's cell, not the row's middle (where a row button may be).
-    await page.getByRole("row").filter({ hasText: key }).getByText(key, { exact: true }).click();
+    for (let attempt = 0; ; attempt++) {
+      await open(page, "/features");
+      await page.reload();
+      await field(page, "Search key or name").fill(key);
+      await page.getByRole("button", { name: "Find", exact: true }).click();
+      // The key's cell, not the row's middle (where a row button may be).
+      const cell = page.getByRole("row").filter({ hasText: key }).getByText(key, { exact: true });
+      try {
+        await cell.click({ timeout: 10_000 });
+        break;
+      } catch (error) {
+        if (attempt >= 2) throw error;
+      }
+    }
     await page
       .getByRole("button", { name: /^Request (deploy|rollback)$/ })
       .first()
