@@ -2051,6 +2051,30 @@ comment on function app_hidden.ascii_lower(value text) is 'The text with ASCII l
 grant execute on function app_hidden.ascii_lower(value text) to fluxgate_visitor;
 
 -- ----------------------------------------------------------------------------
+-- function app_hidden.assert_feature_search(sort text, search text)
+-- ----------------------------------------------------------------------------
+-- plpgsql, stable, called on null input, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_hidden.assert_feature_search(sort text, search text)
+ RETURNS boolean
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  if sort is not null and sort not in ('key', '-key', 'name', '-name', 'updated', '-updated') then
+    raise exception 'unknown sort "%": key, name or updated, with a leading "-" for descending', sort
+      using errcode = '22023';
+  end if;
+  if length(search) > 200 then
+    raise exception 'a search text is at most 200 characters' using errcode = '22023';
+  end if;
+  return true;
+end;
+$function$;
+comment on function app_hidden.assert_feature_search(sort text, search text) is 'For search_features: true for a known sort and a search text of at most 200 characters, else 22023 naming the problem.';
+grant execute on function app_hidden.assert_feature_search(sort text, search text) to fluxgate_visitor;
+
+-- ----------------------------------------------------------------------------
 -- function app_hidden.check_analytics_range(since timestamp with time zone, until timestamp with time zone, bucket_minutes integer)
 -- ----------------------------------------------------------------------------
 -- plpgsql, immutable, called on null input, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
@@ -5794,18 +5818,21 @@ comment on function app_private.vote_on_approval_request(request_id uuid, decisi
 -- no execute grants: only the owner may call it
 
 -- ----------------------------------------------------------------------------
--- function app_public.active_feature_kills()
+-- function app_public.active_feature_kills(team_id uuid)
 -- ----------------------------------------------------------------------------
 -- sql, stable, called on null input, security invoker, parallel unsafe, owner fluxgate_owner
-CREATE OR REPLACE FUNCTION app_public.active_feature_kills()
+CREATE OR REPLACE FUNCTION app_public.active_feature_kills(team_id uuid DEFAULT NULL::uuid)
  RETURNS SETOF app_public.feature_kills
  LANGUAGE sql
  STABLE
 AS $function$
-  select * from app_public.feature_kills k where k.restored_at is null order by k.killed_at desc, k.id;
+  select * from app_public.feature_kills k
+  where k.restored_at is null
+    and (active_feature_kills.team_id is null or k.team_id = active_feature_kills.team_id)
+  order by k.killed_at desc, k.id;
 $function$;
-comment on function app_public.active_feature_kills() is 'The kills in force in the teams you can read, newest first (the dashboard''s list of killed flags).';
-grant execute on function app_public.active_feature_kills() to fluxgate_visitor;
+comment on function app_public.active_feature_kills(team_id uuid) is 'The kills in force in the teams you can read (or in the one team given), newest first: the dashboard''s list of killed flags and the feature list''s kill details.';
+grant execute on function app_public.active_feature_kills(team_id uuid) to fluxgate_visitor;
 
 -- ----------------------------------------------------------------------------
 -- function app_public.add_feature_to_pipeline(feature_id uuid, pipeline_id uuid)
@@ -6732,39 +6759,29 @@ grant execute on function app_public.schedule_change(feature_id uuid, action tex
 -- ----------------------------------------------------------------------------
 -- function app_public.search_features(team_id uuid, search text, tags text[], lifecycles app_public.feature_lifecycle[], killed boolean, sort text)
 -- ----------------------------------------------------------------------------
--- plpgsql, stable, called on null input, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+-- sql, stable, called on null input, security invoker, parallel unsafe, owner fluxgate_owner
 CREATE OR REPLACE FUNCTION app_public.search_features(team_id uuid, search text DEFAULT NULL::text, tags text[] DEFAULT NULL::text[], lifecycles app_public.feature_lifecycle[] DEFAULT NULL::app_public.feature_lifecycle[], killed boolean DEFAULT NULL::boolean, sort text DEFAULT 'key'::text)
  RETURNS SETOF app_public.features
- LANGUAGE plpgsql
+ LANGUAGE sql
  STABLE
- SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
-begin
-  if sort is not null and sort not in ('key', '-key', 'name', '-name', 'updated', '-updated') then
-    raise exception 'unknown sort "%": key, name or updated, with a leading "-" for descending', sort
-      using errcode = '22023';
-  end if;
-  if length(search) > 200 then
-    raise exception 'a search text is at most 200 characters' using errcode = '22023';
-  end if;
-  return query
-    select f.* from app_public.features f
-    where f.team_id = search_features.team_id
-      and (coalesce(search, '') = ''
-        or strpos(lower(f.key), lower(search)) > 0
-        or strpos(lower(f.name), lower(search)) > 0)
-      and (search_features.tags is null or f.tags @> search_features.tags)
-      and (lifecycles is null or f.lifecycle = any (lifecycles))
-      and (killed is null or f.kill_switch = killed)
-    order by
-      case when coalesce(sort, 'key') = 'key' then f.key end asc,
-      case when sort = '-key' then f.key end desc,
-      case when sort = 'name' then lower(f.name) end asc,
-      case when sort = '-name' then lower(f.name) end desc,
-      case when sort = 'updated' then f.updated_at end asc,
-      case when sort = '-updated' then f.updated_at end desc,
-      f.key, f.id;
-end;
+  select f.* from app_public.features f
+  where app_hidden.assert_feature_search(search_features.sort, search_features.search)
+    and f.team_id = search_features.team_id
+    and (coalesce(search_features.search, '') = ''
+      or pg_catalog.strpos(pg_catalog.lower(f.key), pg_catalog.lower(search_features.search)) > 0
+      or pg_catalog.strpos(pg_catalog.lower(f.name), pg_catalog.lower(search_features.search)) > 0)
+    and (search_features.tags is null or f.tags operator(pg_catalog.@>) search_features.tags)
+    and (search_features.lifecycles is null or f.lifecycle = any (search_features.lifecycles))
+    and (search_features.killed is null or f.kill_switch = search_features.killed)
+  order by
+    case when coalesce(search_features.sort, 'key') = 'key' then f.key end asc,
+    case when search_features.sort = '-key' then f.key end desc,
+    case when search_features.sort = 'name' then pg_catalog.lower(f.name) end asc,
+    case when search_features.sort = '-name' then pg_catalog.lower(f.name) end desc,
+    case when search_features.sort = 'updated' then f.updated_at end asc,
+    case when search_features.sort = '-updated' then f.updated_at end desc,
+    f.key, f.id;
 $function$;
 comment on function app_public.search_features(team_id uuid, search text, tags text[], lifecycles app_public.feature_lifecycle[], killed boolean, sort text) is 'A team''s features for the feature list: search matches the key or name (case-insensitive substring), tags must all be present, lifecycles and killed narrow further (null: any); sort is key, name or updated, "-" first for descending (then by key). Paginate with first/offset; totalCount counts every match.';
 grant execute on function app_public.search_features(team_id uuid, search text, tags text[], lifecycles app_public.feature_lifecycle[], killed boolean, sort text) to fluxgate_visitor;

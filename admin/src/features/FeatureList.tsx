@@ -66,11 +66,46 @@ export interface ListFeature {
   kills: { nodes: KillInfo[] };
 }
 
-interface ListData {
-  searchFeatures: { totalCount: number; nodes: ListFeature[] };
+type ListEnvironment = NonNullable<ListStage["environment"]>;
+
+/** What FEATURE_LIST_QUERY answers: rows, and the team's environments and kills in force once. */
+export interface ListData {
+  searchFeatures: {
+    totalCount: number;
+    nodes: Array<
+      Omit<ListFeature, "stages" | "kills"> & {
+        stages: { nodes: Array<Omit<ListStage, "environment"> & { environmentId: string }> };
+      }
+    >;
+  };
+  environments: { nodes: ListEnvironment[] };
+  activeFeatureKills: { nodes: Array<KillInfo & { featureId: string }> };
 }
 
-type ListEnvironment = NonNullable<ListStage["environment"]>;
+/** The page's rows with each stage's environment and each killed row's kill in force. */
+export function listRows(data: ListData): { totalCount: number; nodes: ListFeature[] } {
+  const environments = new Map(data.environments.nodes.map((e) => [e.rowId, e]));
+  const kills = new Map<string, KillInfo>();
+  for (const { featureId, ...kill } of data.activeFeatureKills.nodes) {
+    if (!kills.has(featureId)) kills.set(featureId, kill);
+  }
+  return {
+    totalCount: data.searchFeatures.totalCount,
+    nodes: data.searchFeatures.nodes.map((feature) => {
+      const kill = kills.get(feature.rowId);
+      return {
+        ...feature,
+        stages: {
+          nodes: feature.stages.nodes.map(({ environmentId, ...stage }) => ({
+            ...stage,
+            environment: environments.get(environmentId) ?? null,
+          })),
+        },
+        kills: { nodes: kill ? [kill] : [] },
+      };
+    }),
+  };
+}
 
 /** The environments of a page's features, in pipeline order (position, then name). */
 export function environmentsOf(features: ListFeature[]): ListEnvironment[] {
@@ -96,7 +131,7 @@ export function FeatureList({ teamId: teamIdProp }: { teamId?: string } = {}) {
   const [state, setState] = useState<ListState>(EMPTY_LIST_STATE);
   const [searchText, setSearchText] = useState("");
   const [tagsText, setTagsText] = useState("");
-  const [data, setData] = useState<ListData["searchFeatures"] | undefined>();
+  const [data, setData] = useState<ReturnType<typeof listRows> | undefined>();
   const [error, setError] = useState<string | undefined>();
   const [loading, setLoading] = useState(false);
   const [reloads, setReloads] = useState(0);
@@ -108,7 +143,7 @@ export function FeatureList({ teamId: teamIdProp }: { teamId?: string } = {}) {
     request<ListData>(FEATURE_LIST_QUERY, listVariables(teamId, state)).then(
       (result) => {
         if (!live) return;
-        setData(result.searchFeatures);
+        setData(listRows(result));
         setError(undefined);
         setLoading(false);
         // A page past the end (rows were deleted): go to the last one.

@@ -12,6 +12,7 @@ import {
 import type {} from "../../../scripts/lib/testGlobalSetup.ts";
 import { ApiError, describeError } from "../api/errors.ts";
 import type { EditorFeature } from "./editorData.ts";
+import { listRows } from "./FeatureList.tsx";
 import {
   CREATE_FIELD_OF_CODE,
   criteriaPayload,
@@ -152,7 +153,7 @@ describe("feature screens against the API", () => {
       "new-checkout",
     ]);
     expect(one.searchFeatures.totalCount).toBe(1);
-    expect(one.searchFeatures.nodes[0].stages.nodes[0]).toMatchObject({
+    expect(listRows(one).nodes[0]!.stages.nodes[0]).toMatchObject({
       status: "not_deployed",
       environment: { key: "development" },
     });
@@ -325,10 +326,14 @@ describe("feature screens against the API", () => {
     const restoreAt = Date.parse(killed.killFeature.result.restoreAt);
     expect(restoreAt - before).toBeGreaterThan(29 * 60_000);
     expect(restoreAt - before).toBeLessThan(31 * 60_000);
-    expect(list.searchFeatures.nodes[0]).toMatchObject({
+    expect(listRows(list).nodes[0]).toMatchObject({
       killSwitch: true,
       kills: { nodes: [expect.objectContaining({ reason: "checkout errors", restoredAt: null })] },
     });
+    // the page carries its own team's kills in force only
+    expect(
+      list.activeFeatureKills.nodes.map((kill: { featureId: string }) => kill.featureId),
+    ).toEqual([domain.feature]);
     expect(active.activeFeatureKills.nodes).toEqual([
       expect.objectContaining({
         reason: "checkout errors",

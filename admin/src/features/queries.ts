@@ -10,7 +10,10 @@
  * One page of a team's features with their stages (the feature list), from
  * `searchFeatures`: a text in the key or name, tags (all of them),
  * lifecycles and kill state narrow it (null: any), `sort` is key, name or
- * updated ("-" first: descending). Paged server-side, never all rows.
+ * updated ("-" first: descending). Paged server-side, never all rows. The
+ * team's environments and kills in force come once per page, not once per
+ * row (a stage's environment per row cost a third of the request:
+ * bench/RESULTS.md); `listRows` (featureLogic.ts) joins them to the rows.
  */
 export const FEATURE_LIST_QUERY = /* GraphQL */ `
   query FeatureList(
@@ -50,25 +53,29 @@ export const FEATURE_LIST_QUERY = /* GraphQL */ `
           nodes {
             rowId
             status
-            environment {
-              rowId
-              key
-              name
-              position
-            }
+            environmentId
           }
         }
-        kills(first: 1, orderBy: [KILLED_AT_DESC]) {
-          nodes {
-            rowId
-            killedAt
-            reason
-            restoreAt
-            restoredAt
-            killer {
-              name
-            }
-          }
+      }
+    }
+    environments(condition: { teamId: $teamId }) {
+      nodes {
+        rowId
+        key
+        name
+        position
+      }
+    }
+    activeFeatureKills(teamId: $teamId) {
+      nodes {
+        rowId
+        featureId
+        killedAt
+        reason
+        restoreAt
+        restoredAt
+        killer {
+          name
         }
       }
     }

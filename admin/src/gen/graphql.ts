@@ -5051,7 +5051,7 @@ export type PipelineStagePatch = {
 /** The root query type which gives access points into the data universe. */
 export type Query = Node & {
   __typename?: 'Query';
-  /** The kills in force in the teams you can read, newest first (the dashboard's list of killed flags). */
+  /** The kills in force in the teams you can read (or in the one team given), newest first: the dashboard's list of killed flags and the feature list's kill details. */
   activeFeatureKills?: Maybe<FeatureKillConnection>;
   /** Get a single `ApiToken`. */
   apiToken?: Maybe<ApiToken>;
@@ -5262,6 +5262,7 @@ export type QueryActiveFeatureKillsArgs = {
   after?: InputMaybe<Scalars['Cursor']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
   offset?: InputMaybe<Scalars['Int']['input']>;
+  teamId?: InputMaybe<Scalars['UUID']['input']>;
 };
 
 

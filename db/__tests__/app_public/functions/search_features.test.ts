@@ -104,6 +104,31 @@ describe("search_features", () => {
       expect(
         await errorCode(client, search, [w.teamId, "x".repeat(201), null, null, null, null]),
       ).toBe("22023");
+      // also where no row is seen: the check runs before any row
+      expect(
+        await errorCode(client, search, [w.otherTeamId, null, null, null, null, "random"]),
+      ).toBe("22023");
+    }));
+
+  it("is inlined into the query that pages and counts it (no function call per request)", () =>
+    withRootDb(async (client) => {
+      const w = await world(client);
+      await becomeUser(client, w.viewer.id);
+      const plan = async (sql: string) =>
+        (await client.query<{ "QUERY PLAN": string }>(`explain ${sql}`, [w.teamId])).rows
+          .map((row) => row["QUERY PLAN"])
+          .join("\n");
+      const count = await plan(
+        "select count(*) from app_public.search_features($1::uuid, sort := 'key')",
+      );
+      const page = await plan(
+        "select key from app_public.search_features($1::uuid, 'check') limit 25 offset 25",
+      );
+
+      expect(count).not.toMatch(/Function Scan/);
+      expect(page).not.toMatch(/Function Scan/);
+      expect(count).toMatch(/on features f/);
+      expect(await keys(client, w.teamId, "check")).toEqual(["checkout-v2", "legacy-banner"]);
     }));
 
   it("shows a member their team's features and an outsider none of them, both ways", () =>
