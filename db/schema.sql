@@ -4455,19 +4455,22 @@ comment on function app_private.schedule_governance_job(run_at timestamp with ti
 -- ----------------------------------------------------------------------------
 -- function app_private.session_stamp(session_id uuid, user_id uuid)
 -- ----------------------------------------------------------------------------
--- sql, stable, strict, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+-- plpgsql, stable, strict, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
 CREATE OR REPLACE FUNCTION app_private.session_stamp(session_id uuid, user_id uuid)
  RETURNS text
- LANGUAGE sql
+ LANGUAGE plpgsql
  STABLE STRICT
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
-  select (select h.last_id::text from app_private.audit_chain_head h)
-    || '.' || (select e.epoch::text from app_private.response_cache_epoch e)
-  from app_private.sessions s
-  join app_public.users u on u.id = s.user_id
-  where s.id = session_stamp.session_id and s.user_id = session_stamp.user_id
-    and s.revoked_at is null and s.expires_at > now() and u.is_enabled;
+begin
+  return (
+    select (select h.last_id::text from app_private.audit_chain_head h)
+      || '.' || (select e.epoch::text from app_private.response_cache_epoch e)
+    from app_private.sessions s
+    join app_public.users u on u.id = s.user_id
+    where s.id = session_stamp.session_id and s.user_id = session_stamp.user_id
+      and s.revoked_at is null and s.expires_at > now() and u.is_enabled);
+end;
 $function$;
 comment on function app_private.session_stamp(session_id uuid, user_id uuid) is 'For the backend: the response cache stamp ("<audit chain position>.<epoch>") when the session is live and belongs to the user, else null.';
 -- no execute grants: only the owner may call it
