@@ -54,7 +54,12 @@ describe("page size", () => {
       { n: 1001 },
     );
     const largest = await api.graphql("{ features(first: 1000) { totalCount } }");
+    // the same document again: its arguments are found once, their values read every time
+    const sameQuery = "query($n: Int) { teams { nodes { features(last: $n) { totalCount } } } }";
+    const verdicts = [];
+    for (const n of [5, 1001, 5]) verdicts.push((await api.graphql(sameQuery, { n })).status);
 
+    expect(verdicts).toEqual([200, 400, 200]);
     expect(literal.status).toBe(400);
     expect(literal.body.errors?.[0]).toMatchObject({ extensions: { code: "PAGE_TOO_LARGE" } });
     expect(literal.body.errors?.[0]?.message).toMatch(/first: 1000000000 .* 1000 rows/);
