@@ -11,10 +11,11 @@
  * (BACKEND_RESPONSE_CACHE_MB=0, checked: no answer carries x-fluxgate-cache),
  * and the variables vary anyway. Each figure: req/s and p99 at the maximum
  * rate (autocannon, 10 connections) and p99 at a paced 100 req/s
- * (lib/pacedLoad.ts, open model). Servers (with their Postgres) on CPU 0,
+ * (lib/pacedLoad.ts, open model), in BENCH_ROUNDS rounds (3) of all three
+ * in turn, reported as medians. Servers (with their Postgres) on CPU 0,
  * this process (the load) on CPU 1. Writes bench/RESULTS.md (section
  * "admin-ui") and results/admin-ui.json; the last stdout line is one JSON
- * object of the figures.
+ * array of the rounds' figures.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -34,6 +35,12 @@ import { pacedLoad } from "./lib/pacedLoad.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
+const WARMUP_SECONDS = 2;
+// Rounds of every scenario in turn: this machine's speed drifts by a third
+// within minutes, so each figure is the median of its rounds and each ratio
+// the median of the rounds' ratios (ours and Unleash's measured minutes apart
+// would compare the machine, not the servers).
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const FLAGS = 100;
 const PAGE = 25;
 const SERVER_CPU = 0;
@@ -80,27 +87,31 @@ async function maxRate(
   headers: Record<string, string>,
   body?: () => string,
 ): Promise<Row> {
+  const load = (duration: number) =>
+    autocannon({
+      url,
+      method,
+      headers,
+      connections: 10,
+      duration,
+      ...(body
+        ? {
+            requests: [
+              {
+                setupRequest(request) {
+                  request.body = body();
+                  return request;
+                },
+              },
+            ],
+          }
+        : {}),
+    });
+  // Unrecorded: compiled code, plans and pools warm, as a running server's are.
+  await load(WARMUP_SECONDS);
   const cpuBefore = processTreeCpuMs(server());
   const pgBefore = processTreeCpuMs([server()[1]]);
-  const result = await autocannon({
-    url,
-    method,
-    headers,
-    connections: 10,
-    duration: DURATION,
-    ...(body
-      ? {
-          requests: [
-            {
-              setupRequest(request) {
-                request.body = body();
-                return request;
-              },
-            },
-          ],
-        }
-      : {}),
-  });
+  const result = await load(DURATION);
   const cpuMs = processTreeCpuMs(server()) - cpuBefore;
   const pgMs = processTreeCpuMs([server()[1]]) - pgBefore;
   const perRequest = (ms: number) =>
@@ -304,56 +315,74 @@ try {
   const fluxgate = (): [number, number] => [stack.pid!, postmasterPid(join(stateDir, "pg"))!];
   let listI = 0;
   let editorI = 0;
-  const figures: Record<string, Scenario> = {};
-  figures.list = {
-    max: await maxRate(fluxgate, graphql, "POST", auth, () => listBody(listI++)),
-    at100: await at100(graphql, "POST", auth, listBody),
-  };
-  figures.editor = {
-    max: await maxRate(fluxgate, graphql, "POST", auth, () => editorBody(editorI++)),
-    at100: await at100(graphql, "POST", auth, editorBody),
-  };
-
   peer = await startUnleashPeer(SERVER_CPU, LOAD_CPU, FLAGS);
   const unleashVersion = peer?.version;
+  const unleashPath = peer && `${peer.url}/api/admin/projects/default/features`;
   if (peer) {
-    const path = `${peer.url}/api/admin/projects/default/features`;
-    const headers = { authorization: peer.adminToken };
-    const check = (await (await fetch(path, { headers })).json()) as {
-      features: Array<{ name: string }>;
-    };
+    const check = (await (
+      await fetch(unleashPath!, { headers: { authorization: peer.adminToken } })
+    ).json()) as { features: Array<{ name: string }> };
     if (check.features.length !== FLAGS) {
       throw new Error(`Unleash lists ${check.features.length} features, not ${FLAGS}`);
     }
-    figures.unleash = {
-      max: await maxRate(peer.pids, path, "GET", headers),
-      at100: await at100(path, "GET", headers, () => ""),
-    };
-    await peer.stop();
-    peer = undefined;
   }
-  // Drift: the first row again, at the end of the run.
-  figures.listAgain = {
-    max: await maxRate(fluxgate, graphql, "POST", auth, () => listBody(listI++)),
-    at100: await at100(graphql, "POST", auth, listBody),
-  };
+  const rounds: Array<Record<string, Scenario>> = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const figures: Record<string, Scenario> = {};
+    figures.list = {
+      max: await maxRate(fluxgate, graphql, "POST", auth, () => listBody(listI++)),
+      at100: await at100(graphql, "POST", auth, listBody),
+    };
+    figures.editor = {
+      max: await maxRate(fluxgate, graphql, "POST", auth, () => editorBody(editorI++)),
+      at100: await at100(graphql, "POST", auth, editorBody),
+    };
+    if (peer) {
+      const headers = { authorization: peer.adminToken };
+      figures.unleash = {
+        max: await maxRate(peer.pids, unleashPath!, "GET", headers),
+        at100: await at100(unleashPath!, "GET", headers, () => ""),
+      };
+    }
+    rounds.push(figures);
+  }
+  await peer?.stop();
+  peer = undefined;
 
   const stopped = new Promise((resolve) => stack.once("exit", resolve));
   stack.kill("SIGTERM");
   await stopped;
   const loadAfter = loadavg()[0]!;
 
-  const unleash = figures.unleash;
+  const median = (values: number[]) => {
+    const sorted = [...values].sort((a, b) => a - b);
+    const mid = Math.floor(sorted.length / 2);
+    return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  };
+  const rounded = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 10 ** digits;
+  const of = (name: string, pick: (s: Scenario) => number) =>
+    rounds.map((figures) => pick(figures[name]!));
   const cpu = (s: Scenario) => s.max.serverCpuMsPerRequest!;
-  const ratio = (s: Scenario, pick: (s: Scenario) => number) =>
-    !unleash ? "—" : s === unleash ? "peer" : `${pick(s).toFixed(2)}×`;
-  const row = (name: string, s: Scenario) =>
-    `| ${name} | ${s.max.requestsPerSecond} | ${ratio(s, (x) => x.max.requestsPerSecond / unleash!.max.requestsPerSecond)} | ${s.max.p99} | ${cpu(s)} | ${s.max.postgresCpuMsPerRequest} | ${ratio(s, (x) => cpu(unleash!) / cpu(x))} | ${s.at100.p50} | ${s.at100.p99} | ${s.max.errors + s.at100.errors} |`;
+  const hasUnleash = rounds[0]!.unleash !== undefined;
+  // Per round, ours over Unleash's: above 1× is better than Unleash.
+  const ratio = (name: string, pick: (ours: Scenario, peer: Scenario) => number) =>
+    !hasUnleash
+      ? "—"
+      : name === "unleash"
+        ? "peer"
+        : `${rounded(median(rounds.map((figures) => pick(figures[name]!, figures.unleash!)))).toFixed(2)}×`;
+  const row = (label: string, name: string) => {
+    const rates = of(name, (x) => x.max.requestsPerSecond);
+    return `| ${label} | ${median(rates)} | ${Math.min(...rates)}–${Math.max(...rates)} | ${ratio(name, (x, u) => x.max.requestsPerSecond / u.max.requestsPerSecond)} | ${median(of(name, (x) => x.max.p99))} | ${rounded(median(of(name, cpu)))} | ${rounded(median(of(name, (x) => x.max.postgresCpuMsPerRequest!)))} | ${ratio(name, (x, u) => cpu(u) / cpu(x))} | ${rounded(median(of(name, (x) => x.at100.p50)), 1)} | ${rounded(median(of(name, (x) => x.at100.p99)), 1)} | ${of(name, (x) => x.max.errors + x.at100.errors).reduce((a, b) => a + b, 0)} |`;
+  };
   const date = new Date().toISOString().slice(0, 10);
   const table = `## Admin UI queries (bench/admin-ui.ts)
 
-Run on ${date}, Node ${process.version}, ${DURATION} s per row (each after a 1 s warm-up at 100 req/s for
-the paced ones); servers and their Postgres pinned to CPU 0, load generator to CPU 1. Machine load
+Run on ${date}, Node ${process.version}: ${ROUNDS} rounds of every scenario in turn, ${DURATION} s per
+measure, each after an unrecorded warm-up (${WARMUP_SECONDS} s at the maximum rate, 1 s at 100 req/s);
+every figure is the median of the rounds, every ratio the median of the rounds' ratios (the machine's
+speed drifts by a third within minutes; "range" shows it). Servers and their Postgres pinned to CPU 0,
+load generator to CPU 1. Machine load
 (1-min average) ${loadBefore.toFixed(1)} before and ${loadAfter.toFixed(1)} after${
     Math.max(loadBefore, loadAfter) > 1.5
       ? ": the 2 cores were shared with other jobs, so these figures are below a quiet machine's"
@@ -371,12 +400,11 @@ open model (\`lib/pacedLoad.ts\`, latency from each request's due time). "CPU ms
 row, per answered request: what a request costs whatever else the machine runs; "per CPU" compares
 those costs (Unleash's over ours: above 1× is cheaper than Unleash).
 
-| Scenario | max req/s | vs Unleash | p99 ms | CPU ms/req | of which Postgres | vs Unleash per CPU | p50 ms at 100/s | p99 ms at 100/s | errors |
-| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
-${row("feature list page (25 flags + stages)", figures.list!)}
-${row("feature editor load", figures.editor!)}
-${unleash ? `${row("Unleash GET /api/admin/projects/default/features", unleash)}\n` : ""}${row("feature list page again (drift)", figures.listAgain!)}
-
+| Scenario | max req/s | range | vs Unleash | p99 ms | CPU ms/req | of which Postgres | vs Unleash per CPU | p50 ms at 100/s | p99 ms at 100/s | errors |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
+${row("feature list page (25 flags + stages)", "list")}
+${row("feature editor load", "editor")}
+${hasUnleash ? `${row("Unleash GET /api/admin/projects/default/features", "unleash")}\n` : ""}
 Targets (issue #14): list and editor ≥ Unleash's throughput, p99 ≤ 30 ms at 100 req/s.
 `;
   updateResults(join(ROOT, "bench/RESULTS.md"), "admin-ui", table);
@@ -384,11 +412,11 @@ Targets (issue #14): list and editor ≥ Unleash's throughput, p99 ≤ 30 ms at 
   const json = join(ROOT, "bench/results/admin-ui.json");
   writeFileSync(
     json,
-    `${JSON.stringify({ date, node: process.version, unleashServer: unleashVersion ?? null, durationSeconds: DURATION, load: [loadBefore, loadAfter], figures }, null, 2)}\n`,
+    `${JSON.stringify({ date, node: process.version, unleashServer: unleashVersion ?? null, durationSeconds: DURATION, load: [loadBefore, loadAfter], rounds }, null, 2)}\n`,
   );
   formatFile(json);
   console.log(table);
-  console.log(JSON.stringify(figures));
+  console.log(JSON.stringify(rounds));
 } finally {
   await peer?.stop().catch(() => {});
   // SIGTERM: the runner stops its edge, backend and Postgres before exiting.
