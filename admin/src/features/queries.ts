@@ -12,8 +12,7 @@
  * lifecycles and kill state narrow it (null: any), `sort` is key, name or
  * updated ("-" first: descending). Paged server-side, never all rows. The
  * team's environments and kills in force come once per page, not once per
- * row (a stage's environment per row cost a third of the request:
- * bench/RESULTS.md); `listRows` (featureLogic.ts) joins them to the rows.
+ * row (decision 0031); `listRows` (FeatureList.tsx) joins them to the rows.
  */
 export const FEATURE_LIST_QUERY = /* GraphQL */ `
   query FeatureList(
