@@ -59,7 +59,7 @@ describe("InboxView", () => {
       within(card)
         .getAllByRole("button")
         .map((b) => b.textContent),
-    ).toEqual(["Approve", "Reject", "Cancel request"]);
+    ).toEqual(["Approve", "Reject"]);
     expect(screen.getAllByRole("article")).toHaveLength(1);
   });
 

@@ -103,7 +103,7 @@ export function ApprovalCard({ request: item, userId, roles, now, onChanged }: A
   const [error, setError] = useState<string | undefined>();
   const [reasonError, setReasonError] = useState<string | undefined>();
   const quorum = quorumOf(item);
-  const actions = availableActions(item, roles);
+  const actions = availableActions(item, roles, userId);
   const standing = viewerStanding(item, userId);
   const votes = votesOf(item).sort((a, b) => Date.parse(a.createdAt) - Date.parse(b.createdAt));
 

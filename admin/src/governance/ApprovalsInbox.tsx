@@ -20,6 +20,7 @@ import { useTeamId, useUserId } from "./useTeamId.ts";
 export const INBOX_SIZE = 100;
 
 interface InboxData {
+  currentUser: { isAdmin: boolean } | null;
   teamMemberships: { nodes: Array<{ roles: Array<TeamRole | null> } | null> };
   approvalRequests: { totalCount: number; nodes: Array<ApprovalRequest | null> };
 }
@@ -157,9 +158,11 @@ export function ApprovalsInbox({ teamId: givenTeam, initialTab = "Pending" }: Ap
       if (mine !== generation.current) return;
       setRequests(data.approvalRequests.nodes.filter((node): node is ApprovalRequest => !!node));
       setTotal(data.approvalRequests.totalCount);
-      setRoles(
-        (data.teamMemberships.nodes[0]?.roles ?? []).filter((role): role is TeamRole => !!role),
+      const member = (data.teamMemberships.nodes[0]?.roles ?? []).filter(
+        (role): role is TeamRole => !!role,
       );
+      // A system administrator may do what a team admin may (the API agrees).
+      setRoles(data.currentUser?.isAdmin ? [...member, "team_admin"] : member);
       setError(undefined);
     } catch (failure) {
       if (mine === generation.current) setError(describeError(failure));

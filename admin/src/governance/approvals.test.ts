@@ -67,30 +67,43 @@ describe("votes vs quorum", () => {
 });
 
 describe("actions offered", () => {
-  it("a pending request offers votes and cancel; override only to team admins", () => {
+  it("a pending request offers my votes; cancel to its requester or a team admin; override to team admins", () => {
     const request = approvalRequest();
-    expect(availableActions(request, ["approver"])).toEqual(["approve", "reject", "cancel"]);
-    expect(availableActions(request, ["team_admin"])).toEqual([
+    expect(availableActions(request, ["approver"], ME)).toEqual(["approve", "reject"]);
+    expect(availableActions(request, ["team_admin"], ME)).toEqual([
       "approve",
       "reject",
       "cancel",
       "override",
     ]);
+    // its requester may cancel it but not vote on it (SELFA)
+    expect(availableActions(request, ["approver"], ALICE)).toEqual(["cancel"]);
+  });
+
+  it("no votes to who is not a frozen approver or has voted (NELIG, VOTED)", () => {
+    const notMine = approvalRequest({ eligibleApproverIds: [BOB] });
+    const voted = approvalRequest({ votes: { nodes: [vote(ME, "approve")] } });
+    expect(availableActions(notMine, ["approver"], ME)).toEqual([]);
+    expect(availableActions(voted, ["approver"], ME)).toEqual([]);
+    expect(availableActions(voted, ["team_admin"], ME)).toEqual(["cancel", "override"]);
   });
 
   it("an approved request offers finalize; a decided one nothing", () => {
-    expect(availableActions(approvalRequest({ status: "approved" }), ["requester"])).toEqual([
+    const mine = approvalRequest({ status: "approved", requestedBy: ME });
+    expect(availableActions(mine, ["requester"], ME)).toEqual(["finalize", "cancel"]);
+    expect(availableActions(approvalRequest({ status: "approved" }), ["requester"], ME)).toEqual([
       "finalize",
-      "cancel",
     ]);
-    expect(availableActions(approvalRequest({ status: "rejected" }), ["team_admin"])).toEqual([]);
+    expect(availableActions(approvalRequest({ status: "rejected" }), ["team_admin"], ME)).toEqual(
+      [],
+    );
   });
 
   it("no override where the policy forbids it", () => {
     const request = approvalRequest({
       policy: { rowId: "p", name: "Strict", allowAdminOverride: false },
     });
-    expect(availableActions(request, ["team_admin"])).not.toContain("override");
+    expect(availableActions(request, ["team_admin"], ME)).not.toContain("override");
   });
 
   it("says where the viewer stands", () => {

@@ -128,20 +128,23 @@ export function quorumOf(request: ApprovalRequest): Quorum {
 export type ApprovalAction = "approve" | "reject" | "cancel" | "finalize" | "override";
 
 /**
- * The actions to offer the viewer. Votes are offered on any pending
- * request (the server explains a refusal: SELFA, NELIG, VOTED); override
- * only to team admins; nothing on a decided request.
+ * The actions to offer the viewer, as the API decides them: votes to a
+ * frozen approver who did not request it and has not voted (else SELFA,
+ * NELIG, VOTED); cancel to the requester or a team admin; override to team
+ * admins where the policy allows it; finalize once approved (the API checks
+ * the requester role and explains a refusal); nothing on a decided request.
  */
 export function availableActions(
   request: ApprovalRequest,
   roles: readonly TeamRole[],
+  userId: string,
 ): ApprovalAction[] {
   const admin = roles.includes("team_admin");
   const actions: ApprovalAction[] = [];
-  if (request.status === "pending") actions.push("approve", "reject");
+  if (awaitsMyVote(request, userId)) actions.push("approve", "reject");
   if (request.status === "approved") actions.push("finalize");
   if (isOpen(request)) {
-    actions.push("cancel");
+    if (admin || request.requestedBy === userId) actions.push("cancel");
     if (admin && request.policy?.allowAdminOverride !== false) actions.push("override");
   }
   return actions;

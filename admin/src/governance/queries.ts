@@ -67,6 +67,9 @@ export const APPROVAL_REQUEST_FIELDS = /* GraphQL */ `
 /** The newest requests of a team, and the viewer's roles in it. */
 export const APPROVALS_INBOX_QUERY = /* GraphQL */ `
   query ApprovalsInbox($teamId: UUID!, $userId: UUID!, $first: Int!) {
+    currentUser {
+      isAdmin
+    }
     teamMemberships(condition: { teamId: $teamId, userId: $userId }) {
       nodes {
         roles
