@@ -11,6 +11,7 @@ import {
 // The db project's provided values (`inject("visitorRole")`), for tsc.
 import type {} from "../../../scripts/lib/testGlobalSetup.ts";
 import { ApiError, describeError } from "../api/errors.ts";
+import type { CriterionDraft } from "./editor/types.ts";
 import type { EditorFeature } from "./editorData.ts";
 import { listRows } from "./FeatureList.tsx";
 import {
@@ -20,7 +21,6 @@ import {
   EMPTY_LIST_STATE,
   errorField,
   listVariables,
-  parseCriteriaJson,
 } from "./featureLogic.ts";
 import * as q from "./queries.ts";
 
@@ -164,27 +164,26 @@ describe("feature screens against the API", () => {
     const { team, domain, requester } = await setup();
     const featureId = await createFlag(requester, team.id, "ui-rollout", domain.pipeline);
     const stageId = (await editor(requester, featureId)).stages.nodes[0]!.rowId;
-    const parsed = parseCriteriaJson(
-      JSON.stringify([
-        {
-          name: "down under",
-          rules: [
-            {
-              combinator: "AND",
-              conditions: [{ attribute: "country", operator: "IN", values: ["NZ"] }],
-            },
-          ],
-          rolloutBasisPoints: 2500,
-          variant: "on",
-        },
-      ]),
-    );
-    if (!parsed.ok) throw new Error(parsed.message);
+    // What the criteria editor holds: one criterion at a 25% rollout
+    const drafts: CriterionDraft[] = [
+      {
+        name: "down under",
+        rules: [
+          {
+            combinator: "AND",
+            conditions: [{ attribute: "country", operator: "IN", values: ["NZ"] }],
+          },
+        ],
+        rolloutBasisPoints: 2500,
+        variant: "on",
+        split: null,
+      },
+    ];
 
     // Action
     const saved = await run(requester, q.SET_STAGE_CRITERIA_MUTATION, {
       stageId,
-      criteria: criteriaPayload(parsed.value),
+      criteria: criteriaPayload(drafts),
     });
     const preview = await run(requester, q.APPROVAL_PREVIEW_QUERY, {
       stageId,
