@@ -9,14 +9,6 @@ import {
 /** The most rows one `first` or `last` argument may ask for. */
 export const MAX_PAGE_SIZE = 1_000;
 
-/**
- * A page is at most MAX_PAGE_SIZE rows: a document asking for more with
- * `first` or `last` (literal or variable, anywhere in it) fails with
- * PAGE_TOO_LARGE before anything runs, so one request cannot make the
- * server build an answer of arbitrary size. Without either argument a
- * connection returns every row the caller may read, which RLS bounds by
- * their teams' data.
- */
 // A document's `first`/`last` arguments, found once per parsed document:
 // grafserv reuses the parsed document of a query text it has seen, so a
 // screen's query is walked once, not on every request.
@@ -36,6 +28,14 @@ function pageArgumentsOf(document: DocumentNode): ArgumentNode[] {
   return found;
 }
 
+/**
+ * A page is at most MAX_PAGE_SIZE rows: a document asking for more with
+ * `first` or `last` (literal or variable, anywhere in it) fails with
+ * PAGE_TOO_LARGE before anything runs, so one request cannot make the
+ * server build an answer of arbitrary size. Without either argument a
+ * connection returns every row the caller may read, which RLS bounds by
+ * their teams' data.
+ */
 export const PageSizePlugin: GraphileConfig.Plugin = {
   name: "PageSizePlugin",
   version: "0.1.0",
