@@ -6,6 +6,20 @@
  * against a real backend by `features.db.test.ts`.
  */
 
+/** What a kill shows (`KillInfo`): when, why, until when, by whom. */
+const KILL_FIELDS = /* GraphQL */ `
+  fragment KillFields on FeatureKill {
+    rowId
+    killedAt
+    reason
+    restoreAt
+    restoredAt
+    killer {
+      name
+    }
+  }
+`;
+
 /**
  * One page of a team's features with their stages (the feature list), from
  * `searchFeatures`: a text in the key or name, tags (all of them),
@@ -67,18 +81,12 @@ export const FEATURE_LIST_QUERY = /* GraphQL */ `
     }
     activeFeatureKills(teamId: $teamId) {
       nodes {
-        rowId
         featureId
-        killedAt
-        reason
-        restoreAt
-        restoredAt
-        killer {
-          name
-        }
+        ...KillFields
       }
     }
   }
+  ${KILL_FIELDS}
 `;
 
 /** Everything the feature editor shows, in one round trip. */
@@ -154,14 +162,7 @@ export const FEATURE_EDITOR_QUERY = /* GraphQL */ `
       }
       kills(first: 1, orderBy: [KILLED_AT_DESC]) {
         nodes {
-          rowId
-          killedAt
-          reason
-          restoreAt
-          restoredAt
-          killer {
-            name
-          }
+          ...KillFields
         }
       }
       approvalRequests(first: 20, orderBy: [CREATED_AT_DESC]) {
@@ -200,6 +201,7 @@ export const FEATURE_EDITOR_QUERY = /* GraphQL */ `
       }
     }
   }
+  ${KILL_FIELDS}
 `;
 
 /** The caller's roles in a team (team admins flip kill switches). */
@@ -409,15 +411,8 @@ export const ACTIVE_KILLS_QUERY = /* GraphQL */ `
     activeFeatureKills(first: $first, offset: $offset) {
       totalCount
       nodes {
-        rowId
+        ...KillFields
         teamId
-        killedAt
-        reason
-        restoreAt
-        restoredAt
-        killer {
-          name
-        }
         feature {
           rowId
           teamId
@@ -428,6 +423,7 @@ export const ACTIVE_KILLS_QUERY = /* GraphQL */ `
       }
     }
   }
+  ${KILL_FIELDS}
 `;
 
 /** Candidates for the dependency picker: the team's other features (at most 1,000). */
