@@ -1,5 +1,7 @@
 import { createLogger, type Logger } from "@fluxgate/log";
 import { PgSimplifyInflectionPreset } from "@graphile/simplify-inflection";
+import { isPromiseLike } from "grafast";
+import { getOperationAST } from "graphql";
 import type pg from "pg";
 import { makePgService } from "postgraphile/adaptors/pg";
 import { PostGraphileAmberPreset } from "postgraphile/presets/amber";
@@ -10,6 +12,7 @@ import { clientAddress, compileTrustedProxies } from "./auth/clientAddress.ts";
 import type { AuthenticatedRequest } from "./AuthenticatedRequest.ts";
 import type { ResponseCache } from "./cache/ResponseCache.ts";
 import type { BackendConfig } from "./config.ts";
+import { markQueryRequest, shareQueryTransactions } from "./db/queryTransactions.ts";
 import { maskError, maskUnexpected } from "./errors/maskError.ts";
 import { AuthPlugin } from "./plugins/AuthPlugin.ts";
 import { JsonInputPlugin } from "./plugins/JsonInputPlugin.ts";
@@ -71,14 +74,16 @@ export function makePreset(
       makeOperationLogPlugin(log),
     ],
     pgServices: [
-      makePgService({
-        // The server's own pool, so its errors are logged as ours (watchPool).
-        ...(runtime.pool ? { pool: runtime.pool } : { connectionString: config.authDatabaseUrl }),
-        // Only app_public is introspected; grants decide what is exposed.
-        schemas: ["app_public"],
-        // LISTEN/NOTIFY-backed pubsub for subscriptions.
-        pubsub: true,
-      }),
+      withQueryTransactions(
+        makePgService({
+          // The server's own pool, so its errors are logged as ours (watchPool).
+          ...(runtime.pool ? { pool: runtime.pool } : { connectionString: config.authDatabaseUrl }),
+          // Only app_public is introspected; grants decide what is exposed.
+          schemas: ["app_public"],
+          // LISTEN/NOTIFY-backed pubsub for subscriptions.
+          pubsub: true,
+        }),
+      ),
     ],
     grafserv: {
       host: config.host,
@@ -98,7 +103,7 @@ export function makePreset(
       },
     },
     grafast: {
-      async context(requestContext) {
+      async context(requestContext, args) {
         if (!auth) throw new Error("the backend was built without an AuthService");
         // HTTP authenticates the request before GraphQL runs; a WebSocket at
         // connection_init (middleware/installWebSockets.ts).
@@ -113,6 +118,10 @@ export function makePreset(
         };
         if (identity.kind === "session") pgSettings["jwt.claims.session_id"] = identity.sessionId;
         if (identity.kind === "apiToken") pgSettings["jwt.claims.api_token_id"] = identity.tokenId;
+        // A query's statements share one read-only transaction (db/queryTransactions.ts).
+        if (getOperationAST(args.document, args.operationName)?.operation === "query") {
+          markQueryRequest(pgSettings);
+        }
         return {
           pgSettings,
           auth,
@@ -126,6 +135,31 @@ export function makePreset(
       // Stable, reviewable SDL: `npm run generate` writes it sorted.
       ...(config.exportSchemaPath ? { exportSchemaSDLPath: config.exportSchemaPath } : {}),
       sortExport: true,
+    },
+  };
+}
+
+/**
+ * `service` with its statements for query operations sharing a transaction
+ * per request (db/queryTransactions.ts); other operations, and the superuser
+ * client, as the adaptor runs them.
+ */
+function withQueryTransactions(
+  service: GraphileConfig.PgServiceConfiguration<"@dataplan/pg/adaptors/pg">,
+): GraphileConfig.PgServiceConfiguration<"@dataplan/pg/adaptors/pg"> {
+  const { adaptor } = service;
+  return {
+    ...service,
+    adaptor: {
+      ...adaptor,
+      createWithPgClient(settings, variant) {
+        const own = adaptor.createWithPgClient(settings, variant);
+        const pool = settings?.pool;
+        if (variant === "SUPERUSER" || !pool) return own;
+        return isPromiseLike(own)
+          ? Promise.resolve(own).then((resolved) => shareQueryTransactions(pool, resolved))
+          : shareQueryTransactions(pool, own);
+      },
     },
   };
 }

@@ -68,7 +68,14 @@ export function useBackend(
 
 export interface GraphQLResponse<T = Record<string, unknown>> {
   status: number;
-  body: { data?: T; errors?: Array<{ message: string; extensions?: Record<string, unknown> }> };
+  body: {
+    data?: T;
+    errors?: Array<{
+      message: string;
+      path?: Array<string | number>;
+      extensions?: Record<string, unknown>;
+    }>;
+  };
 }
 
 export async function graphql<T = Record<string, any>>(
