@@ -5,13 +5,15 @@
  *           with their stages, pages 1–4 of 100 flags in turn
  *   editor  FEATURE_EDITOR_QUERY, the feature editor's load, for each of the
  *           100 flags in turn
+ *   baseline  node:http + one hand-written SQL statement answering the
+ *           list's page (admin-ui/baselineServer.ts): the floor under it
  *   Unleash GET /api/admin/projects/default/features (the same 100 flags)
  * The queries are imported from admin/src/features/queries.ts, the strings
  * the screens send. Uncached: the backend runs with its response cache off
  * (BACKEND_RESPONSE_CACHE_MB=0, checked: no answer carries x-fluxgate-cache),
  * and the variables vary anyway. Each figure: req/s and p99 at the maximum
  * rate (autocannon, 10 connections) and p99 at a paced 100 req/s
- * (lib/pacedLoad.ts, open model), in BENCH_ROUNDS rounds (3) of all three
+ * (lib/pacedLoad.ts, open model), in BENCH_ROUNDS rounds (3) of all four
  * in turn, reported as medians. Servers (with their Postgres) on CPU 0,
  * this process (the load) on CPU 1. Writes bench/RESULTS.md (section
  * "admin-ui") and results/admin-ui.json; the last stdout line is one JSON
@@ -313,6 +315,42 @@ try {
 
   // The backend (with the edge, one process) and every Postgres process.
   const fluxgate = (): [number, number] => [stack.pid!, postmasterPid(join(stateDir, "pg"))!];
+
+  // The floor under the list: node:http + one SQL statement for the same
+  // page, on the same core and the same Postgres.
+  const baselinePort = await freePort();
+  const baseline = spawn(
+    "taskset",
+    [
+      "-c",
+      String(SERVER_CPU),
+      process.execPath,
+      join(ROOT, "bench/admin-ui/baselineServer.ts"),
+      JSON.parse(readFileSync(join(stateDir, "db.json"), "utf8")).DATABASE_URL,
+      String(baselinePort),
+      teamId,
+      String(PAGE),
+    ],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  children.push(baseline);
+  await childOutput(baseline).waitFor("listening", 30_000);
+  const baselineUrl = `http://127.0.0.1:${baselinePort}/`;
+  const baselineBody = (i: number) => JSON.stringify({ offset: (i % (FLAGS / PAGE)) * PAGE });
+  const baselineServer = (): [number, number] => [baseline.pid!, fluxgate()[1]];
+  for (let i = 0; i < FLAGS / PAGE; i++) {
+    const answer = (await (
+      await fetch(baselineUrl, { method: "POST", body: baselineBody(i) })
+    ).json()) as {
+      data: { totalCount: number; nodes: Array<{ stages: unknown[] }>; environments: unknown[] };
+    };
+    const { totalCount, nodes, environments } = answer.data;
+    if (totalCount !== FLAGS || nodes.length !== PAGE || environments.length !== 3) {
+      throw new Error(`baseline page ${i}: ${nodes.length} of ${totalCount}`);
+    }
+    if (nodes.some((node) => node.stages.length !== 3)) throw new Error("baseline: not 3 stages");
+  }
+  let baselineI = 0;
   let listI = 0;
   let editorI = 0;
   peer = await startUnleashPeer(SERVER_CPU, LOAD_CPU, FLAGS);
@@ -337,6 +375,10 @@ try {
       max: await maxRate(fluxgate, graphql, "POST", auth, () => editorBody(editorI++)),
       at100: await at100(graphql, "POST", auth, editorBody),
     };
+    figures.baseline = {
+      max: await maxRate(baselineServer, baselineUrl, "POST", {}, () => baselineBody(baselineI++)),
+      at100: await at100(baselineUrl, "POST", {}, baselineBody),
+    };
     if (peer) {
       const headers = { authorization: peer.adminToken };
       figures.unleash = {
@@ -348,6 +390,9 @@ try {
   }
   await peer?.stop();
   peer = undefined;
+  const baselineStopped = new Promise((resolve) => baseline.once("exit", resolve));
+  baseline.kill("SIGTERM");
+  await baselineStopped;
 
   const stopped = new Promise((resolve) => stack.once("exit", resolve));
   stack.kill("SIGTERM");
@@ -371,6 +416,8 @@ try {
       : name === "unleash"
         ? "peer"
         : `${rounded(median(rounds.map((figures) => pick(figures[name]!, figures.unleash!)))).toFixed(2)}×`;
+  const baselineRatio = (pick: (list: Scenario, baseline: Scenario) => number) =>
+    `${rounded(median(rounds.map((figures) => pick(figures.list!, figures.baseline!)))).toFixed(2)}×`;
   const row = (label: string, name: string) => {
     const rates = of(name, (x) => x.max.requestsPerSecond);
     return `| ${label} | ${median(rates)} | ${Math.min(...rates)}–${Math.max(...rates)} | ${ratio(name, (x, u) => x.max.requestsPerSecond / u.max.requestsPerSecond)} | ${median(of(name, (x) => x.max.p99))} | ${rounded(median(of(name, cpu)))} | ${rounded(median(of(name, (x) => x.max.postgresCpuMsPerRequest!)))} | ${ratio(name, (x, u) => cpu(u) / cpu(x))} | ${rounded(median(of(name, (x) => x.at100.p50)), 1)} | ${rounded(median(of(name, (x) => x.at100.p99)), 1)} | ${of(name, (x) => x.max.errors + x.at100.errors).reduce((a, b) => a + b, 0)} |`;
@@ -382,12 +429,11 @@ Run on ${date}, Node ${process.version}: ${ROUNDS} rounds of every scenario in t
 measure, each after an unrecorded warm-up (${WARMUP_SECONDS} s at the maximum rate, 1 s at 100 req/s);
 every figure is the median of the rounds, every ratio the median of the rounds' ratios (the machine's
 speed drifts by a third within minutes; "range" shows it). Servers and their Postgres pinned to CPU 0,
-load generator to CPU 1. Machine load
-(1-min average) ${loadBefore.toFixed(1)} before and ${loadAfter.toFixed(1)} after${
-    Math.max(loadBefore, loadAfter) > 1.5
+load generator to CPU 1. Machine load (1-min average) ${loadBefore.toFixed(1)} before the run${
+    loadBefore > 1
       ? ": the 2 cores were shared with other jobs, so these figures are below a quiet machine's"
-      : ""
-  }. The list is
+      : " (a quiet machine)"
+  } and ${loadAfter.toFixed(1)} after (the run itself keeps both cores busy). The list is
 \`FEATURE_LIST_QUERY\` (\`admin/src/features/queries.ts\`, what the feature list page sends): 25 of
 100 flags with their 3 stages, pages 1–4 in turn; the editor is \`FEATURE_EDITOR_QUERY\` for each of
 the 100 flags in turn (stages, 2 criteria, dependencies, versions). Both uncached: the backend runs
@@ -404,7 +450,10 @@ those costs (Unleash's over ours: above 1× is cheaper than Unleash).
 | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
 ${row("feature list page (25 flags + stages)", "list")}
 ${row("feature editor load", "editor")}
+${row("baseline: node:http + 1 SQL for the list's page (no GraphQL, RLS or auth)", "baseline")}
 ${hasUnleash ? `${row("Unleash GET /api/admin/projects/default/features", "unleash")}\n` : ""}
+The list page against the bare baseline (median of the rounds' ratios): ${baselineRatio((x, b) => x.max.requestsPerSecond / b.max.requestsPerSecond)} its
+throughput, ${baselineRatio((x, b) => cpu(x) / cpu(b))} its CPU per request; at 100 req/s its p99 is ${baselineRatio((x, b) => x.at100.p99 / b.at100.p99)} the baseline's.
 Targets (issue #14): list and editor ≥ Unleash's throughput, p99 ≤ 30 ms at 100 req/s.
 `;
   updateResults(join(ROOT, "bench/RESULTS.md"), "admin-ui", table);
