@@ -79,6 +79,19 @@ describe("a query's statements share one read-only transaction", () => {
     expect(third!.claim).toBe(pgSettings["jwt.claims.session_id"]);
   });
 
+  it("fails every statement waiting when the transaction cannot be opened, and returns the connection", async () => {
+    const pgSettings = { role: "no_such_role_for_fluxgate" };
+    markQueryRequest(pgSettings);
+    const results = await Promise.allSettled([1, 2].map(() => withPgClient(pgSettings, see)));
+
+    expect(results.map((r) => r.status)).toEqual(["rejected", "rejected"]);
+    expect((results[0] as PromiseRejectedResult).reason.message).toMatch(
+      /no_such_role_for_fluxgate/,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(pool.totalCount - pool.idleCount).toBe(0);
+  });
+
   it("gives a call made from inside a shared transaction's statement a transaction of its own", async () => {
     const pgSettings = settings(true);
     const [outer, inner] = await withPgClient(pgSettings, async (client) => [

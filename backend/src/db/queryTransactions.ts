@@ -118,7 +118,6 @@ export function shareQueryTransactions(
     } catch (error) {
       // No transaction (checkout, begin or settings failed): every statement waiting fails with it.
       broken = error;
-      if (open.get(pgSettings) === queue) open.delete(pgSettings);
       for (const waiting of queue.splice(0)) waiting.reject(error);
     } finally {
       if (open.get(pgSettings) === queue) open.delete(pgSettings);
