@@ -409,15 +409,18 @@ try {
     rounds.map((figures) => pick(figures[name]!));
   const cpu = (s: Scenario) => s.max.serverCpuMsPerRequest!;
   const hasUnleash = rounds[0]!.unleash !== undefined;
+  // The median of a ratio taken in each round.
+  const perRound = (pick: (figures: Record<string, Scenario>) => number) =>
+    `${rounded(median(rounds.map(pick))).toFixed(2)}×`;
   // Per round, ours over Unleash's: above 1× is better than Unleash.
   const ratio = (name: string, pick: (ours: Scenario, peer: Scenario) => number) =>
     !hasUnleash
       ? "—"
       : name === "unleash"
         ? "peer"
-        : `${rounded(median(rounds.map((figures) => pick(figures[name]!, figures.unleash!)))).toFixed(2)}×`;
+        : perRound((figures) => pick(figures[name]!, figures.unleash!));
   const baselineRatio = (pick: (list: Scenario, baseline: Scenario) => number) =>
-    `${rounded(median(rounds.map((figures) => pick(figures.list!, figures.baseline!)))).toFixed(2)}×`;
+    perRound((figures) => pick(figures.list!, figures.baseline!));
   const row = (label: string, name: string) => {
     const rates = of(name, (x) => x.max.requestsPerSecond);
     return `| ${label} | ${median(rates)} | ${Math.min(...rates)}–${Math.max(...rates)} | ${ratio(name, (x, u) => x.max.requestsPerSecond / u.max.requestsPerSecond)} | ${median(of(name, (x) => x.max.p99))} | ${rounded(median(of(name, cpu)))} | ${rounded(median(of(name, (x) => x.max.postgresCpuMsPerRequest!)))} | ${ratio(name, (x, u) => cpu(u) / cpu(x))} | ${rounded(median(of(name, (x) => x.at100.p50)), 1)} | ${rounded(median(of(name, (x) => x.at100.p99)), 1)} | ${of(name, (x) => x.max.errors + x.at100.errors).reduce((a, b) => a + b, 0)} |`;
