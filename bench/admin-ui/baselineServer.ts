@@ -7,9 +7,9 @@
  * list: HTTP, one statement, JSON. Body: {"offset": N}; argv: database URL,
  * port, team id, page size.
  */
-import { createServer } from "node:http";
-
 import pg from "pg";
+
+import { serveJson } from "../lib/jsonServer.ts";
 
 const [databaseUrl, portText, teamId, pageText] = process.argv.slice(2);
 const pool = new pg.Pool({ connectionString: databaseUrl, max: 10 });
@@ -41,22 +41,11 @@ const PAGE = {
   )::text as page`,
 };
 
-const server = createServer(async (req, res) => {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  const { offset } = JSON.parse(Buffer.concat(chunks).toString("utf8") || "{}") as {
-    offset?: number;
-  };
+serveJson(Number(portText), pool, async (body) => {
+  const { offset } = JSON.parse(body || "{}") as { offset?: number };
   const { rows } = await pool.query<{ page: string }>({
     ...PAGE,
     values: [teamId, Number(pageText), offset ?? 0],
   });
-  const body = `{"data":${rows[0]!.page}}`;
-  res.writeHead(200, {
-    "content-type": "application/json",
-    "content-length": Buffer.byteLength(body),
-  });
-  res.end(body);
+  return `{"data":${rows[0]!.page}}`;
 });
-server.listen(Number(portText), "127.0.0.1", () => console.log("baseline: listening"));
-process.on("SIGTERM", () => server.close(() => void pool.end().then(() => process.exit(0))));

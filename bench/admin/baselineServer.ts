@@ -4,9 +4,9 @@
  * and criteria) with one hand-written SQL query as the owner, no GraphQL, no
  * RLS. The ratio to it is what PostGraphile + RLS + JWT cost.
  */
-import { createServer } from "node:http";
-
 import pg from "pg";
+
+import { serveJson } from "../lib/jsonServer.ts";
 
 const [databaseUrl, portText, teamId] = process.argv.slice(2);
 const pool = new pg.Pool({ connectionString: databaseUrl, max: 10 });
@@ -22,16 +22,7 @@ const SQL = `
     from app_public.features f where f.team_id = $1 order by f.key limit 100
   ) f`;
 
-const server = createServer(async (req, res) => {
-  req.resume();
-  await new Promise((resolve) => req.on("end", resolve));
+serveJson(Number(portText), pool, async () => {
   const { rows } = await pool.query(SQL, [teamId]);
-  const body = JSON.stringify({ data: { features: rows[0].features } });
-  res.writeHead(200, {
-    "content-type": "application/json",
-    "content-length": Buffer.byteLength(body),
-  });
-  res.end(body);
+  return JSON.stringify({ data: { features: rows[0].features } });
 });
-server.listen(Number(portText), "127.0.0.1", () => console.log("baseline: listening"));
-process.on("SIGTERM", () => server.close(() => void pool.end().then(() => process.exit(0))));
