@@ -118,6 +118,31 @@ describe("a query's statements share one read-only transaction", () => {
     );
     expect(rows[0]!.n).toBe(0);
   });
+
+  it("turns JIT optimisation off once per connection, also across the wrappers @dataplan/pg rebuilds", async () => {
+    // @dataplan/pg drops its withPgClient 5 s after the last request that
+    // held it and builds a new one for the next: the connections stay.
+    const single = new pg.Pool({ connectionString: fileDatabase().authUrl, max: 1 });
+    try {
+      const jit = (client: NodePostgresPgClient) =>
+        client
+          .query<{ cost: string }>({
+            text: "select current_setting('jit_optimize_above_cost') as cost",
+          })
+          .then(({ rows }) => rows[0]!.cost);
+      const first = shareQueryTransactions(single, createWithPgClient({ pool: single }));
+      expect(await first(settings(true), jit)).toBe("-1");
+      // The connection's own setting from now on (a session-level set outlives the transaction).
+      await first(settings(true), (client) =>
+        client.query({ text: "set jit_optimize_above_cost = 12345" }),
+      );
+
+      const rebuilt = shareQueryTransactions(single, createWithPgClient({ pool: single }));
+      expect(await rebuilt(settings(true), jit)).toBe("12345");
+    } finally {
+      await single.end();
+    }
+  });
 });
 
 describe("through GraphQL", () => {

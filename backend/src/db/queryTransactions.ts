@@ -32,6 +32,12 @@ import type pg from "pg";
 
 const queryRequests = new WeakSet<object>();
 
+// Connections that have had JIT optimisation turned off. Kept per
+// connection, not per wrapper: @dataplan/pg drops its withPgClient 5 s after
+// the last request that held it and builds a new one (a new
+// shareQueryTransactions) for the next, over the same pool.
+const setUp = new WeakSet<pg.PoolClient>();
+
 /** `pgSettings` belongs to a query operation: its statements may share a read-only transaction. */
 export function markQueryRequest(pgSettings: object): void {
   queryRequests.add(pgSettings);
@@ -49,7 +55,6 @@ export function shareQueryTransactions(
   fallback: WithPgClient<NodePostgresPgClient>,
 ): WithPgClient<NodePostgresPgClient> {
   const open = new WeakMap<object, Waiting[]>();
-  const setUp = new WeakSet<pg.PoolClient>();
 
   // Set while a shared transaction runs a statement's callback: a call from
   // inside one (it would wait behind the callback that waits for it) gets
