@@ -3595,6 +3595,26 @@ comment on function app_private.environment_client_keys(environment_id uuid) is 
 -- no execute grants: only the owner may call it
 
 -- ----------------------------------------------------------------------------
+-- function app_private.environment_revisions(environment_ids uuid[])
+-- ----------------------------------------------------------------------------
+-- sql, stable, strict, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, owner fluxgate_owner
+CREATE OR REPLACE FUNCTION app_private.environment_revisions(environment_ids uuid[])
+ RETURNS TABLE(environment_id uuid, revision bigint)
+ LANGUAGE sql
+ STABLE STRICT
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select e.id, (
+    select coalesce(max(f.revision), 0) from app_public.change_feed f
+    where f.team_id = e.team_id and (f.environment_id is null or f.environment_id = e.id)
+  )
+  from app_public.environments e
+  where e.id = any(environment_revisions.environment_ids);
+$function$;
+comment on function app_private.environment_revisions(environment_ids uuid[]) is 'For the backend (owner): the revision of each of these environments, as environment_snapshot reports it; unknown ids are left out.';
+-- no execute grants: only the owner may call it
+
+-- ----------------------------------------------------------------------------
 -- function app_private.environment_snapshot(environment_id uuid)
 -- ----------------------------------------------------------------------------
 -- sql, stable, strict, security invoker, parallel unsafe, set search_path=pg_catalog, public, pg_temp, set work_mem=16MB, owner fluxgate_owner

@@ -53,6 +53,47 @@ describe("delivery across replicas", () => {
     expect(delta.delta!.upsertedFlags[0]!.killSwitch).toBe(true);
   });
 
+  it("ends the stream of a rotated client when the notification is lost, by its periodic check", async () => {
+    const a = await teamWithClient();
+    const stream = subscribe(deaf, credentials(a.id, a.secret));
+    await stream.next(snapshotDone);
+
+    await owner().query(
+      "with s as (update app_private.client_secrets set secret_hash = sha256(gen_random_uuid()::text::bytea) where client_id = $1) update app_public.clients set rotated_at = now() where id = $1",
+      [a.id],
+    );
+    const outcome = await Promise.race([
+      stream.ended,
+      new Promise((resolve) => setTimeout(() => resolve("still open"), 3_000)),
+    ]);
+
+    expect(outcome).toMatchObject({ code: grpc.status.UNAUTHENTICATED });
+  });
+
+  it("reads an environment again only when its revision moved, not at every periodic check", async () => {
+    const a = await teamWithClient();
+    const stream = subscribe(deaf, credentials(a.id, a.secret));
+    await stream.next(snapshotDone);
+    const hub = deaf.backend.grpc!.hub;
+    // Let what earlier tests changed settle first.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+
+    const before = hub.reads;
+    await new Promise((resolve) => setTimeout(resolve, 2_000)); // four checks
+    const unchanged = hub.reads;
+    await owner().query("update app_public.features set kill_switch = true where id = $1", [
+      a.domain.feature,
+    ]);
+    await stream.next(
+      (m) => (m.delta?.upsertedFlags ?? []).some((f) => f.key === "dark-mode" && f.killSwitch),
+      3_000,
+    );
+    stream.cancel();
+
+    expect(unchanged).toBe(before);
+    expect(hub.reads).toBe(unchanged + 1);
+  });
+
   it("refuses a wrong secret on every replica alike (UNAUTHENTICATED)", async () => {
     const a = await teamWithClient();
     for (const replica of [replicaA, replicaB, deaf]) {

@@ -207,6 +207,8 @@ export class DeliveryHub {
   #listener: pg.PoolClient | undefined;
   #timers: NodeJS.Timeout[] = [];
   #closed = false;
+  #checking = false;
+  #reads = 0;
 
   constructor(pool: pg.Pool, options: Partial<DeliveryHubOptions> = {}) {
     this.#pool = pool;
@@ -216,7 +218,7 @@ export class DeliveryHub {
   async start(): Promise<void> {
     if (this.#options.listen) await this.#listen();
     this.#timers.push(
-      setInterval(() => this.#refreshAll(), this.#options.pollIntervalMs).unref(),
+      setInterval(() => void this.#checkAll(), this.#options.pollIntervalMs).unref(),
       setInterval(() => this.#heartbeat(), this.#options.heartbeatIntervalMs).unref(),
     );
   }
@@ -249,6 +251,11 @@ export class DeliveryHub {
     }
     this.#feeds.clear();
     this.#listener?.release();
+  }
+
+  /** How many times an environment (snapshot and client keys) has been read from the database. */
+  get reads(): number {
+    return this.#reads;
   }
 
   /** An evaluator of an environment's current snapshot, and its revision. */
@@ -405,6 +412,7 @@ export class DeliveryHub {
     environmentId: string,
     previous: EnvironmentState | null,
   ): Promise<{ state: EnvironmentState; delta: Delta | null; snapshot: Snapshot } | null> {
+    this.#reads += 1;
     const client = await this.#pool.connect();
     let snapshot: Snapshot | null | undefined;
     let keys: ClientKeyRow[];
@@ -448,12 +456,33 @@ export class DeliveryHub {
     }
   }
 
-  #refreshAll(): void {
-    for (const pending of this.#feeds.values()) {
-      void pending.then(
-        (feed) => this.#refresh(feed),
-        () => {},
+  /**
+   * The periodic check, what a lost notification degrades to: one statement
+   * reads the revision of every environment followed, and only those whose
+   * revision moved (or that are gone) are read again. Rebuilding every
+   * snapshot each time cost each environment a snapshot every interval,
+   * changed or not.
+   */
+  async #checkAll(): Promise<void> {
+    if (this.#checking) return;
+    this.#checking = true;
+    try {
+      const feeds = (await Promise.allSettled(this.#feeds.values()))
+        .filter((loaded) => loaded.status === "fulfilled")
+        .map((loaded) => loaded.value);
+      if (feeds.length === 0) return;
+      const { rows } = await this.#pool.query<{ environment_id: string; revision: string }>(
+        "select environment_id, revision::text from app_private.environment_revisions($1::uuid[])",
+        [feeds.map((feed) => feed.environmentId)],
       );
+      const revisions = new Map(rows.map((row) => [row.environment_id, row.revision]));
+      for (const feed of feeds) {
+        if (revisions.get(feed.environmentId) !== feed.state.revision) this.#refresh(feed);
+      }
+    } catch {
+      // The database is unavailable: streams keep their state; the next check retries.
+    } finally {
+      this.#checking = false;
     }
   }
 
