@@ -36,6 +36,14 @@ export default tseslint.config(
       "no-restricted-syntax": [
         "error",
         { selector: "CallExpression[callee.property.name='only']", message: "No focused tests." },
+        {
+          // V8 allocates such a function in the old generation, where it keeps
+          // what it closes over alive until a full GC (docs/decisions/0033).
+          selector:
+            "AssignmentExpression[left.type='MemberExpression'] > :matches(ArrowFunctionExpression, FunctionExpression).right",
+          message:
+            "A function literal assigned straight to a property is pretenured by V8 and keeps what it closes over until a full GC: name it first (`const f = ...; o.f = f;`), docs/decisions/0033.",
+        },
       ],
     },
   },

@@ -142,6 +142,7 @@ export function shareQueryTransactions(
     }
   }
 
-  withPgClient.release = () => fallback.release?.();
+  const release = () => fallback.release?.();
+  withPgClient.release = release;
   return withPgClient;
 }

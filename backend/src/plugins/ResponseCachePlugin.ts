@@ -35,7 +35,8 @@ export function makeResponseCachePlugin(cache: ResponseCache, log: Logger): Grap
 
           // Read the body once; grafserv gets the same promise.
           const body = Promise.resolve(digest.getBody());
-          digest.getBody = () => body;
+          const readOnce = () => body;
+          digest.getBody = readOnce;
           let text: string;
           try {
             const read = await body;
