@@ -9,12 +9,15 @@ import { Agent, createServer, request } from "node:http";
 import type { AddressInfo } from "node:net";
 import { GCProfiler, type GCProfilerResult } from "node:v8";
 
+import { LRU } from "@graphile/lru";
 import { constant, makeGrafastSchema } from "grafast";
 import { grafserv } from "grafserv/node";
 import { Middleware } from "graphile-config";
 import pg from "pg";
 
 type Scenario = (calls: number) => Promise<void>;
+
+let longLived: LRU<string, number>[] | undefined;
 
 /** What a request carries: a few kB that the code path under test closes over. */
 const payload = () => Array.from({ length: 100 }, (_, i) => `value ${i} ${Math.random()}`);
@@ -57,6 +60,21 @@ const scenarios: Record<string, Scenario> = {
     agent.destroy();
     server.close();
     await serv.release();
+  },
+
+  // @graphile/lru as @dataplan/pg uses it: a fresh cache per request (its
+  // statements' results) while long-lived ones (grafserv's parse cache,
+  // grafast's plans) hold entries made by the same code.
+  async lru(calls) {
+    longLived ??= Array.from({ length: 20 }, () => {
+      const cache = new LRU<string, number>({ maxLength: 5000 });
+      for (let i = 0; i < 4000; i++) cache.set(`entry ${i}`, i);
+      return cache;
+    });
+    for (let i = 0; i < calls; i++) {
+      new LRU<string, string[]>({ maxLength: 500 }).set("statement", payload());
+      if (i % 100 === 0) await Promise.resolve();
+    }
   },
 
   // node-postgres's promise API: 25 rows of a few kB per query.

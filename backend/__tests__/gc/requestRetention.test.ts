@@ -10,9 +10,11 @@ import { fileDatabase } from "../../../scripts/lib/fileDatabase.ts";
  * V8 allocates a function literal assigned straight to a property
  * (`o.f = () => ...`) in the old generation, where it keeps what it closes
  * over alive through every scavenge until the next full GC. Three such
- * closures on the API's request path closed over the request, so every
- * request's data was promoted and a full GC came every few seconds under load;
- * `patches/` rewrites them (docs/decisions/0033). Each case measures, in a
+ * closures on the API's request path closed over the request, and
+ * @graphile/lru's node literal, pretenured once long-lived caches' nodes
+ * survived, held each request's statement results: every request's data was
+ * promoted and a full GC came every few seconds under load. `patches/`
+ * rewrites them (docs/decisions/0033). Each case measures, in a
  * child Node with a 1 MB young generation, the bytes a call leaves in the old
  * generation: about 6–65 with the patches, 3,000–10,000 without.
  */
@@ -35,6 +37,10 @@ describe("a request leaves nothing in the old generation", () => {
 
   it("grafserv does not keep a request it answered (its headers)", async () => {
     expect(await promotedPerCall("grafserv")).toBeLessThan(1000);
+  });
+
+  it("@graphile/lru's nodes do not keep a short-lived cache's values", async () => {
+    expect(await promotedPerCall("lru")).toBeLessThan(1000);
   });
 
   it("node-postgres's promise API does not keep a query's rows", async () => {
